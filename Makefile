@@ -1,0 +1,93 @@
+# smilla - mutual DANE for mail servers.
+#
+#   make            build libsmilla.a and smillactl into build/
+#   make check      install Debian deps, build with ASan/UBSan, run all tests
+#   make demo       show smillactl against a local DNSSEC test bed
+#   make bench      benchmarks (bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Plain GNU make; libraries come from pkg-config.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libunbound openssl sqlite3 libidn2 librnp
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+      -fno-sanitize-recover=all
+
+# Build directory and extra flags; "make check" builds a second tree
+# with the sanitizers (B=build/asan EXTRA="$(SAN)").
+B ?= build
+EXTRA ?=
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
+	     $(PKG_CFLAGS) -Isrc
+LDLIBS = $(PKG_LIBS) -lpthread
+
+LIB_MODS = util log config names rr dns cache cert dane pgp
+LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
+HDRS = $(wildcard src/*.h) $(wildcard tests/unit/*.h)
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
+PROGS = $(B)/smillactl
+
+.PHONY: all check check-build demo bench install clean deps unit
+.SUFFIXES:
+
+all: $(PROGS)
+
+$(B)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libsmilla.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/smillactl: $(B)/src/smillactl.o $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+deps:
+	./scripts/deps.sh
+
+# Two trees: sanitizers for the tests, plain for valgrind (the two
+# cannot share a binary).
+check-build:
+	$(MAKE) B=build/asan EXTRA="$(SAN)" all unit
+	$(MAKE) B=build all unit
+
+check: deps
+	$(MAKE) check-build
+	./tests/check.sh
+
+demo: deps
+	$(MAKE) all
+	./scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	@echo "bench: no benchmarks yet (they come with smilla-policyd)"
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(B)/smillactl $(DESTDIR)$(BINDIR)/smillactl
+	install -m 644 docs/smillactl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/smilla.conf.5 $(DESTDIR)$(MANDIR)/man5/
+
+clean:
+	rm -rf build

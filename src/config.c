@@ -1,0 +1,394 @@
+/*
+ * config.c - option table and the smilla.conf parser.
+ *
+ * Values are kept as text (what the admin wrote, trimmed) plus, for
+ * numeric and boolean types, the parsed number, so accessors never fail
+ * at run time: everything is validated when it is set.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+static int check_log(const char *value, char *why, size_t whylen);
+static int check_label(const char *value, char *why, size_t whylen);
+
+const struct sm_option sm_options[] = {
+	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
+	  NULL, NULL,
+	  "DNSSEC trust anchors (DS or DNSKEY records in zone-file format)" },
+	{ "unbound_conf", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "optional unbound.conf for the resolver (stub zones, forwarders)" },
+	{ "dns_timeout", SM_OPT_TIME, "5", 1, 300, NULL, NULL,
+	  "seconds a DNS lookup may take before it counts as a timeout" },
+	{ "db_path", SM_OPT_PATH, "/var/lib/smilla/smilla.db", 0, 0, NULL,
+	  NULL, "sqlite database shared by the cache and the reputation log" },
+	{ "cache_min_ttl", SM_OPT_TIME, "60", 0, 31536000, NULL, NULL,
+	  "cached answers are kept at least this long" },
+	{ "cache_max_ttl", SM_OPT_TIME, "86400", 0, 31536000, NULL, NULL,
+	  "cached answers are kept at most this long" },
+	{ "cache_negative_ttl", SM_OPT_TIME, "300", 0, 31536000, NULL, NULL,
+	  "how long NXDOMAIN and no-data answers are cached" },
+	{ "cache_bogus_ttl", SM_OPT_TIME, "60", 0, 3600, NULL, NULL,
+	  "how long DNSSEC-bogus answers are cached (0: never)" },
+	{ "log", SM_OPT_STRING, "syslog:mail", 0, 0, NULL, check_log,
+	  "where to log: stderr, syslog or syslog:FACILITY" },
+	{ "log_level", SM_OPT_ENUM, "info", 0, 0,
+	  "err|warning|notice|info|debug", NULL, "lowest level logged" },
+	{ "client_service_label", SM_OPT_STRING, "smtp-client", 0, 0, NULL,
+	  check_label,
+	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
+	{ NULL, 0, NULL, 0, 0, NULL, NULL, NULL }
+};
+
+struct value {
+	char *text;
+	long num;
+	char *source;
+};
+
+struct sm_config {
+	struct value *v;
+	size_t n;
+};
+
+static int
+check_log(const char *value, char *why, size_t whylen)
+{
+	return sm_log_check(value, "info", why, whylen);
+}
+
+static int
+check_label(const char *value, char *why, size_t whylen)
+{
+	const char *p;
+
+	if (*value == '\0' || strlen(value) > 62) {
+		sm_why(why, whylen, "label must be 1 to 62 characters");
+		return -1;
+	}
+	for (p = value; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-') {
+			sm_why(why, whylen,
+			       "label may hold letters, digits and '-' only");
+			return -1;
+		}
+	return 0;
+}
+
+static int
+find(const char *key)
+{
+	int i;
+
+	for (i = 0; sm_options[i].name != NULL; i++)
+		if (strcmp(sm_options[i].name, key) == 0)
+			return i;
+	return -1;
+}
+
+static int
+parse_bool(const char *s)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int
+parse_number(const struct sm_option *o, const char *s, long *out, char *why,
+	     size_t whylen)
+{
+	char *end;
+	long mult = 1, v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || v < 0) {
+		sm_why(why, whylen, "%s: \"%s\" is not a %s", o->name, s,
+		       o->type == SM_OPT_TIME ? "duration" : "number");
+		return -1;
+	}
+	if (o->type == SM_OPT_TIME && *end != '\0' && end[1] == '\0') {
+		switch (*end++) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		case 'w': mult = 604800; break;
+		default: end--; break;
+		}
+	}
+	if (*end != '\0') {
+		sm_why(why, whylen, "%s: \"%s\" is not a %s", o->name, s,
+		       o->type == SM_OPT_TIME ?
+			       "duration (NUMBER[s|m|h|d|w])" : "number");
+		return -1;
+	}
+	if (v > LONG_MAX / mult || v * mult < o->min || v * mult > o->max) {
+		sm_why(why, whylen, "%s: %s out of range (%ld..%ld%s)", o->name,
+		       s, o->min, o->max,
+		       o->type == SM_OPT_TIME ? " seconds" : "");
+		return -1;
+	}
+	*out = v * mult;
+	return 0;
+}
+
+static int
+parse_enum(const struct sm_option *o, const char *s, long *out, char *why,
+	   size_t whylen)
+{
+	const char *p = o->choices;
+	size_t len = strlen(s);
+	long i;
+
+	for (i = 0; p != NULL; i++) {
+		const char *bar = strchr(p, '|');
+		size_t wl = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (wl == len && strncmp(p, s, len) == 0) {
+			*out = i;
+			return 0;
+		}
+		p = bar ? bar + 1 : NULL;
+	}
+	sm_why(why, whylen, "%s: \"%s\" is not one of %s", o->name, s,
+	       o->choices);
+	return -1;
+}
+
+static int
+set(struct sm_config *cfg, int idx, const char *value, const char *source,
+    char *why, size_t whylen)
+{
+	const struct sm_option *o = &sm_options[idx];
+	long num = 0;
+	char *text, *src;
+
+	switch (o->type) {
+	case SM_OPT_INT:
+	case SM_OPT_TIME:
+		if (parse_number(o, value, &num, why, whylen) < 0)
+			return -1;
+		break;
+	case SM_OPT_BOOL:
+		if ((num = parse_bool(value)) < 0) {
+			sm_why(why, whylen, "%s: \"%s\" is not yes or no",
+			       o->name, value);
+			return -1;
+		}
+		value = num ? "yes" : "no";
+		break;
+	case SM_OPT_ENUM:
+		if (parse_enum(o, value, &num, why, whylen) < 0)
+			return -1;
+		break;
+	case SM_OPT_STRING:
+	case SM_OPT_PATH:
+		if (o->check != NULL) {
+			char inner[256];
+
+			if (o->check(value, inner, sizeof(inner)) < 0) {
+				sm_why(why, whylen, "%s: %s", o->name, inner);
+				return -1;
+			}
+		}
+		break;
+	}
+	if ((text = strdup(value)) == NULL || (src = strdup(source)) == NULL) {
+		free(text);
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	free(cfg->v[idx].text);
+	free(cfg->v[idx].source);
+	cfg->v[idx].text = text;
+	cfg->v[idx].source = src;
+	cfg->v[idx].num = num;
+	return 0;
+}
+
+struct sm_config *
+sm_config_new(void)
+{
+	struct sm_config *cfg;
+	size_t i;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return NULL;
+	while (sm_options[cfg->n].name != NULL)
+		cfg->n++;
+	if ((cfg->v = calloc(cfg->n, sizeof(*cfg->v))) == NULL) {
+		free(cfg);
+		return NULL;
+	}
+	for (i = 0; i < cfg->n; i++)
+		if (set(cfg, (int)i, sm_options[i].def, "default", NULL, 0) < 0)
+			abort(); /* a default that does not parse is a bug */
+	return cfg;
+}
+
+void
+sm_config_free(struct sm_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->n; i++) {
+		free(cfg->v[i].text);
+		free(cfg->v[i].source);
+	}
+	free(cfg->v);
+	free(cfg);
+}
+
+int
+sm_config_set(struct sm_config *cfg, const char *key, const char *value,
+	      char *why, size_t whylen)
+{
+	int idx = find(key);
+
+	if (idx < 0) {
+		sm_why(why, whylen, "unknown key \"%s\"", key);
+		return -1;
+	}
+	return set(cfg, idx, value, "command line", why, whylen);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Check relations between keys that no single value can show. */
+static int
+check_all(struct sm_config *cfg, const char *path, char *why, size_t whylen)
+{
+	long lo = sm_config_int(cfg, "cache_min_ttl");
+	long hi = sm_config_int(cfg, "cache_max_ttl");
+
+	if (lo > hi) {
+		sm_why(why, whylen, "%s: cache_min_ttl (%ld) exceeds cache_max_ttl (%ld)",
+		       path, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sm_config_load(struct sm_config *cfg, const char *path, char *why,
+	       size_t whylen)
+{
+	FILE *fp;
+	char line[4096], inner[512], source[600];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		sm_why(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		char *key, *eq, *value;
+		int idx;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			sm_why(why, whylen, "%s:%u: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			sm_why(why, whylen, "%s:%u: expected \"key = value\"",
+			       path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		if ((idx = find(key)) < 0) {
+			sm_why(why, whylen, "%s:%u: unknown key \"%s\"", path,
+			       lineno, key);
+			rc = -1;
+			break;
+		}
+		snprintf(source, sizeof(source), "%s:%u", path, lineno);
+		if (set(cfg, idx, value, source, inner, sizeof(inner)) < 0) {
+			sm_why(why, whylen, "%s:%u: %s", path, lineno, inner);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && ferror(fp)) {
+		sm_why(why, whylen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(fp);
+	return rc == 0 ? check_all(cfg, path, why, whylen) : rc;
+}
+
+static const struct value *
+get(const struct sm_config *cfg, const char *key, int numeric)
+{
+	int idx = find(key);
+
+	if (idx < 0)
+		abort();
+	if (numeric && sm_options[idx].type != SM_OPT_INT &&
+	    sm_options[idx].type != SM_OPT_TIME &&
+	    sm_options[idx].type != SM_OPT_BOOL &&
+	    sm_options[idx].type != SM_OPT_ENUM)
+		abort();
+	return &cfg->v[idx];
+}
+
+const char *
+sm_config_str(const struct sm_config *cfg, const char *key)
+{
+	return get(cfg, key, 0)->text;
+}
+
+long
+sm_config_int(const struct sm_config *cfg, const char *key)
+{
+	return get(cfg, key, 1)->num;
+}
+
+int
+sm_config_bool(const struct sm_config *cfg, const char *key)
+{
+	return (int)get(cfg, key, 1)->num;
+}
+
+const char *
+sm_config_source(const struct sm_config *cfg, const char *key)
+{
+	return get(cfg, key, 0)->source;
+}

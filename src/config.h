@@ -1,0 +1,75 @@
+/*
+ * config.h - the one smilla.conf read by all programs.
+ *
+ * Syntax: "key = value" lines; blank lines and lines whose first
+ * non-blank character is '#' are ignored; a later line for the same key
+ * overrides an earlier one.  Every key is declared once in the option
+ * table (sm_options) with its type, default and a one-line description;
+ * that table drives the parser, "smillactl config" and the man page
+ * check.  Unknown keys and bad values are errors naming file and line.
+ */
+#ifndef SM_CONFIG_H
+#define SM_CONFIG_H
+
+#include <stddef.h>
+
+enum sm_opt_type {
+	SM_OPT_STRING,	/* free text (validated per option, if at all) */
+	SM_OPT_PATH,	/* a file name; empty means "not set" */
+	SM_OPT_INT,	/* decimal integer within [min, max] */
+	SM_OPT_TIME,	/* seconds; suffix s, m, h, d or w allowed */
+	SM_OPT_BOOL,	/* yes/no, true/false, on/off, 1/0 */
+	SM_OPT_ENUM	/* one of the words in "choices" */
+};
+
+struct sm_option {
+	const char *name;
+	enum sm_opt_type type;
+	const char *def;	/* default, in config-file syntax */
+	long min, max;		/* SM_OPT_INT / SM_OPT_TIME bounds */
+	const char *choices;	/* SM_OPT_ENUM: words separated by '|' */
+	/* extra check for strings: 0 ok, -1 with reason */
+	int (*check)(const char *value, char *why, size_t whylen);
+	const char *doc;
+};
+
+/* The option table, terminated by an entry whose name is NULL. */
+extern const struct sm_option sm_options[];
+
+struct sm_config;
+
+/* sm_config_new - a configuration holding every default; NULL on OOM. */
+struct sm_config *sm_config_new(void);
+
+/* sm_config_free - release CFG (NULL allowed). */
+void sm_config_free(struct sm_config *cfg);
+
+/*
+ * sm_config_load - read PATH into CFG.  Returns 0, or -1 with
+ * "PATH:LINE: reason" (or "PATH: reason") in WHY.  CFG keeps the values
+ * set before the error.
+ */
+int sm_config_load(struct sm_config *cfg, const char *path, char *why,
+		   size_t whylen);
+
+/*
+ * sm_config_set - set KEY to VALUE as if read from a file (for command
+ * line overrides and tests).  Returns 0, or -1 with the reason in WHY.
+ */
+int sm_config_set(struct sm_config *cfg, const char *key, const char *value,
+		  char *why, size_t whylen);
+
+/*
+ * Accessors.  KEY must be in the option table and of a matching type;
+ * asking for anything else is a programming error and aborts.
+ * sm_config_str returns the value as written (normalised for enums and
+ * booleans), valid until the key is set again or CFG is freed.
+ */
+const char *sm_config_str(const struct sm_config *cfg, const char *key);
+long sm_config_int(const struct sm_config *cfg, const char *key);
+int sm_config_bool(const struct sm_config *cfg, const char *key);
+
+/* sm_config_source - "file:line" where KEY was set, or "default". */
+const char *sm_config_source(const struct sm_config *cfg, const char *key);
+
+#endif

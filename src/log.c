@@ -1,0 +1,125 @@
+/*
+ * log.c - syslog or stderr logging with a level filter.
+ *
+ * Before sm_log_open() is called, lines go to stderr at level info, so
+ * a program can report config errors before it knows where to log.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+	{ "mail", LOG_MAIL },	  { "daemon", LOG_DAEMON },
+	{ "user", LOG_USER },	  { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
+};
+
+static const char *const level_names[] = { "err", "warning", "notice",
+					   "info", "debug" };
+static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
+				  LOG_DEBUG };
+
+static int use_syslog;
+static enum sm_log_level max_level = SM_LOG_INFO;
+static char ident_buf[64] = "smilla";
+
+static int
+parse(const char *spec, const char *level, int *facility, int *sys, int *lvl,
+      char *why, size_t whylen)
+{
+	size_t i;
+
+	*lvl = -1;
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(level, level_names[i]) == 0)
+			*lvl = (int)i;
+	if (*lvl < 0) {
+		sm_why(why, whylen,
+		       "unknown log level \"%s\" (err, warning, notice, info, debug)",
+		       level);
+		return -1;
+	}
+	*facility = LOG_MAIL;
+	if (strcmp(spec, "stderr") == 0) {
+		*sys = 0;
+		return 0;
+	}
+	*sys = 1;
+	if (strcmp(spec, "syslog") == 0)
+		return 0;
+	if (strncmp(spec, "syslog:", 7) == 0) {
+		for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+			if (strcmp(spec + 7, facilities[i].name) == 0) {
+				*facility = facilities[i].value;
+				return 0;
+			}
+		sm_why(why, whylen, "unknown syslog facility \"%s\"", spec + 7);
+		return -1;
+	}
+	sm_why(why, whylen,
+	       "bad log destination \"%s\" (stderr, syslog or syslog:FACILITY)",
+	       spec);
+	return -1;
+}
+
+int
+sm_log_check(const char *spec, const char *level, char *why, size_t whylen)
+{
+	int facility, sys, lvl;
+
+	return parse(spec, level, &facility, &sys, &lvl, why, whylen);
+}
+
+int
+sm_log_open(const char *ident, const char *spec, const char *level,
+	    char *why, size_t whylen)
+{
+	int facility, sys, lvl;
+
+	if (parse(spec, level, &facility, &sys, &lvl, why, whylen) < 0)
+		return -1;
+	sm_log_close();
+	sm_strlcpy(ident_buf, ident, sizeof(ident_buf));
+	max_level = (enum sm_log_level)lvl;
+	use_syslog = sys;
+	if (sys)
+		openlog(ident_buf, LOG_PID | LOG_NDELAY, facility);
+	return 0;
+}
+
+void
+sm_log(enum sm_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	char line[2048];
+
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (use_syslog)
+		syslog(level_prio[level], "%s", line);
+	else
+		fprintf(stderr, "%s: %s: %s\n", ident_buf, level_names[level],
+			line);
+}
+
+void
+sm_log_close(void)
+{
+	if (use_syslog)
+		closelog();
+	use_syslog = 0;
+}

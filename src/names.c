@@ -1,0 +1,191 @@
+/*
+ * names.c - owner names for client TLSA, SMIMEA and OPENPGPKEY lookups.
+ *
+ * The HELO name and mail addresses come from the network, so every
+ * check here is a bound: nothing longer than DNS allows leaves this
+ * module, and names that cannot be hostnames never reach the resolver.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <idn2.h>
+
+#include "names.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 253
+#define LABEL_MAX_LEN 63
+#define LOCAL_MAX_LEN 256
+
+static int
+fail(char *out, size_t outlen, char *why, size_t whylen, const char *reason)
+{
+	if (outlen > 0)
+		out[0] = '\0';
+	sm_why(why, whylen, "%s", reason);
+	return -1;
+}
+
+/* Check a lowercase ASCII name label by label; NULL when fine. */
+static const char *
+check_ldh(const char *name)
+{
+	const char *label = name, *p;
+	int labels = 0, numeric = 1;
+
+	if (strlen(name) > NAME_MAX_LEN)
+		return "name longer than 253 octets";
+	for (p = name;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t len = (size_t)(p - label);
+
+			if (len == 0)
+				return "empty label";
+			if (len > LABEL_MAX_LEN)
+				return "label longer than 63 octets";
+			if (label[0] == '-' || p[-1] == '-')
+				return "label starts or ends with '-'";
+			labels++;
+			if (*p == '\0')
+				break;
+			label = p + 1;
+			numeric = 1;
+			continue;
+		}
+		if (!(isalnum((unsigned char)*p) || *p == '-'))
+			return "character not allowed in a host name";
+		if (!isdigit((unsigned char)*p))
+			numeric = 0;
+	}
+	if (labels < 2)
+		return "not a fully qualified name";
+	if (numeric)
+		return "numeric top-level label";
+	return NULL;
+}
+
+int
+sm_names_host(const char *in, char *out, size_t outlen, char *why,
+	      size_t whylen)
+{
+	char buf[NAME_MAX_LEN + 2];
+	const char *p, *reason;
+	char *alabel = NULL;
+	size_t len = strlen(in);
+	int ascii = 1;
+
+	if (len == 0)
+		return fail(out, outlen, why, whylen, "empty name");
+	/* U-labels may take up to 4 octets per character: allow for it. */
+	if (len > 4 * NAME_MAX_LEN)
+		return fail(out, outlen, why, whylen,
+			    "name longer than 253 octets");
+	for (p = in; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = 0;
+	if (!ascii) {
+		int rc = idn2_to_ascii_8z(in, &alabel,
+					  IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+
+		if (rc != IDN2_OK) {
+			sm_why(why, whylen, "bad internationalised name: %s",
+			       idn2_strerror(rc));
+			if (outlen > 0)
+				out[0] = '\0';
+			return -1;
+		}
+		in = alabel;
+		len = strlen(in);
+	}
+	if (len > 0 && in[len - 1] == '.')
+		len--;
+	if (len > NAME_MAX_LEN) {
+		idn2_free(alabel);
+		return fail(out, outlen, why, whylen,
+			    "name longer than 253 octets");
+	}
+	memcpy(buf, in, len);
+	buf[len] = '\0';
+	idn2_free(alabel);
+	for (p = buf; *p; p++)
+		buf[p - buf] = (char)tolower((unsigned char)*p);
+	if ((reason = check_ldh(buf)) != NULL)
+		return fail(out, outlen, why, whylen, reason);
+	if (sm_strlcpy(out, buf, outlen) >= outlen)
+		return fail(out, outlen, why, whylen, "output buffer too small");
+	return 0;
+}
+
+/* Join PREFIX and a checked NAME, enforcing the overall length. */
+static int
+join(const char *prefix, const char *name, char *out, size_t outlen,
+     char *why, size_t whylen)
+{
+	size_t pl = strlen(prefix), nl = strlen(name);
+
+	if (pl + 1 + nl > NAME_MAX_LEN)
+		return fail(out, outlen, why, whylen,
+			    "owner name longer than 253 octets");
+	if (pl + 1 + nl + 1 > outlen)
+		return fail(out, outlen, why, whylen, "output buffer too small");
+	memcpy(out, prefix, pl);
+	out[pl] = '.';
+	memcpy(out + pl + 1, name, nl + 1);
+	return 0;
+}
+
+int
+sm_names_client(const char *host, const char *label, char *out,
+		size_t outlen, char *why, size_t whylen)
+{
+	char norm[SM_NAME_BUF], prefix[LABEL_MAX_LEN + 2];
+
+	if (*label == '\0' || strlen(label) > LABEL_MAX_LEN - 1)
+		return fail(out, outlen, why, whylen, "bad service label");
+	prefix[0] = '_';
+	sm_strlcpy(prefix + 1, label, sizeof(prefix) - 1);
+	if (sm_names_host(host, norm, sizeof(norm), why, whylen) < 0)
+		return fail(out, outlen, NULL, 0, "");
+	return join(prefix, norm, out, outlen, why, whylen);
+}
+
+static int
+hashed(const char *addr, const char *service, char *out, size_t outlen,
+       char *why, size_t whylen)
+{
+	char norm[SM_NAME_BUF], prefix[SM_NAME_BUF];
+	uint8_t md[SM_DIGEST_MAX];
+	const char *at = strrchr(addr, '@');
+	size_t local;
+
+	if (at == NULL)
+		return fail(out, outlen, why, whylen, "address has no '@'");
+	local = (size_t)(at - addr);
+	if (local == 0)
+		return fail(out, outlen, why, whylen, "empty local part");
+	if (local > LOCAL_MAX_LEN)
+		return fail(out, outlen, why, whylen, "local part too long");
+	if (sm_names_host(at + 1, norm, sizeof(norm), why, whylen) < 0)
+		return fail(out, outlen, NULL, 0, "");
+	if (sm_digest(SM_DIGEST_SHA256, addr, local, md) == 0)
+		return fail(out, outlen, why, whylen, "digest failed");
+	sm_hex_encode(md, 28, prefix, 0);
+	strcat(prefix, service);
+	return join(prefix, norm, out, outlen, why, whylen);
+}
+
+int
+sm_names_smimea(const char *addr, char *out, size_t outlen, char *why,
+		size_t whylen)
+{
+	return hashed(addr, "._smimecert", out, outlen, why, whylen);
+}
+
+int
+sm_names_openpgpkey(const char *addr, char *out, size_t outlen, char *why,
+		    size_t whylen)
+{
+	return hashed(addr, "._openpgpkey", out, outlen, why, whylen);
+}

@@ -1,0 +1,29 @@
+/*
+ * pgp.h - OpenPGP keys through librnp (the only file including rnp.h).
+ */
+#ifndef SM_PGP_H
+#define SM_PGP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/*
+ * sm_pgp_export_public - read an OpenPGP key (binary or ASCII-armored,
+ * public or secret) from IN, pick the primary key with a user ID for
+ * ADDR (case-insensitive; any key when ADDR is NULL and there is only
+ * one), and return its transferable public key (primary, user IDs,
+ * subkeys; no secret material) in OUT - the OPENPGPKEY RDATA.
+ * Returns 0, or -1 with the reason in WHY.
+ */
+int sm_pgp_export_public(const uint8_t *in, size_t len, const char *addr,
+			 struct sm_blob *out, char *why, size_t whylen);
+
+/*
+ * sm_pgp_describe - "fingerprint uid" of the first key in the binary key
+ * IN, into BUF.  Returns 0, or -1 (BUF then says why).
+ */
+int sm_pgp_describe(const uint8_t *in, size_t len, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * util.c - hex/base64 coding, digests, bounded copies, clocks.
+ *
+ * sm_digest() wraps OpenSSL's EVP one-shot digest so that callers never
+ * see an OpenSSL type.  The hex decoder accepts the colon-separated form
+ * Postfix uses for ccert_fingerprint (AB:CD:...) when asked to.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+
+void
+sm_blobs_free(struct sm_blob *blobs, size_t n)
+{
+	size_t i;
+
+	if (blobs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(blobs[i].data);
+	free(blobs);
+}
+
+static const EVP_MD *
+md_of(enum sm_digest alg)
+{
+	switch (alg) {
+	case SM_DIGEST_SHA256:
+		return EVP_sha256();
+	case SM_DIGEST_SHA512:
+		return EVP_sha512();
+	}
+	return NULL;
+}
+
+size_t
+sm_digest(enum sm_digest alg, const void *data, size_t len, uint8_t *out)
+{
+	const EVP_MD *md = md_of(alg);
+	unsigned int n = 0;
+
+	if (md == NULL || EVP_Digest(data, len, out, &n, md, NULL) != 1)
+		return 0;
+	return n;
+}
+
+size_t
+sm_digest_len(enum sm_digest alg)
+{
+	switch (alg) {
+	case SM_DIGEST_SHA256:
+		return 32;
+	case SM_DIGEST_SHA512:
+		return 64;
+	}
+	return 0;
+}
+
+const char *
+sm_digest_name(enum sm_digest alg)
+{
+	switch (alg) {
+	case SM_DIGEST_SHA256:
+		return "sha256";
+	case SM_DIGEST_SHA512:
+		return "sha512";
+	}
+	return "unknown";
+}
+
+int
+sm_digest_parse(const char *name)
+{
+	if (strcmp(name, "sha256") == 0)
+		return SM_DIGEST_SHA256;
+	if (strcmp(name, "sha512") == 0)
+		return SM_DIGEST_SHA512;
+	return -1;
+}
+
+void
+sm_hex_encode(const uint8_t *data, size_t len, char *out, int upper)
+{
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+nibble(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+sm_hex_decode(const char *in, uint8_t *out, size_t max, int colons)
+{
+	size_t n = 0;
+	int hi = -1, v;
+
+	for (; *in; in++) {
+		if (colons && *in == ':' && hi < 0)
+			continue;
+		if ((v = nibble((unsigned char)*in)) < 0)
+			return -1;
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (n >= max)
+			return -1;
+		out[n++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	return hi < 0 ? (long)n : -1;
+}
+
+char *
+sm_base64_encode(const uint8_t *data, size_t len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out, *p;
+	size_t i;
+
+	if ((out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return NULL;
+	for (p = out, i = 0; i + 2 < len; i += 3) {
+		*p++ = tab[data[i] >> 2];
+		*p++ = tab[(data[i] & 3) << 4 | data[i + 1] >> 4];
+		*p++ = tab[(data[i + 1] & 15) << 2 | data[i + 2] >> 6];
+		*p++ = tab[data[i + 2] & 63];
+	}
+	if (i < len) {
+		*p++ = tab[data[i] >> 2];
+		if (i + 1 < len) {
+			*p++ = tab[(data[i] & 3) << 4 | data[i + 1] >> 4];
+			*p++ = tab[(data[i + 1] & 15) << 2];
+		} else {
+			*p++ = tab[(data[i] & 3) << 4];
+			*p++ = '=';
+		}
+		*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+size_t
+sm_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+void
+sm_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+int64_t
+sm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint8_t *
+sm_read_file(const char *path, size_t max, size_t *len, char *why,
+	     size_t whylen)
+{
+	FILE *fp;
+	uint8_t *buf;
+	size_t n;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		sm_why(why, whylen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(fp);
+		sm_why(why, whylen, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, fp);
+	if (ferror(fp) || n > max) {
+		sm_why(why, whylen, "%s: %s", path,
+		       n > max ? "file too large" : strerror(errno));
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
