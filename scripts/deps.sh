@@ -6,7 +6,7 @@ set -eu
 
 PKGS="
 build-essential pkg-config perl
-libunbound-dev libssl-dev libsqlite3-dev libidn2-dev librnp-dev
+libunbound-dev libevent-dev libssl-dev libsqlite3-dev libidn2-dev librnp-dev
 openssl sqlite3 dns-root-data
 nsd ldnsutils gnupg
 valgrind

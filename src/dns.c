@@ -241,9 +241,8 @@ sm_dns_new(const struct sm_dns_params *params, char *why, size_t whylen)
 	dns->timeout_ms = params->timeout_ms > 0 ? params->timeout_ms : 5000;
 	if (params->unbound_conf != NULL && *params->unbound_conf != '\0' &&
 	    (rc = ub_ctx_config(dns->ctx, params->unbound_conf)) != 0) {
-		sm_why(why, whylen, "unbound config %s: %s%s",
-		       params->unbound_conf, ub_strerror(rc),
-		       rc == UB_SYNTAX ? " (syntax error)" : "");
+		sm_why(why, whylen, "unbound config %s: %s",
+		       params->unbound_conf, ub_strerror(rc));
 		goto fail;
 	}
 	if ((rc = ub_ctx_add_ta_file(dns->ctx, params->trust_anchor_file)) != 0) {

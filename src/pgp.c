@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include <rnp/rnp.h>
+#include <rnp/rnp_err.h>
 
 #include "pgp.h"
 

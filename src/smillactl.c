@@ -1,0 +1,671 @@
+/*
+ * smillactl - the smilla admin tool.
+ *
+ *   smillactl [-c FILE] lookup tlsa|smimea|openpgpkey NAME [--json] [--cache]
+ *   smillactl [-c FILE] verify --cert PEM [--chain PEM] --name HOST [--json]
+ *   smillactl [-c FILE] gen tlsa --cert PEM --name HOST [--usage U
+ *                           --selector S --mtype M]
+ *   smillactl [-c FILE] gen smimea --cert PEM --email ADDR
+ *   smillactl [-c FILE] gen openpgpkey --key FILE --email ADDR
+ *   smillactl [-c FILE] config [-v]
+ *   smillactl [-c FILE] cache show | cache flush [NAME]
+ *
+ * Exit status: 0 secure data found / authenticated, 1 nothing (secure)
+ * found or no match, 2 bogus or temporary failure, 64+ usage and
+ * configuration errors (sysexits.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "cert.h"
+#include "config.h"
+#include "dane.h"
+#include "dns.h"
+#include "log.h"
+#include "names.h"
+#include "pgp.h"
+#include "rr.h"
+#include "util.h"
+
+#define DEFAULT_CONF "/etc/smilla/smilla.conf"
+#define KEY_FILE_MAX (1024 * 1024)
+
+enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_TROUBLE = 2 };
+
+struct ctl {
+	struct sm_config *cfg;
+	int json;
+	int use_cache;
+	int verbose;
+	const char *cert, *chain, *name, *email, *key, *ca_file;
+	int usage, selector, mtype;
+};
+
+static void
+usage(void)
+{
+	fputs("usage: smillactl [-c FILE] COMMAND ...\n"
+	      "  lookup tlsa HOST|OWNER [--json] [--cache]\n"
+	      "  lookup smimea ADDRESS [--json] [--cache]\n"
+	      "  lookup openpgpkey ADDRESS [--json] [--cache]\n"
+	      "  verify --cert PEM [--chain PEM] --name HOST [--ca-file PEM] [--json]\n"
+	      "  gen tlsa --cert PEM --name HOST [--usage U --selector S --mtype M]\n"
+	      "  gen smimea --cert PEM --email ADDRESS\n"
+	      "  gen openpgpkey --key FILE --email ADDRESS\n"
+	      "  config [-v]\n"
+	      "  cache show | cache flush [NAME]\n",
+	      stderr);
+	exit(EX_USAGE);
+}
+
+static void
+die(int code, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "smillactl: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+/* JSON string (or null) to stdout. */
+static void
+json_str(const char *s)
+{
+	if (s == NULL) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* ---- configuration and resources ---- */
+
+static struct sm_config *
+load_config(const char *path)
+{
+	struct sm_config *cfg = sm_config_new();
+	char why[512];
+
+	if (cfg == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	/* The default file may be absent: defaults then apply. */
+	if (path == NULL && access(DEFAULT_CONF, F_OK) != 0)
+		return cfg;
+	if (sm_config_load(cfg, path ? path : DEFAULT_CONF, why,
+			   sizeof(why)) < 0)
+		die(EX_CONFIG, "%s", why);
+	return cfg;
+}
+
+static struct sm_dns *
+open_dns(const struct sm_config *cfg)
+{
+	struct sm_dns_params p;
+	struct sm_dns *dns;
+	char why[512];
+
+	p.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
+	p.unbound_conf = sm_config_str(cfg, "unbound_conf");
+	p.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	if ((dns = sm_dns_new(&p, why, sizeof(why))) == NULL)
+		die(EX_CONFIG, "%s", why);
+	return dns;
+}
+
+static struct sm_cache *
+open_cache(const struct sm_config *cfg)
+{
+	struct sm_cache_params p;
+	struct sm_cache *cache;
+	char why[512];
+
+	p.min_ttl = sm_config_int(cfg, "cache_min_ttl");
+	p.max_ttl = sm_config_int(cfg, "cache_max_ttl");
+	p.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
+	p.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	cache = sm_cache_open(sm_config_str(cfg, "db_path"), &p, why,
+			      sizeof(why));
+	if (cache == NULL)
+		die(EX_CANTCREAT, "%s", why);
+	return cache;
+}
+
+/* Look NAME/TYPE up, through the cache when asked; *HIT says which. */
+static struct sm_dns_result *
+resolve(struct ctl *ctl, const char *name, int type, int *hit)
+{
+	struct sm_dns *dns;
+	struct sm_cache *cache = NULL;
+	struct sm_dns_result *res = NULL;
+	char why[512];
+
+	*hit = 0;
+	if (ctl->use_cache) {
+		cache = open_cache(ctl->cfg);
+		if (sm_cache_get(cache, name, type, time(NULL), &res, why,
+				 sizeof(why)) < 0)
+			fprintf(stderr, "smillactl: %s\n", why);
+		if (res != NULL) {
+			*hit = 1;
+			sm_cache_close(cache);
+			return res;
+		}
+	}
+	dns = open_dns(ctl->cfg);
+	res = sm_dns_lookup(dns, name, type);
+	sm_dns_free(dns);
+	if (res == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	if (cache != NULL &&
+	    sm_cache_put(cache, res, time(NULL), why, sizeof(why)) < 0)
+		fprintf(stderr, "smillactl: %s\n", why);
+	sm_cache_close(cache);
+	return res;
+}
+
+static int
+exit_for(const struct sm_dns_result *res)
+{
+	if (res->sec == SM_DNS_BOGUS || res->outcome == SM_DNS_TEMPFAIL ||
+	    res->outcome == SM_DNS_PERMFAIL)
+		return EXIT_TROUBLE;
+	if (res->outcome == SM_DNS_DATA && res->sec == SM_DNS_SECURE)
+		return EXIT_FOUND;
+	return EXIT_NONE;
+}
+
+/* Why is this record unusable?  NULL when it is fine. */
+static const char *
+record_problem(int type, const struct sm_rdata *rd, char *why, size_t whylen)
+{
+	struct sm_tlsa t;
+
+	if (type == SM_RR_OPENPGPKEY) {
+		if (sm_rr_openpgpkey_check(rd->data, rd->len, why, whylen) < 0)
+			return why;
+		return NULL;
+	}
+	if (sm_rr_tlsa_parse(rd->data, rd->len, &t, why, whylen) < 0)
+		return why;
+	return NULL;
+}
+
+/* A comment describing the object in a record, for people. */
+static void
+record_note(int type, const struct sm_rdata *rd, char *buf, size_t buflen)
+{
+	struct sm_tlsa t;
+
+	buf[0] = '\0';
+	if (type == SM_RR_OPENPGPKEY) {
+		char desc[256];
+
+		if (sm_pgp_describe(rd->data, rd->len, desc, sizeof(desc)) == 0)
+			snprintf(buf, buflen, "key %s", desc);
+		return;
+	}
+	if (sm_rr_tlsa_parse(rd->data, rd->len, &t, NULL, 0) == 0 &&
+	    t.selector == 0 && t.mtype == 0) {
+		struct sm_blob der = { (uint8_t *)t.data, t.len };
+		char subj[256];
+
+		sm_cert_subject(&der, subj, sizeof(subj));
+		snprintf(buf, buflen, "certificate %s", subj);
+	}
+}
+
+static void
+print_result(const struct sm_dns_result *res, int json, int hit)
+{
+	const char *status = sm_dns_status(res);
+	const char *type = sm_rr_type_name(res->qtype);
+	char why[256], note[300];
+	size_t i;
+
+	if (json) {
+		printf("{\"qname\":");
+		json_str(res->qname);
+		printf(",\"type\":\"%s\",\"status\":\"%s\",\"ttl\":%u,"
+		       "\"cached\":%s,\"why\":", type, status, res->ttl,
+		       hit ? "true" : "false");
+		json_str(res->why);
+		printf(",\"records\":[");
+		for (i = 0; i < res->count; i++) {
+			char *text = sm_rr_format(res->qtype, res->rr[i].data,
+						  res->rr[i].len);
+			const char *bad = record_problem(res->qtype, &res->rr[i],
+							 why, sizeof(why));
+
+			printf("%s{\"rdata\":", i ? "," : "");
+			json_str(text);
+			printf(",\"usable\":%s,\"reason\":", bad ? "false" : "true");
+			json_str(bad);
+			putchar('}');
+			free(text);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("; %s %s: %s%s%s%s\n", res->qname, type, status,
+	       res->why ? " (" : "", res->why ? res->why : "",
+	       res->why ? ")" : "");
+	if (hit)
+		printf("; from the cache, %u seconds left\n", res->ttl);
+	for (i = 0; i < res->count; i++) {
+		char *text = sm_rr_format(res->qtype, res->rr[i].data,
+					  res->rr[i].len);
+		const char *bad = record_problem(res->qtype, &res->rr[i], why,
+						 sizeof(why));
+
+		/* Bogus data is shown commented out: never paste it. */
+		printf("%s%s. %u IN %s %s\n", res->sec == SM_DNS_BOGUS ? "; " : "",
+		       res->qname, res->ttl, type, text ? text : "?");
+		if (bad)
+			printf(";   unusable: %s\n", bad);
+		record_note(res->qtype, &res->rr[i], note, sizeof(note));
+		if (note[0])
+			printf(";   %s\n", note);
+		free(text);
+	}
+}
+
+/* ---- commands ---- */
+
+static void
+owner_name(struct ctl *ctl, int type, const char *arg, char *out, size_t len)
+{
+	char why[256];
+	int rc;
+
+	if (type == SM_RR_TLSA && arg[0] == '_') {
+		/* An explicit owner such as _25._tcp.mx.example.org. */
+		sm_strlcpy(out, arg, len);
+		if (len > 0 && strlen(out) > 0 && out[strlen(out) - 1] == '.')
+			out[strlen(out) - 1] = '\0';
+		return;
+	}
+	if (type == SM_RR_TLSA)
+		rc = sm_names_client(arg, sm_config_str(ctl->cfg,
+							"client_service_label"),
+				     out, len, why, sizeof(why));
+	else if (type == SM_RR_SMIMEA)
+		rc = sm_names_smimea(arg, out, len, why, sizeof(why));
+	else
+		rc = sm_names_openpgpkey(arg, out, len, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "smillactl: %s: %s\n", arg, why);
+		exit(EX_DATAERR);
+	}
+}
+
+static int
+cmd_lookup(struct ctl *ctl, int argc, char **argv)
+{
+	char owner[SM_NAME_BUF];
+	struct sm_dns_result *res;
+	int type, hit, rc;
+
+	if (argc != 2)
+		usage();
+	if ((type = sm_rr_type_parse(argv[0])) < 0)
+		die(EX_USAGE, "unknown record type \"%s\" (tlsa, smimea, openpgpkey)",
+		    argv[0]);
+	owner_name(ctl, type, argv[1], owner, sizeof(owner));
+	res = resolve(ctl, owner, type, &hit);
+	print_result(res, ctl->json, hit);
+	rc = exit_for(res);
+	sm_dns_result_free(res);
+	return rc;
+}
+
+static struct sm_blob *
+load_certs(const char *cert, const char *chain, size_t *n)
+{
+	struct sm_blob *certs, *more, *all;
+	size_t nc, nm = 0;
+	char why[512];
+
+	if (sm_cert_load(cert, &certs, &nc, why, sizeof(why)) < 0)
+		die(EX_NOINPUT, "%s", why);
+	if (chain == NULL) {
+		*n = nc;
+		return certs;
+	}
+	if (sm_cert_load(chain, &more, &nm, why, sizeof(why)) < 0)
+		die(EX_NOINPUT, "%s", why);
+	if ((all = realloc(certs, (nc + nm) * sizeof(*all))) == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	memcpy(all + nc, more, nm * sizeof(*more));
+	free(more);
+	*n = nc + nm;
+	return all;
+}
+
+static void
+print_report(const struct sm_dns_result *res, const struct sm_dane_report *rep,
+	     const char *host, int json)
+{
+	size_t i;
+
+	if (json) {
+		printf("{\"name\":");
+		json_str(host);
+		printf(",\"qname\":");
+		json_str(res->qname);
+		printf(",\"status\":\"%s\",\"result\":\"%s\",\"records\":[",
+		       sm_dns_status(res),
+		       rep ? sm_dane_result_word(rep->result) : "none");
+		for (i = 0; rep && i < rep->count; i++) {
+			char *text = sm_rr_format(res->qtype, res->rr[i].data,
+						  res->rr[i].len);
+
+			printf("%s{\"rdata\":", i ? "," : "");
+			json_str(text);
+			printf(",\"verdict\":\"%s\",\"reason\":",
+			       sm_dane_verdict_word(rep->recs[i].verdict));
+			json_str(rep->recs[i].why);
+			putchar('}');
+			free(text);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("; %s TLSA: %s%s%s%s\n", res->qname, sm_dns_status(res),
+	       res->why ? " (" : "", res->why ? res->why : "",
+	       res->why ? ")" : "");
+	for (i = 0; rep && i < rep->count; i++) {
+		char *text = sm_rr_format(res->qtype, res->rr[i].data,
+					  res->rr[i].len);
+
+		printf("record %s: %s (%s)\n", text ? text : "?",
+		       sm_dane_verdict_word(rep->recs[i].verdict),
+		       rep->recs[i].why);
+		free(text);
+	}
+	if (rep && rep->matched >= 0)
+		printf("%s authenticates as %s with record %u %u %u\n",
+		       "certificate", host, rep->recs[rep->matched].tlsa.usage,
+		       rep->recs[rep->matched].tlsa.selector,
+		       rep->recs[rep->matched].tlsa.mtype);
+	else
+		printf("certificate does not authenticate as %s\n", host);
+	printf("result: %s\n", rep ? sm_dane_result_word(rep->result) : "none");
+}
+
+static int
+cmd_verify(struct ctl *ctl)
+{
+	char owner[SM_NAME_BUF], host[SM_NAME_BUF], why[256];
+	struct sm_dane_cert_input in;
+	struct sm_dane_report *rep = NULL;
+	struct sm_dns_result *res;
+	struct sm_blob *certs;
+	size_t n;
+	int hit, rc;
+
+	if (ctl->cert == NULL || ctl->name == NULL)
+		usage();
+	if (sm_names_host(ctl->name, host, sizeof(host), why, sizeof(why)) < 0)
+		die(EX_DATAERR, "%s", why);
+	certs = load_certs(ctl->cert, ctl->chain, &n);
+	owner_name(ctl, SM_RR_TLSA, host, owner, sizeof(owner));
+	res = resolve(ctl, owner, SM_RR_TLSA, &hit);
+	rc = exit_for(res);
+	/* Only secure data may authenticate anybody. */
+	if (rc == EXIT_FOUND) {
+		in.certs = certs;
+		in.ncerts = n;
+		in.purpose = SM_DANE_TLS_CLIENT;
+		in.name = host;
+		in.ca_file = ctl->ca_file;
+		if ((rep = sm_dane_match_cert(res->rr, res->count, &in)) == NULL)
+			die(EX_OSERR, "%s", "out of memory");
+		rc = rep->result == SM_DANE_PASS ? EXIT_FOUND : EXIT_NONE;
+	}
+	print_report(res, rep, host, ctl->json);
+	sm_dane_report_free(rep);
+	sm_dns_result_free(res);
+	sm_blobs_free(certs, n);
+	return rc;
+}
+
+static void
+print_record(const char *owner, int type, const uint8_t *rd, size_t len)
+{
+	char *text = sm_rr_format(type, rd, len);
+
+	if (text == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	printf("%s. IN %s %s\n", owner, sm_rr_type_name(type), text);
+	free(text);
+}
+
+/* The RDATA of a TLSA-style record for CERT: usage, selector, mtype. */
+static void
+gen_association(const char *owner, int type, const char *cert, int u, int s,
+		int m)
+{
+	struct sm_blob *certs, sel;
+	uint8_t *rd;
+	size_t n, len;
+	char why[256];
+
+	if (u < 0 || u > 3 || s < 0 || s > 1 || m < 0 || m > 2)
+		die(EX_USAGE, "%s", "usage 0-3, selector 0-1, mtype 0-2");
+	if (sm_cert_load(cert, &certs, &n, why, sizeof(why)) < 0)
+		die(EX_NOINPUT, "%s", why);
+	if (sm_cert_select(&certs[0], s, &sel, why, sizeof(why)) < 0)
+		die(EX_DATAERR, "%s", why);
+	if ((rd = malloc(3 + (sel.len > SM_DIGEST_MAX ? sel.len : SM_DIGEST_MAX))) == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	rd[0] = (uint8_t)u;
+	rd[1] = (uint8_t)s;
+	rd[2] = (uint8_t)m;
+	if (m == 0) {
+		memcpy(rd + 3, sel.data, sel.len);
+		len = sel.len;
+	} else {
+		len = sm_digest(m, sel.data, sel.len, rd + 3);
+	}
+	print_record(owner, type, rd, 3 + len);
+	free(rd);
+	free(sel.data);
+	sm_blobs_free(certs, n);
+}
+
+static int
+cmd_gen(struct ctl *ctl, int argc, char **argv)
+{
+	char owner[SM_NAME_BUF], why[256];
+	int type;
+
+	if (argc != 1)
+		usage();
+	if ((type = sm_rr_type_parse(argv[0])) < 0)
+		die(EX_USAGE, "unknown record type \"%s\" (tlsa, smimea, openpgpkey)",
+		    argv[0]);
+	if (type == SM_RR_TLSA) {
+		if (ctl->cert == NULL || ctl->name == NULL)
+			usage();
+		owner_name(ctl, type, ctl->name, owner, sizeof(owner));
+		gen_association(owner, type, ctl->cert,
+				ctl->usage < 0 ? 3 : ctl->usage,
+				ctl->selector < 0 ? 1 : ctl->selector,
+				ctl->mtype < 0 ? 1 : ctl->mtype);
+	} else if (type == SM_RR_SMIMEA) {
+		if (ctl->cert == NULL || ctl->email == NULL)
+			usage();
+		owner_name(ctl, type, ctl->email, owner, sizeof(owner));
+		/* Encrypting senders need the whole certificate: 3 0 0. */
+		gen_association(owner, type, ctl->cert,
+				ctl->usage < 0 ? 3 : ctl->usage,
+				ctl->selector < 0 ? 0 : ctl->selector,
+				ctl->mtype < 0 ? 0 : ctl->mtype);
+	} else {
+		struct sm_blob pub;
+		uint8_t *buf;
+		size_t len;
+
+		if (ctl->key == NULL || ctl->email == NULL)
+			usage();
+		owner_name(ctl, type, ctl->email, owner, sizeof(owner));
+		if ((buf = sm_read_file(ctl->key, KEY_FILE_MAX, &len, why,
+					sizeof(why))) == NULL)
+			die(EX_NOINPUT, "%s", why);
+		if (sm_pgp_export_public(buf, len, ctl->email, &pub, why,
+					 sizeof(why)) < 0)
+			die(EX_DATAERR, "%s", why);
+		print_record(owner, type, pub.data, pub.len);
+		free(pub.data);
+		free(buf);
+	}
+	return 0;
+}
+
+static int
+cmd_config(struct ctl *ctl)
+{
+	int i;
+
+	for (i = 0; sm_options[i].name != NULL; i++) {
+		const char *name = sm_options[i].name;
+
+		if (ctl->verbose)
+			printf("# %s (%s)\n", sm_options[i].doc,
+			       sm_config_source(ctl->cfg, name));
+		printf("%s = %s\n", name, sm_config_str(ctl->cfg, name));
+	}
+	return 0;
+}
+
+static void
+show_entry(void *arg, const struct sm_dns_result *res, time_t expires)
+{
+	(void)arg;
+	printf("%s %s %s %ld records=%zu\n", res->qname,
+	       sm_rr_type_name(res->qtype), sm_dns_status(res),
+	       (long)expires, res->count);
+}
+
+static int
+cmd_cache(struct ctl *ctl, int argc, char **argv)
+{
+	struct sm_cache *cache;
+	char why[512];
+	long n;
+
+	if (argc < 1 || argc > 2)
+		usage();
+	cache = open_cache(ctl->cfg);
+	if (strcmp(argv[0], "show") == 0 && argc == 1) {
+		n = sm_cache_each(cache, time(NULL), show_entry, NULL, why,
+				  sizeof(why));
+	} else if (strcmp(argv[0], "flush") == 0) {
+		n = sm_cache_flush(cache, argc == 2 ? argv[1] : NULL, 0,
+				   time(NULL), why, sizeof(why));
+		if (n >= 0)
+			printf("flushed %ld entries\n", n);
+	} else {
+		sm_cache_close(cache);
+		usage();
+	}
+	sm_cache_close(cache);
+	if (n < 0)
+		die(EX_IOERR, "%s", why);
+	return 0;
+}
+
+static int
+number(const char *arg)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || v < 0 || v > 255)
+		die(EX_USAGE, "bad number \"%s\"", arg);
+	return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "cache", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "cert", required_argument, NULL, 1 },
+		{ "chain", required_argument, NULL, 2 },
+		{ "name", required_argument, NULL, 3 },
+		{ "email", required_argument, NULL, 4 },
+		{ "key", required_argument, NULL, 5 },
+		{ "usage", required_argument, NULL, 6 },
+		{ "selector", required_argument, NULL, 7 },
+		{ "mtype", required_argument, NULL, 8 },
+		{ "ca-file", required_argument, NULL, 9 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl ctl;
+	const char *conf = NULL, *cmd;
+	int c, rc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.usage = ctl.selector = ctl.mtype = -1;
+	/* Options may follow the command words ("lookup tlsa X --json"). */
+	while ((c = getopt_long(argc, argv, "c:jCvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'j': ctl.json = 1; break;
+		case 'C': ctl.use_cache = 1; break;
+		case 'v': ctl.verbose = 1; break;
+		case 1: ctl.cert = optarg; break;
+		case 2: ctl.chain = optarg; break;
+		case 3: ctl.name = optarg; break;
+		case 4: ctl.email = optarg; break;
+		case 5: ctl.key = optarg; break;
+		case 6: ctl.usage = number(optarg); break;
+		case 7: ctl.selector = number(optarg); break;
+		case 8: ctl.mtype = number(optarg); break;
+		case 9: ctl.ca_file = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	ctl.cfg = load_config(conf);
+	cmd = argv[optind++];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "lookup") == 0)
+		rc = cmd_lookup(&ctl, argc, argv);
+	else if (strcmp(cmd, "verify") == 0 && argc == 0)
+		rc = cmd_verify(&ctl);
+	else if (strcmp(cmd, "gen") == 0)
+		rc = cmd_gen(&ctl, argc, argv);
+	else if (strcmp(cmd, "config") == 0 && argc == 0)
+		rc = cmd_config(&ctl);
+	else if (strcmp(cmd, "cache") == 0)
+		rc = cmd_cache(&ctl, argc, argv);
+	else
+		usage();
+	sm_config_free(ctl.cfg);
+	return rc;
+}

@@ -1,0 +1,610 @@
+#!/bin/bash
+# DNSSEC test bed for smilla.
+#
+#   tests/bed/bed.sh start DIR   generate certs, keys and signed zones into DIR,
+#                                start NSD and a blackhole DNS server on free
+#                                loopback ports, write DIR/bed.env etc.
+#   tests/bed/bed.sh stop DIR    stop everything "start DIR" started.
+#
+# Needs: nsd, ldnsutils (ldns-keygen, ldns-signzone, ldns-key2ds, drill),
+# openssl, gnupg, perl, iproute2 (ss), util-linux (setsid).
+# Nothing generated here is meant to be committed.
+set -eu
+umask 022
+
+BED_SRC=$(cd "$(dirname "$0")" && pwd -P)
+PROG=bed.sh
+
+die() {
+	echo "$PROG: $*" >&2
+	exit 1
+}
+
+usage() {
+	echo "usage: $0 start|stop DIR" >&2
+	exit 2
+}
+
+# ---------------------------------------------------------------- processes
+
+# True while PID is a live process.  A zombie counts as gone: it holds no
+# port and no file any more.
+alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# Live pids whose command line contains any of the given literal strings.
+# One ps call (forking per /proc entry is slow here); the match is literal
+# (awk index), not a pattern, and always names our DIR.
+pids_mentioning() {
+	ps -ww -eo pid=,args= | awk -v self="$$" '
+		BEGIN { for (i = 1; i < ARGC; i++) want[i] = ARGV[i]; n = ARGC; ARGC = 1 }
+		$1 != self { line = $0 " "; for (i = 1; i < n; i++) if (index(line, want[i])) { print $1; next } }
+	' "$@"
+}
+
+# Wait up to $2 tenths of a second until no pid in the list $1 is alive.
+wait_gone() {
+	local i=0 p left
+	while :; do
+		left=""
+		for p in $1; do alive "$p" && left="$left $p"; done
+		[ -z "$left" ] && return 0
+		[ "$i" -ge "$2" ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# Daemons are reparented to PID 1, which here reaps them only a second or
+# so after they exit.  Wait up to $2 tenths of a second for the pids in $1
+# to vanish, so "ps"/"pgrep" right after us shows no <defunct> leftovers.
+# Not an error if they linger.
+wait_reaped() {
+	local i p left
+	for i in $(seq 1 "$2"); do
+		left=""
+		for p in $1; do [ -e "/proc/$p" ] && left=1; done
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	return 0
+}
+
+stop_bed() {
+	local d=$1 f p pids=""
+	for f in nsd.pid blackhole.pid; do
+		[ -s "$d/$f" ] || continue
+		p=$(head -n1 "$d/$f" | tr -cd 0-9)
+		# Only a process that names our DIR: the pid file may be stale and
+		# the pid reused.
+		if [ -n "$p" ] && pids_mentioning " $d/" | grep -qx "$p"; then
+			pids="$pids $p"
+		fi
+	done
+	# NSD's xfrd and server children carry the same argv (-c DIR/nsd.conf)
+	# and would outlive a killed parent; a blackhole may have lost its pid
+	# file.  Catch them all by their DIR-specific arguments.
+	pids="$pids $(pids_mentioning " $d/nsd.conf " " $d/blackhole.pid " | tr '\n' ' ')"
+	# shellcheck disable=SC2086 # split on purpose
+	pids=$(printf '%s\n' $pids | sort -u | tr '\n' ' ')
+	if [ -n "${pids// /}" ]; then
+		# shellcheck disable=SC2086
+		kill -TERM $pids 2>/dev/null || true
+		if ! wait_gone "$pids" 50; then
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null || true
+			wait_gone "$pids" 50 || echo "$PROG: still running: $pids" >&2
+		fi
+		wait_reaped "$pids" 50
+	fi
+	rm -f "$d/nsd.pid" "$d/blackhole.pid" "$d/blackhole.pid.tmp"
+	if [ -d "$d/gnupg" ] && command -v gpgconf >/dev/null 2>&1; then
+		GNUPGHOME="$d/gnupg" gpgconf --kill all >/dev/null 2>&1 || true
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- helpers
+
+hex() { od -An -v -tx1 | tr -d ' \n'; }                     # stdin -> lowercase hex
+upper() { tr a-f A-F; }
+sha() { openssl dgst "-$1" -binary | hex; }                 # sha256|sha512
+spki_der() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER; }
+cert_der() { openssl x509 -in "$1" -outform DER; }
+# A DNS owner label for SMIMEA/OPENPGPKEY (RFC 8162/7929): first 28 octets
+# of SHA-256 of the local part, as 56 lowercase hex digits.
+local_part_hash() { printf '%s' "$1" | sha sha256 | cut -c1-56; }
+# RFC 3597 generic rdata: "\# LEN HEX" for the bytes on stdin.
+generic() {
+	local h
+	h=$(hex)
+	printf '\\# %d %s' $((${#h} / 2)) "$h"
+}
+
+# A random port in 20000-59999 that nothing listens on (TCP or UDP) and that
+# is not in the argument list.  Races with other runs are caught later: the
+# server fails to bind, or answers with the wrong identity, and we retry.
+pick_port() {
+	local p n i
+	for i in $(seq 1 50); do
+		n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		p=$((20000 + n % 40000))
+		case " $* " in *" $p "*) continue ;; esac
+		if ! ss -Hlntu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+STEP=""
+step() { STEP=$1; echo "== $1" >>"$LOG"; }
+
+# ---------------------------------------------------------------- generation
+
+make_certs() {
+	local c="$DIR/certs"
+	mkdir -p "$c"
+	# One config with a section per certificate.  Our own config rather than
+	# the system one keeps "req -x509" from adding its default v3_ca (CA:TRUE)
+	# extensions to the self-signed end-entity certificates.
+	cat >"$c/openssl.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[good]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:good.smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[other]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:other.smilla.test
+subjectKeyIdentifier = hash
+[self]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:self.smilla.test
+subjectKeyIdentifier = hash
+[ta]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:ta.smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[alice]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:alice@smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+	local cnf="$c/openssl.cnf" ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+
+	# CA and the two self-signed end entities.
+	# shellcheck disable=SC2086
+	openssl req -config "$cnf" -x509 $ec -nodes -days 3650 -set_serial 1 \
+		-subj "/CN=Smilla Test CA" -extensions ca \
+		-keyout "$c/ca.key" -out "$c/ca.pem"
+	# shellcheck disable=SC2086
+	openssl req -config "$cnf" -x509 $ec -nodes -days 365 -set_serial 2 \
+		-subj "/CN=other.smilla.test" -extensions other \
+		-keyout "$c/other.key" -out "$c/other.pem"
+	# shellcheck disable=SC2086
+	openssl req -config "$cnf" -x509 $ec -nodes -days 365 -set_serial 3 \
+		-subj "/CN=self.smilla.test" -extensions self \
+		-keyout "$c/self.key" -out "$c/self.pem"
+
+	# CA-issued: client cert and the S/MIME cert.
+	# shellcheck disable=SC2086
+	openssl req -config "$cnf" -new $ec -nodes \
+		-subj "/CN=good.smilla.test" -keyout "$c/good.key" -out "$c/good.csr"
+	openssl x509 -req -in "$c/good.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" \
+		-set_serial 4 -days 365 -sha256 -extfile "$cnf" -extensions good \
+		-out "$c/good.pem"
+	# A client of the DANE-TA record (_smtp-client.ta: 2 0 1 over the CA):
+	# the name check of usage 2 needs its own name in the certificate.
+	# shellcheck disable=SC2086
+	openssl req -config "$cnf" -new $ec -nodes \
+		-subj "/CN=ta.smilla.test" -keyout "$c/ta.key" -out "$c/ta.csr"
+	openssl x509 -req -in "$c/ta.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" \
+		-set_serial 6 -days 365 -sha256 -extfile "$cnf" -extensions ta \
+		-out "$c/ta.pem"
+	openssl req -config "$cnf" -new -newkey rsa:2048 -nodes \
+		-subj "/CN=alice/emailAddress=alice@smilla.test" \
+		-keyout "$c/alice.key" -out "$c/alice.csr"
+	openssl x509 -req -in "$c/alice.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" \
+		-set_serial 5 -days 365 -sha256 -extfile "$cnf" -extensions alice \
+		-out "$c/alice.pem"
+	rm -f "$c/good.csr" "$c/ta.csr" "$c/alice.csr"
+
+	cp "$c/ca.pem" "$c/chain.pem"
+	# good.pem followed by the CA, for servers/clients that want one file.
+	cat "$c/good.pem" "$c/ca.pem" >"$c/good-fullchain.pem"
+	local n
+	for n in ca good ta other self alice; do
+		cert_der "$c/$n.pem" >"$c/$n.der"
+		spki_der "$c/$n.pem" >"$c/$n.spki.der"
+	done
+	# Test keys, not secrets: readable so any test user (e.g. postfix) can
+	# load them.
+	chmod 644 "$c"/*
+	openssl verify -CAfile "$c/ca.pem" "$c/good.pem" "$c/ta.pem" "$c/alice.pem" >/dev/null
+}
+
+make_pgp() {
+	local g="$DIR/gnupg"
+	mkdir -p "$g" "$DIR/keys"
+	chmod 700 "$g"
+	export GNUPGHOME="$g"
+	# gpg-agent's socket lives in GNUPGHOME (no /run/user/0 here); a path
+	# past ~100 characters would not fit in sun_path.
+	[ ${#g} -lt 90 ] || echo "$PROG: warning: long GNUPGHOME $g, gpg-agent may fail" >&2
+	gpg --batch --no-tty --passphrase '' --quick-gen-key \
+		'Bob <bob@smilla.test>' ed25519 cert,sign never
+	local fpr
+	fpr=$(gpg --batch --with-colons --list-keys bob@smilla.test | awk -F: '$1 == "fpr" {print $10; exit}')
+	[ -n "$fpr" ] || return 1
+	gpg --batch --no-tty --passphrase '' --quick-add-key "$fpr" cv25519 encr never
+	gpg --batch --export bob@smilla.test >"$DIR/keys/bob.pgp"
+	gpg --batch --no-tty --pinentry-mode loopback --passphrase '' \
+		--export-secret-keys bob@smilla.test >"$DIR/keys/bob-secret.pgp"
+	gpg --batch --armor --export bob@smilla.test >"$DIR/keys/bob.asc"
+	echo "$fpr" >"$DIR/keys/bob.fpr"
+	[ -s "$DIR/keys/bob.pgp" ] && [ -s "$DIR/keys/bob-secret.pgp" ]
+	# No agent may outlive "start".
+	local agents
+	agents=$(pids_mentioning "--homedir $g ")
+	gpgconf --kill all
+	wait_reaped "$agents" 50
+	unset GNUPGHOME
+}
+
+# keygen ZONE -> sets KSK and ZSK to the key base names (in $DIR/zones/keys).
+keygen() {
+	local k="$DIR/zones/keys"
+	mkdir -p "$k"
+	KSK=$k/$(cd "$k" && ldns-keygen -a ECDSAP256SHA256 -k "$1")
+	ZSK=$k/$(cd "$k" && ldns-keygen -a ECDSAP256SHA256 "$1")
+	[ -s "$KSK.private" ] && [ -s "$ZSK.private" ]
+}
+
+soa_ns() { # ZONE -> apex records
+	cat <<EOF
+\$ORIGIN $1
+\$TTL 300
+@	IN SOA	ns.smilla.test. hostmaster.smilla.test. 1 3600 600 86400 300
+@	IN NS	ns.smilla.test.
+EOF
+}
+
+make_zones() {
+	local z="$DIR/zones" c="$DIR/certs"
+	mkdir -p "$z"
+	local good_spki good_cert good_spki512 good_full ca_cert self_spki other_spki
+	good_spki=$(sha sha256 <"$c/good.spki.der")
+	good_cert=$(sha sha256 <"$c/good.der")
+	good_spki512=$(sha sha512 <"$c/good.spki.der")
+	good_full=$(hex <"$c/good.der")
+	ca_cert=$(sha sha256 <"$c/ca.der")
+	self_spki=$(sha sha256 <"$c/self.spki.der")
+	other_spki=$(sha sha256 <"$c/other.spki.der")
+	ALICE_HASH=$(local_part_hash alice)
+	BOB_HASH=$(local_part_hash bob)
+	GOOD_SPKI_SHA256=$(echo "$good_spki" | upper)
+	GOOD_CERT_SHA256=$(echo "$good_cert" | upper)
+
+	# insecure.smilla.test: unsigned child, parent has no DS.
+	{
+		soa_ns insecure.smilla.test.
+		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
+	} >"$z/insecure.smilla.test.zone"
+
+	# bogus.smilla.test: signed, parent has its DS, but every signature has
+	# already expired, so a validator must call it bogus.
+	keygen bogus.smilla.test.
+	local bogus_ksk=$KSK bogus_zsk=$ZSK
+	{
+		soa_ns bogus.smilla.test.
+		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
+	} >"$z/bogus.smilla.test.zone"
+	ldns-signzone -o bogus.smilla.test. \
+		-i "$(date -u -d '30 days ago' +%Y%m%d)" \
+		-e "$(date -u -d '10 days ago' +%Y%m%d)" \
+		-f "$z/bogus.smilla.test.zone.signed" \
+		"$z/bogus.smilla.test.zone" "$bogus_ksk" "$bogus_zsk"
+
+	# Malformed TLSA rdata (RFC 3597 generic form, so the signer takes them
+	# as they are): "3 1 1" with a 4-octet digest, and "3 1 1" with no
+	# association data at all.  A 2-octet TLSA would be nastier, but NSD
+	# 4.6 refuses to load a TLSA shorter than its 3 fixed octets.
+	MALFORMED='\# 7 030101deadbeef
+\# 3 030101'
+
+	# smilla.test: the signed parent.
+	keygen smilla.test.
+	local ksk=$KSK zsk=$ZSK
+	{
+		soa_ns smilla.test.
+		cat <<EOF
+ns	IN A	127.0.0.1
+_smtp-client.good	IN TLSA	3 1 1 $good_spki
+_smtp-client.cert	IN TLSA	3 0 1 $good_cert
+_smtp-client.sha512	IN TLSA	3 1 2 $good_spki512
+_smtp-client.full	IN TLSA	3 0 0 $good_full
+_smtp-client.ta	IN TLSA	2 0 1 $ca_cert
+_smtp-client.self	IN TLSA	3 1 1 $self_spki
+_smtp-client.bad	IN TLSA	3 1 1 $other_spki
+_smtp-client.nodata	IN TXT	"no tlsa here"
+EOF
+		printf "%s\n" "$MALFORMED" | sed 's/^/_smtp-client.malformed	IN TYPE52	/'
+		# SMIMEA (53) "3 0 0 <alice DER>" and OPENPGPKEY (61) <bob.pgp>,
+		# generic syntax so any ldns version takes them.
+		printf '%s._smimecert	IN TYPE53	%s\n' "$ALICE_HASH" \
+			"$( { printf '\003\000\000'; cat "$c/alice.der"; } | generic)"
+		printf '%s._openpgpkey	IN TYPE61	%s\n' "$BOB_HASH" \
+			"$(generic <"$DIR/keys/bob.pgp")"
+		cat <<EOF
+insecure	IN NS	ns.smilla.test.
+bogus	IN NS	ns.smilla.test.
+slow	IN NS	ns.smilla.test.
+EOF
+		# The bogus child's DS; "bogus.smilla.test." is absolute, fine here.
+		ldns-key2ds -n -2 "$bogus_ksk.key"
+	} >"$z/smilla.test.zone"
+	ldns-signzone -o smilla.test. -f "$z/smilla.test.zone.signed.tmp" \
+		"$z/smilla.test.zone" "$ksk" "$zsk"
+	# ldns prints the malformed TLSA rdata in presentation form ("TLSA 3 1 1"
+	# with an empty digest), which NSD cannot read back.  Put them back in
+	# generic form: same wire data, so the RRSIG still covers them.
+	{
+		grep -vE '^_smtp-client\.malformed\.smilla\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+TLSA[[:space:]]' \
+			"$z/smilla.test.zone.signed.tmp"
+		printf "%s\n" "$MALFORMED" | sed 's/^/_smtp-client.malformed.smilla.test.	300	IN	TYPE52	/'
+	} >"$z/smilla.test.zone.signed"
+	rm -f "$z/smilla.test.zone.signed.tmp"
+
+	ldns-key2ds -n -2 "$ksk.key" >"$DIR/anchor.key"
+	grep -q 'IN[[:space:]]*DS' "$DIR/anchor.key"
+
+	local f
+	for f in smilla.test bogus.smilla.test; do
+		nsd-checkzone "$f" "$z/$f.zone.signed"
+	done
+	nsd-checkzone insecure.smilla.test "$z/insecure.smilla.test.zone"
+}
+
+# ---------------------------------------------------------------- servers
+
+write_nsd_conf() {
+	cat >"$DIR/nsd.conf" <<EOF
+# Generated by tests/bed/bed.sh
+server:
+	ip-address: 127.0.0.1@$NSD_PORT
+	do-ip6: no
+	username: ""
+	chroot: ""
+	database: ""
+	zonesdir: "$DIR/zones"
+	pidfile: "$DIR/nsd.pid"
+	logfile: "$DIR/nsd.log"
+	xfrdfile: "$DIR/nsd-xfrd.state"
+	xfrdir: "$DIR/nsd-xfr"
+	zonelistfile: "$DIR/nsd-zone.list"
+	verbosity: 1
+	server-count: 1
+	hide-version: yes
+	# Answered to "id.server CH TXT": tells our NSD from another run's
+	# that grabbed the same port first.
+	identity: "$BED_ID"
+	zonefiles-write: 0
+remote-control:
+	control-enable: no
+zone:
+	name: "smilla.test"
+	zonefile: "smilla.test.zone.signed"
+zone:
+	name: "insecure.smilla.test"
+	zonefile: "insecure.smilla.test.zone"
+zone:
+	name: "bogus.smilla.test"
+	zonefile: "bogus.smilla.test.zone.signed"
+EOF
+}
+
+# drill QNAME TYPE [CLASS] against our NSD, output on stdout.
+ask_nsd() {
+	drill -p "$NSD_PORT" @127.0.0.1 "$@" 2>/dev/null
+}
+
+nsd_ready() {
+	local z
+	ask_nsd id.server TXT CH | grep -qF "\"$BED_ID\"" || return 1
+	for z in smilla.test insecure.smilla.test bogus.smilla.test; do
+		ask_nsd "$z" SOA | grep -qE '^;; ->>HEADER<<-.*rcode: NOERROR' || return 1
+		ask_nsd "$z" SOA | grep -qE "^$z\.[[:space:]].*SOA" || return 1
+	done
+}
+
+# Try up to 5 ports; returns non-zero if NSD never came up.
+start_nsd() {
+	local try i p
+	mkdir -p "$DIR/nsd-xfr"
+	for try in 1 2 3 4 5; do
+		NSD_PORT=$(pick_port) || return 1
+		write_nsd_conf
+		rm -f "$DIR/nsd.pid"
+		# Its stdio goes to a file: a caller capturing our output in a pipe
+		# must not wait for the daemon to close it.  nsd binds its sockets
+		# before it daemonizes, so a taken port shows as a non-zero exit.
+		if setsid nsd -c "$DIR/nsd.conf" </dev/null >>"$DIR/nsd.stderr" 2>&1 3>&- 4>&-; then
+			for i in $(seq 1 50); do
+				nsd_ready && return 0
+				sleep 0.1
+			done
+		fi
+		echo "NSD did not come up on port $NSD_PORT (try $try)" >>"$LOG"
+		stop_bed "$DIR"
+	done
+	echo "NSD log:" >>"$LOG"
+	tail -n 20 "$DIR/nsd.log" "$DIR/nsd.stderr" >>"$LOG" 2>/dev/null || true
+	return 1
+}
+
+start_blackhole() {
+	local try i pid
+	for try in 1 2 3 4 5; do
+		BH_PORT=$(pick_port "$NSD_PORT") || return 1
+		rm -f "$DIR/blackhole.pid"
+		setsid perl "$BED_SRC/blackhole.pl" "$BH_PORT" "$DIR/blackhole.pid" 3600 \
+			</dev/null >>"$DIR/blackhole.log" 2>&1 3>&- 4>&- &
+		pid=$!
+		for i in $(seq 1 50); do
+			[ -s "$DIR/blackhole.pid" ] && return 0
+			alive "$pid" || break   # bind failed: try another port
+			sleep 0.1
+		done
+		echo "blackhole did not come up on port $BH_PORT (try $try)" >>"$LOG"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	tail -n 5 "$DIR/blackhole.log" >>"$LOG" 2>/dev/null || true
+	return 1
+}
+
+# ---------------------------------------------------------------- configs
+
+write_configs() {
+	cat >"$DIR/unbound.conf" <<EOF
+# Generated by tests/bed/bed.sh; for libunbound (ub_ctx_config).
+# The trust anchor is deliberately not here: smilla loads it itself
+# (trust_anchor_file in smilla.conf).
+server:
+	# libunbound answers names under test. from a built-in local zone
+	# (NXDOMAIN) unless this is set.
+	local-zone: "test." nodefault
+	do-not-query-localhost: no
+	do-ip6: no
+	chroot: ""
+	username: ""
+	use-syslog: no
+	verbosity: 0
+
+stub-zone:
+	name: "smilla.test."
+	stub-addr: 127.0.0.1@$NSD_PORT
+stub-zone:
+	name: "insecure.smilla.test."
+	stub-addr: 127.0.0.1@$NSD_PORT
+stub-zone:
+	name: "bogus.smilla.test."
+	stub-addr: 127.0.0.1@$NSD_PORT
+stub-zone:
+	name: "slow.smilla.test."
+	stub-addr: 127.0.0.1@$BH_PORT
+EOF
+
+	cat >"$DIR/smilla.conf" <<EOF
+# Generated by tests/bed/bed.sh
+trust_anchor_file = $DIR/anchor.key
+unbound_conf = $DIR/unbound.conf
+dns_timeout = 3
+db_path = $DIR/smilla.db
+log = stderr
+log_level = info
+EOF
+
+	cat >"$DIR/bed.env" <<EOF
+# Generated by tests/bed/bed.sh; source it.
+BED_DIR='$DIR'
+NSD_PORT=$NSD_PORT
+BH_PORT=$BH_PORT
+ALICE_HASH=$ALICE_HASH
+BOB_HASH=$BOB_HASH
+GOOD_SPKI_SHA256=$GOOD_SPKI_SHA256
+GOOD_CERT_SHA256=$GOOD_CERT_SHA256
+# Postfix's ccert_* form (uppercase, colon-separated).
+GOOD_SPKI_SHA256_COLON=$(echo "$GOOD_SPKI_SHA256" | sed 's/../&:/g; s/:$//')
+GOOD_CERT_SHA256_COLON=$(echo "$GOOD_CERT_SHA256" | sed 's/../&:/g; s/:$//')
+SELF_SPKI_SHA256=$(sha sha256 <"$DIR/certs/self.spki.der" | upper)
+OTHER_SPKI_SHA256=$(sha sha256 <"$DIR/certs/other.spki.der" | upper)
+BOB_FPR=$(cat "$DIR/keys/bob.fpr")
+export BED_DIR NSD_PORT BH_PORT ALICE_HASH BOB_HASH GOOD_SPKI_SHA256 GOOD_CERT_SHA256
+EOF
+}
+
+# ---------------------------------------------------------------- main
+
+start() {
+	mkdir -p "$DIR"
+	DIR=$(cd "$DIR" && pwd -P)
+	chmod 755 "$DIR"
+	LOG="$DIR/bed.log"
+	# A previous bed in the same DIR: stop it and regenerate from scratch.
+	stop_bed "$DIR"
+	rm -rf "$DIR/certs" "$DIR/keys" "$DIR/zones" "$DIR/gnupg" "$DIR/nsd-xfr"
+	rm -f "$DIR"/nsd.* "$DIR"/nsd-* "$DIR"/blackhole.* "$DIR/anchor.key" \
+		"$DIR/unbound.conf" "$DIR/smilla.conf" "$DIR/bed.env" "$DIR/smilla.db"
+	: >"$LOG"
+	BED_ID="smilla-bed-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+	# Tools' chatter goes to the log; our own stdout/stderr are kept on 3/4
+	# for the summary or the failure message.
+	exec 3>&1 4>&2 >>"$LOG" 2>&1
+	trap 'start_failed' EXIT
+	step "certificates"; make_certs
+	step "OpenPGP key"; make_pgp
+	step "zones"; make_zones
+	step "NSD"; start_nsd
+	step "blackhole"; start_blackhole
+	step "configs"; write_configs
+	trap - EXIT
+	exec 1>&3 2>&4 3>&- 4>&-
+	echo "bed up in $DIR: NSD 127.0.0.1@$NSD_PORT, blackhole 127.0.0.1@$BH_PORT"
+}
+
+start_failed() {
+	local rc=$?
+	trap - EXIT
+	exec 1>&3 2>&4
+	echo "$PROG: start failed during: $STEP (log: $LOG)" >&2
+	tail -n 25 "$LOG" | sed 's/^/  | /' >&2
+	stop_bed "$DIR"
+	[ "$rc" -ne 0 ] || rc=1
+	exit "$rc"
+}
+
+[ $# -eq 2 ] || usage
+DIR=$2
+case $1 in
+start)
+	for t in nsd nsd-checkzone drill ldns-keygen ldns-signzone ldns-key2ds \
+		openssl gpg gpgconf perl ss setsid od; do
+		command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
+	done
+	start
+	;;
+stop)
+	[ -d "$DIR" ] || exit 0
+	DIR=$(cd "$DIR" && pwd -P)
+	stop_bed "$DIR"
+	;;
+*) usage ;;
+esac

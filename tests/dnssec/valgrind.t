@@ -1,0 +1,39 @@
+#!/bin/sh
+# The plain (non-sanitizer) build under valgrind: unit tests and
+# smillactl's real lookups, including a timeout and libunbound's threads.
+# Any memory error or definite leak fails the test point.
+set -eu
+. "$(dirname "$0")/tap.sh"
+require_bed
+
+vg() {
+	run valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite "$@"
+}
+
+for t in "$SMILLA_PLAIN"/tests/unit/test_*; do
+	case $t in *.o) continue ;; esac
+	vg "$t"
+	is "$rc" 0 "valgrind $(basename "$t")"
+	[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v '^ok' | sed 's/^/#   /' | head -30
+done
+
+ctl="$SMILLA_PLAIN/smillactl"
+conf="$BED_DIR/smilla.conf"
+vg "$ctl" -c "$conf" lookup tlsa good.smilla.test
+is "$rc" 0 "valgrind smillactl lookup (secure)"
+vg "$ctl" -c "$conf" lookup tlsa host.bogus.smilla.test --json
+is "$rc" 2 "valgrind smillactl lookup (bogus)"
+vg "$ctl" -c "$conf" lookup tlsa host.slow.smilla.test
+is "$rc" 2 "valgrind smillactl lookup (timeout)"
+vg "$ctl" -c "$conf" lookup openpgpkey bob@smilla.test
+is "$rc" 0 "valgrind smillactl lookup openpgpkey"
+vg "$ctl" -c "$conf" verify --cert "$BED_DIR/certs/ta.pem" \
+	--chain "$BED_DIR/certs/chain.pem" --name ta.smilla.test
+is "$rc" 0 "valgrind smillactl verify (DANE-TA)"
+vg "$ctl" -c "$conf" gen openpgpkey --key "$BED_DIR/keys/bob.pgp" --email bob@smilla.test
+is "$rc" 0 "valgrind smillactl gen openpgpkey"
+vg "$ctl" -c "$conf" lookup tlsa good.smilla.test --cache
+is "$rc" 0 "valgrind smillactl lookup --cache"
+
+done_testing

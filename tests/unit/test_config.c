@@ -1,0 +1,144 @@
+/*
+ * test_config - smilla.conf parsing: defaults, every value type, and
+ * errors that name the file and line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/smilla-test-config-XXXXXX";
+
+/* Write TEXT to a file in the temp dir; returns its path (static). */
+static const char *
+conf_file(const char *text)
+{
+	static char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/smilla.conf", dir);
+	fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+struct bad_case {
+	const char *text;
+	const char *want;	/* substring of the error after the path */
+};
+
+static const struct bad_case bad[] = {
+	{ "# ok\nfrobnicate = 1\n", ":2: unknown key \"frobnicate\"" },
+	{ "dns_timeout = soon\n", ":1: dns_timeout: \"soon\" is not a duration" },
+	{ "dns_timeout = 0\n", ":1: dns_timeout: 0 out of range" },
+	{ "dns_timeout = 10x\n", ":1: dns_timeout: \"10x\" is not a duration" },
+	{ "dns_timeout = -3\n", ":1: dns_timeout" },
+	{ "\n\ndns_timeout\n", ":3: expected \"key = value\"" },
+	{ "log_level = loud\n", ":1: log_level: \"loud\" is not one of" },
+	{ "log = file\n", ":1: log: bad log destination" },
+	{ "log = syslog:kern7\n", ":1: log: unknown syslog facility" },
+	{ "client_service_label = _smtp\n", ":1: client_service_label" },
+	{ "cache_min_ttl = 2h\ncache_max_ttl = 1h\n",
+	  ": cache_min_ttl (7200) exceeds cache_max_ttl (3600)" },
+	{ "cache_max_ttl = 99999999999999999999\n", ":1: cache_max_ttl" },
+};
+
+int
+main(void)
+{
+	struct sm_config *cfg;
+	char why[1024], longline[5000];
+	const char *path;
+	size_t i;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+
+	cfg = sm_config_new();
+	ok(cfg != NULL, "defaults");
+	is_str(sm_config_str(cfg, "trust_anchor_file"),
+	       "/usr/share/dns/root.key", "default trust anchor");
+	is_int(sm_config_int(cfg, "dns_timeout"), 5, "default dns_timeout");
+	is_str(sm_config_str(cfg, "client_service_label"), "smtp-client",
+	       "default label");
+	is_str(sm_config_source(cfg, "dns_timeout"), "default", "source default");
+
+	path = conf_file("# comment\n"
+			 "   # indented comment\n"
+			 "\n"
+			 "trust_anchor_file = /etc/smilla/anchor.key\n"
+			 "dns_timeout=2m\n"
+			 "  cache_max_ttl   =   1d  \n"
+			 "cache_min_ttl = 30s\n"
+			 "cache_negative_ttl = 1w\n"
+			 "log = syslog:local3\n"
+			 "log_level = debug\n"
+			 "unbound_conf = /etc/smilla/unbound conf.d/x.conf\n"
+			 "dns_timeout = 7\n");
+	ok(sm_config_load(cfg, path, why, sizeof(why)) == 0, "file loads");
+	is_str(sm_config_str(cfg, "trust_anchor_file"),
+	       "/etc/smilla/anchor.key", "path value");
+	is_int(sm_config_int(cfg, "dns_timeout"), 7, "later line wins");
+	is_int(sm_config_int(cfg, "cache_max_ttl"), 86400, "1d = 86400");
+	is_int(sm_config_int(cfg, "cache_min_ttl"), 30, "30s = 30");
+	is_int(sm_config_int(cfg, "cache_negative_ttl"), 604800, "1w");
+	is_str(sm_config_str(cfg, "log"), "syslog:local3", "log spec");
+	is_int(sm_config_int(cfg, "log_level"), 4, "enum index of debug");
+	is_str(sm_config_str(cfg, "log_level"), "debug", "enum text");
+	is_str(sm_config_str(cfg, "unbound_conf"),
+	       "/etc/smilla/unbound conf.d/x.conf", "inner blanks kept");
+	ok(strstr(sm_config_source(cfg, "dns_timeout"), "smilla.conf:12") != NULL,
+	   "source names file:line (%s)", sm_config_source(cfg, "dns_timeout"));
+	sm_config_free(cfg);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = sm_config_new();
+		path = conf_file(bad[i].text);
+		why[0] = '\0';
+		ok(sm_config_load(cfg, path, why, sizeof(why)) < 0 &&
+		   strncmp(why, path, strlen(path)) == 0 &&
+		   strstr(why, bad[i].want) != NULL,
+		   "bad config %zu: %s", i, why);
+		sm_config_free(cfg);
+	}
+
+	/* A line longer than the reader's buffer is an error, not a split. */
+	memset(longline, 'x', sizeof(longline) - 2);
+	memcpy(longline, "log = ", 6);
+	longline[sizeof(longline) - 2] = '\n';
+	longline[sizeof(longline) - 1] = '\0';
+	cfg = sm_config_new();
+	path = conf_file(longline);
+	ok(sm_config_load(cfg, path, why, sizeof(why)) < 0 &&
+	   strstr(why, ":1: line too long") != NULL, "overlong line: %s", why);
+	sm_config_free(cfg);
+
+	cfg = sm_config_new();
+	ok(sm_config_load(cfg, "/nonexistent/smilla.conf", why,
+			  sizeof(why)) < 0 &&
+	   strstr(why, "/nonexistent/smilla.conf: No such file") != NULL,
+	   "missing file: %s", why);
+	ok(sm_config_set(cfg, "dns_timeout", "9", why, sizeof(why)) == 0 &&
+	   sm_config_int(cfg, "dns_timeout") == 9, "set from command line");
+	ok(sm_config_set(cfg, "nope", "9", why, sizeof(why)) < 0 &&
+	   strstr(why, "unknown key") != NULL, "set unknown key refused");
+	ok(sm_config_set(cfg, "dns_timeout", "301", why, sizeof(why)) < 0 &&
+	   sm_config_int(cfg, "dns_timeout") == 9,
+	   "failed set keeps the old value");
+	sm_config_free(cfg);
+
+	/* Every option's default must parse (sm_config_new aborts if not)
+	   and carry a description. */
+	for (i = 0; sm_options[i].name != NULL; i++)
+		if (sm_options[i].doc == NULL || sm_options[i].doc[0] == '\0')
+			break;
+	ok(sm_options[i].name == NULL, "every option documented");
+
+	unlink(conf_file(""));
+	rmdir(dir);
+	return done_testing();
+}
