@@ -88,6 +88,9 @@ install: all
 	install -m 755 $(B)/smillactl $(DESTDIR)$(BINDIR)/smillactl
 	install -m 644 docs/smillactl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/smilla.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(SYSCONFDIR)/smilla
+	install -m 644 contrib/smilla.conf \
+		$(DESTDIR)$(SYSCONFDIR)/smilla/smilla.conf.example
 
 clean:
 	rm -rf build

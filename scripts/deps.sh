@@ -9,7 +9,8 @@ build-essential pkg-config perl
 libunbound-dev libevent-dev libssl-dev libsqlite3-dev libidn2-dev librnp-dev
 openssl sqlite3 dns-root-data
 nsd ldnsutils gnupg
-valgrind
+valgrind groff-base
+postfix swaks libnet-ssleay-perl
 "
 
 missing=""
@@ -33,6 +34,9 @@ if [ "$(id -u)" != 0 ]; then
 	SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix: no system mail setup; tests run their own throwaway instances.
+echo "postfix postfix/main_mailer_type select No configuration" |
+	$SUDO debconf-set-selections
 # A package index that predates the image can miss current versions.
 $SUDO apt-get update -qq
 # policy-rc.d keeps apt from starting daemons (nsd) we only run by hand.

@@ -50,6 +50,37 @@ dberr(struct sm_cache *cache, const char *what, char *why, size_t whylen)
 	return -1;
 }
 
+/*
+ * Switch to WAL.  When several processes create a new file at once the
+ * PRAGMA can fail with SQLITE_BUSY at once instead of waiting for the
+ * busy timeout, so retry it for that long ourselves.
+ */
+static int
+set_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc, waited;
+
+	for (waited = 0;; waited += 10) {
+		if ((rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1,
+					     &st, NULL)) != SQLITE_OK)
+			return rc;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+			rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK :
+								SQLITE_ERROR;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			return rc;
+		if (waited >= BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_sleep(10);
+	}
+}
+
 struct sm_cache *
 sm_cache_open(const char *path, const struct sm_cache_params *params,
 	      char *why, size_t whylen)
@@ -71,8 +102,8 @@ sm_cache_open(const char *path, const struct sm_cache_params *params,
 		goto fail;
 	}
 	sqlite3_busy_timeout(cache->db, BUSY_TIMEOUT_MS);
-	if (sqlite3_exec(cache->db, "PRAGMA journal_mode=WAL;"
-			 "PRAGMA synchronous=NORMAL;", NULL, NULL,
+	if (set_wal(cache->db) != SQLITE_OK ||
+	    sqlite3_exec(cache->db, "PRAGMA synchronous=NORMAL;", NULL, NULL,
 			 NULL) != SQLITE_OK ||
 	    sqlite3_exec(cache->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		sm_why(why, whylen, "cache %s: %s", path,

@@ -118,6 +118,43 @@ sm_names_host(const char *in, char *out, size_t outlen, char *why,
 	return 0;
 }
 
+int
+sm_names_owner(const char *in, char *out, size_t outlen, char *why,
+	       size_t whylen)
+{
+	size_t len = strlen(in), i, label = 0;
+
+	if (len > 0 && in[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return fail(out, outlen, why, whylen, "empty name");
+	if (len > NAME_MAX_LEN)
+		return fail(out, outlen, why, whylen,
+			    "name longer than 253 octets");
+	if (len + 1 > outlen)
+		return fail(out, outlen, why, whylen, "output buffer too small");
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return fail(out, outlen, why, whylen,
+					    "empty label");
+			label = 0;
+		} else if (isalnum(c) || c == '-' || c == '_') {
+			if (++label > LABEL_MAX_LEN)
+				return fail(out, outlen, why, whylen,
+					    "label longer than 63 octets");
+		} else {
+			return fail(out, outlen, why, whylen,
+				    "character not allowed in an owner name");
+		}
+		out[i] = (char)tolower(c);
+	}
+	out[len] = '\0';
+	return 0;
+}
+
 /* Join PREFIX and a checked NAME, enforcing the overall length. */
 static int
 join(const char *prefix, const char *name, char *out, size_t outlen,

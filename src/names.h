@@ -27,6 +27,14 @@
 int sm_names_host(const char *in, char *out, size_t outlen, char *why,
 		  size_t whylen);
 
+/*
+ * sm_names_owner - check and normalise an owner name given as is (e.g.
+ * "_25._tcp.mx.example.org" or a cache key): lowercase, no trailing
+ * dot, labels of letters, digits, '-' and '_', 253 octets at most.
+ */
+int sm_names_owner(const char *in, char *out, size_t outlen, char *why,
+		   size_t whylen);
+
 /* sm_names_client - "_LABEL.HOST" for client TLSA records. */
 int sm_names_client(const char *host, const char *label, char *out,
 		    size_t outlen, char *why, size_t whylen);

@@ -2,7 +2,8 @@
  * smillactl - the smilla admin tool.
  *
  *   smillactl [-c FILE] lookup tlsa|smimea|openpgpkey NAME [--json] [--cache]
- *   smillactl [-c FILE] verify --cert PEM [--chain PEM] --name HOST [--json]
+ *   smillactl [-c FILE] verify --cert PEM [--chain PEM] --name HOST
+ *                           [--ca-file PEM] [--json] [--cache]
  *   smillactl [-c FILE] gen tlsa --cert PEM --name HOST [--usage U
  *                           --selector S --mtype M]
  *   smillactl [-c FILE] gen smimea --cert PEM --email ADDR
@@ -54,7 +55,7 @@ usage(void)
 	      "  lookup tlsa HOST|OWNER [--json] [--cache]\n"
 	      "  lookup smimea ADDRESS [--json] [--cache]\n"
 	      "  lookup openpgpkey ADDRESS [--json] [--cache]\n"
-	      "  verify --cert PEM [--chain PEM] --name HOST [--ca-file PEM] [--json]\n"
+	      "  verify --cert PEM [--chain PEM] --name HOST [--ca-file PEM] [--json] [--cache]\n"
 	      "  gen tlsa --cert PEM --name HOST [--usage U --selector S --mtype M]\n"
 	      "  gen smimea --cert PEM --email ADDRESS\n"
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
@@ -296,9 +297,10 @@ owner_name(struct ctl *ctl, int type, const char *arg, char *out, size_t len)
 
 	if (type == SM_RR_TLSA && arg[0] == '_') {
 		/* An explicit owner such as _25._tcp.mx.example.org. */
-		sm_strlcpy(out, arg, len);
-		if (len > 0 && strlen(out) > 0 && out[strlen(out) - 1] == '.')
-			out[strlen(out) - 1] = '\0';
+		if (sm_names_owner(arg, out, len, why, sizeof(why)) < 0) {
+			fprintf(stderr, "smillactl: %s: %s\n", arg, why);
+			exit(EX_DATAERR);
+		}
 		return;
 	}
 	if (type == SM_RR_TLSA)
@@ -578,7 +580,12 @@ cmd_cache(struct ctl *ctl, int argc, char **argv)
 		n = sm_cache_each(cache, time(NULL), show_entry, NULL, why,
 				  sizeof(why));
 	} else if (strcmp(argv[0], "flush") == 0) {
-		n = sm_cache_flush(cache, argc == 2 ? argv[1] : NULL, 0,
+		char owner[SM_NAME_BUF];
+
+		if (argc == 2 && sm_names_owner(argv[1], owner, sizeof(owner),
+						why, sizeof(why)) < 0)
+			die(EX_DATAERR, "%s", why);
+		n = sm_cache_flush(cache, argc == 2 ? owner : NULL, 0,
 				   time(NULL), why, sizeof(why));
 		if (n >= 0)
 			printf("flushed %ld entries\n", n);

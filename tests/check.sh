@@ -28,4 +28,4 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 units=$(ls build/asan/tests/unit/test_* | grep -v '\.o$')
-prove --exec '' --timer -f $units tests/dnssec/*.t
+prove --exec '' --timer -f $units tests/*/*.t

@@ -164,8 +164,14 @@ C lookup tlsa host.slow.smilla.test --cache
 C cache show
 like "$out" '^_smtp-client\.good\.smilla\.test TLSA secure' "cache show lists the entry"
 unlike "$out" slow "  timeouts are not cached"
-C cache flush
-like "$out" '^flushed 1 entries$' "cache flush"
+C cache flush _SMTP-CLIENT.nothere.smilla.test.
+like "$out" '^flushed 0 entries$' "cache flush of another name"
+C cache flush _SMTP-CLIENT.good.smilla.test.
+like "$out" '^flushed 1 entries$' "cache flush NAME, any case, trailing dot"
+C cache show
+unlike "$out" 'good' "  entry gone"
+C lookup tlsa '_smtp-client.bad name.smilla.test'
+is "$rc" 65 "explicit owner name with a blank: data error"
 
 # ---- bad input ----
 C lookup tlsa 'bad_name.smilla.test'

@@ -97,6 +97,17 @@ main(void)
 			   sizeof(out), why, sizeof(why)) < 0,
 	   "invalid host rejected (%s)", why);
 
+	/* Owner names given as is. */
+	ok(sm_names_owner("_25._tcp.MX.example.org.", out, sizeof(out), why,
+			  sizeof(why)) == 0, "explicit owner accepted");
+	is_str(out, "_25._tcp.mx.example.org", "  lowercased, no trailing dot");
+	ok(sm_names_owner("_a..example", out, sizeof(out), why, sizeof(why)) < 0,
+	   "owner with empty label rejected");
+	ok(sm_names_owner("_a b.example", out, sizeof(out), why, sizeof(why)) < 0,
+	   "owner with a blank rejected");
+	ok(sm_names_owner(big, out, sizeof(out), why, sizeof(why)) < 0,
+	   "overlong owner rejected");
+
 	/* RFC 7929 section 3 example. */
 	ok(sm_names_openpgpkey("hugh@example.com", out, sizeof(out), why,
 			       sizeof(why)) == 0, "openpgpkey name");

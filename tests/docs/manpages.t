@@ -1,0 +1,182 @@
+#!/bin/sh
+# manpages.t - the documentation says what the code does.
+#
+#  1. every key of the option table (as "smillactl config" prints it) has
+#     an ".It Cm KEY" entry in docs/smilla.conf.5, and every such entry
+#     is a real key;
+#  2. docs/smillactl.1 and docs/smilla.conf.5 format without a warning
+#     (groff -mdoc -ww);
+#  3. every command word and option in the usage of smillactl appears in
+#     docs/smillactl.1, and so does every status, result and verdict
+#     word the code prints (src/dns.c, src/dane.c);
+#  4. contrib/smilla.conf loads, names every key, and its commented-out
+#     values are the built-in defaults.
+#
+# Runs from anywhere; uses $SMILLA_BUILD/smillactl when SMILLA_BUILD is
+# set, else ./build/smillactl.  Output is TAP.
+set -u
+
+cd "$(dirname "$0")/../.." || exit 1
+
+ctl=${SMILLA_BUILD:-./build}/smillactl
+conf5=docs/smilla.conf.5
+ctl1=docs/smillactl.1
+example=contrib/smilla.conf
+
+n=0
+failed=0
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/#   /'
+}
+
+finish() {
+	echo "1..$n"
+	[ "$failed" -eq 0 ] || exit 1
+	exit 0
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/manpages.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Words on mdoc macro lines that follow macro M (e.g. Cm, Fl), up to the
+# next macro: "Cm lookup tlsa Ar host" gives "lookup" and "tlsa".
+macro_words() {
+	awk -v m="$1" '
+	/^\./ {
+		on = 0
+		for (i = 1; i <= NF; i++) {
+			t = $i
+			sub(/^\./, "", t)
+			if (t == m) { on = 1; continue }
+			if (t ~ /^[A-Z][a-z]$/) { on = 0; continue }
+			if (on) print t
+		}
+	}' "$2" | sort -u
+}
+
+# word_in LIST WORD: is WORD one line of LIST?
+word_in() {
+	printf '%s\n' "$1" | grep -Fxq -- "$2"
+}
+
+if [ ! -x "$ctl" ]; then
+	ok 1 "smillactl is built ($ctl)"
+	diag "run make first, or set SMILLA_BUILD"
+	finish
+fi
+for f in "$conf5" "$ctl1" "$example"; do
+	if [ ! -f "$f" ]; then
+		ok 1 "$f exists"
+		finish
+	fi
+done
+
+# ---- 1. option table <-> smilla.conf.5 ----
+
+# /dev/null: the built-in table, whatever /etc/smilla/smilla.conf holds.
+keys=$("$ctl" -c /dev/null config | sed -n 's/^\([A-Za-z0-9_]*\) = .*/\1/p')
+[ -n "$keys" ]
+ok $? "smillactl config prints the option table"
+
+doc_keys=$(sed -n 's/^\.It Cm \([^ ]*\).*/\1/p' "$conf5" | sort -u)
+for k in $keys; do
+	word_in "$doc_keys" "$k"
+	ok $? "$conf5 documents $k"
+done
+for k in $doc_keys; do
+	word_in "$keys" "$k"
+	ok $? "$conf5 entry $k is a key of the option table"
+done
+
+# ---- 2. the pages format cleanly ----
+
+if command -v groff >/dev/null 2>&1; then
+	for f in "$ctl1" "$conf5"; do
+		out=$(groff -mdoc -ww -z -Tutf8 "$f" 2>&1)
+		[ -z "$out" ]
+		ok $? "$f formats without warnings"
+		[ -z "$out" ] || diag "$out"
+	done
+else
+	for f in "$ctl1" "$conf5"; do
+		ok 1 "$f formats without warnings"
+		diag "groff not found (Debian: apt-get install groff-base)"
+	done
+fi
+
+# ---- 3. smillactl usage and words <-> smillactl.1 ----
+
+usage=$("$ctl" 2>&1 >/dev/null)
+rc=$?
+[ "$rc" -eq 64 ]
+ok $? "smillactl without arguments exits 64 (got $rc)"
+
+tokens=$(printf '%s\n' "$usage" | grep '^  ' | tr '[]|' '   ' |
+	tr -s ' \t' '\n\n' | sort -u)
+commands=$(printf '%s\n' "$tokens" | grep -E '^[a-z][a-z-]*$')
+options=$(printf '%s\n' "$tokens" | grep -E '^-')
+[ -n "$commands" ] && [ -n "$options" ]
+ok $? "usage lists command words and options"
+
+doc_cm=$(macro_words Cm "$ctl1")
+for w in $commands; do
+	word_in "$doc_cm" "$w"
+	ok $? "$ctl1 documents command word $w"
+done
+
+doc_fl=$(macro_words Fl "$ctl1")
+for o in $options; do
+	word_in "$doc_fl" "${o#-}"
+	ok $? "$ctl1 documents option $o"
+done
+
+# The words smillactl prints: the bodies of the functions naming them.
+words_of() {
+	sed -n "/^$1(/,/^}/p" "$2" | grep -o '"[a-z]*"' | tr -d '"'
+}
+for fn in sm_dns_status:src/dns.c sm_dane_result_word:src/dane.c \
+	  sm_dane_verdict_word:src/dane.c; do
+	list=$(words_of "${fn%%:*}" "${fn#*:}")
+	[ -n "$list" ]
+	ok $? "${fn#*:}: ${fn%%:*} names its words"
+	for w in $list; do
+		word_in "$doc_cm" "$w"
+		ok $? "$ctl1 documents ${fn%%:*} word $w"
+	done
+done
+
+# ---- 4. contrib/smilla.conf ----
+
+out=$("$ctl" -c "$example" config 2>&1)
+rc=$?
+[ "$rc" -eq 0 ]
+ok $? "$example loads (smillactl -c $example config)"
+[ "$rc" -eq 0 ] || diag "$out"
+
+for k in $keys; do
+	grep -Eq "^#?$k = ?" "$example"
+	ok $? "$example has $k"
+done
+
+# Uncomment every "#key = value" line: the result must load and equal
+# the built-in defaults.
+sed 's/^#\([A-Za-z0-9_]* =\)/\1/' "$example" >"$tmp/uncommented.conf"
+"$ctl" -c /dev/null config >"$tmp/defaults" 2>&1
+"$ctl" -c "$tmp/uncommented.conf" config >"$tmp/example" 2>&1
+out=$(diff "$tmp/defaults" "$tmp/example")
+[ -z "$out" ]
+ok $? "$example shows the built-in defaults"
+[ -z "$out" ] || diag "$out"
+
+finish

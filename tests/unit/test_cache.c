@@ -1,0 +1,524 @@
+/*
+ * test_cache - the sqlite DNS cache: what is kept and for how long,
+ * that a stored answer comes back octet for octet, and that several
+ * processes can share one file.
+ *
+ * Every call takes the time as an argument, so expiry is tested by
+ * passing later times instead of sleeping.  The database lives in a
+ * fresh directory under /tmp that is removed at the end.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "tap.h"
+
+#define T0	((time_t)1700000000)	/* any fixed "now" */
+#define NCHILD	4
+#define NPUT	200
+
+static const struct sm_cache_params params = { 60, 3600, 300, 30 };
+
+struct life_case {
+	const char *name;
+	enum sm_dns_outcome outcome;
+	enum sm_dns_sec sec;
+	uint32_t ttl;
+	long life;
+};
+
+static const struct life_case life_cases[] = {
+	{ "data, ttl 10 raised to min", SM_DNS_DATA, SM_DNS_SECURE, 10, 60 },
+	{ "data, ttl 0 raised to min", SM_DNS_DATA, SM_DNS_SECURE, 0, 60 },
+	{ "data, ttl 100000 cut to max", SM_DNS_DATA, SM_DNS_SECURE, 100000,
+	  3600 },
+	{ "data, ttl 500 kept", SM_DNS_DATA, SM_DNS_SECURE, 500, 500 },
+	{ "data, ttl at min", SM_DNS_DATA, SM_DNS_INSECURE, 60, 60 },
+	{ "data, ttl at max", SM_DNS_DATA, SM_DNS_INSECURE, 3600, 3600 },
+	{ "data, ttl 2^32-1", SM_DNS_DATA, SM_DNS_SECURE, 4294967295u, 3600 },
+	{ "nxdomain", SM_DNS_NXDOMAIN, SM_DNS_SECURE, 5, 300 },
+	{ "nodata", SM_DNS_NODATA, SM_DNS_INSECURE, 99999, 300 },
+	{ "bogus data", SM_DNS_DATA, SM_DNS_BOGUS, 500, 30 },
+	{ "bogus nxdomain", SM_DNS_NXDOMAIN, SM_DNS_BOGUS, 500, 30 },
+	/* A failed validation often comes as SERVFAIL: still bogus. */
+	{ "bogus servfail", SM_DNS_TEMPFAIL, SM_DNS_BOGUS, 0, 30 },
+	{ "tempfail", SM_DNS_TEMPFAIL, SM_DNS_INSECURE, 500, 0 },
+	{ "permfail", SM_DNS_PERMFAIL, SM_DNS_INSECURE, 500, 0 },
+};
+
+static char tmpdir[] = "/tmp/smilla-test-cache.XXXXXX";
+static char why[512];
+
+static void
+die(const char *what)
+{
+	printf("Bail out! %s: %s\n", what, why);
+	exit(255);
+}
+
+static struct sm_dns_result *
+result(const char *name, int type, enum sm_dns_outcome outcome,
+       enum sm_dns_sec sec, uint32_t ttl)
+{
+	struct sm_dns_result *res = sm_dns_result_new(name, type, outcome, sec);
+
+	if (res == NULL)
+		die("out of memory");
+	res->ttl = ttl;
+	return res;
+}
+
+static void
+path_in_tmp(char *buf, size_t len, const char *file)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, file);
+}
+
+static struct sm_cache *
+open_or_die(const char *path)
+{
+	struct sm_cache *c = sm_cache_open(path, &params, why, sizeof(why));
+
+	if (c == NULL)
+		die("sm_cache_open");
+	return c;
+}
+
+/* Put RES at NOW, expecting WANT (1 stored, 0 not cacheable). */
+static void
+put(struct sm_cache *c, const struct sm_dns_result *res, time_t now, int want,
+    const char *name)
+{
+	int rc = sm_cache_put(c, res, now, why, sizeof(why));
+
+	if (!is_int(rc, want, name) && rc < 0)
+		printf("#   %s\n", why);
+}
+
+/* Get NAME/TYPE at NOW expecting WANT; returns the result (or NULL). */
+static struct sm_dns_result *
+get(struct sm_cache *c, const char *name, int type, time_t now, int want,
+    const char *label)
+{
+	static struct sm_dns_result sentinel;
+	struct sm_dns_result *res = &sentinel;
+	int rc = sm_cache_get(c, name, type, now, &res, why, sizeof(why));
+
+	if (!is_int(rc, want, label) && rc < 0)
+		printf("#   %s\n", why);
+	if (rc != 1)
+		ok(res == NULL, "  *out is NULL");
+	return res;
+}
+
+static void
+test_lifetime(void)
+{
+	static const struct sm_cache_params nobogus = { 60, 3600, 300, 0 };
+	struct sm_dns_result *res;
+	size_t i;
+
+	for (i = 0; i < sizeof(life_cases) / sizeof(life_cases[0]); i++) {
+		const struct life_case *lc = &life_cases[i];
+
+		res = result("x.example", SM_RR_TLSA, lc->outcome, lc->sec,
+			     lc->ttl);
+		is_int(sm_cache_lifetime(&params, res), lc->life, lc->name);
+		sm_dns_result_free(res);
+	}
+	res = result("x.example", SM_RR_TLSA, SM_DNS_DATA, SM_DNS_BOGUS, 500);
+	is_int(sm_cache_lifetime(&nobogus, res), 0, "bogus_ttl 0: not kept");
+	sm_dns_result_free(res);
+}
+
+/* Three RDATA, one empty and one far past 255 octets (2-octet lengths). */
+static void
+test_round_trip(struct sm_cache *c)
+{
+	uint8_t small[35], big[1000];
+	struct sm_dns_result *res, *got;
+	size_t i;
+	int same;
+
+	for (i = 0; i < sizeof(small); i++)
+		small[i] = (uint8_t)(0xa0 + i);
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 1);
+	res = result("_25._tcp.rt.example", SM_RR_TLSA, SM_DNS_DATA,
+		     SM_DNS_SECURE, 500);
+	res->rcode = 0;
+	if (sm_dns_result_add(res, small, sizeof(small)) < 0 ||
+	    sm_dns_result_add(res, small, 0) < 0 ||
+	    sm_dns_result_add(res, big, sizeof(big)) < 0 ||
+	    sm_dns_result_set_why(res, "a reason \"quoted\" \xc3\xa9") < 0)
+		die("out of memory");
+	put(c, res, T0, 1, "put DATA with 3 RDATA");
+	got = get(c, res->qname, SM_RR_TLSA, T0 + 100, 1, "get it back");
+	if (got != NULL) {
+		is_str(got->qname, res->qname, "  qname");
+		is_int(got->qtype, SM_RR_TLSA, "  qtype");
+		is_int(got->outcome, SM_DNS_DATA, "  outcome");
+		is_int(got->sec, SM_DNS_SECURE, "  sec");
+		is_int(got->rcode, 0, "  rcode");
+		is_str(got->why, res->why, "  why");
+		is_int(got->ttl, 400, "  ttl is the time left");
+		if (is_int((long)got->count, 3, "  count"))
+			for (i = 0; i < 3; i++) {
+				same = got->rr[i].len == res->rr[i].len &&
+				       memcmp(got->rr[i].data, res->rr[i].data,
+					      res->rr[i].len) == 0;
+				ok(same, "  RDATA %zu: %zu octets, same", i,
+				   res->rr[i].len);
+			}
+	}
+	sm_dns_result_free(got);
+
+	/* Another type at the same name is another entry. */
+	got = get(c, res->qname, SM_RR_SMIMEA, T0 + 100, 0, "other type: none");
+	sm_dns_result_free(got);
+	got = get(c, "_26._tcp.rt.example", SM_RR_TLSA, T0 + 100, 0,
+		  "other name: none");
+	sm_dns_result_free(got);
+
+	/* Storing again replaces. */
+	sm_dns_result_free(res);
+	res = result("_25._tcp.rt.example", SM_RR_TLSA, SM_DNS_NODATA,
+		     SM_DNS_SECURE, 1);
+	res->rcode = 0;
+	put(c, res, T0 + 10, 1, "replace with NODATA");
+	got = get(c, res->qname, SM_RR_TLSA, T0 + 10, 1, "get the new one");
+	if (got != NULL) {
+		is_int(got->outcome, SM_DNS_NODATA, "  outcome nodata");
+		is_int((long)got->count, 0, "  no RDATA");
+		ok(got->why == NULL, "  no reason");
+		is_int(got->ttl, 300, "  negative ttl");
+	}
+	sm_dns_result_free(got);
+	sm_dns_result_free(res);
+
+	/* Bogus is kept as bogus, never turned into "not found". */
+	res = result("bogus.example", SM_RR_TLSA, SM_DNS_TEMPFAIL,
+		     SM_DNS_BOGUS, 0);
+	res->rcode = 2;
+	if (sm_dns_result_set_why(res, "signature expired") < 0)
+		die("out of memory");
+	put(c, res, T0, 1, "put bogus SERVFAIL");
+	got = get(c, res->qname, SM_RR_TLSA, T0 + 29, 1, "bogus kept 30 s");
+	if (got != NULL) {
+		is_int(got->sec, SM_DNS_BOGUS, "  still bogus");
+		is_int(got->outcome, SM_DNS_TEMPFAIL, "  outcome kept");
+		is_int(got->rcode, 2, "  rcode kept");
+		is_str(got->why, "signature expired", "  why_bogus kept");
+		is_str(sm_dns_status(got), "bogus", "  status word");
+	}
+	sm_dns_result_free(got);
+	got = get(c, res->qname, SM_RR_TLSA, T0 + 30, 0, "bogus gone at 30 s");
+	sm_dns_result_free(got);
+	sm_dns_result_free(res);
+
+	/* Failures are not cached: the next request must ask again. */
+	res = result("fail.example", SM_RR_TLSA, SM_DNS_TEMPFAIL,
+		     SM_DNS_INSECURE, 500);
+	put(c, res, T0, 0, "TEMPFAIL not stored");
+	got = get(c, res->qname, SM_RR_TLSA, T0, 0, "  and not found");
+	sm_dns_result_free(got);
+	res->outcome = SM_DNS_PERMFAIL;
+	put(c, res, T0, 0, "PERMFAIL not stored");
+	got = get(c, res->qname, SM_RR_TLSA, T0, 0, "  and not found");
+	sm_dns_result_free(got);
+	sm_dns_result_free(res);
+}
+
+static void
+test_expiry(struct sm_cache *c)
+{
+	struct sm_dns_result *res, *got;
+	long life;
+
+	res = result("exp.example", SM_RR_OPENPGPKEY, SM_DNS_DATA,
+		     SM_DNS_SECURE, 700);
+	if (sm_dns_result_add(res, (const uint8_t *)"\x99\x01", 2) < 0)
+		die("out of memory");
+	life = sm_cache_lifetime(&params, res);
+	put(c, res, T0, 1, "put for expiry");
+	got = get(c, res->qname, res->qtype, T0 + life - 1, 1,
+		  "found one second before expiry");
+	if (got != NULL)
+		is_int(got->ttl, 1, "  ttl 1");
+	sm_dns_result_free(got);
+	got = get(c, res->qname, res->qtype, T0 + life, 0, "gone at expiry");
+	sm_dns_result_free(got);
+	sm_dns_result_free(res);
+}
+
+struct seen {
+	int n;
+	char names[8][64];
+	int types[8];
+	time_t expires[8];
+};
+
+static void
+collect(void *arg, const struct sm_dns_result *res, time_t expires)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", res->qname);
+		s->types[s->n] = res->qtype;
+		s->expires[s->n] = expires;
+	}
+	s->n++;
+}
+
+static void
+count_only(void *arg, const struct sm_dns_result *res, time_t expires)
+{
+	(void)res;
+	(void)expires;
+	(*(long *)arg)++;
+}
+
+/* Entries in the order sm_cache_each must give them, and their life. */
+static const struct {
+	const char *name;
+	int type;
+	uint32_t ttl;
+} each_want[] = {
+	{ "a.example", SM_RR_TLSA, 100 },
+	{ "a.example", SM_RR_SMIMEA, 200 },
+	{ "a.example", SM_RR_OPENPGPKEY, 300 },
+	{ "b.example", SM_RR_TLSA, 400 },
+};
+
+static void
+test_each_flush(struct sm_cache *c, struct sm_cache *c2)
+{
+	struct sm_dns_result *res;
+	struct seen s;
+	long n;
+	size_t i;
+
+	ok(sm_cache_flush(c, NULL, 0, T0, why, sizeof(why)) >= 0,
+	   "flush all to start afresh");
+	/* Stored backwards, and one that will have expired. */
+	for (i = sizeof(each_want) / sizeof(each_want[0]); i-- > 0;) {
+		res = result(each_want[i].name, each_want[i].type, SM_DNS_DATA,
+			     SM_DNS_SECURE, each_want[i].ttl);
+		put(c, res, T0, 1, "put for each");
+		sm_dns_result_free(res);
+	}
+	res = result("0.example", SM_RR_TLSA, SM_DNS_DATA, SM_DNS_SECURE, 60);
+	put(c, res, T0 - 1000, 1, "put one already expired");
+	sm_dns_result_free(res);
+
+	memset(&s, 0, sizeof(s));
+	n = sm_cache_each(c, T0, collect, &s, why, sizeof(why));
+	is_int(n, 4, "each: 4 fresh entries");
+	is_int(s.n, 4, "  callback ran 4 times");
+	for (i = 0; i < 4 && (int)i < s.n; i++) {
+		ok(strcmp(s.names[i], each_want[i].name) == 0 &&
+		   s.types[i] == each_want[i].type &&
+		   s.expires[i] == T0 + (time_t)each_want[i].ttl,
+		   "  %zu: %s/%d expires T0+%u", i, each_want[i].name,
+		   each_want[i].type, each_want[i].ttl);
+	}
+	n = 0;
+	is_int(sm_cache_each(c2, T0 + 250, count_only, &n, why, sizeof(why)),
+	       2, "each on the second handle, later: 2 left");
+	is_int(n, 2, "  callback ran 2 times");
+
+	is_int(sm_cache_flush(c, NULL, 1, T0, why, sizeof(why)), 1,
+	       "flush expired only: the stale one");
+	is_int(sm_cache_flush(c, NULL, 1, T0, why, sizeof(why)), 0,
+	       "  again: nothing");
+	is_int(sm_cache_flush(c, "b.example", 1, T0 + 399, why, sizeof(why)),
+	       0, "flush b expired only, still fresh: nothing");
+	is_int(sm_cache_flush(c, "a.example", 1, T0 + 200, why, sizeof(why)),
+	       2, "flush a expired only at T0+200: 2 types");
+	is_int(sm_cache_flush(c, "a.example", 0, T0, why, sizeof(why)), 1,
+	       "flush a: the last one");
+	is_int(sm_cache_flush(c, "nothing.example", 0, T0, why, sizeof(why)),
+	       0, "flush an absent name: nothing");
+	n = 0;
+	is_int(sm_cache_each(c, T0, count_only, &n, why, sizeof(why)), 1,
+	       "each: only b left");
+	res = get(c, "b.example", SM_RR_TLSA, T0, 1, "  b still there");
+	sm_dns_result_free(res);
+	is_int(sm_cache_flush(c, NULL, 0, T0, why, sizeof(why)), 1,
+	       "flush all");
+	n = 0;
+	is_int(sm_cache_each(c2, T0 - 100000, count_only, &n, why,
+			     sizeof(why)), 0, "each, second handle: none");
+}
+
+/*
+ * Each child opens the file on its own, as separate daemons do, and
+ * exits 0 only when every put stored its entry.
+ */
+static int
+child(const char *path, int id)
+{
+	struct sm_cache *c;
+	struct sm_dns_result *res;
+	char name[64], cwhy[256];
+	uint8_t rd[35];
+	int i, bad = 0;
+
+	if ((c = sm_cache_open(path, &params, cwhy, sizeof(cwhy))) == NULL) {
+		fprintf(stderr, "child %d: %s\n", id, cwhy);
+		return 2;
+	}
+	for (i = 0; i < NPUT; i++) {
+		snprintf(name, sizeof(name), "n%03d.c%d.example", i, id);
+		memset(rd, id * NPUT + i, sizeof(rd));
+		rd[0] = 3;
+		if ((res = sm_dns_result_new(name, SM_RR_TLSA, SM_DNS_DATA,
+					     SM_DNS_SECURE)) == NULL ||
+		    sm_dns_result_add(res, rd, sizeof(rd)) < 0) {
+			bad = 1;
+		} else {
+			res->ttl = 600;
+			if (sm_cache_put(c, res, T0, cwhy, sizeof(cwhy)) != 1) {
+				fprintf(stderr, "child %d: put %d: %s\n", id, i,
+					cwhy);
+				bad = 1;
+			}
+		}
+		sm_dns_result_free(res);
+	}
+	sm_cache_close(c);
+	return bad;
+}
+
+static void
+test_processes(const char *path)
+{
+	struct sm_cache *c;
+	struct sm_dns_result *res;
+	pid_t pids[NCHILD];
+	long n = 0;
+	int i, status;
+
+	/*
+	 * The children create the file together: the race to switch a new
+	 * file to WAL is part of what is tested.
+	 */
+	fflush(stdout);
+	for (i = 0; i < NCHILD; i++) {
+		if ((pids[i] = fork()) < 0)
+			die("fork");
+		if (pids[i] == 0)
+			_exit(child(path, i));
+	}
+	for (i = 0; i < NCHILD; i++) {
+		while (waitpid(pids[i], &status, 0) < 0)
+			if (errno != EINTR)
+				die("waitpid");
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "child %d stored all %d entries", i, NPUT);
+		if (!WIFEXITED(status))
+			printf("#   status %#x\n", status);
+		else if (WEXITSTATUS(status) != 0)
+			printf("#   exit %d\n", WEXITSTATUS(status));
+	}
+	c = open_or_die(path);
+	is_int(sm_cache_each(c, T0, count_only, &n, why, sizeof(why)),
+	       NCHILD * NPUT, "parent sees every child's entries");
+	is_int(n, NCHILD * NPUT, "  callback count");
+	res = get(c, "n199.c3.example", SM_RR_TLSA, T0, 1, "  last one");
+	if (res != NULL)
+		ok(res->count == 1 && res->rr[0].len == 35 &&
+		   res->rr[0].data[0] == 3 &&
+		   res->rr[0].data[34] == (uint8_t)(3 * NPUT + 199),
+		   "  its RDATA intact");
+	sm_dns_result_free(res);
+	sm_cache_close(c);
+}
+
+/* Remove the database and whatever sqlite left beside it. */
+static void
+remove_db(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm",
+					      "-journal" };
+	char buf[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s%s", path, suffix[i]);
+		unlink(buf);
+	}
+}
+
+int
+main(void)
+{
+	struct sm_cache *c, *c2;
+	struct sm_dns_result *res;
+	char db[128], conc[128], missing[128];
+
+	if (mkdtemp(tmpdir) == NULL)
+		die("mkdtemp");
+	path_in_tmp(db, sizeof(db), "cache.db");
+	path_in_tmp(conc, sizeof(conc), "shared.db");
+	path_in_tmp(missing, sizeof(missing), "no/such/dir/cache.db");
+
+	test_lifetime();
+
+	c = open_or_die(db);
+	ok(1, "open %s", db);
+	c2 = open_or_die(db);
+	ok(1, "open it twice");
+	test_round_trip(c);
+	test_expiry(c);
+
+	/* The second handle sees the first one's writes. */
+	res = result("shared.example", SM_RR_TLSA, SM_DNS_NXDOMAIN,
+		     SM_DNS_SECURE, 0);
+	put(c, res, T0, 1, "put on the first handle");
+	sm_dns_result_free(res);
+	res = get(c2, "shared.example", SM_RR_TLSA, T0, 1,
+		  "get on the second handle");
+	if (res != NULL)
+		is_int(res->outcome, SM_DNS_NXDOMAIN, "  nxdomain");
+	sm_dns_result_free(res);
+
+	test_each_flush(c, c2);
+	sm_cache_close(c);
+	sm_cache_close(c2);
+	sm_cache_close(NULL);
+
+	/* Reopened, the data is still there (it is a file, after all). */
+	c = open_or_die(db);
+	res = result("persist.example", SM_RR_TLSA, SM_DNS_NODATA,
+		     SM_DNS_INSECURE, 0);
+	put(c, res, T0, 1, "put before close");
+	sm_dns_result_free(res);
+	sm_cache_close(c);
+	c = open_or_die(db);
+	res = get(c, "persist.example", SM_RR_TLSA, T0, 1,
+		  "found after close and reopen");
+	sm_dns_result_free(res);
+	sm_cache_close(c);
+
+	why[0] = '\0';
+	c = sm_cache_open(missing, &params, why, sizeof(why));
+	ok(c == NULL, "open in a missing directory fails");
+	ok(strstr(why, missing) != NULL, "  reason names the path: %s", why);
+	sm_cache_close(c);
+
+	/* No handle is open across fork(): sqlite forbids it. */
+	test_processes(conc);
+
+	remove_db(db);
+	remove_db(conc);
+	ok(rmdir(tmpdir) == 0, "temporary directory removed");
+	return done_testing();
+}
