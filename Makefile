@@ -30,15 +30,17 @@ EXTRA ?=
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
-	     $(PKG_CFLAGS) -Isrc
+	     $(PKG_CFLAGS) -Isrc -Ipolicy
 LDLIBS = $(PKG_LIBS) -lpthread
 
-LIB_MODS = util log config names rr dns cache cert dane pgp
+LIB_MODS = util log config names rr dns cache cert dane pgp table reputation
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
-HDRS = $(wildcard src/*.h) $(wildcard tests/unit/*.h)
+HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard tests/unit/*.h)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
-PROGS = $(B)/smillactl
+POL_MODS = main server request decide
+POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
+PROGS = $(B)/smillactl $(B)/smilla-policyd
 
 .PHONY: all check check-build demo bench install clean deps unit
 .SUFFIXES:
@@ -54,6 +56,9 @@ $(B)/libsmilla.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(B)/smillactl: $(B)/src/smillactl.o $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
@@ -85,7 +90,9 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/smillactl $(DESTDIR)$(BINDIR)/smillactl
+	install -m 755 $(B)/smilla-policyd $(DESTDIR)$(SBINDIR)/smilla-policyd
 	install -m 644 docs/smillactl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/smilla.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -d $(DESTDIR)$(SYSCONFDIR)/smilla

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "log.h"
@@ -18,6 +19,11 @@
 
 static int check_log(const char *value, char *why, size_t whylen);
 static int check_label(const char *value, char *why, size_t whylen);
+static int check_listen(const char *value, char *why, size_t whylen);
+static int check_identity(const char *value, char *why, size_t whylen);
+static int check_mode(const char *value, char *why, size_t whylen);
+static int check_action(const char *value, char *why, size_t whylen);
+static int check_header(const char *value, char *why, size_t whylen);
 
 const struct sm_option sm_options[] = {
 	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
@@ -44,6 +50,48 @@ const struct sm_option sm_options[] = {
 	{ "client_service_label", SM_OPT_STRING, "smtp-client", 0, 0, NULL,
 	  check_label,
 	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
+	{ "reputation_retention", SM_OPT_TIME, "90d", 3600, 315360000, NULL,
+	  NULL, "how long reputation events are kept" },
+
+	/* smilla-policyd */
+	{ "listen", SM_OPT_STRING, "unix:/run/smilla/policyd.sock", 0, 0, NULL,
+	  check_listen,
+	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated" },
+	{ "user", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	  "unprivileged user to run as after binding (empty: stay)" },
+	{ "socket_mode", SM_OPT_STRING, "0666", 0, 0, NULL, check_mode,
+	  "permissions of unix listening sockets (octal)" },
+	{ "socket_owner", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	  "owner of unix listening sockets, USER or USER:GROUP (empty: user)" },
+	{ "identity", SM_OPT_STRING, "helo, client_name, ccert_subject", 0, 0,
+	  NULL, check_identity,
+	  "client identity candidates, in order: helo, client_name, ccert_subject" },
+	{ "fingerprint_digest", SM_OPT_ENUM, "sha256", 0, 0, "sha256|sha512",
+	  NULL, "digest of Postfix's ccert fingerprints (smtpd_tls_fingerprint_digest)" },
+	{ "authserv_id", SM_OPT_STRING, "", 0, 0, NULL, check_header,
+	  "name of this server in result headers (empty: the host name)" },
+	{ "auth_header", SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
+	  check_header, "name of the result header" },
+	{ "action_pass", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
+	  "action for pass: header, or a Postfix access(5) action" },
+	{ "action_fail", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
+	  "action for fail" },
+	{ "action_none", SM_OPT_STRING, "DUNNO", 0, 0, NULL, check_action,
+	  "action for none (no TLSA records, or insecure)" },
+	{ "action_nocert", SM_OPT_STRING, "DUNNO", 0, 0, NULL, check_action,
+	  "action for nocert (no client certificate)" },
+	{ "action_unusable", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
+	  "action for unusable (records fingerprints cannot decide)" },
+	{ "action_bogus", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
+	  "action for bogus (DNSSEC validation failed)" },
+	{ "action_temperror", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
+	  "action for temperror (timeout, SERVFAIL)" },
+	{ "require_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "client hosts/domains that must pass DANE client authentication" },
+	{ "lookup_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "if set, only these client hosts/domains are looked up in DNS" },
+	{ "max_inflight", SM_OPT_INT, "1000", 1, 100000, NULL, NULL,
+	  "most DNS lookups in flight at once; beyond it: temperror" },
 	{ NULL, 0, NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -77,6 +125,117 @@ check_label(const char *value, char *why, size_t whylen)
 		if (!isalnum((unsigned char)*p) && *p != '-') {
 			sm_why(why, whylen,
 			       "label may hold letters, digits and '-' only");
+			return -1;
+		}
+	return 0;
+}
+
+static int
+check_listen(const char *value, char *why, size_t whylen)
+{
+	char **v;
+	size_t n, i;
+	int rc = 0;
+
+	if (sm_split(value, &v, &n) < 0 || n == 0) {
+		sm_why(why, whylen, "no socket given");
+		sm_split_free(v, n);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		const char *colon;
+
+		if (strncmp(v[i], "unix:", 5) == 0 && v[i][5] == '/')
+			continue;
+		if (strncmp(v[i], "inet:", 5) == 0 &&
+		    (colon = strrchr(v[i] + 5, ':')) != NULL &&
+		    colon > v[i] + 5 && atoi(colon + 1) > 0 &&
+		    atoi(colon + 1) < 65536)
+			continue;
+		sm_why(why, whylen,
+		       "\"%s\" is not unix:/PATH or inet:HOST:PORT", v[i]);
+		rc = -1;
+	}
+	sm_split_free(v, n);
+	return rc;
+}
+
+static int
+check_identity(const char *value, char *why, size_t whylen)
+{
+	char **v;
+	size_t n, i;
+	int rc = 0;
+
+	if (sm_split(value, &v, &n) < 0 || n == 0) {
+		sm_why(why, whylen, "no identity source given");
+		sm_split_free(v, n);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		if (strcmp(v[i], "helo") != 0 && strcmp(v[i], "client_name") != 0 &&
+		    strcmp(v[i], "ccert_subject") != 0) {
+			sm_why(why, whylen,
+			       "\"%s\" is not helo, client_name or ccert_subject",
+			       v[i]);
+			rc = -1;
+		}
+	sm_split_free(v, n);
+	return rc;
+}
+
+static int
+check_mode(const char *value, char *why, size_t whylen)
+{
+	char *end;
+	long v = strtol(value, &end, 8);
+
+	if (*value == '\0' || *end != '\0' || v < 0 || v > 0777) {
+		sm_why(why, whylen, "\"%s\" is not an octal mode", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Postfix access(5) actions that make sense from a policy server. */
+static int
+check_action(const char *value, char *why, size_t whylen)
+{
+	static const char *const words[] = {
+		"header", "DUNNO", "OK", "REJECT", "DEFER", "DEFER_IF_PERMIT",
+		"DEFER_IF_REJECT", "WARN", "INFO", "HOLD", "DISCARD", "PREPEND",
+		"FILTER", "REDIRECT", "BCC"
+	};
+	size_t i, len = strcspn(value, " \t");
+
+	if (strpbrk(value, "\r\n") == NULL) {
+		if (len == 3 && (value[0] == '4' || value[0] == '5') &&
+		    isdigit((unsigned char)value[1]) &&
+		    isdigit((unsigned char)value[2]))
+			return 0;
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strlen(words[i]) == len &&
+			    strncasecmp(value, words[i], len) == 0)
+				return 0;
+	}
+	sm_why(why, whylen,
+	       "\"%s\" is not header or a Postfix action (DUNNO, REJECT text, ...)",
+	       value);
+	return -1;
+}
+
+/* Header names and values we put in mail: printable, no ';' games. */
+static int
+check_header(const char *value, char *why, size_t whylen)
+{
+	const char *p;
+
+	for (p = value; *p; p++)
+		if (*p <= ' ' || *p >= 127 || *p == ':' || *p == ';' ||
+		    *p == '(' || *p == ')') {
+			sm_why(why, whylen,
+			       "\"%s\": letters, digits and '-', '.', '_' only",
+			       value);
 			return -1;
 		}
 	return 0;

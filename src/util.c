@@ -190,6 +190,45 @@ sm_why(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+sm_split(const char *s, char ***words, size_t *n)
+{
+	char **v = NULL, **grown;
+	size_t len;
+
+	*n = 0;
+	for (;;) {
+		s += strspn(s, ", \t\r\n");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, ", \t\r\n");
+		if ((grown = realloc(v, (*n + 1) * sizeof(*v))) == NULL ||
+		    (grown[*n] = strndup(s, len)) == NULL) {
+			sm_split_free(grown ? grown : v, *n);
+			*words = NULL;
+			*n = 0;
+			return -1;
+		}
+		v = grown;
+		(*n)++;
+		s += len;
+	}
+	*words = v;
+	return 0;
+}
+
+void
+sm_split_free(char **words, size_t n)
+{
+	size_t i;
+
+	if (words == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(words[i]);
+	free(words);
+}
+
 int64_t
 sm_now_ms(void)
 {

@@ -71,6 +71,13 @@ size_t sm_strlcpy(char *dst, const char *src, size_t size);
 void sm_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * sm_split - split S at commas and white space into an owned array of
+ * words (free with sm_split_free).  Returns 0, or -1 when out of memory.
+ */
+int sm_split(const char *s, char ***words, size_t *n);
+void sm_split_free(char **words, size_t n);
+
 /* sm_now_ms - monotonic clock in milliseconds. */
 int64_t sm_now_ms(void);
 

@@ -1,0 +1,335 @@
+/*
+ * decide.c - DANE client authentication decisions from what Postfix
+ * hands a policy server.
+ *
+ * Only DANE-EE records can be decided from the two fingerprints; see
+ * sm_dane_match_fp.  Candidates are tried in the configured order: the
+ * first that passes wins; otherwise the first with any TLSA data (or a
+ * DNS problem) speaks; otherwise the result is none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dane.h"
+#include "decide.h"
+
+static const char *const words[POL_NRESULTS] = {
+	"pass", "fail", "none", "nocert", "unusable", "bogus", "temperror"
+};
+
+const char *
+pol_result_word(enum pol_result r)
+{
+	return r < POL_NRESULTS ? words[r] : "?";
+}
+
+void
+pol_config_free(struct pol_config *pc)
+{
+	int i;
+
+	for (i = 0; i < POL_NRESULTS; i++) {
+		free(pc->action[i]);
+		pc->action[i] = NULL;
+	}
+	sm_table_free(pc->require);
+	sm_table_free(pc->lookup);
+	pc->require = pc->lookup = NULL;
+}
+
+static int
+load_table(const struct sm_config *cfg, const char *key, struct sm_table **t,
+	   char *why, size_t whylen)
+{
+	const char *path = sm_config_str(cfg, key);
+
+	*t = NULL;
+	if (*path == '\0')
+		return 0;
+	if ((*t = sm_table_load(path, why, whylen)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
+		const char *authserv_default, char *why, size_t whylen)
+{
+	char key[32], **v;
+	size_t n, i;
+	int r;
+
+	memset(pc, 0, sizeof(*pc));
+	if (sm_split(sm_config_str(cfg, "identity"), &v, &n) < 0)
+		goto oom;
+	for (i = 0; i < n && pc->norder < POL_MAX_CAND; i++) {
+		enum pol_source s = strcmp(v[i], "helo") == 0 ? POL_SRC_HELO :
+				    strcmp(v[i], "client_name") == 0 ?
+						POL_SRC_CLIENT_NAME :
+						POL_SRC_CCERT_SUBJECT;
+		int j, dup = 0;
+
+		for (j = 0; j < pc->norder; j++)
+			dup |= pc->order[j] == s;
+		if (!dup)
+			pc->order[pc->norder++] = s;
+	}
+	sm_split_free(v, n);
+	sm_strlcpy(pc->label, sm_config_str(cfg, "client_service_label"),
+		   sizeof(pc->label));
+	pc->digest = sm_digest_parse(sm_config_str(cfg, "fingerprint_digest"));
+	sm_strlcpy(pc->authserv, *sm_config_str(cfg, "authserv_id") ?
+				 sm_config_str(cfg, "authserv_id") :
+				 authserv_default, sizeof(pc->authserv));
+	sm_strlcpy(pc->header, sm_config_str(cfg, "auth_header"),
+		   sizeof(pc->header));
+	for (r = 0; r < POL_NRESULTS; r++) {
+		snprintf(key, sizeof(key), "action_%s", words[r]);
+		if ((pc->action[r] = strdup(sm_config_str(cfg, key))) == NULL)
+			goto oom;
+	}
+	if (load_table(cfg, "require_table", &pc->require, why, whylen) < 0 ||
+	    load_table(cfg, "lookup_table", &pc->lookup, why, whylen) < 0) {
+		pol_config_free(pc);
+		return -1;
+	}
+	return 0;
+oom:
+	pol_config_free(pc);
+	sm_why(why, whylen, "out of memory");
+	return -1;
+}
+
+/* Postfix's colon hex into BUF; NULL when absent or malformed. */
+static const uint8_t *
+fingerprint(const char *text, enum sm_digest alg, uint8_t *buf)
+{
+	long n = sm_hex_decode(text, buf, SM_DIGEST_MAX, 1);
+
+	return n > 0 && (size_t)n == sm_digest_len(alg) ? buf : NULL;
+}
+
+void
+pol_prepare(const struct pol_config *pc, const struct pol_request *req,
+	    struct pol_decision *d)
+{
+	const char *cfp = pol_request_get(req, "ccert_fingerprint");
+	const char *kfp = pol_request_get(req, "ccert_pubkey_fingerprint");
+	int i, j;
+
+	memset(d, 0, sizeof(*d));
+	d->chosen = -1;
+	d->have_cert = *cfp != '\0' || *kfp != '\0';
+	d->cert_fp = fingerprint(cfp, pc->digest, d->cert_buf);
+	d->key_fp = fingerprint(kfp, pc->digest, d->key_buf);
+	for (i = 0; i < pc->norder; i++) {
+		struct pol_candidate *c = &d->cand[d->ncand];
+		const char *name;
+		char why[128];
+		int dup = 0;
+
+		switch (pc->order[i]) {
+		case POL_SRC_HELO:
+			name = pol_request_get(req, "helo_name");
+			break;
+		case POL_SRC_CLIENT_NAME:
+			name = pol_request_get(req, "client_name");
+			if (strcmp(name, "unknown") == 0)
+				name = "";
+			break;
+		default:
+			name = pol_request_get(req, "ccert_subject");
+			break;
+		}
+		/* Names that cannot be hosts are skipped, not looked up. */
+		if (*name == '\0' ||
+		    sm_names_host(name, c->host, sizeof(c->host), why,
+				  sizeof(why)) < 0 ||
+		    sm_names_client(c->host, pc->label, c->owner,
+				    sizeof(c->owner), why, sizeof(why)) < 0)
+			continue;
+		for (j = 0; j < d->ncand; j++)
+			dup |= strcmp(d->cand[j].host, c->host) == 0;
+		if (dup)
+			continue;
+		c->source = pc->order[i];
+		c->result = POL_NONE;
+		if (!d->have_cert) {
+			c->done = 1;
+			c->result = POL_NOCERT;
+		} else if (pc->lookup != NULL &&
+			   !sm_table_match(pc->lookup, c->host)) {
+			c->done = 1;
+			snprintf(c->reason, sizeof(c->reason),
+				 "not in lookup_table");
+		} else {
+			c->need_lookup = 1;
+		}
+		c->usage = c->selector = c->mtype = -1;
+		d->ncand++;
+	}
+}
+
+void
+pol_fail_lookup(struct pol_decision *d, int i, const char *reason)
+{
+	struct pol_candidate *c = &d->cand[i];
+
+	c->done = 1;
+	c->result = POL_TEMPERROR;
+	sm_strlcpy(c->reason, reason, sizeof(c->reason));
+}
+
+void
+pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
+	  const struct sm_dns_result *res)
+{
+	struct pol_candidate *c = &d->cand[i];
+	struct sm_dane_report *rep;
+	size_t k;
+
+	c->done = 1;
+	if (res == NULL) {
+		pol_fail_lookup(d, i, "out of memory");
+		return;
+	}
+	if (res->sec == SM_DNS_BOGUS) {
+		c->result = POL_BOGUS;
+		snprintf(c->reason, sizeof(c->reason), "DNSSEC validation failed");
+		return;
+	}
+	if (res->outcome == SM_DNS_TEMPFAIL || res->outcome == SM_DNS_PERMFAIL) {
+		c->result = POL_TEMPERROR;
+		snprintf(c->reason, sizeof(c->reason), "DNS %s",
+			 sm_dns_status(res));
+		return;
+	}
+	if (res->outcome != SM_DNS_DATA || res->sec != SM_DNS_SECURE) {
+		c->result = POL_NONE;
+		snprintf(c->reason, sizeof(c->reason), "%s",
+			 res->outcome == SM_DNS_DATA ? "insecure TLSA records" :
+						       "no TLSA records");
+		return;
+	}
+	rep = sm_dane_match_fp(res->rr, res->count, d->cert_fp, d->key_fp,
+			       pc->digest);
+	if (rep == NULL) {
+		pol_fail_lookup(d, i, "out of memory");
+		return;
+	}
+	switch (rep->result) {
+	case SM_DANE_PASS:
+		c->result = POL_PASS;
+		c->usage = rep->recs[rep->matched].tlsa.usage;
+		c->selector = rep->recs[rep->matched].tlsa.selector;
+		c->mtype = rep->recs[rep->matched].tlsa.mtype;
+		break;
+	case SM_DANE_FAIL:
+		c->result = POL_FAIL;
+		snprintf(c->reason, sizeof(c->reason), "no record matched");
+		break;
+	case SM_DANE_UNUSABLE:
+		c->result = POL_UNUSABLE;
+		snprintf(c->reason, sizeof(c->reason), "no usable record");
+		/* Name the first reason: usually "needs the chain". */
+		for (k = 0; k < rep->count; k++)
+			if (rep->recs[k].verdict == SM_DANE_REC_UNUSABLE) {
+				sm_strlcpy(c->reason, rep->recs[k].why,
+					   sizeof(c->reason));
+				break;
+			}
+		break;
+	case SM_DANE_NONE:
+		c->result = POL_NONE;
+		snprintf(c->reason, sizeof(c->reason), "no TLSA records");
+		break;
+	}
+	sm_dane_report_free(rep);
+}
+
+void
+pol_conclude(const struct pol_config *pc, struct pol_decision *d)
+{
+	int i;
+
+	d->result = d->have_cert ? POL_NONE : POL_NOCERT;
+	d->chosen = -1;
+	for (i = 0; i < d->ncand; i++)
+		if (d->cand[i].result == POL_PASS) {
+			d->chosen = i;
+			break;
+		}
+	for (i = 0; d->chosen < 0 && i < d->ncand; i++)
+		if (d->cand[i].result != POL_NONE &&
+		    d->cand[i].result != POL_NOCERT)
+			d->chosen = i;
+	if (d->chosen >= 0)
+		d->result = d->cand[d->chosen].result;
+	else if (d->ncand > 0)
+		d->chosen = 0;
+	d->identity[0] = '\0';
+	if (d->chosen >= 0)
+		sm_strlcpy(d->identity, d->cand[d->chosen].host,
+			   sizeof(d->identity));
+	d->required = 0;
+	for (i = 0; i < d->ncand; i++)
+		if (sm_table_match(pc->require, d->cand[i].host))
+			d->required = 1;
+}
+
+void
+pol_action(const struct pol_config *pc, const struct pol_decision *d,
+	   int prepend_ok, int *added, char *buf, size_t buflen)
+{
+	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
+							 NULL;
+	const char *who = d->identity[0] ? d->identity : "this client";
+	const char *action = pc->action[d->result];
+
+	*added = 0;
+	if (d->required && d->result != POL_PASS) {
+		if (d->result == POL_BOGUS || d->result == POL_TEMPERROR)
+			snprintf(buf, buflen,
+				 "DEFER 4.7.5 DANE client authentication of %s "
+				 "temporarily failed (%s)", who,
+				 pol_result_word(d->result));
+		else
+			snprintf(buf, buflen,
+				 "REJECT 5.7.1 DANE client authentication "
+				 "required for %s (%s)", who,
+				 pol_result_word(d->result));
+		return;
+	}
+	if (strcmp(action, "header") != 0) {
+		snprintf(buf, buflen, "%s", action);
+		return;
+	}
+	if (!prepend_ok) {
+		snprintf(buf, buflen, "DUNNO");
+		return;
+	}
+	*added = 1;
+	if (d->result == POL_PASS && c != NULL)
+		snprintf(buf, buflen,
+			 "PREPEND %s: pass (identity=%s; record=%d %d %d; "
+			 "authserv=%s)", pc->header, who, c->usage, c->selector,
+			 c->mtype, pc->authserv);
+	else {
+		char reason[sizeof(c->reason)], *p;
+
+		sm_strlcpy(reason, c && c->reason[0] ? c->reason :
+				   pol_result_word(d->result), sizeof(reason));
+		/* Keep the value parsable: no separators inside a reason. */
+		for (p = reason; *p; p++)
+			if (*p == ';' || *p == '(' || *p == ')' || *p == '=' ||
+			    (unsigned char)*p < ' ')
+				*p = ' ';
+		snprintf(buf, buflen,
+			 "PREPEND %s: %s (identity=%s; reason=%s; authserv=%s)",
+			 pc->header, pol_result_word(d->result),
+			 d->identity[0] ? d->identity : "none", reason,
+			 pc->authserv);
+	}
+}

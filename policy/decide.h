@@ -1,0 +1,104 @@
+/*
+ * decide.h - the DANE client authentication decision, apart from any
+ * I/O: which names to look up for a request, what each lookup means,
+ * and what to answer Postfix.
+ *
+ *   pol_prepare    request -> identity candidates and the TLSA owner
+ *                  names that need a lookup
+ *   pol_found      one lookup result -> that candidate's verdict
+ *   pol_conclude   all verdicts -> result word, identity, record
+ *   pol_action     result -> the action line for Postfix
+ */
+#ifndef POL_DECIDE_H
+#define POL_DECIDE_H
+
+#include <stddef.h>
+
+#include "dns.h"
+#include "names.h"
+#include "request.h"
+#include "table.h"
+#include "util.h"
+
+enum pol_result {	/* order of SM_REP_RESULTS */
+	POL_PASS, POL_FAIL, POL_NONE, POL_NOCERT, POL_UNUSABLE, POL_BOGUS,
+	POL_TEMPERROR, POL_NRESULTS
+};
+
+enum pol_source { POL_SRC_HELO, POL_SRC_CLIENT_NAME, POL_SRC_CCERT_SUBJECT };
+
+#define POL_MAX_CAND 3
+
+struct sm_config;
+
+struct pol_config {
+	enum pol_source order[POL_MAX_CAND];
+	int norder;
+	char label[64];
+	enum sm_digest digest;
+	char authserv[SM_NAME_BUF];
+	char header[64];
+	char *action[POL_NRESULTS];
+	struct sm_table *require, *lookup;
+};
+
+struct pol_candidate {
+	enum pol_source source;
+	char host[SM_NAME_BUF];
+	char owner[SM_NAME_BUF];
+	int need_lookup;	/* owner must be resolved */
+	int done;		/* verdict below is set */
+	enum pol_result result;
+	int usage, selector, mtype;
+	char reason[128];
+};
+
+struct pol_decision {
+	struct pol_candidate cand[POL_MAX_CAND];
+	int ncand;
+	int have_cert;		/* a certificate was presented */
+	const uint8_t *cert_fp, *key_fp;	/* NULL when absent/bad */
+	uint8_t cert_buf[SM_DIGEST_MAX], key_buf[SM_DIGEST_MAX];
+	/* outcome */
+	enum pol_result result;
+	int chosen;		/* candidate index, -1 when none */
+	int required;
+	char identity[SM_NAME_BUF];
+};
+
+/*
+ * pol_config_load - build the decision settings from CFG (tables are
+ * read here).  AUTHSERV_DEFAULT is used when authserv_id is empty.
+ * Returns 0, or -1 with the reason in WHY.
+ */
+int pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
+		    const char *authserv_default, char *why, size_t whylen);
+void pol_config_free(struct pol_config *pc);
+
+/* pol_prepare - candidates and fingerprints of REQ into D. */
+void pol_prepare(const struct pol_config *pc, const struct pol_request *req,
+		 struct pol_decision *d);
+
+/* pol_found - the verdict for candidate I from RES (NULL: no memory). */
+void pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
+	       const struct sm_dns_result *res);
+
+/* pol_fail_lookup - candidate I could not be looked up: temperror. */
+void pol_fail_lookup(struct pol_decision *d, int i, const char *reason);
+
+/* pol_conclude - combine the candidates' verdicts. */
+void pol_conclude(const struct pol_config *pc, struct pol_decision *d);
+
+/*
+ * pol_action - the action for Postfix into BUF.  PREPEND_OK says
+ * whether the header may be added now (not yet done for this message,
+ * and not at END-OF-MESSAGE); *ADDED is set when the action is the
+ * header.
+ */
+void pol_action(const struct pol_config *pc, const struct pol_decision *d,
+		int prepend_ok, int *added, char *buf, size_t buflen);
+
+/* pol_result_word - "pass", "fail", ... */
+const char *pol_result_word(enum pol_result r);
+
+#endif

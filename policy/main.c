@@ -1,0 +1,323 @@
+/*
+ * smilla-policyd - DANE client authentication for Postfix, as an SMTP
+ * access policy delegation server.
+ *
+ *   smilla-policyd [-c FILE]          serve the sockets in "listen"
+ *   smilla-policyd [-c FILE] -s       serve one connection on stdin/stdout
+ *                                     (Postfix spawn(8))
+ *
+ * One process, one poll(2) loop: client sockets, the libunbound fd and
+ * timers.  A request whose TLSA data is cached is answered at once; one
+ * that needs DNS waits for its lookup (shared with every other request
+ * for the same name) without holding up anybody else.  SIGHUP re-reads
+ * smilla.conf and the tables; SIGTERM/SIGINT stop the daemon after the
+ * reputation log is written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include "cache.h"
+#include "config.h"
+#include "decide.h"
+#include "dns.h"
+#include "log.h"
+#include "reputation.h"
+#include "request.h"
+#include "server.h"
+
+#define DEFAULT_CONF "/etc/smilla/smilla.conf"
+
+static volatile sig_atomic_t got_hup, got_term;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static void
+usage(void)
+{
+	fputs("usage: smilla-policyd [-c FILE] [-s]\n", stderr);
+	exit(EX_USAGE);
+}
+
+static int
+listen_unix(const char *path, const struct sm_config *cfg, char *why,
+	    size_t whylen)
+{
+	struct sockaddr_un sun;
+	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		sm_why(why, whylen, "%s: path too long", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		sm_why(why, whylen, "unix:%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_inet(const char *spec, char *why, size_t whylen)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints, *ai = NULL;
+	int fd = -1, on = 1, rc;
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	/* [::1]:port */
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
+		sm_why(why, whylen, "inet:%s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		sm_why(why, whylen, "inet:%s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/*
+ * Open every socket of "listen" into FDS (as many as *N says there are
+ * names in *NAMES); exits on failure (startup only).
+ */
+static int *
+open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
+{
+	char why[512];
+	size_t i;
+	int *fds;
+
+	if (sm_split(sm_config_str(cfg, "listen"), names, n) < 0 ||
+	    (fds = calloc(*n ? *n : 1, sizeof(*fds))) == NULL) {
+		sm_log(SM_LOG_ERR, "out of memory");
+		exit(EX_OSERR);
+	}
+	for (i = 0; i < *n; i++) {
+		const char *spec = (*names)[i];
+
+		fds[i] = strncmp(spec, "unix:", 5) == 0 ?
+				 listen_unix(spec + 5, cfg, why, sizeof(why)) :
+				 listen_inet(spec + 5, why, sizeof(why));
+		if (fds[i] < 0) {
+			sm_log(SM_LOG_ERR, "cannot listen on %s", why);
+			exit(EX_OSERR);
+		}
+		sm_log(SM_LOG_INFO, "listening on %s", spec);
+	}
+	return fds;
+}
+
+/* Chown unix sockets and drop root, once everything is open. */
+static void
+drop_privileges(const struct sm_config *cfg)
+{
+	const char *user = sm_config_str(cfg, "user");
+	const char *owner = sm_config_str(cfg, "socket_owner");
+	char **v, ubuf[128], *colon;
+	struct passwd *pw = NULL;
+	struct group *gr;
+	size_t n, i;
+	uid_t uid;
+	gid_t gid;
+
+	if (*owner == '\0')
+		owner = user;
+	if (*owner != '\0' && geteuid() == 0) {
+		sm_strlcpy(ubuf, owner, sizeof(ubuf));
+		if ((colon = strchr(ubuf, ':')) != NULL)
+			*colon++ = '\0';
+		if ((pw = getpwnam(ubuf)) == NULL) {
+			sm_log(SM_LOG_ERR, "socket_owner: no user \"%s\"", ubuf);
+			exit(EX_NOUSER);
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (colon != NULL) {
+			if ((gr = getgrnam(colon)) == NULL) {
+				sm_log(SM_LOG_ERR, "socket_owner: no group \"%s\"",
+				       colon);
+				exit(EX_NOUSER);
+			}
+			gid = gr->gr_gid;
+		}
+		if (sm_split(sm_config_str(cfg, "listen"), &v, &n) == 0) {
+			for (i = 0; i < n; i++)
+				if (strncmp(v[i], "unix:", 5) == 0 &&
+				    chown(v[i] + 5, uid, gid) < 0)
+					sm_log(SM_LOG_WARNING, "chown %s: %s",
+					       v[i] + 5, strerror(errno));
+			sm_split_free(v, n);
+		}
+	}
+	if (*user == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL) {
+		sm_log(SM_LOG_ERR, "user: no user \"%s\"", user);
+		exit(EX_NOUSER);
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		sm_log(SM_LOG_ERR, "cannot become %s: %s", user, strerror(errno));
+		exit(EX_OSERR);
+	}
+	sm_log(SM_LOG_INFO, "running as %s", user);
+}
+
+static struct sm_config *
+load_config(const char *path, char *why, size_t whylen)
+{
+	struct sm_config *cfg = sm_config_new();
+
+	if (cfg == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return NULL;
+	}
+	if ((path != NULL || access(DEFAULT_CONF, F_OK) == 0) &&
+	    sm_config_load(cfg, path ? path : DEFAULT_CONF, why, whylen) < 0) {
+		sm_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* SIGHUP: new settings and tables, or the old ones if they are bad. */
+static void
+reload(struct pol_server *srv, const char *path, struct sm_config **cfg)
+{
+	struct sm_config *fresh;
+	char why[512];
+
+	if ((fresh = load_config(path, why, sizeof(why))) == NULL) {
+		sm_log(SM_LOG_ERR, "reload failed, keeping the old settings: %s",
+		       why);
+		return;
+	}
+	if (pol_server_configure(srv, fresh, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "reload failed, keeping the old settings: %s",
+		       why);
+		sm_config_free(fresh);
+		return;
+	}
+	if (strcmp(sm_config_str(fresh, "listen"),
+		   sm_config_str(*cfg, "listen")) != 0)
+		sm_log(SM_LOG_WARNING, "listen changed: takes effect on restart");
+	sm_config_free(*cfg);
+	*cfg = fresh;
+	sm_log(SM_LOG_INFO, "configuration and tables reloaded");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct sm_config *cfg;
+	struct pol_server *srv;
+	struct sigaction sa;
+	char why[512], **names = NULL;
+	size_t nlisten = 0, i;
+	int c, stdin_mode = 0, *fds = NULL;
+
+	while ((c = getopt(argc, argv, "c:sfh")) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 's': stdin_mode = 1; break;
+		case 'f': break;	/* always in the foreground */
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((cfg = load_config(path, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "smilla-policyd: %s\n", why);
+		return EX_CONFIG;
+	}
+	if (sm_log_open("smilla-policyd", sm_config_str(cfg, "log"),
+			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+		fprintf(stderr, "smilla-policyd: %s\n", why);
+		return EX_CONFIG;
+	}
+	/* Bind as root, then drop privileges, then open files and DNS. */
+	if (!stdin_mode) {
+		fds = open_listeners(cfg, &names, &nlisten);
+		drop_privileges(cfg);
+	}
+	if ((srv = pol_server_new(cfg, why, sizeof(why))) == NULL) {
+		sm_log(SM_LOG_ERR, "%s", why);
+		return EX_CONFIG;
+	}
+	for (i = 0; i < nlisten; i++)
+		if (pol_server_listen(srv, fds[i]) < 0) {
+			sm_log(SM_LOG_ERR, "out of memory");
+			return EX_OSERR;
+		}
+	free(fds);
+	sm_split_free(names, nlisten);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (stdin_mode && pol_server_adopt(srv, 0, 1) < 0) {
+		sm_log(SM_LOG_ERR, "cannot serve stdin");
+		return EX_OSERR;
+	}
+	while (!got_term) {
+		if (got_hup) {
+			got_hup = 0;
+			reload(srv, path, &cfg);
+		}
+		pol_server_run_once(srv);
+		if (stdin_mode && pol_server_connections(srv) == 0)
+			break;	/* the one connection is gone */
+	}
+	pol_server_free(srv);
+	sm_config_free(cfg);
+	sm_log_close();
+	return 0;
+}

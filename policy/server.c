@@ -1,0 +1,769 @@
+/*
+ * server.c - the event loop of smilla-policyd.
+ *
+ * A connection reads requests one at a time: a request is parsed,
+ * copied out of the input buffer, and either decided at once (no
+ * certificate, or every TLSA RRset it needs is in the memory or sqlite
+ * cache), or parked until its lookups come back.  Lookups for the same
+ * owner name are shared ("flights"); a parked connection is not read
+ * from, so a client cannot queue unbounded work.  The loop never blocks
+ * on DNS: libunbound's fd is one of the polled descriptors and its
+ * deadlines bound the poll timeout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "cache.h"
+#include "config.h"
+#include "decide.h"
+#include "dns.h"
+#include "log.h"
+#include "reputation.h"
+#include "request.h"
+#include "server.h"
+
+#define RBUF_MAX (1024 * 1024)	/* one request can never be larger */
+#define MC_BUCKETS 8192
+#define MC_MAX 100000		/* memory cache entries before a purge */
+#define FLUSH_MS 1000
+#define FLUSH_EVENTS 2000
+
+struct conn {
+	struct pol_server *srv;
+	int in, out;
+	char *rbuf, *wbuf;
+	size_t rlen, rcap, wlen, woff, wcap;
+	int waiting;		/* lookups the current request waits for */
+	int busy;		/* a request is being decided */
+	int ready;		/* look at the input buffer again */
+	int eof, dead;
+	struct pol_decision d;
+	char helo[256], client_name[256], client_addr[64], instance[64];
+	char state[32], cfp[160], kfp[160], proto[32], cipher[128];
+	char hdr_instance[64];	/* message that got the header already */
+	int64_t t0;
+	int used_dns;
+	struct conn *next;
+};
+
+struct waiter {
+	struct conn *c;
+	int cand;
+	struct waiter *next;
+};
+
+struct flight {
+	struct pol_server *srv;
+	char *name;
+	struct waiter *waiters;
+	struct flight *next;
+};
+
+struct mc {
+	char *name;
+	struct sm_dns_result *res;
+	time_t expires;
+	struct mc *next;
+};
+
+struct pol_server {
+	struct pol_config pc;
+	struct sm_cache_params cp;
+	struct sm_dns *dns;
+	struct sm_cache *cache;
+	struct sm_rep *rep;
+	int *listeners;
+	size_t nlisteners;
+	struct conn *conns;
+	size_t nconns;
+	struct flight *flights;
+	size_t nflights;
+	long max_inflight;
+	struct mc *mc[MC_BUCKETS];
+	size_t nmc;
+	int64_t last_flush;
+	struct pollfd *pfd;
+	size_t npfd;
+};
+
+/* ---------------------------------------------------------------- cache */
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 5381;
+
+	while (*s)
+		h = h * 33 ^ (unsigned char)*s++;
+	return h % MC_BUCKETS;
+}
+
+static void
+mc_purge(struct pol_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < MC_BUCKETS; i++)
+		while (srv->mc[i] != NULL) {
+			struct mc *e = srv->mc[i];
+
+			srv->mc[i] = e->next;
+			sm_dns_result_free(e->res);
+			free(e->name);
+			free(e);
+		}
+	srv->nmc = 0;
+}
+
+static const struct sm_dns_result *
+mc_get(struct pol_server *srv, const char *name, time_t now)
+{
+	struct mc **pp = &srv->mc[hash(name)], *e;
+
+	while ((e = *pp) != NULL) {
+		if (strcmp(e->name, name) == 0) {
+			if (e->expires > now)
+				return e->res;
+			*pp = e->next;
+			sm_dns_result_free(e->res);
+			free(e->name);
+			free(e);
+			srv->nmc--;
+			return NULL;
+		}
+		pp = &e->next;
+	}
+	return NULL;
+}
+
+/* Keep RES (owned) for LIFE seconds; frees it when it is not kept. */
+static void
+mc_put(struct pol_server *srv, struct sm_dns_result *res, long life,
+       time_t now)
+{
+	struct mc *e;
+	unsigned h;
+
+	if (life <= 0 || res == NULL) {
+		sm_dns_result_free(res);
+		return;
+	}
+	if (mc_get(srv, res->qname, now) != NULL) {
+		/* A second answer for a name already cached: keep the first. */
+		sm_dns_result_free(res);
+		return;
+	}
+	if (srv->nmc >= MC_MAX)
+		mc_purge(srv);
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->name = strdup(res->qname)) == NULL) {
+		free(e);
+		sm_dns_result_free(res);
+		return;
+	}
+	h = hash(e->name);
+	e->res = res;
+	e->expires = now + life;
+	e->next = srv->mc[h];
+	srv->mc[h] = e;
+	srv->nmc++;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void
+conn_write(struct conn *c, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	if (c->wlen + len > c->wcap) {
+		size_t cap = c->wlen + len + 512;
+		char *grown = realloc(c->wbuf, cap);
+
+		if (grown == NULL) {
+			c->dead = 1;
+			return;
+		}
+		c->wbuf = grown;
+		c->wcap = cap;
+	}
+	memcpy(c->wbuf + c->wlen, text, len);
+	c->wlen += len;
+	while (c->woff < c->wlen) {
+		n = write(c->out, c->wbuf + c->woff, c->wlen - c->woff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* poll for POLLOUT */
+		if (n <= 0) {
+			c->dead = 1;
+			return;
+		}
+		c->woff += (size_t)n;
+	}
+	c->woff = c->wlen = 0;
+}
+
+/* ---------------------------------------------------------------- decide */
+
+static void
+record_event(struct conn *c, const struct pol_candidate *cand)
+{
+	struct pol_server *srv = c->srv;
+	struct sm_rep_event ev;
+	char ident[SM_NAME_BUF + 4];
+
+	if (srv->rep == NULL)
+		return;
+	if (c->d.identity[0])
+		snprintf(ident, sizeof(ident), "%s", c->d.identity);
+	else
+		snprintf(ident, sizeof(ident), "[%s]", c->client_addr);
+	memset(&ev, 0, sizeof(ev));
+	ev.time = time(NULL);
+	ev.source = "policyd";
+	ev.client_address = c->client_addr;
+	ev.helo = c->helo;
+	ev.identity = ident;
+	ev.result = pol_result_word(c->d.result);
+	ev.usage = ev.selector = ev.mtype = -1;
+	if (cand != NULL && c->d.result == POL_PASS) {
+		ev.usage = cand->usage;
+		ev.selector = cand->selector;
+		ev.mtype = cand->mtype;
+	}
+	ev.cert_fp = c->cfp;
+	ev.key_fp = c->kfp;
+	ev.tls_protocol = c->proto;
+	ev.tls_cipher = c->cipher;
+	if (sm_rep_add(srv->rep, &ev) < 0)
+		sm_log(SM_LOG_WARNING, "reputation queue full, event dropped");
+}
+
+/* All lookups are in: answer, log, record. */
+static void
+finish(struct conn *c)
+{
+	struct pol_server *srv = c->srv;
+	const struct pol_candidate *cand;
+	char action[1024], line[1100], detail[200];
+	int prepend_ok, added;
+	double ms;
+
+	pol_conclude(&srv->pc, &c->d);
+	cand = c->d.chosen >= 0 ? &c->d.cand[c->d.chosen] : NULL;
+	/* PREPEND once per message, never at end-of-data. */
+	prepend_ok = strcmp(c->state, "END-OF-MESSAGE") != 0 &&
+		     (c->instance[0] == '\0' ||
+		      strcmp(c->instance, c->hdr_instance) != 0);
+	pol_action(&srv->pc, &c->d, prepend_ok, &added, action, sizeof(action));
+	if (added)
+		sm_strlcpy(c->hdr_instance, c->instance, sizeof(c->hdr_instance));
+	snprintf(line, sizeof(line), "action=%s\n\n", action);
+	conn_write(c, line);
+	ms = (double)(sm_now_ms() - c->t0);
+	if (c->d.result == POL_PASS && cand != NULL)
+		snprintf(detail, sizeof(detail), "record=\"%d %d %d\"",
+			 cand->usage, cand->selector, cand->mtype);
+	else
+		snprintf(detail, sizeof(detail), "reason=\"%s\"",
+			 cand && cand->reason[0] ? cand->reason :
+			 c->d.have_cert ? "no usable identity" :
+					  "no client certificate");
+	sm_log(SM_LOG_INFO,
+	       "client=%s[%s] helo=%s identity=%s result=%s %s lookup=%s "
+	       "time=%.1fms state=%s action=%s",
+	       c->client_name[0] ? c->client_name : "unknown", c->client_addr,
+	       c->helo[0] ? c->helo : "-",
+	       c->d.identity[0] ? c->d.identity : "-",
+	       pol_result_word(c->d.result), detail,
+	       c->used_dns ? "dns" : c->d.have_cert && c->d.ncand ? "cache" :
+								      "none",
+	       ms, c->state[0] ? c->state : "-", action);
+	record_event(c, cand);
+	c->busy = 0;
+	c->ready = 1;
+}
+
+static void conn_free(struct conn *c);
+
+static void
+answered(void *arg, struct sm_dns_result *res)
+{
+	struct flight *f = arg, **pp;
+	struct pol_server *srv = f->srv;
+	struct waiter *w;
+	time_t now = time(NULL);
+	char why[256];
+
+	if (res != NULL && srv->cache != NULL &&
+	    sm_cache_put(srv->cache, res, now, why, sizeof(why)) < 0)
+		sm_log(SM_LOG_WARNING, "%s", why);
+	while ((w = f->waiters) != NULL) {
+		struct conn *c = w->c;
+
+		f->waiters = w->next;
+		if (!c->dead)
+			pol_found(&srv->pc, &c->d, w->cand, res);
+		free(w);
+		if (--c->waiting == 0) {
+			if (c->dead)
+				conn_free(c);
+			else
+				finish(c);
+		}
+	}
+	for (pp = &srv->flights; *pp != f; pp = &(*pp)->next)
+		;
+	*pp = f->next;
+	srv->nflights--;
+	if (res != NULL)
+		mc_put(srv, res, sm_cache_lifetime(&srv->cp, res), now);
+	free(f->name);
+	free(f);
+}
+
+/* Get candidate I of C's request a result, now or later. */
+static void
+need(struct conn *c, int i)
+{
+	struct pol_server *srv = c->srv;
+	const char *name = c->d.cand[i].owner;
+	const struct sm_dns_result *hit;
+	struct sm_dns_result *res = NULL;
+	struct flight *f;
+	struct waiter *w;
+	time_t now = time(NULL);
+	char why[256];
+
+	if ((hit = mc_get(srv, name, now)) != NULL) {
+		pol_found(&srv->pc, &c->d, i, hit);
+		return;
+	}
+	if (srv->cache != NULL &&
+	    sm_cache_get(srv->cache, name, SM_RR_TLSA, now, &res, why,
+			 sizeof(why)) < 0)
+		sm_log(SM_LOG_WARNING, "%s", why);
+	if (res != NULL) {
+		pol_found(&srv->pc, &c->d, i, res);
+		mc_put(srv, res, (long)res->ttl, now);
+		return;
+	}
+	c->used_dns = 1;
+	for (f = srv->flights; f != NULL; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			break;
+	if (f == NULL) {
+		if ((long)srv->nflights >= srv->max_inflight) {
+			pol_fail_lookup(&c->d, i, "too many lookups in flight");
+			return;
+		}
+		if ((f = calloc(1, sizeof(*f))) == NULL ||
+		    (f->name = strdup(name)) == NULL) {
+			free(f);
+			pol_fail_lookup(&c->d, i, "out of memory");
+			return;
+		}
+		f->srv = srv;
+		if (sm_dns_submit(srv->dns, name, SM_RR_TLSA, answered, f) < 0) {
+			free(f->name);
+			free(f);
+			pol_fail_lookup(&c->d, i, "cannot start lookup");
+			return;
+		}
+		f->next = srv->flights;
+		srv->flights = f;
+		srv->nflights++;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		/* The flight goes on; this request just cannot wait for it. */
+		pol_fail_lookup(&c->d, i, "out of memory");
+		return;
+	}
+	w->c = c;
+	w->cand = i;
+	w->next = f->waiters;
+	f->waiters = w;
+	c->waiting++;
+}
+
+static void
+copy_attr(char *dst, size_t len, const struct pol_request *req,
+	  const char *name)
+{
+	sm_strlcpy(dst, pol_request_get(req, name), len);
+}
+
+/* Start deciding one parsed request. */
+static void
+start(struct conn *c, const struct pol_request *req)
+{
+	int i;
+
+	c->t0 = sm_now_ms();
+	c->busy = 1;
+	c->used_dns = 0;
+	copy_attr(c->helo, sizeof(c->helo), req, "helo_name");
+	copy_attr(c->client_name, sizeof(c->client_name), req, "client_name");
+	copy_attr(c->client_addr, sizeof(c->client_addr), req, "client_address");
+	copy_attr(c->instance, sizeof(c->instance), req, "instance");
+	copy_attr(c->state, sizeof(c->state), req, "protocol_state");
+	copy_attr(c->cfp, sizeof(c->cfp), req, "ccert_fingerprint");
+	copy_attr(c->kfp, sizeof(c->kfp), req, "ccert_pubkey_fingerprint");
+	copy_attr(c->proto, sizeof(c->proto), req, "encryption_protocol");
+	copy_attr(c->cipher, sizeof(c->cipher), req, "encryption_cipher");
+	pol_prepare(&c->srv->pc, req, &c->d);
+	/* Count first, so an early answer cannot finish the request. */
+	c->waiting = 1;
+	for (i = 0; i < c->d.ncand; i++)
+		if (c->d.cand[i].need_lookup && !c->d.cand[i].done)
+			need(c, i);
+	if (--c->waiting == 0)
+		finish(c);
+}
+
+/* Decide every complete request in the input buffer, one at a time. */
+static void
+process(struct conn *c)
+{
+	struct pol_request req;
+	size_t used;
+	char why[128];
+	int rc;
+
+	c->ready = 0;
+	while (!c->busy && !c->dead && c->rlen > 0) {
+		rc = pol_request_parse(c->rbuf, c->rlen, &req, &used, why,
+				       sizeof(why));
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			/* No answer: Postfix applies its default_action. */
+			sm_log(SM_LOG_WARNING,
+			       "malformed request (%s): closing the connection",
+			       why);
+			c->dead = 1;
+			break;
+		}
+		start(c, &req);
+		memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+		c->rlen -= used;
+	}
+	if (c->eof && !c->busy && c->rlen == 0)
+		c->dead = 1;
+}
+
+/* ---------------------------------------------------------------- conns */
+
+static int
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static struct conn *
+conn_new(struct pol_server *srv, int in, int out)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->srv = srv;
+	c->in = in;
+	c->out = out;
+	/* stdout under spawn(8) stays blocking: answers are small. */
+	nonblock(in);
+	c->next = srv->conns;
+	srv->conns = c;
+	srv->nconns++;
+	return c;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct pol_server *srv = c->srv;
+	struct conn **pp;
+
+	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			srv->nconns--;
+			break;
+		}
+	close(c->in);
+	if (c->out != c->in)
+		close(c->out);
+	c->in = c->out = -1;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+/* Close C; while lookups still point at it, the last one frees it. */
+static void
+conn_close(struct conn *c)
+{
+	conn_unlink(c);
+	c->dead = 1;
+	if (c->waiting == 0)
+		conn_free(c);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->rlen == c->rcap) {
+		size_t cap = c->rcap ? 2 * c->rcap : 8192;
+		char *grown;
+
+		if (cap > RBUF_MAX || (grown = realloc(c->rbuf, cap)) == NULL) {
+			sm_log(SM_LOG_WARNING, "request too large: closing");
+			c->dead = 1;
+			return;
+		}
+		c->rbuf = grown;
+		c->rcap = cap;
+	}
+	n = read(c->in, c->rbuf + c->rlen, c->rcap - c->rlen);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0)
+		c->eof = 1;
+	else
+		c->rlen += (size_t)n;
+	process(c);
+	if (c->eof && !c->busy && c->rlen > 0 && !c->dead) {
+		sm_log(SM_LOG_WARNING, "connection closed inside a request");
+		c->dead = 1;
+	}
+}
+
+/* ---------------------------------------------------------------- API */
+
+int
+pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
+		     char *why, size_t whylen)
+{
+	struct pol_config fresh;
+	char host[SM_NAME_BUF] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	if (pol_config_load(&fresh, cfg, host, why, whylen) < 0)
+		return -1;
+	pol_config_free(&srv->pc);
+	srv->pc = fresh;
+	srv->max_inflight = sm_config_int(cfg, "max_inflight");
+	return 0;
+}
+
+struct pol_server *
+pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
+{
+	struct pol_server *srv = calloc(1, sizeof(*srv));
+	struct sm_dns_params dp;
+	const char *db = sm_config_str(cfg, "db_path");
+
+	if (srv == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return NULL;
+	}
+	if (pol_server_configure(srv, cfg, why, whylen) < 0)
+		goto fail;
+	dp.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
+	dp.unbound_conf = sm_config_str(cfg, "unbound_conf");
+	dp.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	if ((srv->dns = sm_dns_new(&dp, why, whylen)) == NULL)
+		goto fail;
+	srv->cp.min_ttl = sm_config_int(cfg, "cache_min_ttl");
+	srv->cp.max_ttl = sm_config_int(cfg, "cache_max_ttl");
+	srv->cp.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
+	srv->cp.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	if (*db != '\0') {
+		if ((srv->cache = sm_cache_open(db, &srv->cp, why, whylen)) == NULL ||
+		    (srv->rep = sm_rep_open(db, sm_config_int(cfg,
+					"reputation_retention"), why,
+					    whylen)) == NULL)
+			goto fail;
+	}
+	srv->last_flush = sm_now_ms();
+	return srv;
+fail:
+	pol_server_free(srv);
+	return NULL;
+}
+
+int
+pol_server_listen(struct pol_server *srv, int fd)
+{
+	int *grown = realloc(srv->listeners,
+			     (srv->nlisteners + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return -1;
+	nonblock(fd);
+	srv->listeners = grown;
+	srv->listeners[srv->nlisteners++] = fd;
+	return 0;
+}
+
+int
+pol_server_adopt(struct pol_server *srv, int in, int out)
+{
+	return conn_new(srv, in, out) ? 0 : -1;
+}
+
+size_t
+pol_server_connections(const struct pol_server *srv)
+{
+	return srv->nconns;
+}
+
+static void
+flush_events(struct pol_server *srv, int force)
+{
+	int64_t now = sm_now_ms();
+	char why[256];
+
+	if (srv->rep == NULL || sm_rep_queued(srv->rep) == 0)
+		return;
+	if (!force && now - srv->last_flush < FLUSH_MS &&
+	    sm_rep_queued(srv->rep) < FLUSH_EVENTS)
+		return;
+	srv->last_flush = now;
+	if (sm_rep_flush(srv->rep, time(NULL), why, sizeof(why)) < 0)
+		sm_log(SM_LOG_WARNING, "%s", why);
+}
+
+void
+pol_server_run_once(struct pol_server *srv)
+{
+	size_t n = 0, i, need = srv->nlisteners + srv->nconns + 1;
+	struct conn *c, *next;
+	int timeout = FLUSH_MS, dl, fd;
+
+	if (need > srv->npfd) {
+		struct pollfd *grown = realloc(srv->pfd, need * sizeof(*grown));
+
+		if (grown == NULL)
+			return;
+		srv->pfd = grown;
+		srv->npfd = need;
+	}
+	srv->pfd[n].fd = sm_dns_fd(srv->dns);
+	srv->pfd[n++].events = POLLIN;
+	for (i = 0; i < srv->nlisteners; i++) {
+		srv->pfd[n].fd = srv->listeners[i];
+		srv->pfd[n++].events = POLLIN;
+	}
+	for (c = srv->conns; c != NULL; c = c->next) {
+		/* A busy connection is not read: one request at a time. */
+		srv->pfd[n].fd = c->in;
+		srv->pfd[n].events = c->busy || c->eof ? 0 : POLLIN;
+		if (c->wlen > 0) {
+			if (c->out == c->in)
+				srv->pfd[n].events |= POLLOUT;
+		}
+		n++;
+	}
+	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
+		timeout = dl;
+	if (poll(srv->pfd, n, timeout) < 0 && errno != EINTR)
+		sm_log(SM_LOG_WARNING, "poll: %s", strerror(errno));
+	if (srv->pfd[0].revents & POLLIN)
+		sm_dns_process(srv->dns);
+	sm_dns_expire(srv->dns);
+	for (i = 1; i <= srv->nlisteners; i++) {
+		if (!(srv->pfd[i].revents & POLLIN))
+			continue;
+		while ((fd = accept4(srv->listeners[i - 1], NULL, NULL,
+				     SOCK_CLOEXEC)) >= 0)
+			if (conn_new(srv, fd, fd) == NULL)
+				close(fd);
+	}
+	/* Connections are matched to poll slots by their position. */
+	i = srv->nlisteners + 1;
+	for (c = srv->conns; c != NULL && i < n; c = c->next, i++) {
+		if (srv->pfd[i].fd != c->in)
+			break;	/* accepted this round: not polled yet */
+		if (srv->pfd[i].revents & POLLOUT)
+			conn_write(c, "");
+		if (srv->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			conn_read(c);
+	}
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->ready && !c->dead)
+			process(c);
+		/* Answers still buffered are written before closing. */
+		if (c->dead && (c->wlen == 0 || c->woff >= c->wlen || c->eof))
+			conn_close(c);
+		else if (c->eof && !c->busy && c->wlen == 0)
+			conn_close(c);
+	}
+	flush_events(srv, 0);
+}
+
+void
+pol_server_free(struct pol_server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	while (srv->conns != NULL) {
+		struct conn *c = srv->conns;
+
+		conn_unlink(c);
+		if (c->waiting == 0)
+			conn_free(c);
+		else
+			c->dead = 1;	/* freed with its flights below */
+	}
+	/* Freeing the resolver cancels lookups without callbacks. */
+	sm_dns_free(srv->dns);
+	while (srv->flights != NULL) {
+		struct flight *f = srv->flights;
+
+		srv->flights = f->next;
+		while (f->waiters != NULL) {
+			struct waiter *w = f->waiters;
+
+			f->waiters = w->next;
+			if (--w->c->waiting == 0)
+				conn_free(w->c);
+			free(w);
+		}
+		free(f->name);
+		free(f);
+	}
+	flush_events(srv, 1);
+	for (i = 0; i < srv->nlisteners; i++)
+		close(srv->listeners[i]);
+	free(srv->listeners);
+	free(srv->pfd);
+	mc_purge(srv);
+	sm_cache_close(srv->cache);
+	sm_rep_close(srv->rep);
+	pol_config_free(&srv->pc);
+	free(srv);
+}

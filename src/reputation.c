@@ -1,0 +1,407 @@
+/*
+ * reputation.c - decisions and per-identity aggregates in sqlite.
+ *
+ * Events are queued in memory and written in batches: one transaction
+ * per flush keeps the daemons' hot path free of disk writes.  Key
+ * changes are counted when an identity shows a public key fingerprint
+ * other than the last one seen for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "reputation.h"
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define QUEUE_MAX 100000	/* beyond this, events are dropped */
+
+static const char *const results[] = { SM_REP_RESULTS };
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS rep_events ("
+	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, source TEXT,"
+	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
+	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
+	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT);"
+	"CREATE INDEX IF NOT EXISTS rep_events_time ON rep_events (time);"
+	"CREATE INDEX IF NOT EXISTS rep_events_identity"
+	" ON rep_events (identity, time);"
+	"CREATE TABLE IF NOT EXISTS rep_identities ("
+	" identity TEXT PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,"
+	" n_pass INTEGER DEFAULT 0, n_fail INTEGER DEFAULT 0,"
+	" n_none INTEGER DEFAULT 0, n_nocert INTEGER DEFAULT 0,"
+	" n_unusable INTEGER DEFAULT 0, n_bogus INTEGER DEFAULT 0,"
+	" n_temperror INTEGER DEFAULT 0, last_key_fp TEXT,"
+	" keys_seen INTEGER DEFAULT 0, key_changes INTEGER DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS rep_keys ("
+	" identity TEXT, key_fp TEXT, first_seen INTEGER, last_seen INTEGER,"
+	" count INTEGER, PRIMARY KEY (identity, key_fp));";
+
+enum { ST_EVENT, ST_IDENT, ST_COUNT_RESULT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
+       ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_N };
+
+static const char *const sql[ST_N] = {
+	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
+	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
+	" tls_cipher) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	"INSERT INTO rep_identities (identity, first_seen, last_seen)"
+	" VALUES (?1, ?2, ?2) ON CONFLICT (identity) DO UPDATE SET"
+	" last_seen = max(last_seen, ?2)",
+	NULL,	/* per-result counters: built at open */
+	"SELECT last_key_fp FROM rep_identities WHERE identity = ?1",
+	"INSERT INTO rep_keys (identity, key_fp, first_seen, last_seen, count)"
+	" VALUES (?1, ?2, ?3, ?3, 1) ON CONFLICT (identity, key_fp) DO UPDATE"
+	" SET last_seen = ?3, count = count + 1",
+	"UPDATE rep_identities SET keys_seen ="
+	" (SELECT count(*) FROM rep_keys WHERE identity = ?1)"
+	" WHERE identity = ?1",
+	"UPDATE rep_identities SET key_changes = key_changes + ?2,"
+	" last_key_fp = ?3 WHERE identity = ?1",
+	"DELETE FROM rep_events WHERE time < ?1",
+	"SELECT identity, first_seen, last_seen, n_pass, n_fail, n_none,"
+	" n_nocert, n_unusable, n_bogus, n_temperror, keys_seen, key_changes,"
+	" last_key_fp FROM rep_identities WHERE last_seen >= ?1"
+	" ORDER BY last_seen DESC, identity",
+	"SELECT time, source, client_address, helo, identity, result, usage,"
+	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher"
+	" FROM rep_events WHERE identity = ?1 AND time >= ?2"
+	" ORDER BY time DESC, id DESC LIMIT ?3",
+};
+
+struct queued {
+	struct sm_rep_event ev;
+	char *buf;	/* all strings of ev, packed */
+};
+
+struct sm_rep {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_N];
+	sqlite3_stmt *count[SM_REP_NRESULTS];
+	long retention;
+	struct queued *q;
+	size_t nq, capq;
+};
+
+int
+sm_rep_result_index(const char *result)
+{
+	int i;
+
+	for (i = 0; i < SM_REP_NRESULTS; i++)
+		if (strcmp(results[i], result) == 0)
+			return i;
+	return -1;
+}
+
+struct sm_rep *
+sm_rep_open(const char *path, long retention, char *why, size_t whylen)
+{
+	struct sm_rep *rep;
+	char buf[160];
+	int i;
+
+	if ((rep = calloc(1, sizeof(*rep))) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return NULL;
+	}
+	rep->retention = retention;
+	if (sqlite3_open_v2(path, &rep->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(rep->db, BUSY_TIMEOUT_MS);
+	/* The cache module switched the file to WAL already, or will. */
+	if (sqlite3_exec(rep->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < ST_N; i++)
+		if (sql[i] != NULL &&
+		    sqlite3_prepare_v3(rep->db, sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &rep->st[i],
+				       NULL) != SQLITE_OK)
+			goto fail;
+	for (i = 0; i < SM_REP_NRESULTS; i++) {
+		snprintf(buf, sizeof(buf),
+			 "UPDATE rep_identities SET n_%s = n_%s + 1"
+			 " WHERE identity = ?1", results[i], results[i]);
+		if (sqlite3_prepare_v3(rep->db, buf, -1,
+				       SQLITE_PREPARE_PERSISTENT,
+				       &rep->count[i], NULL) != SQLITE_OK)
+			goto fail;
+	}
+	return rep;
+fail:
+	sm_why(why, whylen, "reputation store %s: %s", path,
+	       rep->db ? sqlite3_errmsg(rep->db) : "out of memory");
+	sm_rep_close(rep);
+	return NULL;
+}
+
+static void
+drop_queue(struct sm_rep *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nq; i++)
+		free(rep->q[i].buf);
+	rep->nq = 0;
+}
+
+void
+sm_rep_close(struct sm_rep *rep)
+{
+	int i;
+
+	if (rep == NULL)
+		return;
+	for (i = 0; i < ST_N; i++)
+		sqlite3_finalize(rep->st[i]);
+	for (i = 0; i < SM_REP_NRESULTS; i++)
+		sqlite3_finalize(rep->count[i]);
+	sqlite3_close(rep->db);
+	drop_queue(rep);
+	free(rep->q);
+	free(rep);
+}
+
+/* Copy the string at *FIELD into the pack at *P and repoint it. */
+static void
+pack(const char **field, char **p)
+{
+	const char *s = *field ? *field : "";
+	size_t n = strlen(s) + 1;
+
+	memcpy(*p, s, n);
+	*field = *p;
+	*p += n;
+}
+
+int
+sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev)
+{
+	const char **f[9];
+	struct queued *q;
+	size_t i, len = 0;
+	char *p;
+
+	if (rep->nq >= QUEUE_MAX)
+		return -1;
+	if (rep->nq == rep->capq) {
+		size_t cap = rep->capq ? 2 * rep->capq : 64;
+		struct queued *grown = realloc(rep->q, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		rep->q = grown;
+		rep->capq = cap;
+	}
+	q = &rep->q[rep->nq];
+	q->ev = *ev;
+	f[0] = &q->ev.source;
+	f[1] = &q->ev.client_address;
+	f[2] = &q->ev.helo;
+	f[3] = &q->ev.identity;
+	f[4] = &q->ev.result;
+	f[5] = &q->ev.cert_fp;
+	f[6] = &q->ev.key_fp;
+	f[7] = &q->ev.tls_protocol;
+	f[8] = &q->ev.tls_cipher;
+	for (i = 0; i < 9; i++)
+		len += strlen(*f[i] ? *f[i] : "") + 1;
+	if ((q->buf = p = malloc(len)) == NULL)
+		return -1;
+	for (i = 0; i < 9; i++)
+		pack(f[i], &p);
+	rep->nq++;
+	return 0;
+}
+
+size_t
+sm_rep_queued(const struct sm_rep *rep)
+{
+	return rep->nq;
+}
+
+static int
+step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+store(struct sm_rep *rep, const struct sm_rep_event *ev)
+{
+	sqlite3_stmt *st = rep->st[ST_EVENT];
+	int idx = sm_rep_result_index(ev->result), changed = 0;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->time);
+	sqlite3_bind_text(st, 2, ev->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->client_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ev->helo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, ev->result, -1, SQLITE_STATIC);
+	if (ev->usage >= 0) {
+		sqlite3_bind_int(st, 7, ev->usage);
+		sqlite3_bind_int(st, 8, ev->selector);
+		sqlite3_bind_int(st, 9, ev->mtype);
+	} else {
+		sqlite3_bind_null(st, 7);
+		sqlite3_bind_null(st, 8);
+		sqlite3_bind_null(st, 9);
+	}
+	sqlite3_bind_text(st, 10, ev->cert_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, ev->key_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, ev->tls_protocol, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, ev->tls_cipher, -1, SQLITE_STATIC);
+	if (step(st) < 0)
+		return -1;
+	st = rep->st[ST_IDENT];
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ev->time);
+	if (step(st) < 0)
+		return -1;
+	if (idx >= 0) {
+		sqlite3_bind_text(rep->count[idx], 1, ev->identity, -1,
+				  SQLITE_STATIC);
+		if (step(rep->count[idx]) < 0)
+			return -1;
+	}
+	if (ev->key_fp == NULL || ev->key_fp[0] == '\0')
+		return 0;
+	st = rep->st[ST_KEY_GET];
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *last = (const char *)sqlite3_column_text(st, 0);
+
+		changed = last != NULL && strcmp(last, ev->key_fp) != 0;
+	}
+	sqlite3_reset(st);
+	st = rep->st[ST_KEY_NEW];
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->key_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ev->time);
+	if (step(st) < 0)
+		return -1;
+	st = rep->st[ST_KEY_SEEN];
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	if (step(st) < 0)
+		return -1;
+	st = rep->st[ST_KEY_LAST];
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, changed);
+	sqlite3_bind_text(st, 3, ev->key_fp, -1, SQLITE_STATIC);
+	return step(st);
+}
+
+long
+sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
+{
+	size_t i;
+	long n = (long)rep->nq;
+
+	if (sqlite3_exec(rep->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	for (i = 0; i < rep->nq; i++)
+		if (store(rep, &rep->q[i].ev) < 0)
+			goto rollback;
+	sqlite3_bind_int64(rep->st[ST_PRUNE], 1,
+			   (sqlite3_int64)(now - rep->retention));
+	if (step(rep->st[ST_PRUNE]) < 0)
+		goto rollback;
+	if (sqlite3_exec(rep->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	drop_queue(rep);
+	return n;
+rollback:
+	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
+	sqlite3_exec(rep->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+fail:
+	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
+	return -1;
+}
+
+static const char *
+col(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
+}
+
+long
+sm_rep_identities(struct sm_rep *rep, time_t since, sm_rep_identity_fn *fn,
+		  void *arg, char *why, size_t whylen)
+{
+	sqlite3_stmt *st = rep->st[ST_LIST];
+	struct sm_rep_identity id;
+	long n = 0;
+	int rc, i;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id.identity = col(st, 0);
+		id.first_seen = (time_t)sqlite3_column_int64(st, 1);
+		id.last_seen = (time_t)sqlite3_column_int64(st, 2);
+		for (i = 0; i < SM_REP_NRESULTS; i++)
+			id.count[i] = (long)sqlite3_column_int64(st, 3 + i);
+		id.keys_seen = (long)sqlite3_column_int64(st, 10);
+		id.key_changes = (long)sqlite3_column_int64(st, 11);
+		id.last_key_fp = col(st, 12);
+		fn(arg, &id);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		sm_why(why, whylen, "reputation store: %s",
+		       sqlite3_errmsg(rep->db));
+		return -1;
+	}
+	return n;
+}
+
+long
+sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
+	      long limit, sm_rep_event_fn *fn, void *arg, char *why,
+	      size_t whylen)
+{
+	sqlite3_stmt *st = rep->st[ST_EVENTS];
+	struct sm_rep_event ev;
+	long n = 0;
+	int rc;
+
+	sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ev.time = (time_t)sqlite3_column_int64(st, 0);
+		ev.source = col(st, 1);
+		ev.client_address = col(st, 2);
+		ev.helo = col(st, 3);
+		ev.identity = col(st, 4);
+		ev.result = col(st, 5);
+		ev.usage = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
+			   sqlite3_column_int(st, 6);
+		ev.selector = sqlite3_column_int(st, 7);
+		ev.mtype = sqlite3_column_int(st, 8);
+		ev.cert_fp = col(st, 9);
+		ev.key_fp = col(st, 10);
+		ev.tls_protocol = col(st, 11);
+		ev.tls_cipher = col(st, 12);
+		fn(arg, &ev);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		sm_why(why, whylen, "reputation store: %s",
+		       sqlite3_errmsg(rep->db));
+		return -1;
+	}
+	return n;
+}

@@ -1,0 +1,85 @@
+/*
+ * reputation.h - the reputation store: one row per decision of either
+ * daemon, and per-identity aggregates (counts per result, first and
+ * last seen, keys seen, key changes), in the shared sqlite database.
+ *
+ * Daemons queue events with sm_rep_add, which never touches the disk,
+ * and write them in one transaction with sm_rep_flush (every second or
+ * so), so a decision never waits on sqlite.
+ */
+#ifndef SM_REPUTATION_H
+#define SM_REPUTATION_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* Result words counted per identity, in column order. */
+#define SM_REP_RESULTS "pass", "fail", "none", "nocert", "unusable", \
+		       "bogus", "temperror"
+#define SM_REP_NRESULTS 7
+
+struct sm_rep_event {
+	time_t time;
+	const char *source;		/* "policyd", "milter" */
+	const char *client_address;
+	const char *helo;
+	const char *identity;
+	const char *result;		/* one of SM_REP_RESULTS */
+	int usage, selector, mtype;	/* matched record, -1 if none */
+	const char *cert_fp, *key_fp;	/* hex, may be empty */
+	const char *tls_protocol, *tls_cipher;
+};
+
+struct sm_rep_identity {
+	const char *identity;
+	time_t first_seen, last_seen;
+	long count[SM_REP_NRESULTS];
+	long keys_seen, key_changes;
+	const char *last_key_fp;
+};
+
+struct sm_rep;
+
+/* sm_rep_open - open (create) the store at PATH; NULL and WHY on error. */
+struct sm_rep *sm_rep_open(const char *path, long retention, char *why,
+			   size_t whylen);
+
+/* sm_rep_close - flush nothing, free everything (NULL allowed). */
+void sm_rep_close(struct sm_rep *rep);
+
+/* sm_rep_add - queue a copy of EV; 0, or -1 when out of memory. */
+int sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev);
+
+/* sm_rep_queued - events waiting for sm_rep_flush. */
+size_t sm_rep_queued(const struct sm_rep *rep);
+
+/*
+ * sm_rep_flush - write queued events and update aggregates in one
+ * transaction, and drop events older than the retention as of NOW.
+ * Returns the number written, or -1 with WHY (events stay queued, up to
+ * a bound, for the next try).
+ */
+long sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen);
+
+/*
+ * sm_rep_identities - call FN for each identity seen since SINCE, most
+ * recent first.  Returns the count, -1 with WHY on error.
+ */
+typedef void sm_rep_identity_fn(void *arg, const struct sm_rep_identity *id);
+long sm_rep_identities(struct sm_rep *rep, time_t since,
+		       sm_rep_identity_fn *fn, void *arg, char *why,
+		       size_t whylen);
+
+/*
+ * sm_rep_events - call FN for each event of IDENTITY since SINCE, most
+ * recent first, at most LIMIT of them.  Returns the count or -1.
+ */
+typedef void sm_rep_event_fn(void *arg, const struct sm_rep_event *ev);
+long sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
+		   long limit, sm_rep_event_fn *fn, void *arg, char *why,
+		   size_t whylen);
+
+/* sm_rep_result_index - column of a result word, -1 when unknown. */
+int sm_rep_result_index(const char *result);
+
+#endif
