@@ -44,6 +44,7 @@ PROGS = $(B)/smillactl $(B)/smilla-policyd
 
 .PHONY: all check check-build demo bench install clean deps unit
 .SUFFIXES:
+.SECONDARY:
 
 all: $(PROGS)
 

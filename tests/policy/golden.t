@@ -1,0 +1,63 @@
+#!/bin/sh
+# Policy protocol golden tests: each golden/NAME.in is fed to
+# smilla-policyd -s (stdin/stdout, as under spawn(8)) against the DNSSEC
+# test bed and its answers must equal golden/NAME.ref byte for byte.
+# bad-*.in hold a malformed or oversized request after a good one: the
+# good one is answered, then the connection is closed without a reply.
+# SMILLA_BLESS=1 writes missing .ref files (review them before commit).
+set -eu
+. "$(dirname "$0")/../dnssec/tap.sh"
+require_bed
+
+here=$(cd "$(dirname "$0")" && pwd)
+pd="$SMILLA_BUILD/smilla-policyd"
+work="$BED_DIR/golden"
+mkdir -p "$work"
+
+{ cat "$BED_DIR/smilla.conf"; echo "authserv_id = mx.smilla.test"
+  echo "db_path = $work/smilla.db"; } > "$work/plain.conf"
+cat > "$work/require.tbl" <<'TBL'
+# identities that must authenticate
+bad.smilla.test
+host.bogus.smilla.test
+malformed.smilla.test
+nothere.smilla.test
+host.slow.smilla.test
+.required.smilla.test
+TBL
+{ cat "$work/plain.conf"; echo "require_table = $work/require.tbl"; } > "$work/require.conf"
+
+for in in "$here"/golden/*.in; do
+	name=$(basename "$in" .in)
+	ref="$here/golden/$name.ref"
+	case $name in req-*) conf=require ;; *) conf=plain ;; esac
+	sed -e "s/@GOOD_CERT@/$GOOD_CERT_SHA256_COLON/g" \
+	    -e "s/@GOOD_SPKI@/$GOOD_SPKI_SHA256_COLON/g" "$in" > "$work/$name.in"
+	set +e
+	"$pd" -c "$work/$conf.conf" -s < "$work/$name.in" > "$work/$name.out" 2> "$work/$name.log"
+	rc=$?
+	set -e
+	is "$rc" 0 "$name: daemon exits 0"
+	if [ ! -f "$ref" ] && [ "${SMILLA_BLESS:-}" = 1 ]; then
+		cp "$work/$name.out" "$ref"
+	fi
+	if diff -u "$ref" "$work/$name.out" > "$work/$name.diff" 2>&1; then
+		ok 0 "$name: answers equal $name.ref"
+	else
+		ok 1 "$name: answers equal $name.ref"
+		sed 's/^/#   /' "$work/$name.diff" | head -40
+	fi
+	answers=$(grep -c '^action=' "$work/$name.out" || true)
+	decisions=$(grep -c ' result=' "$work/$name.log" || true)
+	is "$decisions" "$answers" "$name: one log line per answer"
+	case $name in bad-*)
+		like "$(cat "$work/$name.log")" 'malformed request|connection closed inside a request' \
+			"$name: logged as malformed"
+		is "$answers" 1 "$name: only the request before it is answered"
+	esac
+done
+
+# The reputation store saw the decisions (flushed at exit).
+n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events where result='pass' and identity='good.smilla.test'")
+check "reputation events recorded ($n pass events)" [ "$n" -gt 5 ]
+done_testing
