@@ -232,14 +232,17 @@ pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
 		break;
 	case SM_DANE_UNUSABLE:
 		c->result = POL_UNUSABLE;
-		snprintf(c->reason, sizeof(c->reason), "no usable record");
-		/* Name the first reason: usually "needs the chain". */
+		/*
+		 * Name one reason; RRsets come in any order, so take the
+		 * alphabetically first to say the same thing every time.
+		 */
+		c->reason[0] = '\0';
 		for (k = 0; k < rep->count; k++)
-			if (rep->recs[k].verdict == SM_DANE_REC_UNUSABLE) {
+			if (rep->recs[k].verdict == SM_DANE_REC_UNUSABLE &&
+			    (c->reason[0] == '\0' ||
+			     strcmp(rep->recs[k].why, c->reason) < 0))
 				sm_strlcpy(c->reason, rep->recs[k].why,
 					   sizeof(c->reason));
-				break;
-			}
 		break;
 	case SM_DANE_NONE:
 		c->result = POL_NONE;

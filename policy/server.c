@@ -242,8 +242,9 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 		ev.selector = cand->selector;
 		ev.mtype = cand->mtype;
 	}
-	ev.cert_fp = c->cfp;
-	ev.key_fp = c->kfp;
+	/* Only well-formed fingerprints count as keys seen. */
+	ev.cert_fp = c->d.cert_fp ? c->cfp : "";
+	ev.key_fp = c->d.key_fp ? c->kfp : "";
 	ev.tls_protocol = c->proto;
 	ev.tls_cipher = c->cipher;
 	if (sm_rep_add(srv->rep, &ev) < 0)

@@ -10,6 +10,7 @@
  *   smillactl [-c FILE] gen openpgpkey --key FILE --email ADDR
  *   smillactl [-c FILE] config [-v]
  *   smillactl [-c FILE] cache show | cache flush [NAME]
+ *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *
  * Exit status: 0 secure data found / authenticated, 1 nothing (secure)
  * found or no match, 2 bogus or temporary failure, 64+ usage and
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "names.h"
 #include "pgp.h"
+#include "reputation.h"
 #include "rr.h"
 #include "util.h"
 
@@ -44,7 +46,8 @@ struct ctl {
 	int json;
 	int use_cache;
 	int verbose;
-	const char *cert, *chain, *name, *email, *key, *ca_file;
+	const char *cert, *chain, *name, *email, *key, *ca_file, *identity;
+	long since;		/* seconds back; 0: all */
 	int usage, selector, mtype;
 };
 
@@ -60,7 +63,8 @@ usage(void)
 	      "  gen smimea --cert PEM --email ADDRESS\n"
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
 	      "  config [-v]\n"
-	      "  cache show | cache flush [NAME]\n",
+	      "  cache show | cache flush [NAME]\n"
+	      "  report [--since DURATION] [--identity HOST] [--json]\n",
 	      stderr);
 	exit(EX_USAGE);
 }
@@ -599,6 +603,151 @@ cmd_cache(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+static const char *const result_words[] = { SM_REP_RESULTS };
+
+struct report_ctx {
+	int json, n;
+};
+
+static void
+fmt_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+show_identity(void *arg, const struct sm_rep_identity *id)
+{
+	struct report_ctx *rc = arg;
+	char first[32], last[32];
+	int i;
+
+	fmt_time(id->first_seen, first, sizeof(first));
+	fmt_time(id->last_seen, last, sizeof(last));
+	if (rc->json) {
+		printf("%s{\"identity\":", rc->n++ ? "," : "");
+		json_str(id->identity);
+		printf(",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);
+		for (i = 0; i < SM_REP_NRESULTS; i++)
+			printf(",\"%s\":%ld", result_words[i], id->count[i]);
+		printf(",\"keys_seen\":%ld,\"key_changes\":%ld,\"last_key\":",
+		       id->keys_seen, id->key_changes);
+		json_str(id->last_key_fp);
+		putchar('}');
+		return;
+	}
+	if (rc->n++ == 0)
+		printf("%-32s %-20s %6s %6s %6s %6s %8s %6s %9s %4s %7s\n",
+		       "identity", "last seen", "pass", "fail", "none", "nocert",
+		       "unusable", "bogus", "temperror", "keys", "changes");
+	printf("%-32s %-20s", id->identity, last);
+	for (i = 0; i < SM_REP_NRESULTS; i++)
+		printf(" %*ld", i == 4 ? 8 : i == 6 ? 9 : 6, id->count[i]);
+	printf(" %4ld %7ld\n", id->keys_seen, id->key_changes);
+}
+
+static void
+show_event(void *arg, const struct sm_rep_event *ev)
+{
+	struct report_ctx *rc = arg;
+	char when[32], rec[16] = "-";
+
+	fmt_time(ev->time, when, sizeof(when));
+	if (ev->usage >= 0)
+		snprintf(rec, sizeof(rec), "%d %d %d", ev->usage, ev->selector,
+			 ev->mtype);
+	if (rc->json) {
+		printf("%s{\"time\":\"%s\",\"result\":", rc->n++ ? "," : "",
+		       when);
+		json_str(ev->result);
+		printf(",\"record\":");
+		json_str(ev->usage >= 0 ? rec : NULL);
+		printf(",\"client_address\":");
+		json_str(ev->client_address);
+		printf(",\"helo\":");
+		json_str(ev->helo);
+		printf(",\"key_fp\":");
+		json_str(ev->key_fp);
+		printf(",\"tls\":");
+		json_str(ev->tls_protocol);
+		putchar('}');
+		return;
+	}
+	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key=%s\n", when,
+	       ev->result, rec, ev->client_address, ev->helo,
+	       ev->tls_protocol[0] ? ev->tls_protocol : "-",
+	       ev->key_fp[0] ? ev->key_fp : "-");
+}
+
+static int
+cmd_report(struct ctl *ctl)
+{
+	struct report_ctx rc = { ctl->json, 0 };
+	struct sm_rep *rep;
+	time_t since = ctl->since > 0 ? time(NULL) - ctl->since : 0;
+	char why[512], host[SM_NAME_BUF];
+	long n;
+
+	rep = sm_rep_open(sm_config_str(ctl->cfg, "db_path"),
+			  sm_config_int(ctl->cfg, "reputation_retention"), why,
+			  sizeof(why));
+	if (rep == NULL)
+		die(EX_CANTCREAT, "%s", why);
+	if (ctl->identity == NULL) {
+		if (rc.json)
+			printf("{\"identities\":[");
+		n = sm_rep_identities(rep, since, show_identity, &rc, why,
+				      sizeof(why));
+		if (rc.json)
+			printf("]}\n");
+		else if (n == 0)
+			printf("no decisions recorded%s\n",
+			       since ? " in that period" : "");
+	} else {
+		/* Identities are stored normalised; "[addr]" ones as given. */
+		if (ctl->identity[0] == '[' ||
+		    sm_names_host(ctl->identity, host, sizeof(host), why,
+				  sizeof(why)) < 0)
+			sm_strlcpy(host, ctl->identity, sizeof(host));
+		if (rc.json)
+			printf("{\"identity\":\"%s\",\"events\":[", host);
+		else
+			printf("%s\n", host);
+		n = sm_rep_events(rep, host, since, 100, show_event, &rc, why,
+				  sizeof(why));
+		if (rc.json)
+			printf("]}\n");
+		else if (n == 0)
+			printf("  no decisions recorded\n");
+	}
+	sm_rep_close(rep);
+	if (n < 0)
+		die(EX_IOERR, "%s", why);
+	return n > 0 ? 0 : 1;
+}
+
+/* A duration as in smilla.conf: NUMBER[s|m|h|d|w]. */
+static long
+duration(const char *arg)
+{
+	char *end;
+	long v = strtol(arg, &end, 10), mult = 1;
+
+	switch (*end) {
+	case 's': mult = 1; end++; break;
+	case 'm': mult = 60; end++; break;
+	case 'h': mult = 3600; end++; break;
+	case 'd': mult = 86400; end++; break;
+	case 'w': mult = 604800; end++; break;
+	}
+	if (end == arg || *end != '\0' || v <= 0 || v > 100L * 365 * 86400 / mult)
+		die(EX_USAGE, "bad duration \"%s\" (NUMBER[s|m|h|d|w])", arg);
+	return v * mult;
+}
+
 static int
 number(const char *arg)
 {
@@ -627,6 +776,8 @@ main(int argc, char **argv)
 		{ "selector", required_argument, NULL, 7 },
 		{ "mtype", required_argument, NULL, 8 },
 		{ "ca-file", required_argument, NULL, 9 },
+		{ "since", required_argument, NULL, 10 },
+		{ "identity", required_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -652,6 +803,8 @@ main(int argc, char **argv)
 		case 7: ctl.selector = number(optarg); break;
 		case 8: ctl.mtype = number(optarg); break;
 		case 9: ctl.ca_file = optarg; break;
+		case 10: ctl.since = duration(optarg); break;
+		case 11: ctl.identity = optarg; break;
 		default: usage();
 		}
 	}
@@ -671,6 +824,8 @@ main(int argc, char **argv)
 		rc = cmd_config(&ctl);
 	else if (strcmp(cmd, "cache") == 0)
 		rc = cmd_cache(&ctl, argc, argv);
+	else if (strcmp(cmd, "report") == 0 && argc == 0)
+		rc = cmd_report(&ctl);
 	else
 		usage();
 	sm_config_free(ctl.cfg);

@@ -60,4 +60,25 @@ done
 # The reputation store saw the decisions (flushed at exit).
 n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events where result='pass' and identity='good.smilla.test'")
 check "reputation events recorded ($n pass events)" [ "$n" -gt 5 ]
+
+# smillactl report reads the same store.
+ctl="$SMILLA_BUILD/smillactl -c $work/plain.conf"
+run $ctl report
+is "$rc" 0 "smillactl report"
+like "$out" '^good\.smilla\.test +[0-9TZ:-]+ +[1-9][0-9]* +0 +0 +1 +1 +0 +0 +1 +0$' \
+	"  good.smilla.test: passes, one nocert, one unusable, one key, no change"
+like "$out" '^host\.bogus\.smilla\.test .* 0 +0 +0 +0 +0 +2 +0 ' "  bogus counted"
+run $ctl report --identity GOOD.smilla.test.
+like "$out" 'pass +record=3 1 1 client=\[127\.0\.0\.1\] helo=good\.smilla\.test tls=TLSv1\.3' \
+	"report --identity: events with record, client, TLS"
+run $ctl report --json --since 1h
+n=$(printf '%s' "$out" | perl -MJSON::PP -e '
+	my $j = decode_json(join "", <STDIN>);
+	my ($g) = grep { $_->{identity} eq "host.slow.smilla.test" } @{$j->{identities}};
+	print $g->{temperror}')
+is "$n" 2 "report --json: temperror count"
+run $ctl report --since 3x
+is "$rc" 64 "report with a bad duration: usage error"
+run $ctl report --identity nobody.smilla.test
+is "$rc" 1 "report for an unknown identity: exit 1"
 done_testing
