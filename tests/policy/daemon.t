@@ -1,0 +1,121 @@
+#!/bin/sh
+# smilla-policyd as a daemon on unix and inet sockets: a hanging lookup
+# never delays other clients, lookups time out as temperror, malformed
+# requests close only their own connection, SIGHUP reloads settings
+# (and keeps the old ones when the new file is bad), SIGTERM stops it.
+set -eu
+. "$(dirname "$0")/../dnssec/tap.sh"
+require_bed
+
+here=$(cd "$(dirname "$0")" && pwd)
+work="$BED_DIR/daemon"
+mkdir -p "$work"
+port=$(( 20000 + $$ % 20000 ))
+conf="$work/smilla.conf"
+write_conf() {
+	{ grep -v '^dns_timeout' "$BED_DIR/smilla.conf"
+	  echo "dns_timeout = 3"
+	  echo "db_path = $work/smilla.db"
+	  echo "authserv_id = mx.smilla.test"
+	  echo "listen = unix:$work/policy.sock, inet:127.0.0.1:$port"
+	  echo "socket_mode = 0660"
+	  printf '%s\n' "$@"; } > "$conf"
+}
+write_conf
+"$SMILLA_BUILD/smilla-policyd" -c "$conf" 2> "$work/log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+i=0
+while [ ! -S "$work/policy.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "unix socket created" [ -S "$work/policy.sock" ]
+is "$(stat -c %a "$work/policy.sock")" 660 "  with socket_mode 0660"
+
+K=$GOOD_SPKI_SHA256_COLON
+client() { "$here/client.pl" "$@"; }
+
+out=$(client "$work/policy.sock" <<SCRIPT
+open warm
+send warm helo=good.smilla.test key=$K
+recv warm
+open slow
+send slow helo=host.slow.smilla.test key=$K
+open fast
+send fast helo=good.smilla.test key=$K instance=f1
+recv fast 2
+send fast helo=good.smilla.test key=$K instance=f2
+recv fast 2
+send fast helo=bad.smilla.test key=$K instance=f3
+recv fast 2
+recv slow 6
+SCRIPT
+)
+like "$out" '^warm [0-9]+ action=PREPEND DANE-Client-Auth: pass' "unix socket: pass"
+fast=$(printf '%s\n' "$out" | awk '$1 == "fast" {print $2}' | sort -n | tail -1)
+check "cached answers while a lookup hangs: slowest ${fast} ms" [ -n "$fast" ] && [ "$fast" -lt 500 ]
+like "$out" '^fast [0-9]+ action=PREPEND DANE-Client-Auth: fail \(identity=bad' "  uncached lookup for another client not held up"
+slow=$(printf '%s\n' "$out" | awk '$1 == "slow" {print $2}')
+like "$out" '^slow [0-9]+ action=PREPEND DANE-Client-Auth: temperror \(identity=host\.slow\.smilla\.test; reason=DNS timeout' \
+	"hanging lookup: temperror"
+check "  after the 3 s timeout, not much later (${slow} ms)" [ -n "$slow" ] && [ "$slow" -ge 2900 ] && [ "$slow" -lt 4500 ]
+# The slow answer came after the fast ones although it was sent first.
+first=$(printf '%s\n' "$out" | awk '{print $1}' | grep -v warm | head -1)
+is "$first" fast "  answers are not serialised behind the lookup"
+
+out=$(client "127.0.0.1:$port" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a
+SCRIPT
+)
+like "$out" '^a [0-9]+ action=PREPEND DANE-Client-Auth: pass' "inet socket: pass"
+
+out=$(client "$work/policy.sock" <<SCRIPT
+open bad
+open good
+send bad raw=request=x\nno-equals-here\n\n
+closed bad
+send good helo=good.smilla.test key=$K
+recv good
+SCRIPT
+)
+like "$out" '^bad closed' "malformed request: connection closed without an answer"
+like "$out" '^good [0-9]+ action=PREPEND' "  other connections carry on"
+like "$(cat "$work/log")" 'malformed request \(line without name=value\)' "  logged with the reason"
+
+# SIGHUP: new actions take effect on the same listening sockets.
+write_conf "action_pass = OK"
+kill -HUP $pid
+sleep 0.5
+out=$(client "$work/policy.sock" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a
+SCRIPT
+)
+like "$out" '^a [0-9]+ action=OK$' "SIGHUP: reloaded action_pass"
+like "$(cat "$work/log")" 'configuration and tables reloaded' "  logged"
+write_conf "action_pass = FROBNICATE"
+kill -HUP $pid
+sleep 0.5
+like "$(cat "$work/log")" 'reload failed, keeping the old settings: .*smilla.conf:[0-9]+: action_pass' \
+	"bad config on SIGHUP: error with file and line"
+out=$(client "$work/policy.sock" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a
+SCRIPT
+)
+like "$out" '^a [0-9]+ action=OK$' "  old settings kept"
+
+kill -TERM $pid
+set +e
+wait $pid
+rc=$?
+set -e
+trap - EXIT
+is "$rc" 0 "SIGTERM: clean exit"
+n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events")
+check "reputation events written at exit ($n)" [ "$n" -ge 8 ]
+lines=$(grep -c ' result=' "$work/log")
+is "$lines" "$n" "one log line per decision, one event per decision"
+done_testing
