@@ -36,4 +36,20 @@ is "$rc" 0 "valgrind smillactl gen openpgpkey"
 vg "$ctl" -c "$conf" lookup tlsa good.smilla.test --cache
 is "$rc" 0 "valgrind smillactl lookup --cache"
 
+# The policy daemon, stdin mode, over the golden requests (all results,
+# a timeout, libunbound threads) and a malformed request.
+golden="$SMILLA_TOP/tests/policy/golden"
+for name in results identity bad-longline; do
+	sed -e "s/@GOOD_CERT@/$GOOD_CERT_SHA256_COLON/g" \
+	    -e "s/@GOOD_SPKI@/$GOOD_SPKI_SHA256_COLON/g" "$golden/$name.in" > "$BED_DIR/vg-$name.in"
+	set +e
+	out=$(valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite "$SMILLA_PLAIN/smilla-policyd" \
+		-c "$conf" -s < "$BED_DIR/vg-$name.in" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	is "$rc" 0 "valgrind smilla-policyd -s < $name.in"
+	[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v ' result=' | sed 's/^/#   /' | head -30
+done
+
 done_testing
