@@ -4,23 +4,30 @@
 #  1. every key of the option table (as "smillactl config" prints it) has
 #     an ".It Cm KEY" entry in docs/smilla.conf.5, and every such entry
 #     is a real key;
-#  2. docs/smillactl.1 and docs/smilla.conf.5 format without a warning
-#     (groff -mdoc -ww);
+#  2. docs/smillactl.1, docs/smilla.conf.5 and docs/smilla-policyd.8
+#     format without a warning (groff -mdoc -ww);
 #  3. every command word and option in the usage of smillactl appears in
 #     docs/smillactl.1, and so does every status, result and verdict
 #     word the code prints (src/dns.c, src/dane.c);
 #  4. contrib/smilla.conf loads, names every key, and its commented-out
-#     values are the built-in defaults.
+#     values are the built-in defaults;
+#  5. every option in the usage of smilla-policyd, every smilla.conf key
+#     the policy daemon reads (the keys named in policy/*.c) and every
+#     result word it prints (policy/decide.c) appear in
+#     docs/smilla-policyd.8.
 #
-# Runs from anywhere; uses $SMILLA_BUILD/smillactl when SMILLA_BUILD is
-# set, else ./build/smillactl.  Output is TAP.
+# Runs from anywhere; uses $SMILLA_BUILD/smillactl and
+# $SMILLA_BUILD/smilla-policyd when SMILLA_BUILD is set, else those in
+# ./build.  Output is TAP.
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
 ctl=${SMILLA_BUILD:-./build}/smillactl
+pd=${SMILLA_BUILD:-./build}/smilla-policyd
 conf5=docs/smilla.conf.5
 ctl1=docs/smillactl.1
+pol8=docs/smilla-policyd.8
 example=contrib/smilla.conf
 
 n=0
@@ -75,7 +82,7 @@ if [ ! -x "$ctl" ]; then
 	diag "run make first, or set SMILLA_BUILD"
 	finish
 fi
-for f in "$conf5" "$ctl1" "$example"; do
+for f in "$conf5" "$ctl1" "$pol8" "$example"; do
 	if [ ! -f "$f" ]; then
 		ok 1 "$f exists"
 		finish
@@ -102,14 +109,14 @@ done
 # ---- 2. the pages format cleanly ----
 
 if command -v groff >/dev/null 2>&1; then
-	for f in "$ctl1" "$conf5"; do
+	for f in "$ctl1" "$conf5" "$pol8"; do
 		out=$(groff -mdoc -ww -z -Tutf8 "$f" 2>&1)
 		[ -z "$out" ]
 		ok $? "$f formats without warnings"
 		[ -z "$out" ] || diag "$out"
 	done
 else
-	for f in "$ctl1" "$conf5"; do
+	for f in "$ctl1" "$conf5" "$pol8"; do
 		ok 1 "$f formats without warnings"
 		diag "groff not found (Debian: apt-get install groff-base)"
 	done
@@ -178,5 +185,60 @@ out=$(diff "$tmp/defaults" "$tmp/example")
 [ -z "$out" ]
 ok $? "$example shows the built-in defaults"
 [ -z "$out" ] || diag "$out"
+
+# ---- 5. smilla-policyd <-> smilla-policyd.8 ----
+
+if [ ! -x "$pd" ]; then
+	ok 1 "smilla-policyd is built ($pd)"
+	finish
+fi
+
+# -h is not an option of the daemon: it prints the usage, serves nothing.
+usage=$("$pd" -h 2>&1 >/dev/null)
+rc=$?
+[ "$rc" -eq 64 ]
+ok $? "smilla-policyd -h exits 64 (got $rc)"
+
+options=$(printf '%s\n' "$usage" | grep -o '\[-[a-zA-Z]' | tr -d '[-' | sort -u)
+[ -n "$options" ]
+ok $? "smilla-policyd usage lists options"
+doc_fl=$(macro_words Fl "$pol8")
+for o in $options; do
+	word_in "$doc_fl" "$o"
+	ok $? "$pol8 documents option -$o"
+done
+
+# Keys: quoted key names in policy/*.c, and for a "prefix_%s" format
+# every key starting with that prefix (action_%s: action_pass, ...).
+doc_cm=$(macro_words Cm "$pol8")
+literals=$(cat policy/*.c | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+prefixes=$(cat policy/*.c | grep -o '"[a-z_]*%s"' | sed 's/^"//; s/%s"$//' |
+	sort -u)
+used=""
+for k in $keys; do
+	if word_in "$literals" "$k"; then
+		used="$used $k"
+		continue
+	fi
+	for p in $prefixes; do
+		case $k in "$p"*) used="$used $k"; break ;; esac
+	done
+done
+[ -n "$used" ]
+ok $? "policy/*.c names keys of the option table"
+for k in $used; do
+	word_in "$doc_cm" "$k"
+	ok $? "$pol8 documents key $k"
+done
+
+# Result words: the words[] table of policy/decide.c.
+results=$(sed -n '/^static const char \*const words\[/,/};/p' policy/decide.c |
+	grep -o '"[a-z]*"' | tr -d '"')
+[ -n "$results" ]
+ok $? "policy/decide.c names its result words"
+for w in $results; do
+	word_in "$doc_cm" "$w"
+	ok $? "$pol8 documents result word $w"
+done
 
 finish
