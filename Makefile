@@ -90,12 +90,13 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/smillactl $(DESTDIR)$(BINDIR)/smillactl
 	install -m 755 $(B)/smilla-policyd $(DESTDIR)$(SBINDIR)/smilla-policyd
 	install -m 644 docs/smillactl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/smilla.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 docs/smilla-policyd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(SYSCONFDIR)/smilla
 	install -m 644 contrib/smilla.conf \
 		$(DESTDIR)$(SYSCONFDIR)/smilla/smilla.conf.example

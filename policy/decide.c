@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "dane.h"
@@ -305,7 +306,7 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 				 pol_result_word(d->result));
 		return;
 	}
-	if (strcmp(action, "header") != 0) {
+	if (strcasecmp(action, "header") != 0) {
 		snprintf(buf, buflen, "%s", action);
 		return;
 	}

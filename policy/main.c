@@ -66,6 +66,7 @@ listen_unix(const char *path, const struct sm_config *cfg, char *why,
 {
 	struct sockaddr_un sun;
 	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -75,7 +76,15 @@ listen_unix(const char *path, const struct sm_config *cfg, char *why,
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, path);
-	unlink(path);
+	/* Replace a stale socket, never any other kind of file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			sm_why(why, whylen, "unix:%s: exists and is not a socket",
+			       path);
+			return -1;
+		}
+		unlink(path);
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    chmod(path, mode) < 0 || listen(fd, 128) < 0) {
@@ -271,6 +280,14 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* Early: a SIGHUP during start-up must not kill the daemon. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	if ((cfg = load_config(path, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
@@ -296,13 +313,6 @@ main(int argc, char **argv)
 		}
 	free(fds);
 	sm_split_free(names, nlisten);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	if (stdin_mode && pol_server_adopt(srv, 0, 1) < 0) {
 		sm_log(SM_LOG_ERR, "cannot serve stdin");
 		return EX_OSERR;

@@ -574,6 +574,8 @@ pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 	pol_config_free(&srv->pc);
 	srv->pc = fresh;
 	srv->max_inflight = sm_config_int(cfg, "max_inflight");
+	/* After a reload, answers come from the shared cache or DNS again. */
+	mc_purge(srv);
 	return 0;
 }
 

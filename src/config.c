@@ -24,6 +24,7 @@ static int check_identity(const char *value, char *why, size_t whylen);
 static int check_mode(const char *value, char *why, size_t whylen);
 static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
+static int check_header_name(const char *value, char *why, size_t whylen);
 
 const struct sm_option sm_options[] = {
 	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
@@ -71,7 +72,7 @@ const struct sm_option sm_options[] = {
 	{ "authserv_id", SM_OPT_STRING, "", 0, 0, NULL, check_header,
 	  "name of this server in result headers (empty: the host name)" },
 	{ "auth_header", SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
-	  check_header, "name of the result header" },
+	  check_header_name, "name of the result header" },
 	{ "action_pass", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
 	  "action for pass: header, or a Postfix access(5) action" },
 	{ "action_fail", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
@@ -149,8 +150,9 @@ check_listen(const char *value, char *why, size_t whylen)
 			continue;
 		if (strncmp(v[i], "inet:", 5) == 0 &&
 		    (colon = strrchr(v[i] + 5, ':')) != NULL &&
-		    colon > v[i] + 5 && atoi(colon + 1) > 0 &&
-		    atoi(colon + 1) < 65536)
+		    colon > v[i] + 5 && colon[1] != '\0' &&
+		    strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+		    atoi(colon + 1) > 0 && atoi(colon + 1) < 65536)
 			continue;
 		sm_why(why, whylen,
 		       "\"%s\" is not unix:/PATH or inet:HOST:PORT", v[i]);
@@ -202,13 +204,16 @@ static int
 check_action(const char *value, char *why, size_t whylen)
 {
 	static const char *const words[] = {
-		"header", "DUNNO", "OK", "REJECT", "DEFER", "DEFER_IF_PERMIT",
+		"DUNNO", "OK", "REJECT", "DEFER", "DEFER_IF_PERMIT",
 		"DEFER_IF_REJECT", "WARN", "INFO", "HOLD", "DISCARD", "PREPEND",
 		"FILTER", "REDIRECT", "BCC"
 	};
 	size_t i, len = strcspn(value, " \t");
 
-	if (strpbrk(value, "\r\n") == NULL) {
+	/* "header" is ours and takes no text; the rest go to Postfix. */
+	if (strcasecmp(value, "header") == 0)
+		return 0;
+	if (strpbrk(value, "\r\n") == NULL && strncasecmp(value, "header", len) != 0) {
 		if (len == 3 && (value[0] == '4' || value[0] == '5') &&
 		    isdigit((unsigned char)value[1]) &&
 		    isdigit((unsigned char)value[2]))
@@ -231,14 +236,24 @@ check_header(const char *value, char *why, size_t whylen)
 	const char *p;
 
 	for (p = value; *p; p++)
-		if (*p <= ' ' || *p >= 127 || *p == ':' || *p == ';' ||
-		    *p == '(' || *p == ')') {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_') {
 			sm_why(why, whylen,
 			       "\"%s\": letters, digits and '-', '.', '_' only",
 			       value);
 			return -1;
 		}
 	return 0;
+}
+
+static int
+check_header_name(const char *value, char *why, size_t whylen)
+{
+	if (*value == '\0') {
+		sm_why(why, whylen, "a header name is needed");
+		return -1;
+	}
+	return check_header(value, why, whylen);
 }
 
 static int

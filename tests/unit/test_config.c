@@ -45,6 +45,16 @@ static const struct bad_case bad[] = {
 	{ "cache_min_ttl = 2h\ncache_max_ttl = 1h\n",
 	  ": cache_min_ttl (7200) exceeds cache_max_ttl (3600)" },
 	{ "cache_max_ttl = 99999999999999999999\n", ":1: cache_max_ttl" },
+	{ "action_fail = header please\n", ":1: action_fail" },
+	{ "action_fail = ACCEPT\n", ":1: action_fail: \"ACCEPT\" is not header" },
+	{ "auth_header =\n", ":1: auth_header: a header name is needed" },
+	{ "auth_header = X-A:B\n", ":1: auth_header" },
+	{ "listen = inet:127.0.0.1:99x\n", ":1: listen" },
+	{ "listen = unix:relative/path\n", ":1: listen" },
+	{ "listen = \n", ":1: listen: no socket given" },
+	{ "identity = helo, rdns\n", ":1: identity: \"rdns\" is not" },
+	{ "socket_mode = 0999\n", ":1: socket_mode" },
+	{ "fingerprint_digest = md5\n", ":1: fingerprint_digest" },
 };
 
 int
@@ -78,11 +88,19 @@ main(void)
 			 "log = syslog:local3\n"
 			 "log_level = debug\n"
 			 "unbound_conf = /etc/smilla/unbound conf.d/x.conf\n"
-			 "dns_timeout = 7\n");
+			 "dns_timeout = 7\n"
+			 "action_fail = REJECT 5.7.1 go away\n"
+			 "action_pass = HEADER\n"
+			 "action_bogus = 451 try later\n"
+			 "listen = unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1\n");
 	ok(sm_config_load(cfg, path, why, sizeof(why)) == 0, "file loads");
 	is_str(sm_config_str(cfg, "trust_anchor_file"),
 	       "/etc/smilla/anchor.key", "path value");
 	is_int(sm_config_int(cfg, "dns_timeout"), 7, "later line wins");
+	is_str(sm_config_str(cfg, "action_fail"), "REJECT 5.7.1 go away",
+	       "action with text");
+	is_str(sm_config_str(cfg, "listen"),
+	       "unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1", "listen list");
 	is_int(sm_config_int(cfg, "cache_max_ttl"), 86400, "1d = 86400");
 	is_int(sm_config_int(cfg, "cache_min_ttl"), 30, "30s = 30");
 	is_int(sm_config_int(cfg, "cache_negative_ttl"), 604800, "1w");

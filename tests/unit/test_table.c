@@ -1,0 +1,90 @@
+/*
+ * test_table - require/lookup table files: exact names, ".domain"
+ * wildcards, addresses, comments, and errors with file and line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "table.h"
+#include "tap.h"
+
+static char path[] = "/tmp/smilla-test-table-XXXXXX";
+
+static struct sm_table *
+load(const char *text, char *why, size_t whylen)
+{
+	FILE *fp = fopen(path, "w");
+
+	fputs(text, fp);
+	fclose(fp);
+	return sm_table_load(path, why, whylen);
+}
+
+struct match_case {
+	const char *name;
+	int want;
+};
+
+static const struct match_case cases[] = {
+	{ "mx.example.test", 1 },	/* exact */
+	{ "MX.Example.Test", 1 },	/* case folded */
+	{ "a.mx.example.test", 0 },	/* exact entry covers no subdomains */
+	{ "example.test", 0 },
+	{ "a.partner.test", 1 },	/* .partner.test */
+	{ "a.b.partner.test", 1 },
+	{ "partner.test", 0 },		/* wildcard not the domain itself */
+	{ "xpartner.test", 0 },
+	{ "xn--bcher-kva.example", 1 },	/* entry written as a U-label */
+	{ "boss@corp.test", 1 },	/* address entry */
+	{ "Boss@corp.test", 0 },	/* local part case matters */
+	{ "boss@CORP.test", 1 },	/* domain does not */
+	{ "anyone@a.partner.test", 1 },	/* address through its domain */
+	{ "corp.test", 0 },
+	{ "", 0 },
+};
+
+int
+main(void)
+{
+	struct sm_table *t;
+	char why[512];
+	size_t i;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return 1;
+	close(fd);
+	t = load("# clients that must authenticate\n"
+		 "mx.example.test\n"
+		 "\n"
+		 "   .partner.test   \n"
+		 "b\xc3\xbc" "cher.example\n"
+		 "boss@corp.test\n", why, sizeof(why));
+	if (!ok(t != NULL, "table loads %s", t ? "" : why))
+		return done_testing();
+	is_int((long)sm_table_count(t), 4, "four entries");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(sm_table_match(t, cases[i].name), cases[i].want,
+		       cases[i].name[0] ? cases[i].name : "(empty)");
+	ok(sm_table_match(NULL, "mx.example.test") == 0, "NULL table matches nothing");
+	sm_table_free(t);
+
+	t = load("ok.example.test\nbad_name.example\n", why, sizeof(why));
+	ok(t == NULL && strstr(why, ":2: bad_name.example:") != NULL,
+	   "bad entry: %s", why);
+	t = load("two names.example\n", why, sizeof(why));
+	ok(t == NULL && strstr(why, ":1: one entry per line") != NULL,
+	   "two entries on a line: %s", why);
+	t = load("@example.test\n", why, sizeof(why));
+	ok(t == NULL && strstr(why, ":1:") != NULL, "empty local part: %s", why);
+	t = load("", why, sizeof(why));
+	ok(t != NULL && sm_table_count(t) == 0 &&
+	   sm_table_match(t, "a.test") == 0, "empty table");
+	sm_table_free(t);
+	unlink(path);
+	ok(sm_table_load(path, why, sizeof(why)) == NULL &&
+	   strstr(why, "No such file") != NULL, "missing file: %s", why);
+	return done_testing();
+}
