@@ -84,9 +84,15 @@ demo: deps
 	$(MAKE) all
 	./scripts/demo.sh
 
+BENCH_BINS = $(B)/bench/loadgen $(B)/bench/null-policy
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< -lpthread
+
 bench: deps
-	$(MAKE) all
-	@echo "bench: no benchmarks yet (they come with smilla-policyd)"
+	$(MAKE) all $(BENCH_BINS)
+	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/policy-bench.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

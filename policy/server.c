@@ -33,7 +33,6 @@
 #define MC_BUCKETS 8192
 #define MC_MAX 100000		/* memory cache entries before a purge */
 #define FLUSH_MS 1000
-#define FLUSH_EVENTS 2000
 
 struct conn {
 	struct pol_server *srv;
@@ -88,8 +87,8 @@ struct pol_server {
 	long max_inflight;
 	struct mc *mc[MC_BUCKETS];
 	size_t nmc;
-	int64_t last_flush;
 	struct pollfd *pfd;
+	struct conn **pconn;	/* connection of each poll slot */
 	size_t npfd;
 };
 
@@ -297,6 +296,7 @@ finish(struct conn *c)
 }
 
 static void conn_free(struct conn *c);
+static void rep_error(const char *why);
 
 static void
 answered(void *arg, struct sm_dns_result *res)
@@ -607,8 +607,11 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 					"reputation_retention"), why,
 					    whylen)) == NULL)
 			goto fail;
+		if (sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error) < 0) {
+			sm_why(why, whylen, "cannot start the reputation writer");
+			goto fail;
+		}
 	}
-	srv->last_flush = sm_now_ms();
 	return srv;
 fail:
 	pol_server_free(srv);
@@ -641,20 +644,11 @@ pol_server_connections(const struct pol_server *srv)
 	return srv->nconns;
 }
 
+/* Called from the reputation writer thread. */
 static void
-flush_events(struct pol_server *srv, int force)
+rep_error(const char *why)
 {
-	int64_t now = sm_now_ms();
-	char why[256];
-
-	if (srv->rep == NULL || sm_rep_queued(srv->rep) == 0)
-		return;
-	if (!force && now - srv->last_flush < FLUSH_MS &&
-	    sm_rep_queued(srv->rep) < FLUSH_EVENTS)
-		return;
-	srv->last_flush = now;
-	if (sm_rep_flush(srv->rep, time(NULL), why, sizeof(why)) < 0)
-		sm_log(SM_LOG_WARNING, "%s", why);
+	sm_log(SM_LOG_WARNING, "%s", why);
 }
 
 void
@@ -666,10 +660,14 @@ pol_server_run_once(struct pol_server *srv)
 
 	if (need > srv->npfd) {
 		struct pollfd *grown = realloc(srv->pfd, need * sizeof(*grown));
+		struct conn **cgrown;
 
 		if (grown == NULL)
 			return;
 		srv->pfd = grown;
+		if ((cgrown = realloc(srv->pconn, need * sizeof(*cgrown))) == NULL)
+			return;
+		srv->pconn = cgrown;
 		srv->npfd = need;
 	}
 	srv->pfd[n].fd = sm_dns_fd(srv->dns);
@@ -679,14 +677,19 @@ pol_server_run_once(struct pol_server *srv)
 		srv->pfd[n++].events = POLLIN;
 	}
 	for (c = srv->conns; c != NULL; c = c->next) {
-		/* A busy connection is not read: one request at a time. */
-		srv->pfd[n].fd = c->in;
-		srv->pfd[n].events = c->busy || c->eof ? 0 : POLLIN;
-		if (c->wlen > 0) {
-			if (c->out == c->in)
-				srv->pfd[n].events |= POLLOUT;
-		}
-		n++;
+		/*
+		 * A busy connection is not read: one request at a time.  With
+		 * nothing to wait for, its slot is disabled (fd -1): poll
+		 * would report a hang-up on it again and again.
+		 */
+		short ev = c->busy || c->eof ? 0 : POLLIN;
+
+		if (c->wlen > 0 && c->out == c->in)
+			ev |= POLLOUT;
+		srv->pfd[n].fd = ev ? c->in : -1;
+		srv->pfd[n].events = ev;
+		srv->pfd[n].revents = 0;
+		srv->pconn[n++] = c;
 	}
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
 		timeout = dl;
@@ -703,11 +706,9 @@ pol_server_run_once(struct pol_server *srv)
 			if (conn_new(srv, fd, fd) == NULL)
 				close(fd);
 	}
-	/* Connections are matched to poll slots by their position. */
-	i = srv->nlisteners + 1;
-	for (c = srv->conns; c != NULL && i < n; c = c->next, i++) {
-		if (srv->pfd[i].fd != c->in)
-			break;	/* accepted this round: not polled yet */
+	/* New connections went to the list head; slots still match. */
+	for (i = srv->nlisteners + 1; i < n; i++) {
+		c = srv->pconn[i];
 		if (srv->pfd[i].revents & POLLOUT)
 			conn_write(c, "");
 		if (srv->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
@@ -723,7 +724,6 @@ pol_server_run_once(struct pol_server *srv)
 		else if (c->eof && !c->busy && c->wlen == 0)
 			conn_close(c);
 	}
-	flush_events(srv, 0);
 }
 
 void
@@ -759,11 +759,11 @@ pol_server_free(struct pol_server *srv)
 		free(f->name);
 		free(f);
 	}
-	flush_events(srv, 1);
 	for (i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i]);
 	free(srv->listeners);
 	free(srv->pfd);
+	free(srv->pconn);
 	mc_purge(srv);
 	sm_cache_close(srv->cache);
 	sm_rep_close(srv->rep);

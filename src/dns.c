@@ -30,10 +30,14 @@ struct query {
 	struct query *prev, *next;
 };
 
+/*
+ * Queries are kept in submission order.  They all share one timeout, so
+ * that is deadline order too: the head is always the next to expire.
+ */
 struct sm_dns {
 	struct ub_ctx *ctx;
 	int timeout_ms;
-	struct query *head;
+	struct query *head, *tail;
 	size_t pending;
 };
 
@@ -187,6 +191,8 @@ unlink_query(struct query *q)
 		dns->head = q->next;
 	if (q->next)
 		q->next->prev = q->prev;
+	else
+		dns->tail = q->prev;
 	dns->pending--;
 }
 
@@ -239,6 +245,14 @@ sm_dns_new(const struct sm_dns_params *params, char *why, size_t whylen)
 		return NULL;
 	}
 	dns->timeout_ms = params->timeout_ms > 0 ? params->timeout_ms : 5000;
+	/*
+	 * libunbound's default of 16 outgoing ports lets a few hundred
+	 * lookups hanging on an unresponsive zone (anyone can send such a
+	 * HELO name) starve every other lookup.  Set before the config
+	 * file, so an admin's own value wins.
+	 */
+	ub_ctx_set_option(dns->ctx, "outgoing-range:", "4096");
+	ub_ctx_set_option(dns->ctx, "num-queries-per-thread:", "4096");
 	if (params->unbound_conf != NULL && *params->unbound_conf != '\0' &&
 	    (rc = ub_ctx_config(dns->ctx, params->unbound_conf)) != 0) {
 		sm_why(why, whylen, "unbound config %s: %s",
@@ -301,10 +315,12 @@ sm_dns_submit(struct sm_dns *dns, const char *name, int type, sm_dns_cb *cb,
 		free(q);
 		return -1;
 	}
-	q->next = dns->head;
-	if (dns->head)
-		dns->head->prev = q;
-	dns->head = q;
+	q->prev = dns->tail;
+	if (dns->tail)
+		dns->tail->next = q;
+	else
+		dns->head = q;
+	dns->tail = q;
 	dns->pending++;
 	return 0;
 }
@@ -332,7 +348,7 @@ sm_dns_expire(struct sm_dns *dns)
 	for (q = dns->head; q != NULL; q = next) {
 		next = q->next;
 		if (q->deadline > now)
-			continue;
+			break;	/* the rest are later still */
 		ub_cancel(dns->ctx, q->ub_id);
 		unlink_query(q);
 		q->next = due;
@@ -356,14 +372,11 @@ sm_dns_expire(struct sm_dns *dns)
 int
 sm_dns_next_deadline(const struct sm_dns *dns)
 {
-	const struct query *q;
-	int64_t first = -1, now;
+	int64_t first, now;
 
-	for (q = dns->head; q != NULL; q = q->next)
-		if (first < 0 || q->deadline < first)
-			first = q->deadline;
-	if (first < 0)
+	if (dns->head == NULL)
 		return -1;
+	first = dns->head->deadline;
 	now = sm_now_ms();
 	return first <= now ? 0 : (int)(first - now);
 }

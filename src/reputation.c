@@ -7,8 +7,11 @@
  * other than the last one seen for it.
  */
 #include <stdio.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -81,8 +84,16 @@ struct sm_rep {
 	sqlite3_stmt *st[ST_N];
 	sqlite3_stmt *count[SM_REP_NRESULTS];
 	long retention;
+	/* The queue is shared with the writer thread, under LOCK. */
+	pthread_mutex_t lock;
 	struct queued *q;
 	size_t nq, capq;
+	/* writer thread */
+	pthread_t writer;
+	pthread_cond_t wake;
+	int running, stop;
+	long interval_ms;
+	void (*on_error)(const char *why);
 };
 
 int
@@ -108,6 +119,8 @@ sm_rep_open(const char *path, long retention, char *why, size_t whylen)
 		return NULL;
 	}
 	rep->retention = retention;
+	pthread_mutex_init(&rep->lock, NULL);
+	pthread_cond_init(&rep->wake, NULL);
 	if (sqlite3_open_v2(path, &rep->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
@@ -140,13 +153,55 @@ fail:
 }
 
 static void
-drop_queue(struct sm_rep *rep)
+drop(struct queued *q, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < rep->nq; i++)
-		free(rep->q[i].buf);
-	rep->nq = 0;
+	for (i = 0; i < n; i++)
+		free(q[i].buf);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct sm_rep *rep = arg;
+	char why[512];
+	int stop = 0;
+
+	while (!stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += rep->interval_ms / 1000;
+		ts.tv_nsec += (rep->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&rep->lock);
+		while (!rep->stop &&
+		       pthread_cond_timedwait(&rep->wake, &rep->lock, &ts) !=
+			       ETIMEDOUT)
+			;
+		stop = rep->stop;
+		pthread_mutex_unlock(&rep->lock);
+		if (sm_rep_flush(rep, time(NULL), why, sizeof(why)) < 0 &&
+		    rep->on_error != NULL)
+			rep->on_error(why);
+	}
+	return NULL;
+}
+
+int
+sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
+		    void (*on_error)(const char *why))
+{
+	rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+	rep->on_error = on_error;
+	if (pthread_create(&rep->writer, NULL, writer_main, rep) != 0)
+		return -1;
+	rep->running = 1;
+	return 0;
 }
 
 void
@@ -156,13 +211,22 @@ sm_rep_close(struct sm_rep *rep)
 
 	if (rep == NULL)
 		return;
+	if (rep->running) {
+		pthread_mutex_lock(&rep->lock);
+		rep->stop = 1;
+		pthread_cond_signal(&rep->wake);
+		pthread_mutex_unlock(&rep->lock);
+		pthread_join(rep->writer, NULL);	/* it flushes once more */
+	}
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(rep->st[i]);
 	for (i = 0; i < SM_REP_NRESULTS; i++)
 		sqlite3_finalize(rep->count[i]);
 	sqlite3_close(rep->db);
-	drop_queue(rep);
+	drop(rep->q, rep->nq);
 	free(rep->q);
+	pthread_mutex_destroy(&rep->lock);
+	pthread_cond_destroy(&rep->wake);
 	free(rep);
 }
 
@@ -186,19 +250,10 @@ sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev)
 	size_t i, len = 0;
 	char *p;
 
-	if (rep->nq >= QUEUE_MAX)
-		return -1;
-	if (rep->nq == rep->capq) {
-		size_t cap = rep->capq ? 2 * rep->capq : 64;
-		struct queued *grown = realloc(rep->q, cap * sizeof(*grown));
+	struct queued item;
 
-		if (grown == NULL)
-			return -1;
-		rep->q = grown;
-		rep->capq = cap;
-	}
-	q = &rep->q[rep->nq];
-	q->ev = *ev;
+	item.ev = *ev;
+	q = &item;
 	f[0] = &q->ev.source;
 	f[1] = &q->ev.client_address;
 	f[2] = &q->ev.helo;
@@ -214,14 +269,37 @@ sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev)
 		return -1;
 	for (i = 0; i < 9; i++)
 		pack(f[i], &p);
-	rep->nq++;
+	/* Only the append is under the lock: the copy was made outside. */
+	pthread_mutex_lock(&rep->lock);
+	if (rep->nq >= QUEUE_MAX)
+		goto full;
+	if (rep->nq == rep->capq) {
+		size_t cap = rep->capq ? 2 * rep->capq : 64;
+		struct queued *grown = realloc(rep->q, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			goto full;
+		rep->q = grown;
+		rep->capq = cap;
+	}
+	rep->q[rep->nq++] = item;
+	pthread_mutex_unlock(&rep->lock);
 	return 0;
+full:
+	pthread_mutex_unlock(&rep->lock);
+	free(item.buf);
+	return -1;
 }
 
 size_t
 sm_rep_queued(const struct sm_rep *rep)
 {
-	return rep->nq;
+	size_t n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&rep->lock);
+	n = rep->nq;
+	pthread_mutex_unlock((pthread_mutex_t *)&rep->lock);
+	return n;
 }
 
 static int
@@ -298,17 +376,48 @@ store(struct sm_rep *rep, const struct sm_rep_event *ev)
 	return step(st);
 }
 
+/* Put a batch that could not be written back in front of the queue. */
+static void
+requeue(struct sm_rep *rep, struct queued *batch, size_t n)
+{
+	struct queued *merged;
+
+	pthread_mutex_lock(&rep->lock);
+	if (rep->nq + n > QUEUE_MAX ||
+	    (merged = malloc((rep->nq + n) * sizeof(*merged))) == NULL) {
+		pthread_mutex_unlock(&rep->lock);
+		drop(batch, n);	/* bounded: losing events beats losing memory */
+		free(batch);
+		return;
+	}
+	memcpy(merged, batch, n * sizeof(*merged));
+	if (rep->nq)
+		memcpy(merged + n, rep->q, rep->nq * sizeof(*merged));
+	free(rep->q);
+	rep->q = merged;
+	rep->nq += n;
+	rep->capq = rep->nq;
+	pthread_mutex_unlock(&rep->lock);
+	free(batch);
+}
+
 long
 sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 {
-	size_t i;
-	long n = (long)rep->nq;
+	struct queued *batch;
+	size_t i, n;
 
+	pthread_mutex_lock(&rep->lock);
+	batch = rep->q;
+	n = rep->nq;
+	rep->q = NULL;
+	rep->nq = rep->capq = 0;
+	pthread_mutex_unlock(&rep->lock);
 	if (sqlite3_exec(rep->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		goto fail;
-	for (i = 0; i < rep->nq; i++)
-		if (store(rep, &rep->q[i].ev) < 0)
+	for (i = 0; i < n; i++)
+		if (store(rep, &batch[i].ev) < 0)
 			goto rollback;
 	sqlite3_bind_int64(rep->st[ST_PRUNE], 1,
 			   (sqlite3_int64)(now - rep->retention));
@@ -316,14 +425,17 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 		goto rollback;
 	if (sqlite3_exec(rep->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
-	drop_queue(rep);
-	return n;
+	drop(batch, n);
+	free(batch);
+	return (long)n;
 rollback:
 	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
 	sqlite3_exec(rep->db, "ROLLBACK", NULL, NULL, NULL);
+	requeue(rep, batch, n);
 	return -1;
 fail:
 	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
+	requeue(rep, batch, n);
 	return -1;
 }
 

@@ -62,6 +62,16 @@ size_t sm_rep_queued(const struct sm_rep *rep);
 long sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen);
 
 /*
+ * sm_rep_writer_start - flush from a thread of its own every
+ * INTERVAL_MS, so a daemon's event loop never waits on sqlite.  ON_ERROR
+ * (may be NULL) is called from that thread with the reason when a flush
+ * fails.  sm_rep_add stays safe to call from the daemon's thread;
+ * sm_rep_close stops the thread after a last flush.  0, or -1.
+ */
+int sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
+			void (*on_error)(const char *why));
+
+/*
  * sm_rep_identities - call FN for each identity seen since SINCE, most
  * recent first.  Returns the count, -1 with WHY on error.
  */

@@ -9,6 +9,7 @@ require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)
 work="$BED_DIR/daemon"
+rm -rf "$work"
 mkdir -p "$work"
 port=$(( 20000 + $$ % 20000 ))
 conf="$work/smilla.conf"

@@ -12,6 +12,7 @@ require_bed
 here=$(cd "$(dirname "$0")" && pwd)
 pd="$SMILLA_BUILD/smilla-policyd"
 work="$BED_DIR/golden"
+rm -rf "$work"
 mkdir -p "$work"
 
 { cat "$BED_DIR/smilla.conf"; echo "authserv_id = mx.smilla.test"

@@ -1,0 +1,804 @@
+/*
+ * loadgen.c - load generator for Postfix SMTP access policy servers.
+ *
+ *   loadgen (-u PATH | -t HOST:PORT) [-c CONNS] [-d SECONDS | -n REQUESTS]
+ *           [-w WARMUP] [-r TEMPLATE | -H HELO -F CERTFP -K KEYFP]
+ *           [-P PREFIX] [-s STALL [-T STALL_HELO]] [-v]
+ *
+ *   -c  persistent connections (default 8)
+ *   -d  measured seconds after the warm-up (default 5); -n instead: stop
+ *       after that many requests
+ *   -w  warm-up seconds (default 0): requests are sent, not timed
+ *   -P  every answer must start with PREFIX (default "action=")
+ *   -v  show every bad answer on stderr, not only the first few
+ *
+ * One thread, one poll(2) loop.  Each of the CONNS persistent
+ * connections does strict request/response, as Postfix does (it never
+ * pipelines): send one request, read the whole answer (up to the empty
+ * line), check it, send the next.  The latency of a request is the time
+ * from just before its write(2) to the read(2) that completes its answer
+ * (CLOCK_MONOTONIC).
+ *
+ * Requests come from a template file (-r: one request; "@N@" is
+ * replaced by a counter unique to each request, so instance or
+ * helo_name can vary) or are built here from -H/-F/-K: a full Postfix
+ * RCPT request with instance=bench.@N@ (so a policy server that adds a
+ * header once per message adds it every time).
+ *
+ * -s N opens N more connections first, each sending a single request
+ * whose helo_name is -T with @N@ replaced by the connection's number
+ * (default h@N@.slow.smilla.test), and never reads from them during the
+ * run: against smilla-policyd and the test bed, N lookups hang while the
+ * measured connections run.  At the end their sockets are checked
+ * without blocking: stall_pending counts those still without an answer
+ * (the lookup was in flight for the whole run), stall_answered those
+ * answered, stall_closed those the server closed; stall_age_s is the
+ * time since the first of them was sent (compare with the server's DNS
+ * timeout).
+ *
+ * Requests are timed only after the warm-up (-w); the run lasts -d
+ * seconds after it, or until -n requests were sent after it.  Answers
+ * still outstanding at the end are drained for up to 5 s (their
+ * latencies count, they do not count for rps); one not in by then is
+ * an error.
+ *
+ * Output, one line on stdout:
+ *   requests=N seconds=S rps=R p50_us=.. p99_us=.. errors=E
+ *   followed by p90_us p999_us max_us mean_us, samples (timed
+ *   requests, drained ones included), answered (every answer, warm-up
+ *   included), the error kinds (err_closed err_short err_answer
+ *   err_timeout err_connect) and, with -s, stall_pending stall_answered
+ *   stall_closed stall_age_s.
+ * Exit status: 0 when errors=0 (and, with -s, every stalled request is
+ * still pending), 1 otherwise, 2 on usage or setup errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define RBUF 8192
+#define DRAIN_MS 5000
+
+enum { IDLE, SENDING, WAITING, DONE };
+
+struct conn {
+	int fd;
+	int state;
+	int timed;		/* this request counts (sent after warm-up) */
+	char *wbuf;
+	size_t wlen, woff, wcap;
+	char rbuf[RBUF];
+	size_t rlen;
+	int64_t t_send;
+};
+
+static const char *opt_unix, *opt_tcp, *opt_prefix = "action=";
+static const char *opt_stall_helo = "h@N@.slow.smilla.test";
+static int opt_verbose;
+
+static char **tpl_part;		/* template split at "@N@" */
+static size_t tpl_nparts;
+
+static uint32_t *lat;		/* latencies in microseconds */
+static size_t nlat, caplat;
+
+static unsigned long err_closed, err_short, err_answer, err_timeout,
+	err_connect;
+static int shown_bad;
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loadgen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void
+usage(void)
+{
+	fputs("usage: loadgen (-u PATH | -t HOST:PORT) [-c CONNS] "
+	      "[-d SECONDS | -n REQUESTS] [-w WARMUP]\n"
+	      "               [-r TEMPLATE | -H HELO -F CERTFP -K KEYFP] "
+	      "[-P PREFIX] [-s STALL [-T HELO]] [-v]\n", stderr);
+	exit(2);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* S with every "@N@" replaced by REPL, newly allocated. */
+static char *
+subst(const char *s, const char *repl)
+{
+	size_t n = 0, rl = strlen(repl);
+	const char *p, *q;
+	char *out, *o;
+
+	for (p = s; (q = strstr(p, "@N@")) != NULL; p = q + 3)
+		n++;
+	out = o = xmalloc(strlen(s) + n * rl + 1);
+	for (p = s; (q = strstr(p, "@N@")) != NULL; p = q + 3) {
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		memcpy(o, repl, rl);
+		o += rl;
+	}
+	strcpy(o, p);
+	return out;
+}
+
+/* The request built from -H/-F/-K; "@N@" stays in it. */
+static char *
+builtin_request(const char *helo, const char *cfp, const char *kfp)
+{
+	const char *fmt =
+		"request=smtpd_access_policy\n"
+		"protocol_state=RCPT\n"
+		"protocol_name=ESMTP\n"
+		"helo_name=%s\n"
+		"queue_id=\n"
+		"sender=bench@client.smilla.test\n"
+		"recipient=user@mx.smilla.test\n"
+		"recipient_count=0\n"
+		"client_address=127.0.0.1\n"
+		"client_name=unknown\n"
+		"reverse_client_name=unknown\n"
+		"instance=bench.@N@\n"
+		"sasl_method=\n"
+		"sasl_username=\n"
+		"sasl_sender=\n"
+		"size=0\n"
+		"ccert_subject=\n"
+		"ccert_issuer=\n"
+		"ccert_fingerprint=%s\n"
+		"ccert_pubkey_fingerprint=%s\n"
+		"encryption_protocol=TLSv1.3\n"
+		"encryption_cipher=TLS_AES_256_GCM_SHA384\n"
+		"encryption_keysize=256\n"
+		"etrn_domain=\n"
+		"stress=\n"
+		"\n";
+	size_t len = strlen(fmt) + strlen(helo) + strlen(cfp) + strlen(kfp);
+	char *buf = xmalloc(len);
+
+	snprintf(buf, len, fmt, helo, cfp, kfp);
+	return buf;
+}
+
+/* A template file: one request; ends with exactly one empty line. */
+static char *
+read_template(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	size_t len = 0, cap = 4096, n;
+	char *buf = xmalloc(cap);
+
+	if (fp == NULL)
+		die("%s: %s", path, strerror(errno));
+	for (;;) {
+		if (cap - len < 4) {
+			cap *= 2;
+			if ((buf = realloc(buf, cap)) == NULL)
+				die("out of memory");
+		}
+		if ((n = fread(buf + len, 1, cap - len - 3, fp)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(fp))
+		die("%s: read error", path);
+	fclose(fp);
+	if (memchr(buf, '\0', len) != NULL)
+		die("%s: NUL byte in template", path);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		die("%s: empty template", path);
+	buf[len] = '\0';
+	if (strstr(buf, "\n\n") != NULL)
+		die("%s: more than one request (empty line inside)", path);
+	strcpy(buf + len, "\n\n");
+	return buf;
+}
+
+static void
+split_template(const char *t)
+{
+	const char *p, *q;
+	size_t n = 1;
+
+	for (p = t; (q = strstr(p, "@N@")) != NULL; p = q + 3)
+		n++;
+	tpl_part = xmalloc(n * sizeof(*tpl_part));
+	tpl_nparts = 0;
+	for (p = t; (q = strstr(p, "@N@")) != NULL; p = q + 3)
+		tpl_part[tpl_nparts++] = xstrndup(p, (size_t)(q - p));
+	tpl_part[tpl_nparts++] = xstrndup(p, strlen(p));
+}
+
+/* Request number SEQ into C's write buffer. */
+static void
+build(struct conn *c, unsigned long long seq)
+{
+	char num[32];
+	size_t i, need, nl;
+
+	nl = (size_t)snprintf(num, sizeof(num), "%llu", seq);
+	need = 1;
+	for (i = 0; i < tpl_nparts; i++)
+		need += strlen(tpl_part[i]) + nl;
+	if (need > c->wcap) {
+		free(c->wbuf);
+		c->wbuf = xmalloc(need);
+		c->wcap = need;
+	}
+	c->wlen = 0;
+	for (i = 0; i < tpl_nparts; i++) {
+		size_t pl = strlen(tpl_part[i]);
+
+		memcpy(c->wbuf + c->wlen, tpl_part[i], pl);
+		c->wlen += pl;
+		if (i + 1 < tpl_nparts) {
+			memcpy(c->wbuf + c->wlen, num, nl);
+			c->wlen += nl;
+		}
+	}
+	c->woff = 0;
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static struct sockaddr_storage peer;
+static socklen_t peerlen;
+
+static void
+resolve_peer(void)
+{
+	if (opt_unix != NULL) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
+
+		if (strlen(opt_unix) >= sizeof(sun->sun_path))
+			die("%s: socket path too long", opt_unix);
+		memset(sun, 0, sizeof(*sun));
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, opt_unix);
+		peerlen = sizeof(*sun);
+	} else {
+		const char *colon = strrchr(opt_tcp, ':');
+		struct addrinfo hints, *ai;
+		char host[256];
+		int rc;
+
+		if (colon == NULL || colon == opt_tcp ||
+		    (size_t)(colon - opt_tcp) >= sizeof(host))
+			die("-t wants HOST:PORT");
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - opt_tcp),
+			 opt_tcp);
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
+			die("%s: %s", opt_tcp, gai_strerror(rc));
+		memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
+		peerlen = ai->ai_addrlen;
+		freeaddrinfo(ai);
+	}
+}
+
+/* A connected, non-blocking socket, or -1. */
+static int
+dial(void)
+{
+	int fd, on = 1, fl;
+
+	fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* Blocking connect: a full listen backlog waits, not fails. */
+	while (connect(fd, (struct sockaddr *)&peer, peerlen) < 0) {
+		if (errno == EINTR)
+			continue;
+		close(fd);
+		return -1;
+	}
+	if (peer.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Write what is left of C's request; -1 when the connection broke. */
+static int
+flush_out(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->woff < c->wlen) {
+		n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->state = SENDING;
+			return 0;
+		}
+		if (n <= 0)
+			return -1;
+		c->woff += (size_t)n;
+	}
+	c->state = WAITING;
+	return 0;
+}
+
+static void
+record(uint32_t us)
+{
+	if (nlat == caplat) {
+		caplat = caplat ? 2 * caplat : 65536;
+		if ((lat = realloc(lat, caplat * sizeof(*lat))) == NULL)
+			die("out of memory");
+	}
+	lat[nlat++] = us;
+}
+
+static void
+show_bad(const char *what, const char *buf, size_t len)
+{
+	if (shown_bad++ >= 3 && !opt_verbose)
+		return;
+	fprintf(stderr, "loadgen: %s: \"", what);
+	for (size_t i = 0; i < len && i < 300; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (ch == '\n')
+			fputs("\\n", stderr);
+		else if (ch < 32 || ch > 126)
+			fprintf(stderr, "\\x%02x", ch);
+		else
+			fputc(ch, stderr);
+	}
+	fputs("\"\n", stderr);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t
+pct(double p)
+{
+	size_t i;
+
+	if (nlat == 0)
+		return 0;
+	i = (size_t)(p * (double)nlat + 0.999999);
+	if (i == 0)
+		i = 1;
+	if (i > nlat)
+		i = nlat;
+	return lat[i - 1];
+}
+
+static unsigned long
+parse_num(const char *s, const char *what, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v > max)
+		die("bad %s: %s", what, s);
+	return v;
+}
+
+static double
+parse_secs(const char *s, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || v < 0 || v > 86400)
+		die("bad %s: %s", what, s);
+	return v;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int
+main(int argc, char **argv)
+{
+	const char *tfile = NULL, *helo = NULL, *cfp = "", *kfp = "";
+	unsigned long nconns = 8, nreq = 0, nstall = 0;
+	double dur = -1, warm = 0;
+	unsigned long long seq = 0, sent_timed = 0, done_in_window = 0,
+			   answered = 0;
+	unsigned long stall_pending = 0, stall_answered = 0, stall_closed = 0;
+	struct conn *conns;
+	struct pollfd *pfd;
+	int *stall_fd = NULL;
+	int64_t t_start, t_warm, t_end = 0, t_stall = 0, t_last = 0, t_stop;
+	int stopping = 0, opt;
+	size_t i, plen;
+	struct rlimit rl;
+	char *req;
+
+	while ((opt = getopt(argc, argv, "u:t:c:d:n:w:r:H:F:K:P:s:T:v")) != -1) {
+		switch (opt) {
+		case 'u': opt_unix = optarg; break;
+		case 't': opt_tcp = optarg; break;
+		case 'c': nconns = parse_num(optarg, "-c", 10000); break;
+		case 'd': dur = parse_secs(optarg, "-d"); break;
+		case 'n': nreq = parse_num(optarg, "-n", ULONG_MAX); break;
+		case 'w': warm = parse_secs(optarg, "-w"); break;
+		case 'r': tfile = optarg; break;
+		case 'H': helo = optarg; break;
+		case 'F': cfp = optarg; break;
+		case 'K': kfp = optarg; break;
+		case 'P': opt_prefix = optarg; break;
+		case 's': nstall = parse_num(optarg, "-s", 100000); break;
+		case 'T': opt_stall_helo = optarg; break;
+		case 'v': opt_verbose = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || (opt_unix == NULL) == (opt_tcp == NULL) ||
+	    nconns == 0)
+		usage();
+	if (dur < 0 && nreq == 0)
+		dur = 5;
+	if (dur >= 0 && nreq != 0)
+		die("-d and -n exclude each other");
+	if (tfile != NULL && helo != NULL)
+		die("-r and -H exclude each other");
+	if (tfile == NULL && helo == NULL)
+		die("need a request: -r TEMPLATE or -H HELO [-F CERTFP] [-K KEYFP]");
+	if (nstall > 0 && *cfp == '\0' && *kfp == '\0')
+		die("-s needs a fingerprint (-F or -K) to make the lookups happen");
+	plen = strlen(opt_prefix);
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Room for every stalled connection. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	resolve_peer();
+
+	/* Stalled connections: one request each, never read during the run. */
+	if (nstall > 0) {
+		char *tpl, *h, num[32];
+		struct conn tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		stall_fd = xmalloc(nstall * sizeof(*stall_fd));
+		for (i = 0; i < nstall; i++) {
+			snprintf(num, sizeof(num), "%zu", i);
+			h = subst(opt_stall_helo, num);
+			tpl = builtin_request(h, cfp, kfp);
+			split_template(tpl);
+			free(tpl);
+			free(h);
+			build(&tmp, 1000000000ULL + i);
+			for (size_t k = 0; k < tpl_nparts; k++)
+				free(tpl_part[k]);
+			free(tpl_part);
+			if ((stall_fd[i] = dial()) < 0)
+				die("stall connection %zu: %s", i, strerror(errno));
+			if (i == 0)
+				t_stall = now_us();	/* the oldest lookup */
+			tmp.fd = stall_fd[i];
+			tmp.state = IDLE;
+			while (tmp.woff < tmp.wlen) {
+				struct pollfd w = { .fd = tmp.fd, .events = POLLOUT };
+
+				if (flush_out(&tmp) < 0)
+					die("stall connection %zu: write: %s", i,
+					    strerror(errno));
+				if (tmp.state == SENDING)
+					poll(&w, 1, 1000);
+			}
+		}
+		free(tmp.wbuf);
+	}
+
+	req = tfile ? read_template(tfile) : builtin_request(helo, cfp, kfp);
+	split_template(req);
+	free(req);
+
+	conns = calloc(nconns, sizeof(*conns));
+	pfd = calloc(nconns, sizeof(*pfd));
+	if (conns == NULL || pfd == NULL)
+		die("out of memory");
+	for (i = 0; i < nconns; i++)
+		if ((conns[i].fd = dial()) < 0)
+			die("connect %s: %s", opt_unix ? opt_unix : opt_tcp,
+			    strerror(errno));
+
+	t_start = now_us();
+	t_warm = t_start + (int64_t)(warm * 1e6);
+	if (dur >= 0)
+		t_end = t_warm + (int64_t)(dur * 1e6);
+	t_stop = 0;
+
+	for (;;) {
+		int64_t now = now_us(), left;
+		int active = 0;
+		nfds_t n = 0;
+
+		if (!stopping) {
+			if (dur >= 0 && now >= t_end)
+				stopping = 1;
+			else if (dur < 0 && sent_timed >= nreq)
+				stopping = 1;
+			if (stopping)
+				t_stop = now;
+		}
+		if (stopping && now - t_stop > DRAIN_MS * 1000)
+			break;
+		/* Start requests on idle connections. */
+		for (i = 0; i < nconns; i++) {
+			struct conn *c = &conns[i];
+
+			if (c->state == IDLE && !stopping && dur < 0 &&
+			    now_us() >= t_warm && sent_timed >= nreq)
+				stopping = 1, t_stop = now_us();
+			if (c->state == IDLE && stopping)
+				c->state = DONE;
+			if (c->state == IDLE) {
+				build(c, seq++);
+				c->rlen = 0;
+				c->t_send = now_us();
+				c->timed = c->t_send >= t_warm;
+				if (c->timed)
+					sent_timed++;
+				if (flush_out(c) < 0) {
+					err_closed++;
+					close(c->fd);
+					c->fd = dial();
+					if (c->fd < 0) {
+						err_connect++;
+						c->state = DONE;
+					} else {
+						c->state = IDLE;
+					}
+					continue;
+				}
+			}
+			if (c->state == SENDING || c->state == WAITING)
+				active++;
+		}
+		/* -n: the last request is out, the drain starts now. */
+		if (!stopping && dur < 0 && sent_timed >= nreq) {
+			stopping = 1;
+			t_stop = now_us();
+		}
+		if (stopping && active == 0)
+			break;
+		for (i = 0; i < nconns; i++) {
+			struct conn *c = &conns[i];
+
+			pfd[n].fd = c->state == SENDING || c->state == WAITING ?
+					    c->fd : -1;
+			pfd[n].events = c->state == SENDING ? POLLOUT : POLLIN;
+			pfd[n].revents = 0;
+			n++;
+		}
+		now = now_us();
+		if (stopping)
+			left = DRAIN_MS - (now - t_stop) / 1000 + 1;
+		else if (dur >= 0)
+			left = (t_end - now) / 1000 + 1;
+		else
+			left = 1000;
+		if (left < 0)
+			left = 0;
+		if (left > 1000)
+			left = 1000;
+		if (poll(pfd, n, (int)left) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		for (i = 0; i < nconns; i++) {
+			struct conn *c = &conns[i];
+			ssize_t r;
+			char *end;
+			int64_t t;
+
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			if (c->state == SENDING) {
+				if (flush_out(c) == 0)
+					continue;
+				err_closed++;
+				goto reconnect;
+			}
+			r = read(c->fd, c->rbuf + c->rlen, RBUF - c->rlen);
+			t = now_us();
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				if (c->rlen > 0) {
+					err_short++;
+					show_bad("connection closed inside an answer",
+						 c->rbuf, c->rlen);
+				} else {
+					err_closed++;
+				}
+				goto reconnect;
+			}
+			c->rlen += (size_t)r;
+			end = memmem(c->rbuf, c->rlen, "\n\n", 2);
+			if (end == NULL) {
+				if (c->rlen == RBUF) {
+					err_answer++;
+					show_bad("answer too long", c->rbuf,
+						 c->rlen);
+					goto reconnect;
+				}
+				continue;
+			}
+			if ((size_t)(end + 2 - c->rbuf) != c->rlen) {
+				err_answer++;
+				show_bad("data after the answer", c->rbuf,
+					 c->rlen);
+				goto reconnect;
+			}
+			answered++;
+			if (c->rlen < plen || memcmp(c->rbuf, opt_prefix, plen) != 0) {
+				err_answer++;
+				show_bad("unexpected answer", c->rbuf, c->rlen);
+			} else if (c->timed) {
+				int64_t us = t - c->t_send;
+
+				record(us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
+				if (dur < 0 || t <= t_end)
+					done_in_window++;
+				t_last = t;
+			}
+			c->rlen = 0;
+			c->state = IDLE;
+			continue;
+reconnect:
+			close(c->fd);
+			c->rlen = 0;
+			c->fd = dial();
+			if (c->fd < 0) {
+				err_connect++;
+				c->state = DONE;
+			} else {
+				c->state = IDLE;
+			}
+		}
+	}
+
+	/* Whatever is still outstanding after the drain is a timeout. */
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].state == SENDING || conns[i].state == WAITING)
+			err_timeout++;
+		if (conns[i].fd >= 0)
+			close(conns[i].fd);
+		free(conns[i].wbuf);
+	}
+
+	/* Did the stalled requests stay unanswered for the whole run? */
+	for (i = 0; i < nstall; i++) {
+		char buf[512];
+		ssize_t r = recv(stall_fd[i], buf, sizeof(buf),
+				 MSG_DONTWAIT | MSG_PEEK);
+
+		if (r > 0) {
+			if (stall_answered++ == 0 || opt_verbose)
+				show_bad("stalled request answered during the run",
+					 buf, (size_t)r);
+		} else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			stall_closed++;
+		} else {
+			stall_pending++;
+		}
+	}
+
+	{
+		double secs;
+		unsigned long errors = err_closed + err_short + err_answer +
+				       err_timeout + err_connect;
+		uint64_t sum = 0;
+		int64_t t_fin = now_us();
+
+		if (dur >= 0)
+			secs = (double)(t_end - t_warm) / 1e6;
+		else
+			secs = t_last > t_warm ? (double)(t_last - t_warm) / 1e6 : 0;
+		for (i = 0; i < nlat; i++)
+			sum += lat[i];
+		qsort(lat, nlat, sizeof(*lat), cmp_u32);
+		printf("requests=%llu seconds=%.3f rps=%.0f p50_us=%u p99_us=%u "
+		       "errors=%lu p90_us=%u p999_us=%u max_us=%u mean_us=%.0f "
+		       "samples=%zu answered=%llu err_closed=%lu err_short=%lu "
+		       "err_answer=%lu err_timeout=%lu err_connect=%lu",
+		       done_in_window, secs,
+		       secs > 0 ? (double)done_in_window / secs : 0.0,
+		       pct(0.50), pct(0.99), errors, pct(0.90), pct(0.999),
+		       nlat ? lat[nlat - 1] : 0,
+		       nlat ? (double)sum / (double)nlat : 0.0, nlat, answered,
+		       err_closed, err_short, err_answer, err_timeout,
+		       err_connect);
+		if (nstall > 0)
+			printf(" stall=%lu stall_pending=%lu stall_answered=%lu "
+			       "stall_closed=%lu stall_age_s=%.1f",
+			       nstall, stall_pending, stall_answered,
+			       stall_closed, (double)(t_fin - t_stall) / 1e6);
+		putchar('\n');
+		fflush(stdout);
+		for (i = 0; i < nstall; i++)
+			close(stall_fd[i]);
+		free(stall_fd);
+		free(lat);
+		free(conns);
+		free(pfd);
+		for (i = 0; i < tpl_nparts; i++)
+			free(tpl_part[i]);
+		free(tpl_part);
+		if (errors > 0 || stall_pending != nstall)
+			return 1;
+	}
+	return 0;
+}
