@@ -273,14 +273,31 @@ pol_conclude(const struct pol_config *pc, struct pol_decision *d)
 		d->result = d->cand[d->chosen].result;
 	else if (d->ncand > 0)
 		d->chosen = 0;
+	/*
+	 * A client that names a required identity must authenticate as
+	 * that identity: passing as another name (say, the certificate's
+	 * CN) does not count.  The first required candidate that did not
+	 * pass decides.
+	 */
+	d->required = 0;
+	for (i = 0; i < d->ncand; i++) {
+		if (!sm_table_match(pc->require, d->cand[i].host))
+			continue;
+		d->required = 1;
+		if (d->cand[i].result != POL_PASS) {
+			d->chosen = i;
+			d->result = d->have_cert ? d->cand[i].result : POL_NOCERT;
+			break;
+		}
+		if (d->result != POL_PASS || d->chosen < 0) {
+			d->chosen = i;
+			d->result = POL_PASS;
+		}
+	}
 	d->identity[0] = '\0';
 	if (d->chosen >= 0)
 		sm_strlcpy(d->identity, d->cand[d->chosen].host,
 			   sizeof(d->identity));
-	d->required = 0;
-	for (i = 0; i < d->ncand; i++)
-		if (sm_table_match(pc->require, d->cand[i].host))
-			d->required = 1;
 }
 
 void

@@ -17,9 +17,10 @@
 #
 # --log FILE appends every request, verbatim, as a block
 #   "# pid P conn C req R state S"  + the attribute lines + an empty line.
-# Each block is one write(2) on an O_APPEND file, so several processes
-# (spawn mode) can share a log.  In --stdin mode the file must be writable
-# by the spawn(8) user (e.g. nobody).
+# Blocks are separated by empty lines (diagnostics are "# pid P note: ..."
+# paragraphs).  Each block is one write(2) on an O_APPEND file, so several
+# processes (spawn mode) can share a log.  In --stdin mode the file must be
+# writable by the spawn(8) user (e.g. nobody).
 #
 # In --stdin mode stdout AND stderr are the socket to Postfix (spawn(8)
 # connects all three streams): nothing but replies may be written there, so
@@ -59,7 +60,7 @@ if (defined $log_file) {
 }
 
 sub note {    # a diagnostic: to the log (if any) and, outside spawn mode, stderr
-	my $msg = "# pid $$ note: @_\n";
+	my $msg = "# pid $$ note: @_\n\n";    # a paragraph of its own
 	syswrite($LOG, $msg) if $LOG;
 	print STDERR "fake-policy: @_\n" unless $stdin_mode;
 }
