@@ -8,7 +8,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 ctl="$top/build/smillactl"
 dir=$(mktemp -d /tmp/smilla-demo.XXXXXX)
 chmod 755 "$dir"
-trap '"$top/tests/bed/bed.sh" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT INT TERM
+pf_sh="$top/tests/e2e/postfix.sh"
+pd_pid=""
+cleanup() {
+	"$pf_sh" stop "$dir/pf" >/dev/null 2>&1 || true
+	[ -n "$pd_pid" ] && kill "$pd_pid" 2>/dev/null || true
+	"$top/tests/bed/bed.sh" stop "$dir" >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() {
@@ -49,4 +57,45 @@ show lookup tlsa nothere.smilla.test
 printf '(an unresponsive server: bounded by dns_timeout)\n'
 show lookup tlsa host.slow.smilla.test
 
-say "Done: test bed stopped and removed"
+say "smilla-policyd behind a real Postfix (throwaway instance, TLS, client certificates asked for)"
+{
+	cat "$dir/smilla.conf"
+	echo "authserv_id = mx.smilla.test"
+	echo "listen = unix:$dir/policyd.sock"
+	echo "socket_mode = 0666"
+	echo "require_table = $dir/require.tbl"
+} > "$dir/policyd.conf"
+echo bad.smilla.test > "$dir/require.tbl"
+tail -4 "$dir/policyd.conf" | sed 's/^/    /'
+"$top/build/smilla-policyd" -c "$dir/policyd.conf" 2> "$dir/policyd.log" &
+pd_pid=$!
+i=0
+while [ ! -S "$dir/policyd.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+"$pf_sh" start "$dir/pf" "unix:$dir/policyd.sock" >/dev/null
+. "$dir/pf/postfix.env"
+printf 'Postfix on 127.0.0.1:%s with smtpd_tls_ask_ccert = yes and\ncheck_policy_service unix:%s\n' \
+	"$PF_PORT" "$dir/policyd.sock"
+
+say "swaks as good.smilla.test, presenting its certificate"
+"$pf_sh" send "$dir/pf" --ehlo good.smilla.test \
+	--tls-cert "$dir/certs/good.pem" --tls-key "$dir/certs/good.key" \
+	--header "Subject: DANE demo" | grep -E '^(=== TLS started|<~  250 2\.0\.0 Ok)' || true
+m=$("$pf_sh" wait-mail "$dir/pf" 1)
+echo "The delivered message's header:"
+sed -n '1,/^$/p' "$m" | grep -E '^(DANE-Client-Auth|Subject):' | sed 's/^/    /'
+
+say "swaks claiming bad.smilla.test (listed in require_table) with the same certificate"
+"$pf_sh" send "$dir/pf" --ehlo bad.smilla.test \
+	--tls-cert "$dir/certs/good.pem" --tls-key "$dir/certs/good.key" | grep -E '5\.7\.1' || true
+
+say "One log line per decision (smilla-policyd)"
+grep ' result=' "$dir/policyd.log" | sed 's/^smilla-policyd: info: /    /' | cut -c1-160
+"$pf_sh" stop "$dir/pf" >/dev/null
+kill "$pd_pid"
+wait "$pd_pid" || true
+pd_pid=""
+
+say "The reputation store: smillactl report"
+show report
+
+say "Done: Postfix, smilla-policyd and the test bed stopped and removed"
