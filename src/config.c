@@ -131,59 +131,67 @@ check_label(const char *value, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Split VALUE into words and check each with WORD_OK; EMPTY is the
+ * complaint when there are none, BAD the one (with %s) for a bad word.
+ */
 static int
-check_listen(const char *value, char *why, size_t whylen)
+check_words(const char *value, int (*word_ok)(const char *),
+	    const char *empty, const char *bad, char *why, size_t whylen)
 {
 	char **v;
 	size_t n, i;
 	int rc = 0;
 
 	if (sm_split(value, &v, &n) < 0 || n == 0) {
-		sm_why(why, whylen, "no socket given");
+		sm_why(why, whylen, "%s", empty);
 		sm_split_free(v, n);
 		return -1;
 	}
-	for (i = 0; i < n && rc == 0; i++) {
-		const char *colon;
-
-		if (strncmp(v[i], "unix:", 5) == 0 && v[i][5] == '/')
-			continue;
-		if (strncmp(v[i], "inet:", 5) == 0 &&
-		    (colon = strrchr(v[i] + 5, ':')) != NULL &&
-		    colon > v[i] + 5 && colon[1] != '\0' &&
-		    strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-		    atoi(colon + 1) > 0 && atoi(colon + 1) < 65536)
-			continue;
-		sm_why(why, whylen,
-		       "\"%s\" is not unix:/PATH or inet:HOST:PORT", v[i]);
-		rc = -1;
-	}
+	for (i = 0; i < n && rc == 0; i++)
+		if (!word_ok(v[i])) {
+			sm_why(why, whylen, bad, v[i]);
+			rc = -1;
+		}
 	sm_split_free(v, n);
 	return rc;
 }
 
 static int
+listen_ok(const char *w)
+{
+	const char *colon;
+
+	if (strncmp(w, "unix:", 5) == 0)
+		return w[5] == '/';
+	return strncmp(w, "inet:", 5) == 0 &&
+	       (colon = strrchr(w + 5, ':')) != NULL && colon > w + 5 &&
+	       colon[1] != '\0' &&
+	       strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+	       atoi(colon + 1) > 0 && atoi(colon + 1) < 65536;
+}
+
+static int
+check_listen(const char *value, char *why, size_t whylen)
+{
+	return check_words(value, listen_ok, "no socket given",
+			   "\"%s\" is not unix:/PATH or inet:HOST:PORT", why,
+			   whylen);
+}
+
+static int
+identity_ok(const char *w)
+{
+	return strcmp(w, "helo") == 0 || strcmp(w, "client_name") == 0 ||
+	       strcmp(w, "ccert_subject") == 0;
+}
+
+static int
 check_identity(const char *value, char *why, size_t whylen)
 {
-	char **v;
-	size_t n, i;
-	int rc = 0;
-
-	if (sm_split(value, &v, &n) < 0 || n == 0) {
-		sm_why(why, whylen, "no identity source given");
-		sm_split_free(v, n);
-		return -1;
-	}
-	for (i = 0; i < n && rc == 0; i++)
-		if (strcmp(v[i], "helo") != 0 && strcmp(v[i], "client_name") != 0 &&
-		    strcmp(v[i], "ccert_subject") != 0) {
-			sm_why(why, whylen,
-			       "\"%s\" is not helo, client_name or ccert_subject",
-			       v[i]);
-			rc = -1;
-		}
-	sm_split_free(v, n);
-	return rc;
+	return check_words(value, identity_ok, "no identity source given",
+			   "\"%s\" is not helo, client_name or ccert_subject",
+			   why, whylen);
 }
 
 static int

@@ -447,6 +447,18 @@ col(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
+/* End a read: N rows, or -1 when the last step was not the end. */
+static long
+done_reading(struct sm_rep *rep, sqlite3_stmt *st, int rc, long n, char *why,
+	     size_t whylen)
+{
+	if (rc != SQLITE_DONE)
+		sm_why(why, whylen, "reputation store: %s",
+		       sqlite3_errmsg(rep->db));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
 long
 sm_rep_identities(struct sm_rep *rep, time_t since, sm_rep_identity_fn *fn,
 		  void *arg, char *why, size_t whylen)
@@ -469,13 +481,7 @@ sm_rep_identities(struct sm_rep *rep, time_t since, sm_rep_identity_fn *fn,
 		fn(arg, &id);
 		n++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		sm_why(why, whylen, "reputation store: %s",
-		       sqlite3_errmsg(rep->db));
-		return -1;
-	}
-	return n;
+	return done_reading(rep, st, rc, n, why, whylen);
 }
 
 long
@@ -509,11 +515,5 @@ sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 		fn(arg, &ev);
 		n++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		sm_why(why, whylen, "reputation store: %s",
-		       sqlite3_errmsg(rep->db));
-		return -1;
-	}
-	return n;
+	return done_reading(rep, st, rc, n, why, whylen);
 }
