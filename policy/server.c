@@ -87,6 +87,8 @@ struct pol_server {
 	long max_inflight;
 	struct mc *mc[MC_BUCKETS];
 	size_t nmc;
+	unsigned long rep_dropped;	/* since the last warning */
+	time_t rep_drop_logged;
 	struct pollfd *pfd;
 	struct conn **pconn;	/* connection of each poll slot */
 	size_t npfd;
@@ -246,8 +248,16 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 	ev.key_fp = c->d.key_fp ? c->kfp : "";
 	ev.tls_protocol = c->proto;
 	ev.tls_cipher = c->cipher;
+	/* Drops are counted and reported at most once a second. */
 	if (sm_rep_add(srv->rep, &ev) < 0)
-		sm_log(SM_LOG_WARNING, "reputation queue full, event dropped");
+		srv->rep_dropped++;
+	if (srv->rep_dropped > 0 && time(NULL) != srv->rep_drop_logged) {
+		sm_log(SM_LOG_WARNING,
+		       "reputation store behind: %lu events dropped",
+		       srv->rep_dropped);
+		srv->rep_dropped = 0;
+		srv->rep_drop_logged = time(NULL);
+	}
 }
 
 /* All lookups are in: answer, log, record. */

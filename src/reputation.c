@@ -43,21 +43,25 @@ static const char schema[] =
 	" identity TEXT, key_fp TEXT, first_seen INTEGER, last_seen INTEGER,"
 	" count INTEGER, PRIMARY KEY (identity, key_fp));";
 
-enum { ST_EVENT, ST_IDENT, ST_COUNT_RESULT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
+enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
        ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_N };
 
 static const char *const sql[ST_N] = {
 	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
 	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
 	" tls_cipher) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-	"INSERT INTO rep_identities (identity, first_seen, last_seen)"
-	" VALUES (?1, ?2, ?2) ON CONFLICT (identity) DO UPDATE SET"
-	" last_seen = max(last_seen, ?2)",
-	NULL,	/* per-result counters: built at open */
+	"INSERT INTO rep_identities (identity, first_seen, last_seen, n_pass,"
+	" n_fail, n_none, n_nocert, n_unusable, n_bogus, n_temperror)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+	" ON CONFLICT (identity) DO UPDATE SET"
+	" first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3),"
+	" n_pass = n_pass + ?4, n_fail = n_fail + ?5, n_none = n_none + ?6,"
+	" n_nocert = n_nocert + ?7, n_unusable = n_unusable + ?8,"
+	" n_bogus = n_bogus + ?9, n_temperror = n_temperror + ?10",
 	"SELECT last_key_fp FROM rep_identities WHERE identity = ?1",
 	"INSERT INTO rep_keys (identity, key_fp, first_seen, last_seen, count)"
-	" VALUES (?1, ?2, ?3, ?3, 1) ON CONFLICT (identity, key_fp) DO UPDATE"
-	" SET last_seen = ?3, count = count + 1",
+	" VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (identity, key_fp) DO UPDATE"
+	" SET last_seen = ?3, count = count + ?4",
 	"UPDATE rep_identities SET keys_seen ="
 	" (SELECT count(*) FROM rep_keys WHERE identity = ?1)"
 	" WHERE identity = ?1",
@@ -82,7 +86,6 @@ struct queued {
 struct sm_rep {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
-	sqlite3_stmt *count[SM_REP_NRESULTS];
 	long retention;
 	/* The queue is shared with the writer thread, under LOCK. */
 	pthread_mutex_t lock;
@@ -111,7 +114,6 @@ struct sm_rep *
 sm_rep_open(const char *path, long retention, char *why, size_t whylen)
 {
 	struct sm_rep *rep;
-	char buf[160];
 	int i;
 
 	if ((rep = calloc(1, sizeof(*rep))) == NULL) {
@@ -135,15 +137,6 @@ sm_rep_open(const char *path, long retention, char *why, size_t whylen)
 				       SQLITE_PREPARE_PERSISTENT, &rep->st[i],
 				       NULL) != SQLITE_OK)
 			goto fail;
-	for (i = 0; i < SM_REP_NRESULTS; i++) {
-		snprintf(buf, sizeof(buf),
-			 "UPDATE rep_identities SET n_%s = n_%s + 1"
-			 " WHERE identity = ?1", results[i], results[i]);
-		if (sqlite3_prepare_v3(rep->db, buf, -1,
-				       SQLITE_PREPARE_PERSISTENT,
-				       &rep->count[i], NULL) != SQLITE_OK)
-			goto fail;
-	}
 	return rep;
 fail:
 	sm_why(why, whylen, "reputation store %s: %s", path,
@@ -220,8 +213,6 @@ sm_rep_close(struct sm_rep *rep)
 	}
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(rep->st[i]);
-	for (i = 0; i < SM_REP_NRESULTS; i++)
-		sqlite3_finalize(rep->count[i]);
 	sqlite3_close(rep->db);
 	drop(rep->q, rep->nq);
 	free(rep->q);
@@ -312,10 +303,9 @@ step(sqlite3_stmt *st)
 }
 
 static int
-store(struct sm_rep *rep, const struct sm_rep_event *ev)
+store_event(struct sm_rep *rep, const struct sm_rep_event *ev)
 {
 	sqlite3_stmt *st = rep->st[ST_EVENT];
-	int idx = sm_rep_result_index(ev->result), changed = 0;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->time);
 	sqlite3_bind_text(st, 2, ev->source, -1, SQLITE_STATIC);
@@ -336,44 +326,133 @@ store(struct sm_rep *rep, const struct sm_rep_event *ev)
 	sqlite3_bind_text(st, 11, ev->key_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, ev->tls_protocol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 13, ev->tls_cipher, -1, SQLITE_STATIC);
-	if (step(st) < 0)
-		return -1;
-	st = rep->st[ST_IDENT];
-	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ev->time);
-	if (step(st) < 0)
-		return -1;
-	if (idx >= 0) {
-		sqlite3_bind_text(rep->count[idx], 1, ev->identity, -1,
-				  SQLITE_STATIC);
-		if (step(rep->count[idx]) < 0)
-			return -1;
-	}
-	if (ev->key_fp == NULL || ev->key_fp[0] == '\0')
-		return 0;
-	st = rep->st[ST_KEY_GET];
-	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *last = (const char *)sqlite3_column_text(st, 0);
-
-		changed = last != NULL && strcmp(last, ev->key_fp) != 0;
-	}
-	sqlite3_reset(st);
-	st = rep->st[ST_KEY_NEW];
-	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ev->key_fp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)ev->time);
-	if (step(st) < 0)
-		return -1;
-	st = rep->st[ST_KEY_SEEN];
-	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
-	if (step(st) < 0)
-		return -1;
-	st = rep->st[ST_KEY_LAST];
-	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, changed);
-	sqlite3_bind_text(st, 3, ev->key_fp, -1, SQLITE_STATIC);
 	return step(st);
+}
+
+/* Batch order for aggregation: by identity, then as queued. */
+static int
+by_identity(const void *a, const void *b)
+{
+	const struct queued *x = *(const struct queued *const *)a;
+	const struct queued *y = *(const struct queued *const *)b;
+	int c = strcmp(x->ev.identity, y->ev.identity);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+static int
+store_key_run(struct sm_rep *rep, const char *identity, const char *key,
+	      time_t last, long count)
+{
+	sqlite3_stmt *st = rep->st[ST_KEY_NEW];
+
+	sqlite3_bind_text(st, 1, identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+	sqlite3_bind_int64(st, 4, count);
+	return step(st);
+}
+
+/*
+ * The aggregates of one identity's events G[0..N): one statement for
+ * the counters, and per run of the same key one for the key table, so
+ * a busy identity costs a handful of statements per flush, not per
+ * event.  Key changes are counted against the last key on record.
+ */
+static int
+store_group(struct sm_rep *rep, struct queued **g, size_t n)
+{
+	const char *id = g[0]->ev.identity, *prev = NULL, *run = NULL;
+	sqlite3_stmt *st = rep->st[ST_IDENT];
+	long count[SM_REP_NRESULTS] = { 0 }, changes = 0, runlen = 0;
+	time_t first = g[0]->ev.time, last = g[0]->ev.time, runlast = 0;
+	char *before = NULL;
+	size_t i;
+	int k, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((k = sm_rep_result_index(g[i]->ev.result)) >= 0)
+			count[k]++;
+		if (g[i]->ev.time < first)
+			first = g[i]->ev.time;
+		if (g[i]->ev.time > last)
+			last = g[i]->ev.time;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+	for (k = 0; k < SM_REP_NRESULTS; k++)
+		sqlite3_bind_int64(st, 4 + k, count[k]);
+	if (step(st) < 0)
+		return -1;
+	st = rep->st[ST_KEY_GET];
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		before = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	prev = before;
+	for (i = 0; i < n && rc == 0; i++) {
+		const char *key = g[i]->ev.key_fp;
+
+		if (key == NULL || *key == '\0')
+			continue;
+		if (prev != NULL && *prev && strcmp(prev, key) != 0)
+			changes++;
+		prev = key;
+		if (run != NULL && strcmp(run, key) == 0) {
+			runlen++;
+			runlast = g[i]->ev.time;
+			continue;
+		}
+		if (run != NULL)
+			rc = store_key_run(rep, id, run, runlast, runlen);
+		run = key;
+		runlen = 1;
+		runlast = g[i]->ev.time;
+	}
+	if (rc == 0 && run != NULL)
+		rc = store_key_run(rep, id, run, runlast, runlen);
+	if (rc == 0 && run != NULL) {
+		st = rep->st[ST_KEY_SEEN];
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = step(st);
+	}
+	if (rc == 0 && run != NULL) {
+		st = rep->st[ST_KEY_LAST];
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, changes);
+		sqlite3_bind_text(st, 3, prev, -1, SQLITE_STATIC);
+		rc = step(st);
+	}
+	free(before);
+	return rc;
+}
+
+static int
+store(struct sm_rep *rep, struct queued *batch, size_t n)
+{
+	struct queued **order;
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (store_event(rep, &batch[i].ev) < 0)
+			return -1;
+	if (n == 0)
+		return 0;
+	if ((order = malloc(n * sizeof(*order))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		order[i] = &batch[i];
+	qsort(order, n, sizeof(*order), by_identity);
+	for (i = 0; i < n && rc == 0; i = j) {
+		for (j = i + 1; j < n && strcmp(order[j]->ev.identity,
+						order[i]->ev.identity) == 0; j++)
+			;
+		rc = store_group(rep, order + i, j - i);
+	}
+	free(order);
+	return rc;
 }
 
 /* Put a batch that could not be written back in front of the queue. */
@@ -405,7 +484,7 @@ long
 sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 {
 	struct queued *batch;
-	size_t i, n;
+	size_t n;
 
 	pthread_mutex_lock(&rep->lock);
 	batch = rep->q;
@@ -416,9 +495,8 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 	if (sqlite3_exec(rep->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		goto fail;
-	for (i = 0; i < n; i++)
-		if (store(rep, &batch[i].ev) < 0)
-			goto rollback;
+	if (store(rep, batch, n) < 0)
+		goto rollback;
 	sqlite3_bind_int64(rep->st[ST_PRUNE], 1,
 			   (sqlite3_int64)(now - rep->retention));
 	if (step(rep->st[ST_PRUNE]) < 0)

@@ -1,0 +1,139 @@
+/*
+ * test_reputation - the reputation store: events, per-identity counts,
+ * keys seen and key changes across flushes, retention, the writer
+ * thread, and reading it back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reputation.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/smilla-test-rep-XXXXXX";
+
+struct seen {
+	int n;
+	char ids[8][64];
+	long pass[8], fail[8], keys[8], changes[8];
+};
+
+static void
+collect(void *arg, const struct sm_rep_identity *id)
+{
+	struct seen *s = arg;
+
+	if (s->n >= 8)
+		return;
+	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", id->identity);
+	s->pass[s->n] = id->count[0];
+	s->fail[s->n] = id->count[1];
+	s->keys[s->n] = id->keys_seen;
+	s->changes[s->n] = id->key_changes;
+	s->n++;
+}
+
+static void
+count_events(void *arg, const struct sm_rep_event *ev)
+{
+	(void)ev;
+	(*(int *)arg)++;
+}
+
+static void
+add(struct sm_rep *rep, time_t t, const char *id, const char *result,
+    const char *key)
+{
+	struct sm_rep_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time = t;
+	ev.source = "test";
+	ev.client_address = "192.0.2.1";
+	ev.helo = id;
+	ev.identity = id;
+	ev.result = result;
+	ev.usage = strcmp(result, "pass") == 0 ? 3 : -1;
+	ev.selector = 1;
+	ev.mtype = 1;
+	ev.key_fp = key;
+	sm_rep_add(rep, &ev);
+}
+
+int
+main(void)
+{
+	struct sm_rep *rep;
+	struct seen s;
+	char path[128], why[512];
+	int n = 0;
+	time_t t0 = 1700000000;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/rep.db", dir);
+	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	if (!ok(rep != NULL, "store opens %s", rep ? "" : why))
+		return done_testing();
+
+	add(rep, t0, "a.example", "pass", "AA");
+	add(rep, t0 + 1, "b.example", "fail", "BB");
+	add(rep, t0 + 2, "a.example", "pass", "AA");
+	add(rep, t0 + 3, "a.example", "fail", "CC");	/* key change 1 */
+	is_int((long)sm_rep_queued(rep), 4, "four events queued");
+	is_int(sm_rep_flush(rep, t0 + 10, why, sizeof(why)), 4, "flushed 4");
+	is_int((long)sm_rep_queued(rep), 0, "queue empty");
+	add(rep, t0 + 20, "a.example", "pass", "AA");	/* change 2, vs CC on disk */
+	add(rep, t0 + 21, "a.example", "nocert", "");	/* no key: no change */
+	is_int(sm_rep_flush(rep, t0 + 30, why, sizeof(why)), 2, "flushed 2");
+
+	memset(&s, 0, sizeof(s));
+	is_int(sm_rep_identities(rep, 0, collect, &s, why, sizeof(why)), 2,
+	       "two identities");
+	is_str(s.ids[0], "a.example", "most recent first");
+	is_int(s.pass[0], 3, "a: 3 passes");
+	is_int(s.fail[0], 1, "a: 1 fail");
+	is_int(s.keys[0], 2, "a: 2 keys seen");
+	is_int(s.changes[0], 2, "a: 2 key changes, also across flushes");
+	is_int(s.keys[1], 1, "b: 1 key");
+	is_int(s.changes[1], 0, "b: no change");
+	memset(&s, 0, sizeof(s));
+	sm_rep_identities(rep, t0 + 15, collect, &s, why, sizeof(why));
+	is_int(s.n, 1, "since: only identities seen since then");
+	is_int(sm_rep_events(rep, "a.example", 0, 100, count_events, &n, why,
+			     sizeof(why)), 5, "five events of a.example");
+	n = 0;
+	is_int(sm_rep_events(rep, "a.example", 0, 2, count_events, &n, why,
+			     sizeof(why)), 2, "limit honoured");
+
+	/* Retention: a flush long after drops old events, keeps counts. */
+	is_int(sm_rep_flush(rep, t0 + 86400 + 15, why, sizeof(why)), 0,
+	       "empty flush");
+	n = 0;
+	sm_rep_events(rep, "a.example", 0, 100, count_events, &n, why,
+		      sizeof(why));
+	is_int(n, 2, "events older than the retention dropped");
+
+	/* The writer thread flushes by itself (at the real time, so the
+	   events must be recent), and once more on close. */
+	t0 = time(NULL) - 86400 - 10;
+	ok(sm_rep_writer_start(rep, 50, NULL) == 0, "writer started");
+	add(rep, t0 + 86400 + 16, "c.example", "pass", "DD");
+	usleep(300000);
+	is_int((long)sm_rep_queued(rep), 0, "writer flushed within 300 ms");
+	add(rep, t0 + 86400 + 17, "c.example", "pass", "DD");
+	sm_rep_close(rep);
+	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	n = 0;
+	sm_rep_events(rep, "c.example", 0, 100, count_events, &n, why,
+		      sizeof(why));
+	is_int(n, 2, "close flushed the last event");
+	is_int(sm_rep_result_index("temperror"), 6, "result index");
+	is_int(sm_rep_result_index("maybe"), -1, "unknown result");
+	sm_rep_close(rep);
+	snprintf(why, sizeof(why), "rm -rf %s", dir);
+	ok(system(why) == 0, "cleanup");
+	return done_testing();
+}
