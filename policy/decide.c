@@ -112,12 +112,40 @@ fingerprint(const char *text, enum sm_digest alg, uint8_t *buf)
 	return n > 0 && (size_t)n == sm_digest_len(alg) ? buf : NULL;
 }
 
+/*
+ * Decode xtext ("+HH" for special octets) into BUF; "" when malformed
+ * or too long, which makes the name unusable as an identity.
+ */
+static const char *
+xtext_decode(const char *in, char *buf, size_t len)
+{
+	size_t n = 0;
+	uint8_t octet;
+
+	for (; *in; in++) {
+		if (n + 1 >= len)
+			return "";
+		if (*in == '+') {
+			if (sm_hex_decode((char[3]){ in[1], in[1] ? in[2] : 0, 0 },
+					  &octet, 1, 0) != 1 || octet == 0)
+				return "";
+			buf[n++] = (char)octet;
+			in += 2;
+		} else {
+			buf[n++] = *in;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 void
 pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 	    struct pol_decision *d)
 {
 	const char *cfp = pol_request_get(req, "ccert_fingerprint");
 	const char *kfp = pol_request_get(req, "ccert_pubkey_fingerprint");
+	char subject[SM_NAME_BUF];
 	int i, j;
 
 	memset(d, 0, sizeof(*d));
@@ -141,7 +169,9 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 				name = "";
 			break;
 		default:
-			name = pol_request_get(req, "ccert_subject");
+			/* Postfix sends the CN xtext-encoded (RFC 3461). */
+			name = xtext_decode(pol_request_get(req, "ccert_subject"),
+					    subject, sizeof(subject));
 			break;
 		}
 		/* Names that cannot be hosts are skipped, not looked up. */

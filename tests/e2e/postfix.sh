@@ -170,24 +170,40 @@ pids_mentioning() {
 		}'
 }
 
+# The live master of the instance in $1, if any.  The pid file may be stale
+# and its pid reused: only a process whose environment has our MAIL_CONFIG
+# (postfix(1) exports it to the master) counts.
 master_pid() {
 	local f="$1/queue/pid/master.pid" p
 	[ -s "$f" ] || return 0
 	p=$(head -n1 "$f" | tr -cd 0-9)
-	[ -n "$p" ] && alive "$p" && echo "$p"
-	return 0
+	[ -n "$p" ] && alive "$p" || return 0
+	{ tr "\0" "\n" <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "MAIL_CONFIG=$1/conf" || return 0
+	echo "$p"
 }
 
 stop_instance() {
-	local d=$1 quiet=${2:-} m pids others before
+	local d=$1 quiet=${2:-} m m_file pids others before p
 	m=$(master_pid "$d")
+	m_file=$m
 	# Everything of ours now, to wait below until PID 1 has reaped them.
 	before=$(instance_pids "$d" "$m" | tr "\n" " ")
+	if [ -z "$m" ]; then # pid file lost or stale: find the master among them
+		for p in $before; do
+			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = master ]; then m=$p; break; fi
+		done
+	fi
 	if [ -n "$m" ]; then
 		# "postfix abort" sends SIGTERM to the master, which terminates
 		# its children and exits; "postfix stop" does the same, then
 		# polls with 1 s sleeps.  We poll faster ourselves.
-		postfix -c "$d/conf" abort >>"$d/postfix-cmd.log" 2>&1 || kill -TERM "$m" 2>/dev/null || true
+		# "postfix abort" signals the pid in the pid file: only when that
+		# is the verified master.
+		if [ -n "$m_file" ]; then
+			postfix -c "$d/conf" abort >>"$d/postfix-cmd.log" 2>&1 || kill -TERM "$m" 2>/dev/null || true
+		else
+			kill -TERM "$m" 2>/dev/null || true
+		fi
 		if ! wait_gone "$m" 100; then
 			echo "$PROG: master $m did not stop, killing" >&2
 			kill -KILL "$m" 2>/dev/null || true
