@@ -119,4 +119,34 @@ n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events")
 check "reputation events written at exit ($n)" [ "$n" -ge 8 ]
 lines=$(grep -c ' result=' "$work/log")
 is "$lines" "$n" "one log line per decision, one event per decision"
+
+# Started as root with user = nobody: binds, hands the socket to the
+# user, drops privileges, then opens the database as that user.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$work/u"
+	chmod 777 "$work/u"
+	{ grep -v '^db_path\|^listen\|^action_pass' "$conf"
+	  echo "db_path = $work/u/smilla.db"
+	  echo "listen = unix:$work/u/policy.sock"
+	  echo "user = nobody"; } > "$work/u.conf"
+	"$SMILLA_BUILD/smilla-policyd" -c "$work/u.conf" 2> "$work/u.log" &
+	upid=$!
+	i=0
+	while [ ! -S "$work/u/policy.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 0.3
+	is "$(ps -o user= -p $upid | tr -d ' ')" nobody "user = nobody: daemon runs as nobody"
+	is "$(stat -c %U "$work/u/policy.sock")" nobody "  socket handed to nobody"
+	out=$(client "$work/u/policy.sock" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a
+SCRIPT
+)
+	like "$out" '^a [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  answers"
+	is "$(stat -c %U "$work/u/smilla.db")" nobody "  database created as nobody"
+	kill -TERM $upid
+	wait $upid || true
+else
+	for i in 1 2 3 4; do ok 0 "# SKIP user = nobody needs root"; done
+fi
 done_testing
