@@ -62,6 +62,11 @@ $(B)/smillactl: $(B)/src/smillactl.o $(B)/libsmilla.a
 $(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Unit tests of the policy daemon's modules link them too.
+$(B)/tests/unit/test_pol_%: $(B)/tests/unit/test_pol_%.o \
+		$(B)/policy/request.o $(B)/policy/decide.o $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
