@@ -130,7 +130,8 @@ main(void)
 	struct sm_config *cfg = sm_config_new();
 	struct pol_config pc;
 	struct pol_decision d;
-	char why[256], text[1024], action[1024], tbl[] = "/tmp/smilla-test-req-XXXXXX";
+	char why[256] = "", text[1024], action[1024];
+	char tbl[] = "/tmp/smilla-test-req-XXXXXX";
 	FILE *fp;
 	size_t i;
 	int fd = mkstemp(tbl);
