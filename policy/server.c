@@ -48,7 +48,8 @@ struct conn {
 	char state[32], cfp[160], kfp[160], proto[32], cipher[128];
 	char hdr_instance[64];	/* message that got the header already */
 	int64_t t0;
-	int used_dns;
+	int used_dns;		/* some answer had to come from DNS */
+	int looked_up;		/* some TLSA RRset was needed at all */
 	struct conn *next;
 };
 
@@ -297,8 +298,7 @@ finish(struct conn *c)
 	       c->helo[0] ? c->helo : "-",
 	       c->d.identity[0] ? c->d.identity : "-",
 	       pol_result_word(c->d.result), detail,
-	       c->used_dns ? "dns" : c->d.have_cert && c->d.ncand ? "cache" :
-								      "none",
+	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
 	       ms, c->state[0] ? c->state : "-", action);
 	record_event(c, cand);
 	c->busy = 0;
@@ -436,9 +436,12 @@ start(struct conn *c, const struct pol_request *req)
 	pol_prepare(&c->srv->pc, req, &c->d);
 	/* Count first, so an early answer cannot finish the request. */
 	c->waiting = 1;
+	c->looked_up = 0;
 	for (i = 0; i < c->d.ncand; i++)
-		if (c->d.cand[i].need_lookup && !c->d.cand[i].done)
+		if (c->d.cand[i].need_lookup && !c->d.cand[i].done) {
+			c->looked_up = 1;
 			need(c, i);
+		}
 	if (--c->waiting == 0)
 		finish(c);
 }

@@ -357,7 +357,8 @@ store_key_run(struct sm_rep *rep, const char *identity, const char *key,
  * The aggregates of one identity's events G[0..N): one statement for
  * the counters, and per run of the same key one for the key table, so
  * a busy identity costs a handful of statements per flush, not per
- * event.  Key changes are counted against the last key on record.
+ * event.  Keys are those of passing decisions; key changes are counted
+ * against the last such key on record.
  */
 static int
 store_group(struct sm_rep *rep, struct queued **g, size_t n)
@@ -394,7 +395,12 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 	for (i = 0; i < n && rc == 0; i++) {
 		const char *key = g[i]->ev.key_fp;
 
-		if (key == NULL || *key == '\0')
+		/*
+		 * Only keys that authenticated the identity count: anybody
+		 * can claim a name with a key of their own.
+		 */
+		if (key == NULL || *key == '\0' ||
+		    strcmp(g[i]->ev.result, "pass") != 0)
 			continue;
 		if (prev != NULL && *prev && strcmp(prev, key) != 0)
 			changes++;

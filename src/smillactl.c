@@ -712,8 +712,11 @@ cmd_report(struct ctl *ctl)
 		    sm_names_host(ctl->identity, host, sizeof(host), why,
 				  sizeof(why)) < 0)
 			sm_strlcpy(host, ctl->identity, sizeof(host));
-		if (rc.json)
-			printf("{\"identity\":\"%s\",\"events\":[", host);
+		if (rc.json) {
+			printf("{\"identity\":");
+			json_str(host);
+			printf(",\"events\":[");
+		}
 		else
 			printf("%s\n", host);
 		n = sm_rep_events(rep, host, since, 100, show_event, &rc, why,
