@@ -12,6 +12,9 @@
 set -eu
 umask 022
 
+# alive, wait_gone, wait_reaped
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/proc.sh"
+
 BED_SRC=$(cd "$(dirname "$0")" && pwd -P)
 PROG=bed.sh
 
@@ -27,14 +30,6 @@ usage() {
 
 # ---------------------------------------------------------------- processes
 
-# True while PID is a live process.  A zombie counts as gone: it holds no
-# port and no file any more.
-alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
 
 # Live pids whose command line contains any of the given literal strings.
 # One ps call (forking per /proc entry is slow here); the match is literal
@@ -46,33 +41,7 @@ pids_mentioning() {
 	' "$@"
 }
 
-# Wait up to $2 tenths of a second until no pid in the list $1 is alive.
-wait_gone() {
-	local i=0 p left
-	while :; do
-		left=""
-		for p in $1; do alive "$p" && left="$left $p"; done
-		[ -z "$left" ] && return 0
-		[ "$i" -ge "$2" ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
 
-# Daemons are reparented to PID 1, which here reaps them only a second or
-# so after they exit.  Wait up to $2 tenths of a second for the pids in $1
-# to vanish, so "ps"/"pgrep" right after us shows no <defunct> leftovers.
-# Not an error if they linger.
-wait_reaped() {
-	local i p left
-	for i in $(seq 1 "$2"); do
-		left=""
-		for p in $1; do [ -e "/proc/$p" ] && left=1; done
-		[ -z "$left" ] && return 0
-		sleep 0.1
-	done
-	return 0
-}
 
 stop_bed() {
 	local d=$1 f p pids=""

@@ -49,6 +49,9 @@
 set -eu
 umask 022
 
+# alive, wait_gone, wait_reaped
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/proc.sh"
+
 PROG=postfix.sh
 PF_USER=postfix
 SMTPD_HOST=127.0.0.1
@@ -75,39 +78,8 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ---------------------------------------------------------------- processes
 
-# True while PID is a live process; a zombie counts as gone.
-alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
 
-# Wait up to $2 tenths of a second until no pid in the list $1 is alive.
-wait_gone() {
-	local i=0 p left
-	while :; do
-		left=""
-		for p in $1; do alive "$p" && left="$left $p"; done
-		[ -z "$left" ] && return 0
-		[ "$i" -ge "$2" ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
 
-# Exited daemons are reaped by PID 1, here with some delay; wait up to $2
-# tenths of a second so a "ps" right after us shows no <defunct> entries.
-wait_reaped() {
-	local i p left
-	for i in $(seq 1 "$2"); do
-		left=""
-		for p in $1; do [ -e "/proc/$p" ] && left=1; done
-		[ -z "$left" ] && return 0
-		sleep 0.1
-	done
-	return 0
-}
 
 # Live processes of the instance in $1 (absolute DIR), one pid a line:
 # whose environment has MAIL_CONFIG=DIR/conf (every Postfix daemon, and

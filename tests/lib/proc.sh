@@ -1,0 +1,37 @@
+# proc.sh - process helpers shared by the test bed and the Postfix
+# harness (bash): liveness that treats zombies as gone, and waiting for
+# pids to go or to be reaped.  Sourced, not run.
+
+# True while PID is a live process; a zombie counts as gone.
+alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# Wait up to $2 tenths of a second until no pid in the list $1 is alive.
+wait_gone() {
+	local i=0 p left
+	while :; do
+		left=""
+		for p in $1; do alive "$p" && left="$left $p"; done
+		[ -z "$left" ] && return 0
+		[ "$i" -ge "$2" ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# Exited daemons are reaped by PID 1, here with some delay; wait up to $2
+# tenths of a second so a "ps" right after us shows no <defunct> entries.
+wait_reaped() {
+	local i p left
+	for i in $(seq 1 "$2"); do
+		left=""
+		for p in $1; do [ -e "/proc/$p" ] && left=1; done
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	return 0
+}
