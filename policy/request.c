@@ -91,8 +91,10 @@ pol_request_get(const struct pol_request *req, const char *name)
 {
 	size_t i;
 
+	/* The first octet settles most comparisons: this runs per field. */
 	for (i = 0; i < req->n; i++)
-		if (strcmp(req->attr[i].name, name) == 0)
+		if (req->attr[i].name[0] == name[0] &&
+		    strcmp(req->attr[i].name, name) == 0)
 			return req->attr[i].value;
 	return "";
 }

@@ -282,6 +282,11 @@ finish(struct conn *c)
 		sm_strlcpy(c->hdr_instance, c->instance, sizeof(c->hdr_instance));
 	snprintf(line, sizeof(line), "action=%s\n\n", action);
 	conn_write(c, line);
+	record_event(c, cand);
+	c->busy = 0;
+	c->ready = 1;
+	if (!sm_log_enabled(SM_LOG_INFO))
+		return;
 	ms = (double)(sm_now_ms() - c->t0);
 	if (c->d.result == POL_PASS && cand != NULL)
 		snprintf(detail, sizeof(detail), "record=\"%d %d %d\"",
@@ -300,9 +305,6 @@ finish(struct conn *c)
 	       pol_result_word(c->d.result), detail,
 	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
 	       ms, c->state[0] ? c->state : "-", action);
-	record_event(c, cand);
-	c->busy = 0;
-	c->ready = 1;
 }
 
 static void conn_free(struct conn *c);

@@ -116,6 +116,12 @@ sm_log(enum sm_log_level level, const char *fmt, ...)
 			line);
 }
 
+int
+sm_log_enabled(enum sm_log_level level)
+{
+	return level <= max_level;
+}
+
 void
 sm_log_close(void)
 {

@@ -33,6 +33,9 @@ int sm_log_check(const char *spec, const char *level, char *why,
 void sm_log(enum sm_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* sm_log_enabled - would a line at LEVEL be logged?  (Skip the work.) */
+int sm_log_enabled(enum sm_log_level level);
+
 /* sm_log_close - close syslog if it was opened. */
 void sm_log_close(void);
 

@@ -29,7 +29,6 @@ static const char schema[] =
 	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
 	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
 	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT);"
-	"CREATE INDEX IF NOT EXISTS rep_events_time ON rep_events (time);"
 	"CREATE INDEX IF NOT EXISTS rep_events_identity"
 	" ON rep_events (identity, time);"
 	"CREATE TABLE IF NOT EXISTS rep_identities ("
@@ -67,7 +66,9 @@ static const char *const sql[ST_N] = {
 	" WHERE identity = ?1",
 	"UPDATE rep_identities SET key_changes = key_changes + ?2,"
 	" last_key_fp = ?3 WHERE identity = ?1",
-	"DELETE FROM rep_events WHERE time < ?1",
+	/* Rows come in time order: no time index to keep up per insert. */
+	"DELETE FROM rep_events WHERE id < coalesce((SELECT id FROM rep_events"
+	" WHERE time >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)",
 	"SELECT identity, first_seen, last_seen, n_pass, n_fail, n_none,"
 	" n_nocert, n_unusable, n_bogus, n_temperror, keys_seen, key_changes,"
 	" last_key_fp FROM rep_identities WHERE last_seen >= ?1"
