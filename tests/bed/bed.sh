@@ -12,7 +12,7 @@
 set -eu
 umask 022
 
-# alive, wait_gone, wait_reaped
+# alive, wait_gone, wait_reaped, pick_port
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/proc.sh"
 
 BED_SRC=$(cd "$(dirname "$0")" && pwd -P)
@@ -94,22 +94,6 @@ generic() {
 	printf '\\# %d %s' $((${#h} / 2)) "$h"
 }
 
-# A random port in 20000-59999 that nothing listens on (TCP or UDP) and that
-# is not in the argument list.  Races with other runs are caught later: the
-# server fails to bind, or answers with the wrong identity, and we retry.
-pick_port() {
-	local p n i
-	for i in $(seq 1 50); do
-		n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		p=$((20000 + n % 40000))
-		case " $* " in *" $p "*) continue ;; esac
-		if ! ss -Hlntu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 STEP=""
 step() { STEP=$1; echo "== $1" >>"$LOG"; }

@@ -76,3 +76,9 @@ check() {
 	shift
 	if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi
 }
+
+# wait_socket PATH: wait up to 5 s for a unix socket to appear.
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}

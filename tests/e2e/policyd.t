@@ -34,8 +34,7 @@ TBL
   echo "socket_mode = 0666"; } > "$work/smilla.conf"
 "$pd" -c "$work/smilla.conf" 2> "$work/policyd.log" &
 pid=$!
-i=0
-while [ ! -S "$work/policy.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_socket "$work/policy.sock"
 check "smilla-policyd listening on a unix socket" [ -S "$work/policy.sock" ]
 "$PF_SH" start "$pf" "unix:$work/policy.sock" > "$work/pf-start.log" 2>&1
 . "$pf/postfix.env"

@@ -49,7 +49,7 @@
 set -eu
 umask 022
 
-# alive, wait_gone, wait_reaped
+# alive, wait_gone, wait_reaped, pick_port
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/proc.sh"
 
 PROG=postfix.sh
@@ -210,21 +210,6 @@ stop_instance() {
 
 # ---------------------------------------------------------------- helpers
 
-# A random port in 20000-59999 that nothing listens on, not in "$@".
-# shellcheck disable=SC2120 # arguments are optional
-pick_port() {
-	local p n i
-	for i in $(seq 1 50); do
-		n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		p=$((20000 + n % 40000))
-		case " $* " in *" $p "*) continue ;; esac
-		if ! ss -Hlntu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # True if pid $2 listens on TCP $1 (127.0.0.1:PORT).
 listening() {

@@ -1,6 +1,6 @@
-# proc.sh - process helpers shared by the test bed and the Postfix
-# harness (bash): liveness that treats zombies as gone, and waiting for
-# pids to go or to be reaped.  Sourced, not run.
+# proc.sh - process and port helpers shared by the test bed and the
+# Postfix harness: liveness that treats zombies as gone, waiting for pids
+# to go or to be reaped, and picking a free port.  Sourced, not run.
 
 # True while PID is a live process; a zombie counts as gone.
 alive() {
@@ -34,4 +34,21 @@ wait_reaped() {
 		sleep 0.1
 	done
 	return 0
+}
+
+# A random port in 20000-59999 that nothing listens on (TCP or UDP) and that
+# is not in the argument list.  Races with other runs are caught later: the
+# server fails to bind, or answers with the wrong identity, and we retry.
+pick_port() {
+	local p n i
+	for i in $(seq 1 50); do
+		n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		p=$((20000 + n % 40000))
+		case " $* " in *" $p "*) continue ;; esac
+		if ! ss -Hlntu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
 }

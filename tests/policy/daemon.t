@@ -26,8 +26,7 @@ write_conf
 "$SMILLA_BUILD/smilla-policyd" -c "$conf" 2> "$work/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-i=0
-while [ ! -S "$work/policy.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_socket "$work/policy.sock"
 check "unix socket created" [ -S "$work/policy.sock" ]
 is "$(stat -c %a "$work/policy.sock")" 660 "  with socket_mode 0660"
 
@@ -131,8 +130,7 @@ if [ "$(id -u)" = 0 ]; then
 	  echo "user = nobody"; } > "$work/u.conf"
 	"$SMILLA_BUILD/smilla-policyd" -c "$work/u.conf" 2> "$work/u.log" &
 	upid=$!
-	i=0
-	while [ ! -S "$work/u/policy.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	wait_socket "$work/u/policy.sock"
 	sleep 0.3
 	is "$(ps -o user= -p $upid | tr -d ' ')" nobody "user = nobody: daemon runs as nobody"
 	is "$(stat -c %U "$work/u/policy.sock")" nobody "  socket handed to nobody"
