@@ -18,6 +18,7 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libunbound openssl sqlite3 libidn2 librnp
+MILTER_LIBS = -lmilter
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
       -fno-sanitize-recover=all
@@ -30,17 +31,23 @@ EXTRA ?=
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
-	     $(PKG_CFLAGS) -Isrc -Ipolicy
+	     $(PKG_CFLAGS) -Isrc -Ipolicy -Ismilla
 LDLIBS = $(PKG_LIBS) -lpthread
 
-LIB_MODS = util log config names rr dns cache cert dane pgp table reputation
+LIB_MODS = util log config names rr dns cache cert dane pgp table reputation \
+	   smime
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
-HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard tests/unit/*.h)
+HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard smilla/*.h) \
+       $(wildcard tests/unit/*.h)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
 POL_MODS = main server request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
-PROGS = $(B)/smillactl $(B)/smilla-policyd
+# The milter: libmilter callbacks (smilla/main.c) over modules that
+# know nothing of libmilter, so unit tests can link them.
+MIL_MODS = spool mime resolver recipient session
+MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
+PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
 .PHONY: all check check-build demo bench install clean deps unit
 .SUFFIXES:
@@ -52,6 +59,11 @@ $(B)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The milter's objects go to milter/: $(B)/smilla is the program.
+$(B)/milter/%.o: smilla/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -60,6 +72,14 @@ $(B)/smillactl: $(B)/src/smillactl.o $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/smilla: $(B)/milter/main.o $(MIL_OBJS) $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(MILTER_LIBS) $(LDLIBS)
+
+# Unit tests of the milter's modules (test_mil_*) link them.
+$(B)/tests/unit/test_mil_%: $(B)/tests/unit/test_mil_%.o $(MIL_OBJS) \
+		$(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests of the policy daemon's modules link them too.
@@ -89,7 +109,13 @@ demo: deps
 	$(MAKE) all
 	./scripts/demo.sh
 
-BENCH_BINS = $(B)/bench/loadgen $(B)/bench/null-policy
+BENCH_BINS = $(B)/bench/loadgen $(B)/bench/null-policy \
+	     $(B)/bench/milter-load $(B)/bench/null-milter
+
+$(B)/bench/null-milter: bench/null-milter.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< \
+		$(MILTER_LIBS) -lpthread
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
@@ -98,6 +124,7 @@ $(B)/bench/%: bench/%.c
 bench: deps
 	$(MAKE) all $(BENCH_BINS)
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/policy-bench.sh
+	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/milter-bench.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -105,9 +132,11 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/smillactl $(DESTDIR)$(BINDIR)/smillactl
 	install -m 755 $(B)/smilla-policyd $(DESTDIR)$(SBINDIR)/smilla-policyd
+	install -m 755 $(B)/smilla $(DESTDIR)$(SBINDIR)/smilla
 	install -m 644 docs/smillactl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/smilla.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 docs/smilla-policyd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 docs/smilla-policyd.8 docs/smilla.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(SYSCONFDIR)/smilla
 	install -m 644 contrib/smilla.conf \
 		$(DESTDIR)$(SYSCONFDIR)/smilla/smilla.conf.example

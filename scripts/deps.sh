@@ -11,6 +11,7 @@ openssl sqlite3 dns-root-data
 nsd ldnsutils gnupg
 valgrind groff-base
 postfix swaks libnet-ssleay-perl
+libmilter-dev miltertest gpgsm
 "
 
 missing=""

@@ -25,6 +25,7 @@ static int check_mode(const char *value, char *why, size_t whylen);
 static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
+static int check_milter_socket(const char *value, char *why, size_t whylen);
 
 const struct sm_option sm_options[] = {
 	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
@@ -93,6 +94,31 @@ const struct sm_option sm_options[] = {
 	  "if set, only these client hosts/domains are looked up in DNS" },
 	{ "max_inflight", SM_OPT_INT, "1000", 1, 100000, NULL, NULL,
 	  "most DNS lookups in flight at once; beyond it: temperror" },
+	/* smilla (milter) */
+	{ "milter_socket", SM_OPT_STRING, "unix:/run/smilla/smilla.sock", 0, 0,
+	  NULL, check_milter_socket,
+	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)" },
+	{ "pid_file", SM_OPT_PATH, "/run/smilla/smilla.pid", 0, 0, NULL, NULL,
+	  "pid file written when smilla detaches (empty: none)" },
+	{ "local_domains", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	  "recipient domains that are inbound (.example.test: and below)" },
+	{ "encrypt_outbound", SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
+	  "encrypt mail to recipients outside local_domains" },
+	{ "encrypt_inbound", SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
+	  "encrypt mail to recipients in local_domains (encryption at rest)" },
+	{ "require_encryption_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "recipient domains/addresses whose mail must be encrypted" },
+	{ "smime_cipher", SM_OPT_ENUM, "aes256-cbc", 0, 0,
+	  "aes256-cbc|aes256-gcm", NULL,
+	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
+	{ "sender_copy_cert", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "certificate (PEM) every encrypted message is also encrypted to" },
+	{ "max_memory_body", SM_OPT_INT, "1048576", 0, 1073741824, NULL, NULL,
+	  "message octets held in memory; beyond it a 0600 temporary file" },
+	{ "max_message_size", SM_OPT_INT, "67108864", 1024, 2147483647, NULL,
+	  NULL, "largest message (octets) smilla encrypts" },
+	{ "status_header", SM_OPT_STRING, "X-Smilla", 0, 0, NULL,
+	  check_header_name, "name of the milter's status header" },
 	{ NULL, 0, NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -177,6 +203,27 @@ check_listen(const char *value, char *why, size_t whylen)
 	return check_words(value, listen_ok, "no socket given",
 			   "\"%s\" is not unix:/PATH or inet:HOST:PORT", why,
 			   whylen);
+}
+
+/* libmilter's socket syntax: {unix|local}:/PATH or {inet|inet6}:PORT@HOST. */
+static int
+check_milter_socket(const char *value, char *why, size_t whylen)
+{
+	const char *at, *p;
+	char *end;
+	long port;
+
+	if (strncmp(value, "unix:/", 6) == 0 || strncmp(value, "local:/", 7) == 0)
+		return 0;
+	p = strncmp(value, "inet:", 5) == 0	  ? value + 5 :
+	    strncmp(value, "inet6:", 6) == 0 ? value + 6 : NULL;
+	if (p != NULL && (at = strchr(p, '@')) != NULL && at[1] != '\0') {
+		port = strtol(p, &end, 10);
+		if (end == at && port > 0 && port < 65536)
+			return 0;
+	}
+	sm_why(why, whylen, "\"%s\" is not unix:/PATH or inet:PORT@HOST", value);
+	return -1;
 }
 
 static int

@@ -1,0 +1,591 @@
+/*
+ * smilla - a milter that encrypts mail to recipients who publish an
+ * S/MIME certificate in DNSSEC-signed DNS (SMIMEA, RFC 8162).
+ *
+ *   smilla [-c FILE] [-f]
+ *
+ * libmilter runs one thread per SMTP connection and calls the callbacks
+ * below; they only pass data to session.c and apply what it decides.
+ * Lookups go through the shared sqlite cache and one resolver thread.
+ * Any internal error tempfails the message, so the MTA keeps it queued.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <libmilter/mfapi.h>
+
+#include "cache.h"
+#include "config.h"
+#include "dns.h"
+#include "log.h"
+#include "recipient.h"
+#include "reputation.h"
+#include "resolver.h"
+#include "session.h"
+
+#define DEFAULT_CONF "/etc/smilla/smilla.conf"
+
+/* Per SMTP connection. */
+struct conn {
+	struct mil_msg *msg;
+	int leadspc;		/* header values keep their leading space */
+	char client[64];
+	char helo[256];
+	int64_t started;	/* this message, ms */
+};
+
+static struct mil_policy policy;
+static struct mil_lookup *lookup;
+static struct sm_rep *rep;
+
+static struct conn *
+conn_of(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
+		smfi_setpriv(ctx, c);
+	return c;
+}
+
+/* The message of this connection, created at MAIL FROM. */
+static struct mil_msg *
+msg_of(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	return c != NULL ? c->msg : NULL;
+}
+
+static void
+msg_end(struct conn *c)
+{
+	mil_msg_free(c->msg);
+	c->msg = NULL;
+}
+
+static const char *
+queue_id(SMFICTX *ctx)
+{
+	const char *id = smfi_getsymval(ctx, "i");
+
+	return id != NULL ? id : "?";
+}
+
+/* Tempfail with a reply, and say why in the log. */
+static sfsistat
+tempfail(SMFICTX *ctx, const char *why)
+{
+	sm_log(SM_LOG_ERR, "queue_id=%s action=tempfail reason=\"%s\"",
+	       queue_id(ctx), why);
+	smfi_setreply(ctx, "451", "4.3.0",
+		      "smilla: local error, message kept, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+	     unsigned long f2, unsigned long f3, unsigned long *pf0,
+	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct conn *c = conn_of(ctx);
+
+	(void)f2;
+	(void)f3;
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY);
+	/* Every step; header values exactly as they were received. */
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf2 = *pf3 = 0;
+	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct conn *c = conn_of(ctx);
+	const char *addr = smfi_getsymval(ctx, "{client_addr}");
+
+	(void)sa;
+	if (c == NULL)
+		return tempfail(ctx, "out of memory");
+	sm_strlcpy(c->client, addr ? addr : host ? host : "", sizeof(c->client));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c != NULL)
+		sm_strlcpy(c->helo, helo, sizeof(c->helo));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+
+	(void)argv;
+	if (c == NULL)
+		return tempfail(ctx, "out of memory");
+	msg_end(c);
+	c->started = sm_now_ms();
+	if ((c->msg = mil_msg_new(&policy)) == NULL)
+		return tempfail(ctx, "out of memory");
+	return SMFIS_CONTINUE;
+}
+
+/* One reputation row per recipient lookup. */
+static void
+record(const struct conn *c, const struct mil_rcpt *r)
+{
+	struct sm_rep_event ev;
+	const char *result = mil_key_state_result(r->keys.state);
+
+	if (result == NULL || rep == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.time = time(NULL);
+	ev.source = "milter";
+	ev.client_address = c->client;
+	ev.helo = c->helo;
+	ev.identity = r->addr;
+	ev.result = result;
+	ev.usage = r->keys.usage;
+	ev.selector = r->keys.usage >= 0 ? 0 : -1;
+	ev.mtype = r->keys.usage >= 0 ? 0 : -1;
+	ev.cert_fp = r->keys.fp;
+	ev.key_fp = "";
+	ev.tls_protocol = ev.tls_cipher = "";
+	if (sm_rep_add(rep, &ev) < 0)
+		sm_log(SM_LOG_WARNING, "reputation: out of memory");
+}
+
+static sfsistat
+on_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+	const struct mil_rcpt *r;
+	struct mil_reply reply;
+	enum mil_verdict v;
+
+	if (c == NULL || c->msg == NULL)
+		return tempfail(ctx, "no message state");
+	v = mil_msg_rcpt(c->msg, lookup, argv[0], &reply, &r);
+	if (r != NULL)
+		record(c, r);
+	if (v == MIL_ACCEPT)
+		return SMFIS_CONTINUE;
+	sm_log(SM_LOG_NOTICE,
+	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
+	       queue_id(ctx), r ? r->addr : argv[0],
+	       r ? mil_key_state_word(r->keys.state) : "?",
+	       r ? r->keys.why : "", reply.code, reply.xcode, reply.text);
+	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
+	return v == MIL_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+on_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL || c->msg == NULL)
+		return tempfail(ctx, "no message state");
+	if (mil_msg_header(c->msg, name, value, c->leadspc) < 0)
+		return tempfail(ctx, mil_msg_error(c->msg));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_eoh(SMFICTX *ctx)
+{
+	struct mil_msg *m = msg_of(ctx);
+
+	if (m == NULL)
+		return tempfail(ctx, "no message state");
+	if (mil_msg_eoh(m) < 0)
+		return tempfail(ctx, mil_msg_error(m));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct mil_msg *m = msg_of(ctx);
+
+	if (m == NULL)
+		return tempfail(ctx, "no message state");
+	if (mil_msg_body(m, data, len) < 0)
+		return tempfail(ctx, mil_msg_error(m));
+	return SMFIS_CONTINUE;
+}
+
+/* A header value as the MTA expects it after negotiation. */
+static int
+add_header(SMFICTX *ctx, const struct conn *c, const char *name,
+	   const char *value)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%s", c->leadspc ? " " : "", value);
+	return smfi_addheader(ctx, (char *)name, buf);
+}
+
+/* The base64 body, its "\n" line ends made CRLF, in 64 KB pieces. */
+static int
+replace_body(SMFICTX *ctx, struct mil_spool *body)
+{
+	static const size_t piece = 65536;
+	char why[256];
+	unsigned char *in, *out;
+	size_t n, i, o;
+	FILE *f;
+	int rc = MI_SUCCESS;
+
+	if ((f = mil_spool_reader(body, why, sizeof(why))) == NULL)
+		return MI_FAILURE;
+	in = malloc(piece);
+	out = malloc(2 * piece);
+	if (in == NULL || out == NULL)
+		rc = MI_FAILURE;
+	while (rc == MI_SUCCESS && (n = fread(in, 1, piece, f)) > 0) {
+		for (i = o = 0; i < n; i++) {
+			if (in[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = in[i];
+		}
+		rc = smfi_replacebody(ctx, out, (int)o);
+	}
+	if (ferror(f))
+		rc = MI_FAILURE;
+	fclose(f);
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* Carry out an encrypted or plaintext outcome; MI_FAILURE on error. */
+static int
+apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->ndel; i++)
+		if (smfi_chgheader(ctx, o->del[i].name, o->del[i].index, NULL) !=
+		    MI_SUCCESS)
+			return MI_FAILURE;
+	if (o->action == MIL_ENCRYPTED &&
+	    ((o->add_mime_version &&
+	      add_header(ctx, c, "MIME-Version", "1.0") != MI_SUCCESS) ||
+	     add_header(ctx, c, "Content-Type", o->content_type) != MI_SUCCESS ||
+	     add_header(ctx, c, "Content-Transfer-Encoding", "base64") !=
+		     MI_SUCCESS ||
+	     add_header(ctx, c, "Content-Disposition",
+			"attachment; filename=\"smime.p7m\"") != MI_SUCCESS ||
+	     replace_body(ctx, o->body) != MI_SUCCESS))
+		return MI_FAILURE;
+	return add_header(ctx, c, policy.status_header, o->status);
+}
+
+static sfsistat
+on_eom(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+	struct mil_outcome o;
+	char rcpts[1024];
+	sfsistat rc = SMFIS_CONTINUE;
+
+	if (c == NULL || c->msg == NULL)
+		return tempfail(ctx, "no message state");
+	mil_msg_finish(c->msg, &o);
+	switch (o.action) {
+	case MIL_ENCRYPTED:
+	case MIL_PLAINTEXT:
+		if (apply(ctx, c, &o) != MI_SUCCESS) {
+			rc = tempfail(ctx, "the MTA refused a modification");
+			msg_end(c);
+			return rc;
+		}
+		break;
+	case MIL_UNTOUCHED:
+		break;
+	case MIL_REJECTED:
+	case MIL_TEMPFAILED:
+		smfi_setreply(ctx, o.reply.code, o.reply.xcode, o.reply.text);
+		rc = o.action == MIL_REJECTED ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+		break;
+	}
+	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
+	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
+	       "queue_id=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
+	       queue_id(ctx), rcpts, mil_action_word(o.action),
+	       o.reason ? " reason=\"" : "", o.reason ? o.reason : "",
+	       o.reason ? "\"" : "", mil_msg_size(c->msg),
+	       (long long)(sm_now_ms() - c->started));
+	msg_end(c);
+	return rc;
+}
+
+static sfsistat
+on_abort(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		msg_end(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_close(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL) {
+		msg_end(c);
+		free(c);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter = {
+	"smilla",
+	SMFI_VERSION,
+	SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+	on_connect,
+	on_helo,
+	on_envfrom,
+	on_envrcpt,
+	on_header,
+	on_eoh,
+	on_body,
+	on_eom,
+	on_abort,
+	on_close,
+	NULL,		/* unknown */
+	NULL,		/* data */
+	on_negotiate
+};
+
+/* ------------------------------------------------------------ start */
+
+static void
+usage(void)
+{
+	fputs("usage: smilla [-c FILE] [-f]\n", stderr);
+	exit(EX_USAGE);
+}
+
+static void
+die(int code, const char *fmt, const char *arg)
+{
+	sm_log(SM_LOG_ERR, fmt, arg);
+	exit(code);
+}
+
+/* The path of a unix milter socket, or NULL for inet. */
+static const char *
+socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/* Socket permissions, then the unprivileged user (as policyd does). */
+static void
+drop_privileges(const struct sm_config *cfg, const char *sock)
+{
+	const char *user = sm_config_str(cfg, "user");
+	const char *owner = sm_config_str(cfg, "socket_owner");
+	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	char ubuf[128], *colon;
+	struct passwd *pw;
+	struct group *gr;
+	gid_t gid;
+
+	if (sock != NULL && chmod(sock, mode) < 0)
+		die(EX_OSERR, "chmod milter socket: %s", strerror(errno));
+	if (*owner == '\0')
+		owner = user;
+	if (sock != NULL && *owner != '\0' && geteuid() == 0) {
+		sm_strlcpy(ubuf, owner, sizeof(ubuf));
+		if ((colon = strchr(ubuf, ':')) != NULL)
+			*colon++ = '\0';
+		if ((pw = getpwnam(ubuf)) == NULL)
+			die(EX_NOUSER, "socket_owner: no user \"%s\"", ubuf);
+		gid = pw->pw_gid;
+		if (colon != NULL) {
+			if ((gr = getgrnam(colon)) == NULL)
+				die(EX_NOUSER, "socket_owner: no group \"%s\"",
+				    colon);
+			gid = gr->gr_gid;
+		}
+		if (chown(sock, pw->pw_uid, gid) < 0)
+			sm_log(SM_LOG_WARNING, "chown %s: %s", sock,
+			       strerror(errno));
+	}
+	if (*user == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		die(EX_NOUSER, "user: no user \"%s\"", user);
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		die(EX_OSERR, "cannot drop privileges: %s", strerror(errno));
+	sm_log(SM_LOG_INFO, "running as %s", user);
+}
+
+/* Detach from the terminal; the child writes the pid file. */
+static void
+detach(const char *pid_file)
+{
+	pid_t pid = fork();
+	FILE *f;
+	int fd;
+
+	if (pid < 0)
+		die(EX_OSERR, "fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (*pid_file != '\0') {
+		if ((f = fopen(pid_file, "w")) == NULL)
+			die(EX_CANTCREAT, "pid_file: %s", strerror(errno));
+		fprintf(f, "%ld\n", (long)getpid());
+		fclose(f);
+	}
+}
+
+static void
+rep_error(const char *why)
+{
+	sm_log(SM_LOG_WARNING, "reputation store: %s", why);
+}
+
+/* DNS, its thread, the cache and the reputation store. */
+static struct mil_resolver *
+open_stores(const struct sm_config *cfg, struct sm_cache **cache)
+{
+	struct sm_dns_params dp;
+	struct sm_cache_params cp;
+	struct mil_resolver *res;
+	struct sm_dns *dns;
+	char why[512];
+
+	dp.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
+	dp.unbound_conf = sm_config_str(cfg, "unbound_conf");
+	dp.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	if ((dns = sm_dns_new(&dp, why, sizeof(why))) == NULL)
+		die(EX_CONFIG, "%s", why);
+	if ((res = mil_resolver_new(dns, why, sizeof(why))) == NULL)
+		die(EX_OSERR, "%s", why);
+	cp.min_ttl = sm_config_int(cfg, "cache_min_ttl");
+	cp.max_ttl = sm_config_int(cfg, "cache_max_ttl");
+	cp.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
+	cp.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	if ((*cache = sm_cache_open(sm_config_str(cfg, "db_path"), &cp, why,
+				    sizeof(why))) == NULL)
+		die(EX_CANTCREAT, "%s", why);
+	if ((rep = sm_rep_open(sm_config_str(cfg, "db_path"),
+			       sm_config_int(cfg, "reputation_retention"), why,
+			       sizeof(why))) == NULL)
+		die(EX_CANTCREAT, "%s", why);
+	if (sm_rep_writer_start(rep, 1000, rep_error) < 0)
+		die(EX_OSERR, "%s", "cannot start the reputation writer");
+	return res;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL, *spec, *sock;
+	struct sm_config *cfg;
+	struct sm_cache *cache = NULL;
+	struct mil_resolver *resolver;
+	char why[512], host[256] = "localhost";
+	int c, foreground = 0, rc;
+
+	while ((c = getopt(argc, argv, "c:fh")) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	if ((cfg = sm_config_new()) == NULL) {
+		fputs("smilla: out of memory\n", stderr);
+		return EX_OSERR;
+	}
+	if ((path != NULL || access(DEFAULT_CONF, F_OK) == 0) &&
+	    sm_config_load(cfg, path ? path : DEFAULT_CONF, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "smilla: %s\n", why);
+		return EX_CONFIG;
+	}
+	if (sm_log_open("smilla", foreground ? "stderr" : sm_config_str(cfg, "log"),
+			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+		fprintf(stderr, "smilla: %s\n", why);
+		return EX_CONFIG;
+	}
+	gethostname(host, sizeof(host) - 1);
+	if (mil_policy_load(&policy, cfg, host, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "%s", why);
+		return EX_CONFIG;
+	}
+	spec = sm_config_str(cfg, "milter_socket");
+	sock = socket_path(spec);
+	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
+	    smfi_register(filter) != MI_SUCCESS)
+		die(EX_SOFTWARE, "cannot set up libmilter for %s", spec);
+	if (smfi_opensocket(1) != MI_SUCCESS)
+		die(EX_OSERR, "cannot open milter socket %s", spec);
+	sm_log(SM_LOG_INFO, "listening on %s", spec);
+	/* Threads (resolver, writer, libmilter) only after the fork. */
+	if (!foreground)
+		detach(sm_config_str(cfg, "pid_file"));
+	drop_privileges(cfg, sock);
+	resolver = open_stores(cfg, &cache);
+	if ((lookup = mil_lookup_new(cache, resolver, NULL)) == NULL)
+		die(EX_OSERR, "%s", "out of memory");
+	rc = smfi_main();
+	sm_log(SM_LOG_INFO, "stopping");
+	sm_rep_close(rep);	/* writes what is queued */
+	if (!foreground && *sm_config_str(cfg, "pid_file") != '\0')
+		unlink(sm_config_str(cfg, "pid_file"));
+	/*
+	 * libmilter's connection threads may still hold the lookup and the
+	 * cache: leave them (and the resolver) to process exit.
+	 */
+	sm_config_free(cfg);
+	sm_log_close();
+	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}

@@ -1,0 +1,33 @@
+/*
+ * resolver.h - DNS for a threaded program.  libmilter runs one thread
+ * per SMTP connection, while a struct sm_dns belongs to one thread: the
+ * resolver thread owns it and runs its event loop; any thread asks it
+ * for a lookup and waits for that answer only.  One slow name never
+ * holds up lookups of other names (libunbound has every query in
+ * flight at once).
+ */
+#ifndef MIL_RESOLVER_H
+#define MIL_RESOLVER_H
+#include "dns.h"
+
+struct mil_resolver;
+
+/*
+ * mil_resolver_new - start the thread, which takes DNS over (freed by
+ * mil_resolver_free).  NULL with WHY on failure (DNS is then the
+ * caller's to free).
+ */
+struct mil_resolver *mil_resolver_new(struct sm_dns *dns, char *why,
+				      size_t whylen);
+/*
+ * mil_resolver_free - stop the thread and free DNS; lookups still
+ * waiting get a temporary failure.  NULL allowed.
+ */
+void mil_resolver_free(struct mil_resolver *r);
+/*
+ * mil_resolve - look NAME/TYPE up and wait for the answer (at most the
+ * DNS timeout).  Returns an owned result, NULL only when out of memory.
+ */
+struct sm_dns_result *mil_resolve(struct mil_resolver *r, const char *name,
+				  int type);
+#endif

@@ -1,0 +1,676 @@
+/*
+ * session.c - one message: recipients, policy, MIME entity, encryption.
+ *
+ *   mil_policy_load(p, cfg, authserv_default, why, whylen)
+ *   mil_msg_new(p) / mil_msg_free(m)
+ *   mil_msg_rcpt(m, lk, arg, reply, rcpt)	RCPT: look up, decide
+ *   mil_msg_header(m, name, value, leadspc)	header phase
+ *   mil_msg_eoh(m) / mil_msg_body(m, data, len)
+ *   mil_msg_finish(m, outcome)			end of message
+ *
+ * Decisions, in order: a message that is already encrypted is left
+ * alone; one whose recipients all have usable keys is encrypted (unless
+ * it is over max_message_size); any other passes as it is, with a status
+ * header.  Recipients that require encryption are refused at RCPT time
+ * when they cannot get it, and never share a transaction with
+ * recipients that cannot be encrypted to (452: the client sends them in
+ * a transaction of their own).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cert.h"
+#include "mime.h"
+#include "names.h"
+#include "session.h"
+
+struct mil_msg {
+	const struct mil_policy *p;
+	struct mil_rcpt *rcpt;		/* accepted */
+	size_t nrcpt;
+	struct mil_rcpt *refused;	/* for the log */
+	size_t nrefused;
+	int headers_seen;
+	int want_entity;		/* spool the entity for encryption */
+	int has_mime_version;
+	int encrypted_type, too_big;
+	struct mil_pgpscan pgp;
+	struct mil_hdr_ref *content;	/* Content-* headers seen */
+	size_t ncontent;
+	struct mil_hdr_ref *status;	/* incoming status headers */
+	size_t nstatus;
+	struct mil_hdr_ref *del;	/* outcome's deletions */
+	struct mil_spool *entity, *out;
+	size_t size;
+	char error[256];
+};
+
+const char *
+mil_action_word(enum mil_action action)
+{
+	static const char *const w[] = {
+		"encrypted", "plaintext", "untouched", "rejected", "tempfail"
+	};
+	return w[action];
+}
+
+/* ------------------------------------------------------------ policy */
+
+void
+mil_policy_clear(struct mil_policy *p)
+{
+	sm_split_free(p->local, p->nlocal);
+	sm_table_free(p->require);
+	sm_blobs_free(p->copy, p->ncopy);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
+		const char *authserv_default, char *why, size_t whylen)
+{
+	const char *path;
+	char norm[SM_NAME_BUF], r[256];
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	if (sm_split(sm_config_str(cfg, "local_domains"), &p->local,
+		     &p->nlocal) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < p->nlocal; i++) {
+		char *d = p->local[i];
+		int dot = *d == '.';
+
+		if (sm_names_host(d + dot, norm, sizeof(norm), r, sizeof(r)) < 0) {
+			sm_why(why, whylen, "local_domains: %s: %s", d, r);
+			goto fail;
+		}
+		/* Normalised names are never longer than what was given
+		   for ASCII; for U-labels keep the A-label. */
+		free(d);
+		if ((p->local[i] = malloc(strlen(norm) + 2)) == NULL) {
+			sm_why(why, whylen, "out of memory");
+			goto fail;
+		}
+		sprintf(p->local[i], "%s%s", dot ? "." : "", norm);
+	}
+	p->encrypt_outbound = sm_config_bool(cfg, "encrypt_outbound");
+	p->encrypt_inbound = sm_config_bool(cfg, "encrypt_inbound");
+	path = sm_config_str(cfg, "require_encryption_table");
+	if (*path != '\0' &&
+	    (p->require = sm_table_load(path, why, whylen)) == NULL)
+		goto fail;
+	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
+	path = sm_config_str(cfg, "sender_copy_cert");
+	if (*path != '\0') {
+		if (sm_cert_load(path, &p->copy, &p->ncopy, r, sizeof(r)) < 0) {
+			sm_why(why, whylen, "sender_copy_cert: %s", r);
+			goto fail;
+		}
+		for (i = 0; i < p->ncopy; i++)
+			if (!sm_smime_usable(&p->copy[i], r, sizeof(r))) {
+				sm_why(why, whylen, "sender_copy_cert: %s: %s",
+				       path, r);
+				goto fail;
+			}
+	}
+	p->mem_max = (size_t)sm_config_int(cfg, "max_memory_body");
+	p->max_size = (size_t)sm_config_int(cfg, "max_message_size");
+	sm_strlcpy(p->status_header, sm_config_str(cfg, "status_header"),
+		   sizeof(p->status_header));
+	sm_strlcpy(p->authserv, *sm_config_str(cfg, "authserv_id") ?
+				sm_config_str(cfg, "authserv_id") :
+				authserv_default, sizeof(p->authserv));
+	return 0;
+fail:
+	mil_policy_clear(p);
+	return -1;
+}
+
+int
+mil_policy_local(const struct mil_policy *p, const char *domain)
+{
+	size_t i, dl = strlen(domain), el;
+
+	for (i = 0; i < p->nlocal; i++) {
+		const char *e = p->local[i];
+
+		if (*e != '.') {
+			if (strcmp(e, domain) == 0)
+				return 1;
+		} else if ((el = strlen(e)) < dl + 1 &&
+			   strcmp(domain + dl - el, e) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- message */
+
+struct mil_msg *
+mil_msg_new(const struct mil_policy *p)
+{
+	struct mil_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->p = p;
+	mil_pgpscan_init(&m->pgp);
+	return m;
+}
+
+static void
+free_rcpts(struct mil_rcpt *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].addr);
+		mil_keys_clear(&v[i].keys);
+	}
+	free(v);
+}
+
+static void
+free_refs(struct mil_hdr_ref *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+void
+mil_msg_free(struct mil_msg *m)
+{
+	if (m == NULL)
+		return;
+	free_rcpts(m->rcpt, m->nrcpt);
+	free_rcpts(m->refused, m->nrefused);
+	free_refs(m->content, m->ncontent);
+	free_refs(m->status, m->nstatus);
+	free(m->del);
+	mil_spool_free(m->entity);
+	mil_spool_free(m->out);
+	free(m);
+}
+
+const char *
+mil_msg_error(const struct mil_msg *m)
+{
+	return m->error;
+}
+
+const struct mil_rcpt *
+mil_msg_rcpts(const struct mil_msg *m, size_t *n)
+{
+	*n = m->nrcpt;
+	return m->rcpt;
+}
+
+size_t
+mil_msg_size(const struct mil_msg *m)
+{
+	return m->size;
+}
+
+/*
+ * The mailbox of an RCPT argument: "<local@domain>" (angle brackets
+ * and an RFC 5321 source route dropped) with the domain normalised.
+ * Returns a malloc'd address and the domain's offset, or NULL with WHY.
+ */
+static char *
+mailbox(const char *arg, size_t *domain_at, char *why, size_t whylen)
+{
+	char buf[1024], dom[SM_NAME_BUF], *at, *out, *s;
+	size_t len;
+
+	while (isspace((unsigned char)*arg))
+		arg++;
+	if (sm_strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf)) {
+		sm_why(why, whylen, "address too long");
+		return NULL;
+	}
+	s = buf;
+	if (*s == '<') {
+		s++;
+		if ((at = strrchr(s, '>')) != NULL)
+			*at = '\0';
+	}
+	if (*s == '@' && (at = strchr(s, ':')) != NULL)
+		s = at + 1;
+	if ((at = strrchr(s, '@')) == NULL || at == s) {
+		sm_why(why, whylen, "no domain in address");
+		return NULL;
+	}
+	*at = '\0';
+	if (sm_names_host(at + 1, dom, sizeof(dom), why, whylen) < 0)
+		return NULL;
+	len = strlen(s);
+	if ((out = malloc(len + strlen(dom) + 2)) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return NULL;
+	}
+	sprintf(out, "%s@%s", s, dom);
+	*domain_at = len + 1;
+	return out;
+}
+
+/* Reply text without characters an MTA (or libmilter) would choke on. */
+static void
+set_reply(struct mil_reply *r, const char *code, const char *xcode,
+	  const char *fmt, const char *addr, const char *detail)
+{
+	char *p;
+
+	sm_strlcpy(r->code, code, sizeof(r->code));
+	sm_strlcpy(r->xcode, xcode, sizeof(r->xcode));
+	snprintf(r->text, sizeof(r->text), fmt, addr, detail);
+	for (p = r->text; *p != '\0'; p++)
+		if (!isprint((unsigned char)*p) || *p == '%')
+			*p = '?';
+}
+
+static int
+add_rcpt(struct mil_rcpt **v, size_t *n, struct mil_rcpt *r)
+{
+	struct mil_rcpt *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (nv == NULL)
+		return -1;
+	nv[(*n)++] = *r;
+	*v = nv;
+	return 0;
+}
+
+/* Does the message hold recipients that must be encrypted / cannot be? */
+static void
+mix(const struct mil_msg *m, int *must, int *cannot)
+{
+	size_t i;
+
+	*must = *cannot = 0;
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt[i].required)
+			*must = 1;
+		if (m->rcpt[i].keys.state != MIL_KEY_SECURE)
+			*cannot = 1;
+	}
+}
+
+enum mil_verdict
+mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
+	     struct mil_reply *reply, const struct mil_rcpt **out)
+{
+	const struct mil_policy *p = m->p;
+	enum mil_verdict v = MIL_ACCEPT;
+	struct mil_rcpt r;
+	size_t dat = 0;
+	int must, cannot, keyless;
+	enum mil_key_state st;
+
+	memset(&r, 0, sizeof(r));
+	mil_keys_clear(&r.keys);
+	if (out != NULL)
+		*out = NULL;
+	if ((r.addr = mailbox(arg, &dat, r.keys.why, sizeof(r.keys.why))) ==
+	    NULL) {
+		/* Not ours to judge: the MTA has its own address checks. */
+		if ((r.addr = strdup(arg)) == NULL)
+			goto oom;
+		r.keys.state = MIL_KEY_NONE;
+	} else {
+		r.inbound = mil_policy_local(p, r.addr + dat);
+		r.required = sm_table_match(p->require, r.addr) ||
+			     sm_table_match(p->require, r.addr + dat);
+		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound)
+			mil_lookup_smimea(lk, r.addr, &r.keys);
+		else {
+			r.keys.state = MIL_KEY_SKIPPED;
+			sm_strlcpy(r.keys.why, r.inbound ? "encrypt_inbound off"
+							 : "encrypt_outbound off",
+				   sizeof(r.keys.why));
+		}
+	}
+	st = r.keys.state;
+	keyless = st != MIL_KEY_SECURE;
+	mix(m, &must, &cannot);
+	if (r.required && (st == MIL_KEY_BOGUS || st == MIL_KEY_TEMPERROR)) {
+		v = MIL_TEMPFAIL;
+		set_reply(reply, "450", "4.7.5",
+			  "encryption required for <%s>: S/MIME key lookup "
+			  "failed (%s), try again later", r.addr,
+			  mil_key_state_word(st));
+	} else if (r.required && keyless) {
+		v = MIL_REJECT;
+		set_reply(reply, "550", "5.7.1",
+			  "encryption required for <%s>: no usable S/MIME "
+			  "key in DNSSEC-signed DNS (%s)", r.addr,
+			  mil_key_state_word(st));
+	} else if ((must && keyless) || (cannot && r.required)) {
+		v = MIL_TEMPFAIL;
+		set_reply(reply, "452", "4.5.3",
+			  "<%s>: deliver separately: %s", r.addr,
+			  r.required ? "it requires encryption and other "
+				       "recipients cannot get it" :
+				       "other recipients require encryption");
+	}
+	if (v == MIL_ACCEPT ? add_rcpt(&m->rcpt, &m->nrcpt, &r) < 0 :
+			      add_rcpt(&m->refused, &m->nrefused, &r) < 0)
+		goto oom;
+	if (out != NULL)
+		*out = v == MIL_ACCEPT ? &m->rcpt[m->nrcpt - 1] :
+					 &m->refused[m->nrefused - 1];
+	return v;
+oom:
+	free(r.addr);
+	mil_keys_clear(&r.keys);
+	set_reply(reply, "451", "4.3.0", "<%s>: %s", arg,
+		  "temporary resource shortage, try again later");
+	return MIL_TEMPFAIL;
+}
+
+/* Remember NAME's occurrence number among headers of the same name. */
+static int
+note_ref(struct mil_hdr_ref **v, size_t *n, const char *name)
+{
+	struct mil_hdr_ref *nv;
+	size_t i;
+	int index = 1;
+
+	for (i = 0; i < *n; i++)
+		if (strcasecmp((*v)[i].name, name) == 0)
+			index = (*v)[i].index + 1;
+	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	*v = nv;
+	if ((nv[*n].name = strdup(name)) == NULL)
+		return -1;
+	nv[(*n)++].index = index;
+	return 0;
+}
+
+/* Add LEN octets to the entity, unless the message is out of bounds. */
+static int
+entity_put(struct mil_msg *m, const void *data, size_t len)
+{
+	if (!m->want_entity || m->too_big)
+		return 0;
+	if (m->entity == NULL && (m->entity = mil_spool_new(m->p->mem_max)) ==
+				 NULL) {
+		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		return -1;
+	}
+	return mil_spool_write(m->entity, data, len, m->error,
+			       sizeof(m->error));
+}
+
+static void
+count(struct mil_msg *m, size_t len)
+{
+	m->size += len;
+	if (m->size > m->p->max_size && !m->too_big) {
+		m->too_big = 1;
+		mil_spool_free(m->entity);	/* will not be encrypted */
+		m->entity = NULL;
+	}
+}
+
+/* Decide at the first header whether the entity is worth keeping. */
+static void
+first_header(struct mil_msg *m)
+{
+	int must, cannot;
+
+	m->headers_seen = 1;
+	mix(m, &must, &cannot);
+	m->want_entity = m->nrcpt > 0 && !cannot;
+}
+
+/* Write VALUE with every line end as CRLF. */
+static int
+put_crlf(struct mil_msg *m, const char *value)
+{
+	const char *p, *nl;
+
+	for (p = value; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		size_t len = (size_t)(nl - p);
+
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (entity_put(m, p, len) < 0 || entity_put(m, "\r\n", 2) < 0)
+			return -1;
+	}
+	return entity_put(m, p, strlen(p));
+}
+
+int
+mil_msg_header(struct mil_msg *m, const char *name, const char *value,
+	       int leadspc)
+{
+	struct mil_ctype ct;
+
+	if (!m->headers_seen)
+		first_header(m);
+	count(m, strlen(name) + strlen(value) + 4);
+	if (strcasecmp(name, "MIME-Version") == 0)
+		m->has_mime_version = 1;
+	if (strcasecmp(name, m->p->status_header) == 0 &&
+	    note_ref(&m->status, &m->nstatus, name) < 0)
+		goto oom;
+	if (!mil_mime_is_content(name))
+		return 0;
+	if (note_ref(&m->content, &m->ncontent, name) < 0)
+		goto oom;
+	if (strcasecmp(name, "Content-Type") == 0) {
+		mil_mime_ctype(value, &ct);
+		if (mil_mime_encrypted_type(&ct))
+			m->encrypted_type = 1;
+	}
+	if (entity_put(m, name, strlen(name)) < 0 ||
+	    entity_put(m, leadspc ? ":" : ": ", leadspc ? 1 : 2) < 0 ||
+	    put_crlf(m, value) < 0 || entity_put(m, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+oom:
+	sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+	return -1;
+}
+
+int
+mil_msg_eoh(struct mil_msg *m)
+{
+	if (!m->headers_seen)
+		first_header(m);
+	count(m, 2);
+	return entity_put(m, "\r\n", 2);
+}
+
+int
+mil_msg_body(struct mil_msg *m, const void *data, size_t len)
+{
+	if (!m->headers_seen)
+		first_header(m);
+	count(m, len);
+	mil_pgpscan_feed(&m->pgp, data, len);
+	return entity_put(m, data, len);
+}
+
+void
+mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
+{
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < m->nrcpt + m->nrefused && used < buflen; i++) {
+		const struct mil_rcpt *r = i < m->nrcpt ?
+						   &m->rcpt[i] :
+						   &m->refused[i - m->nrcpt];
+
+		n = snprintf(buf + used, buflen - used, "%s%s:%s%s",
+			     i ? "," : "", r->addr,
+			     mil_key_state_word(r->keys.state),
+			     i >= m->nrcpt ? "(refused)" : "");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used >= buflen && buflen > 4)
+		strcpy(buf + buflen - 4, "...");
+}
+
+/* The status header value for a message that stays plaintext. */
+static void
+plaintext(struct mil_msg *m, struct mil_outcome *o, const char *reason)
+{
+	o->action = MIL_PLAINTEXT;
+	o->reason = reason;
+	snprintf(o->status, sizeof(o->status),
+		 "plaintext; reason=%s; recipients=%zu; keys=%zu; authserv=%s",
+		 reason, o->nrcpt, o->nkeys, m->p->authserv);
+}
+
+static void
+tempfail(struct mil_outcome *o, const char *why)
+{
+	o->action = MIL_TEMPFAILED;
+	o->reason = why;
+	set_reply(&o->reply, "451", "4.3.0", "%s%s",
+		  "message could not be encrypted, try again later", "");
+}
+
+/* Encrypt the entity to every recipient (and the sender copy). */
+static int
+encrypt(struct mil_msg *m)
+{
+	struct sm_blob *certs;
+	size_t i, j, n = m->p->ncopy;
+	FILE *in = NULL, *out = NULL;
+	int rc = -1;
+
+	for (i = 0; i < m->nrcpt; i++)
+		n += m->rcpt[i].keys.ncerts;
+	if ((certs = calloc(n, sizeof(*certs))) == NULL) {
+		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		return -1;
+	}
+	/* Borrowed blobs: only the array is ours. */
+	for (n = 0, i = 0; i < m->nrcpt; i++)
+		for (j = 0; j < m->rcpt[i].keys.ncerts; j++)
+			certs[n++] = m->rcpt[i].keys.certs[j];
+	for (j = 0; j < m->p->ncopy; j++)
+		certs[n++] = m->p->copy[j];
+	if (m->entity == NULL &&
+	    (m->entity = mil_spool_new(m->p->mem_max)) == NULL) {
+		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		goto done;
+	}
+	/* Output about 4/3 of the input: memory or disk alike. */
+	if ((m->out = mil_spool_new(m->p->mem_max)) == NULL ||
+	    (in = mil_spool_reader(m->entity, m->error, sizeof(m->error))) ==
+		    NULL ||
+	    (out = mil_spool_writer(m->out)) == NULL) {
+		if (*m->error == '\0')
+			sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		goto done;
+	}
+	if (sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->error,
+			     sizeof(m->error)) < 0)
+		goto done;
+	if (fclose(out) != 0) {
+		out = NULL;
+		sm_strlcpy(m->error, "cannot write the encrypted message",
+			   sizeof(m->error));
+		goto done;
+	}
+	out = NULL;
+	rc = 0;
+done:
+	if (in != NULL)
+		fclose(in);
+	if (out != NULL)
+		fclose(out);
+	free(certs);
+	return rc;
+}
+
+void
+mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
+{
+	int must, cannot, skipped = 0;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->nrcpt = m->nrcpt;
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt[i].keys.state == MIL_KEY_SECURE)
+			o->nkeys++;
+		if (m->rcpt[i].keys.state == MIL_KEY_SKIPPED)
+			skipped = 1;
+	}
+	mix(m, &must, &cannot);
+	if (m->encrypted_type || m->pgp.found) {
+		o->action = MIL_UNTOUCHED;
+		o->reason = "already-encrypted";
+		return;
+	}
+	if (m->nrcpt == 0) {
+		o->action = MIL_UNTOUCHED;
+		o->reason = "no-recipients";
+		return;
+	}
+	if (*m->error != '\0') {
+		tempfail(o, m->error);
+		return;
+	}
+	if (cannot) {
+		if (must) {	/* RCPT keeps this from happening */
+			tempfail(o, "required recipient mixed with keyless");
+			return;
+		}
+		plaintext(m, o, skipped ? "disabled" : "no-key");
+	} else if (m->too_big) {
+		if (must) {
+			o->action = MIL_REJECTED;
+			o->reason = "too-big";
+			set_reply(&o->reply, "552", "5.3.4",
+				  "message too big to encrypt%s%s", "", "");
+			return;
+		}
+		plaintext(m, o, "too-big");
+	} else if (encrypt(m) < 0) {
+		tempfail(o, m->error);
+		return;
+	} else {
+		o->action = MIL_ENCRYPTED;
+		o->reason = NULL;
+		o->body = m->out;
+		o->add_mime_version = !m->has_mime_version;
+		snprintf(o->content_type, sizeof(o->content_type),
+			 "application/pkcs7-mime; smime-type=%s; "
+			 "name=\"smime.p7m\"", sm_smime_type(m->p->cipher));
+		snprintf(o->status, sizeof(o->status),
+			 "encrypted smime; recipients=%zu; cipher=%s; "
+			 "authserv=%s", m->nrcpt,
+			 sm_smime_cipher_name(m->p->cipher), m->p->authserv);
+	}
+	/* Deletions, last occurrence first so indexes stay valid. */
+	if ((m->del = calloc(m->ncontent + m->nstatus + 1,
+			     sizeof(*m->del))) == NULL) {
+		tempfail(o, "out of memory");
+		return;
+	}
+	for (i = m->nstatus; i-- > 0;)
+		m->del[o->ndel++] = m->status[i];
+	if (o->action == MIL_ENCRYPTED)
+		for (i = m->ncontent; i-- > 0;)
+			m->del[o->ndel++] = m->content[i];
+	o->del = m->del;
+}

@@ -1,0 +1,134 @@
+/*
+ * session.h - one message through the milter, in the order libmilter
+ * calls: recipients, header lines, end of headers, body pieces, end of
+ * message.  Nothing here knows libmilter: callbacks in main.c hand data
+ * in and apply the outcome, so this module is unit-tested on its own.
+ *
+ * The MIME entity (Content-* header lines as received, an empty line,
+ * the body) is spooled only when the message can be encrypted at all,
+ * that is when every recipient has usable keys.
+ */
+#ifndef MIL_SESSION_H
+#define MIL_SESSION_H
+#include <stddef.h>
+#include <stdio.h>
+#include "config.h"
+#include "recipient.h"
+#include "smime.h"
+#include "spool.h"
+#include "table.h"
+
+/* Settings from smilla.conf, read-only while messages use them. */
+struct mil_policy {
+	char **local;			/* local_domains, normalised */
+	size_t nlocal;
+	int encrypt_outbound, encrypt_inbound;
+	struct sm_table *require;	/* require_encryption_table */
+	enum sm_smime_cipher cipher;
+	struct sm_blob *copy;		/* sender_copy_cert */
+	size_t ncopy;
+	size_t mem_max, max_size;
+	char status_header[128];
+	char authserv[256];
+};
+
+/*
+ * mil_policy_load - settings from CFG (AUTHSERV_DEFAULT when
+ * authserv_id is empty).  0, or -1 with the reason in WHY.
+ */
+int mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
+		    const char *authserv_default, char *why, size_t whylen);
+void mil_policy_clear(struct mil_policy *p);
+/* mil_policy_local - 1 when DOMAIN (normalised) is in local_domains. */
+int mil_policy_local(const struct mil_policy *p, const char *domain);
+
+/* An SMTP reply for the MTA. */
+struct mil_reply {
+	char code[4];		/* "550" */
+	char xcode[8];		/* "5.7.1" */
+	char text[400];
+};
+
+enum mil_verdict {
+	MIL_ACCEPT,
+	MIL_REJECT,		/* permanent: reply says why */
+	MIL_TEMPFAIL		/* temporary: reply says why */
+};
+
+enum mil_action {
+	MIL_ENCRYPTED,		/* body replaced by S/MIME */
+	MIL_PLAINTEXT,		/* unchanged but for the status header */
+	MIL_UNTOUCHED,		/* already encrypted: not a byte changed */
+	MIL_REJECTED,
+	MIL_TEMPFAILED
+};
+
+/* A header line to delete: NAME's INDEX-th occurrence (1-based). */
+struct mil_hdr_ref {
+	char *name;
+	int index;
+};
+
+struct mil_outcome {
+	enum mil_action action;
+	const char *reason;		/* word for the log/status, or NULL */
+	struct mil_reply reply;		/* REJECTED / TEMPFAILED */
+	char status[512];		/* status header value, "" for none */
+	char content_type[160];		/* ENCRYPTED: new Content-Type */
+	int add_mime_version;		/* ENCRYPTED: message had none */
+	const struct mil_hdr_ref *del;	/* ENCRYPTED: Content-* headers;
+					   with a status: old copies */
+	size_t ndel;
+	struct mil_spool *body;		/* ENCRYPTED: base64, "\n" lines */
+	size_t nrcpt, nkeys;
+};
+
+struct mil_rcpt {
+	char *addr;			/* local@domain, domain normalised */
+	int inbound, required;
+	struct mil_keys keys;
+};
+
+struct mil_msg;
+
+/* mil_msg_new - a message under policy P (borrowed); NULL on OOM. */
+struct mil_msg *mil_msg_new(const struct mil_policy *p);
+void mil_msg_free(struct mil_msg *m);
+
+/*
+ * mil_msg_rcpt - RCPT TO argument ARG: look the recipient up through LK
+ * and decide.  On MIL_ACCEPT the recipient is part of the message; else
+ * REPLY says why it is refused (the others stay).  *RCPT (may be NULL)
+ * points at the recipient's record, valid until the message is freed,
+ * also when it was refused.
+ */
+enum mil_verdict mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk,
+			      const char *arg, struct mil_reply *reply,
+			      const struct mil_rcpt **rcpt);
+/*
+ * mil_msg_header - one header line; LEADSPC says VALUE keeps the space
+ * after the colon.  0, or -1 on an internal error (mil_msg_error).
+ */
+int mil_msg_header(struct mil_msg *m, const char *name, const char *value,
+		   int leadspc);
+int mil_msg_eoh(struct mil_msg *m);
+int mil_msg_body(struct mil_msg *m, const void *data, size_t len);
+/* mil_msg_error - reason of the last -1, "" if none. */
+const char *mil_msg_error(const struct mil_msg *m);
+/*
+ * mil_msg_finish - decide and, when encrypting, encrypt.  O is valid
+ * until M is freed.  Internal errors come back as MIL_TEMPFAILED.
+ */
+void mil_msg_finish(struct mil_msg *m, struct mil_outcome *o);
+/*
+ * mil_msg_summary - "addr:state,addr:state" of every recipient
+ * (refused ones too) for the log line, truncated to fit BUF.
+ */
+void mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen);
+/* mil_msg_rcpts - the accepted recipients. */
+const struct mil_rcpt *mil_msg_rcpts(const struct mil_msg *m, size_t *n);
+/* mil_msg_size - header and body octets seen. */
+size_t mil_msg_size(const struct mil_msg *m);
+/* mil_action_word - "encrypted", "plaintext", "untouched", ... */
+const char *mil_action_word(enum mil_action action);
+#endif

@@ -1,0 +1,195 @@
+/*
+ * smime.c - S/MIME encryption with OpenSSL CMS.
+ *
+ *   sm_smime_usable(der, why, whylen)
+ *	1 when mail can be encrypted to the certificate, 0 and a reason.
+ *
+ *   sm_smime_encrypt(in, certs, n, cipher, out, why, whylen)
+ *	stream IN through CMS EnvelopedData (AES-256-CBC) or
+ *	AuthEnvelopedData (AES-256-GCM) into base64 text on OUT.
+ *
+ * OpenSSL picks the recipient info from the key: key transport
+ * (RSAES-PKCS1-v1_5) for RSA, ECDH key agreement with AES key wrap for
+ * EC.  Both are what RFC 8551 clients must read.
+ */
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "smime.h"
+
+int
+sm_smime_cipher_parse(const char *name)
+{
+	if (strcmp(name, "aes256-cbc") == 0)
+		return SM_SMIME_AES256_CBC;
+	if (strcmp(name, "aes256-gcm") == 0)
+		return SM_SMIME_AES256_GCM;
+	return -1;
+}
+
+const char *
+sm_smime_cipher_name(enum sm_smime_cipher cipher)
+{
+	return cipher == SM_SMIME_AES256_GCM ? "aes256-gcm" : "aes256-cbc";
+}
+
+const char *
+sm_smime_type(enum sm_smime_cipher cipher)
+{
+	return cipher == SM_SMIME_AES256_GCM ? "authEnveloped-data" :
+					       "enveloped-data";
+}
+
+static X509 *
+parse(const struct sm_blob *der)
+{
+	const unsigned char *p = der->data;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+
+	if (x != NULL && p != der->data + der->len) {
+		X509_free(x);	/* trailing garbage: not one certificate */
+		x = NULL;
+	}
+	return x;
+}
+
+/* The OpenSSL error queue's last reason, or FALLBACK. */
+static void
+ssl_why(char *why, size_t whylen, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[256];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		sm_why(why, whylen, "%s: %s", what, buf);
+	} else {
+		sm_why(why, whylen, "%s", what);
+	}
+	ERR_clear_error();
+}
+
+int
+sm_smime_usable(const struct sm_blob *der, char *why, size_t whylen)
+{
+	X509 *x = parse(der);
+	EVP_PKEY *pk;
+	uint32_t flags, ku, need = 0;
+	int ok = 0;
+
+	if (x == NULL) {
+		sm_why(why, whylen, "not an X.509 certificate");
+		ERR_clear_error();
+		return 0;
+	}
+	flags = X509_get_extension_flags(x);
+	if ((flags & EXFLAG_INVALID) != 0) {
+		sm_why(why, whylen, "certificate has invalid extensions");
+		goto done;
+	}
+	if ((pk = X509_get0_pubkey(x)) == NULL) {
+		sm_why(why, whylen, "unreadable public key");
+		goto done;
+	}
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA:
+		need = KU_KEY_ENCIPHERMENT;
+		break;
+	case EVP_PKEY_EC:
+		need = KU_KEY_AGREEMENT;
+		break;
+	default:
+		sm_why(why, whylen, "%s key cannot receive encrypted mail",
+		       OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+		goto done;
+	}
+	ku = X509_get_key_usage(x);	/* all bits when absent */
+	if ((ku & need) == 0) {
+		sm_why(why, whylen, "keyUsage lacks %s",
+		       need == KU_KEY_ENCIPHERMENT ? "keyEncipherment" :
+						     "keyAgreement");
+		goto done;
+	}
+	if ((flags & EXFLAG_XKUSAGE) != 0 &&
+	    (X509_get_extended_key_usage(x) & XKU_SMIME) == 0) {
+		sm_why(why, whylen, "extendedKeyUsage lacks emailProtection");
+		goto done;
+	}
+	ok = 1;
+done:
+	X509_free(x);
+	ERR_clear_error();
+	return ok;
+}
+
+int
+sm_smime_encrypt(FILE *in, const struct sm_blob *certs, size_t n,
+		 enum sm_smime_cipher cipher, FILE *out, char *why,
+		 size_t whylen)
+{
+	const int flags = CMS_BINARY | CMS_STREAM;
+	STACK_OF(X509) *rcpts = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *bin = NULL, *bout = NULL, *b64 = NULL;
+	X509 *x;
+	size_t i;
+	int rc = -1;
+
+	if (n == 0) {
+		sm_why(why, whylen, "no recipient certificate");
+		return -1;
+	}
+	if ((rcpts = sk_X509_new_null()) == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		if ((x = parse(&certs[i])) == NULL) {
+			sm_why(why, whylen, "certificate %zu does not parse", i);
+			goto done;
+		}
+		if (!sk_X509_push(rcpts, x)) {
+			X509_free(x);
+			goto oom;
+		}
+	}
+	if ((bin = BIO_new_fp(in, BIO_NOCLOSE)) == NULL ||
+	    (bout = BIO_new_fp(out, BIO_NOCLOSE)) == NULL ||
+	    (b64 = BIO_new(BIO_f_base64())) == NULL)
+		goto oom;
+	bout = BIO_push(b64, bout);
+	b64 = NULL;
+	cms = CMS_encrypt(rcpts, bin,
+			  cipher == SM_SMIME_AES256_GCM ? EVP_aes_256_gcm() :
+							  EVP_aes_256_cbc(),
+			  flags);
+	if (cms == NULL) {
+		ssl_why(why, whylen, "cannot set up encryption");
+		goto done;
+	}
+	if (!i2d_CMS_bio_stream(bout, cms, bin, flags) ||
+	    BIO_flush(bout) != 1) {
+		ssl_why(why, whylen, "encryption failed");
+		goto done;
+	}
+	if (ferror(in) || fflush(out) != 0 || ferror(out)) {
+		sm_why(why, whylen, "I/O error");
+		goto done;
+	}
+	rc = 0;
+	goto done;
+oom:
+	sm_why(why, whylen, "out of memory");
+done:
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(bout);
+	BIO_free(b64);
+	BIO_free(bin);
+	sk_X509_pop_free(rcpts, X509_free);
+	ERR_clear_error();
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * smime.h - S/MIME (RFC 8551) encryption of a MIME entity to a set of
+ * certificates, with OpenSSL's CMS, streaming: memory use does not grow
+ * with the message.
+ *
+ * The entity is encrypted as it is given (CMS_BINARY: no line-ending
+ * translation), so whoever decrypts gets back exactly those octets.
+ * Output is the base64 text of the DER ContentInfo in lines of 64
+ * characters ended by "\n"; a caller putting it into a message converts
+ * line ends as its transport needs.
+ */
+#ifndef SM_SMIME_H
+#define SM_SMIME_H
+#include <stddef.h>
+#include <stdio.h>
+#include "util.h"
+
+enum sm_smime_cipher {
+	SM_SMIME_AES256_CBC,	/* EnvelopedData: what every client opens */
+	SM_SMIME_AES256_GCM	/* AuthEnvelopedData (RFC 5083, RFC 8551) */
+};
+
+/* sm_smime_cipher_parse - "aes256-cbc"/"aes256-gcm", -1 when unknown. */
+int sm_smime_cipher_parse(const char *name);
+/* sm_smime_cipher_name - the config word of CIPHER. */
+const char *sm_smime_cipher_name(enum sm_smime_cipher cipher);
+/*
+ * sm_smime_type - the smime-type parameter of the result:
+ * "enveloped-data" or "authEnveloped-data".
+ */
+const char *sm_smime_type(enum sm_smime_cipher cipher);
+
+/*
+ * sm_smime_usable - can mail be encrypted to the certificate DER?  Its
+ * key must be RSA (key transport; keyEncipherment when keyUsage is
+ * present) or EC (key agreement; keyAgreement when keyUsage is
+ * present), and an extendedKeyUsage, if present, must allow
+ * emailProtection.  Returns 1, or 0 with the reason in WHY.  Names and
+ * dates are not checked here: that is the caller's DANE decision.
+ */
+int sm_smime_usable(const struct sm_blob *der, char *why, size_t whylen);
+
+/*
+ * sm_smime_encrypt - read the entity from IN up to EOF and write the
+ * base64 CMS message encrypted to the N certificates CERTS (DER) to
+ * OUT.  Returns 0, or -1 with the reason in WHY (OUT then holds
+ * garbage: discard it).
+ */
+int sm_smime_encrypt(FILE *in, const struct sm_blob *certs, size_t n,
+		     enum sm_smime_cipher cipher, FILE *out, char *why,
+		     size_t whylen);
+
+#endif
