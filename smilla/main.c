@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -496,6 +497,7 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	struct sm_cache_params cp;
 	struct mil_resolver *res;
 	struct sm_dns *dns;
+	const char *db = sm_config_str(cfg, "db_path");
 	char why[512];
 
 	dp.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
@@ -509,12 +511,12 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	cp.max_ttl = sm_config_int(cfg, "cache_max_ttl");
 	cp.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
 	cp.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
-	if ((*cache = sm_cache_open(sm_config_str(cfg, "db_path"), &cp, why,
-				    sizeof(why))) == NULL)
+	if (*db == '\0')	/* as smilla-policyd: no cache, no records */
+		return res;
+	if ((*cache = sm_cache_open(db, &cp, why, sizeof(why))) == NULL)
 		die(EX_CANTCREAT, "%s", why);
-	if ((rep = sm_rep_open(sm_config_str(cfg, "db_path"),
-			       sm_config_int(cfg, "reputation_retention"), why,
-			       sizeof(why))) == NULL)
+	if ((rep = sm_rep_open(db, sm_config_int(cfg, "reputation_retention"),
+			       why, sizeof(why))) == NULL)
 		die(EX_CANTCREAT, "%s", why);
 	if (sm_rep_writer_start(rep, 1000, rep_error) < 0)
 		die(EX_OSERR, "%s", "cannot start the reputation writer");
@@ -529,6 +531,7 @@ main(int argc, char **argv)
 	struct sm_cache *cache = NULL;
 	struct mil_resolver *resolver;
 	char why[512], host[256] = "localhost";
+	sigset_t sigs;
 	int c, foreground = 0, rc;
 
 	while ((c = getopt(argc, argv, "c:fh")) != -1) {
@@ -573,14 +576,26 @@ main(int argc, char **argv)
 	if (!foreground)
 		detach(sm_config_str(cfg, "pid_file"));
 	drop_privileges(cfg, sock);
+	/*
+	 * libmilter's signal thread takes SIGTERM/SIGINT/SIGHUP with
+	 * sigwait(); our own threads must not catch them first.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	resolver = open_stores(cfg, &cache);
 	if ((lookup = mil_lookup_new(cache, resolver, NULL)) == NULL)
 		die(EX_OSERR, "%s", "out of memory");
 	rc = smfi_main();
 	sm_log(SM_LOG_INFO, "stopping");
 	sm_rep_close(rep);	/* writes what is queued */
-	if (!foreground && *sm_config_str(cfg, "pid_file") != '\0')
-		unlink(sm_config_str(cfg, "pid_file"));
+	/* Fails when "user" may not write its directory: say so. */
+	if (!foreground && *sm_config_str(cfg, "pid_file") != '\0' &&
+	    unlink(sm_config_str(cfg, "pid_file")) < 0)
+		sm_log(SM_LOG_NOTICE, "cannot remove pid_file %s: %s",
+		       sm_config_str(cfg, "pid_file"), strerror(errno));
 	/*
 	 * libmilter's connection threads may still hold the lookup and the
 	 * cache: leave them (and the resolver) to process exit.

@@ -4,8 +4,8 @@
 #  1. every key of the option table (as "smillactl config" prints it) has
 #     an ".It Cm KEY" entry in docs/smilla.conf.5, and every such entry
 #     is a real key;
-#  2. docs/smillactl.1, docs/smilla.conf.5 and docs/smilla-policyd.8
-#     format without a warning (groff -mdoc -ww);
+#  2. docs/smillactl.1, docs/smilla.conf.5, docs/smilla-policyd.8 and
+#     docs/smilla.8 format without a warning (groff -mdoc -ww);
 #  3. every command word and option in the usage of smillactl appears in
 #     docs/smillactl.1, and so does every status, result and verdict
 #     word the code prints (src/dns.c, src/dane.c);
@@ -14,20 +14,27 @@
 #  5. every option in the usage of smilla-policyd, every smilla.conf key
 #     the policy daemon reads (the keys named in policy/*.c) and every
 #     result word it prints (policy/decide.c) appear in
-#     docs/smilla-policyd.8.
+#     docs/smilla-policyd.8;
+#  6. every key of the milter's part of the option table (src/config.c,
+#     from "smilla (milter)" on), the shared keys the milter reads (and
+#     any key named in smilla/*.c), every per-recipient state, action
+#     and reason word of its log line and status header, and, once it is
+#     built, every option in the usage of smilla appear in docs/smilla.8.
 #
-# Runs from anywhere; uses $SMILLA_BUILD/smillactl and
-# $SMILLA_BUILD/smilla-policyd when SMILLA_BUILD is set, else those in
-# ./build.  Output is TAP.
+# Runs from anywhere; uses $SMILLA_BUILD/smillactl,
+# $SMILLA_BUILD/smilla-policyd and $SMILLA_BUILD/smilla when SMILLA_BUILD
+# is set, else those in ./build.  Output is TAP.
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
 ctl=${SMILLA_BUILD:-./build}/smillactl
 pd=${SMILLA_BUILD:-./build}/smilla-policyd
+mil=${SMILLA_BUILD:-./build}/smilla
 conf5=docs/smilla.conf.5
 ctl1=docs/smillactl.1
 pol8=docs/smilla-policyd.8
+mil8=docs/smilla.8
 example=contrib/smilla.conf
 
 n=0
@@ -82,7 +89,7 @@ if [ ! -x "$ctl" ]; then
 	diag "run make first, or set SMILLA_BUILD"
 	finish
 fi
-for f in "$conf5" "$ctl1" "$pol8" "$example"; do
+for f in "$conf5" "$ctl1" "$pol8" "$mil8" "$example"; do
 	if [ ! -f "$f" ]; then
 		ok 1 "$f exists"
 		finish
@@ -109,14 +116,14 @@ done
 # ---- 2. the pages format cleanly ----
 
 if command -v groff >/dev/null 2>&1; then
-	for f in "$ctl1" "$conf5" "$pol8"; do
+	for f in "$ctl1" "$conf5" "$pol8" "$mil8"; do
 		out=$(groff -mdoc -ww -z -Tutf8 "$f" 2>&1)
 		[ -z "$out" ]
 		ok $? "$f formats without warnings"
 		[ -z "$out" ] || diag "$out"
 	done
 else
-	for f in "$ctl1" "$conf5" "$pol8"; do
+	for f in "$ctl1" "$conf5" "$pol8" "$mil8"; do
 		ok 1 "$f formats without warnings"
 		diag "groff not found (Debian: apt-get install groff-base)"
 	done
@@ -188,10 +195,8 @@ ok $? "$example shows the built-in defaults"
 
 # ---- 5. smilla-policyd <-> smilla-policyd.8 ----
 
-if [ ! -x "$pd" ]; then
-	ok 1 "smilla-policyd is built ($pd)"
-	finish
-fi
+# A function, so that an unbuilt daemon does not end the run before 6.
+policyd_doc() {
 
 # -h is not an option of the daemon: it prints the usage, serves nothing.
 usage=$("$pd" -h 2>&1 >/dev/null)
@@ -240,5 +245,82 @@ for w in $results; do
 	word_in "$doc_cm" "$w"
 	ok $? "$pol8 documents result word $w"
 done
+}
+
+if [ -x "$pd" ]; then
+	policyd_doc
+else
+	ok 1 "smilla-policyd is built ($pd)"
+fi
+
+# ---- 6. smilla (milter) <-> smilla.8 ----
+
+doc_cm=$(macro_words Cm "$mil8")
+
+# The milter's own keys: the option table from its "smilla (milter)"
+# comment to the end.
+mkeys=$(sed -n '/\/\* smilla (milter) \*\//,/^};/p' src/config.c |
+	grep -o '^	{ "[a-z_0-9]*"' | sed 's/.*"\(.*\)"/\1/')
+[ -n "$mkeys" ]
+ok $? "src/config.c has a milter part of the option table"
+
+# The shared keys the milter reads (as its contract lists them), and
+# any other key its sources name.
+shared="user socket_mode socket_owner authserv_id log log_level db_path
+trust_anchor_file unbound_conf dns_timeout cache_min_ttl cache_max_ttl
+cache_negative_ttl cache_bogus_ttl"
+named=""
+if ls smilla/*.c >/dev/null 2>&1; then
+	literals=$(cat smilla/*.c | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+	for k in $keys; do
+		word_in "$literals" "$k" && named="$named $k"
+	done
+fi
+for k in $(printf '%s\n' $mkeys $shared $named | sort -u); do
+	word_in "$keys" "$k"
+	ok $? "$k (read by the milter) is a key of the option table"
+	word_in "$doc_cm" "$k"
+	ok $? "$mil8 documents key $k"
+done
+
+# Words of the log line and the status header: those of the milter
+# contract, and the ones the code names: the state words of
+# smilla/recipient.c, the action words and reason words of
+# smilla/session.c.
+words="secure insecure none unusable bogus temperror skipped
+encrypted plaintext untouched rejected tempfail no-key disabled too-big
+pass"
+if [ -f smilla/recipient.c ] && [ -f smilla/session.c ]; then
+	words="$words $(sed -n '/state_words\[\] = {/,/};/p' smilla/recipient.c |
+		grep -o '"[a-z-]*"' | tr -d '"')"
+	words="$words $(sed -n '/^mil_action_word(/,/^}/p' smilla/session.c |
+		grep -o '"[a-z-]*"' | tr -d '"')"
+	words="$words $(grep -o 'reason = "[a-z-]*"' smilla/session.c |
+		grep -o '"[a-z-]*"' | tr -d '"')"
+	words="$words $(grep -o 'plaintext(m, o, [^;]*' smilla/session.c |
+		grep -o '"[a-z-]*"' | tr -d '"')"
+fi
+for w in $(printf '%s\n' $words | sort -u); do
+	word_in "$doc_cm" "$w"
+	ok $? "$mil8 documents word $w"
+done
+
+# Options of the usage, once the milter is built.
+if [ -x "$mil" ]; then
+	usage=$("$mil" -h 2>&1 >/dev/null)
+	options=$(printf '%s\n' "$usage" | grep -o '\[-[a-zA-Z]' | tr -d '[-' |
+		sort -u)
+	[ -n "$options" ]
+	ok $? "smilla usage lists options"
+	[ -n "$options" ] || diag "smilla -h printed: $usage"
+	doc_fl=$(macro_words Fl "$mil8")
+	for o in $options; do
+		word_in "$doc_fl" "$o"
+		ok $? "$mil8 documents option -$o"
+	done
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP smilla is not built ($mil)"
+fi
 
 finish

@@ -1,0 +1,714 @@
+/*
+ * test_mil_session.c - the milter's message logic without libmilter:
+ * S/MIME usability and encryption (decrypted again with OpenSSL and
+ * compared byte for byte), MIME sniffing, the spool, and whole
+ * messages through mil_msg_* with SMIMEA answers from a real sqlite
+ * cache (no DNS: every name the tests use is in the cache).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cache.h"
+#include "config.h"
+#include "mime.h"
+#include "names.h"
+#include "recipient.h"
+#include "session.h"
+#include "smime.h"
+#include "spool.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/smilla-mil-XXXXXX";
+
+struct ident {
+	EVP_PKEY *key;
+	X509 *cert;
+	struct sm_blob der;
+};
+
+static struct ident rsa, ec, rsa_sign, ed, rsa_tls;
+
+static void
+die(const char *what)
+{
+	printf("Bail out! %s\n", what);
+	exit(255);
+}
+
+static void
+ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL ||
+	    !X509_add_ext(x, e, -1))
+		die("extension");
+	X509_EXTENSION_free(e);
+}
+
+/* A self-signed certificate for a new KEYTYPE key with the usages. */
+static void
+make(struct ident *id, const char *keytype, const char *ku, const char *eku)
+{
+	X509_NAME *name = X509_NAME_new();
+	unsigned char *p = NULL;
+	int len;
+
+	id->key = strcmp(keytype, "rsa") == 0 ? EVP_RSA_gen(2048) :
+		  strcmp(keytype, "ec") == 0  ? EVP_EC_gen("P-256") :
+						EVP_PKEY_Q_keygen(NULL, NULL,
+								  "ED25519");
+	id->cert = X509_new();
+	if (id->key == NULL || id->cert == NULL || name == NULL ||
+	    !X509_set_version(id->cert, X509_VERSION_3) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(id->cert), 7) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(id->cert), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(id->cert), 86400) ||
+	    !X509_set_pubkey(id->cert, id->key) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"test", -1, -1,
+					0) ||
+	    !X509_set_subject_name(id->cert, name) ||
+	    !X509_set_issuer_name(id->cert, name))
+		die("certificate");
+	X509_NAME_free(name);
+	if (ku != NULL)
+		ext(id->cert, NID_key_usage, ku);
+	if (eku != NULL)
+		ext(id->cert, NID_ext_key_usage, eku);
+	if (!X509_sign(id->cert, id->key,
+		       strcmp(keytype, "ed") == 0 ? NULL : EVP_sha256()))
+		die("signing");
+	if ((len = i2d_X509(id->cert, &p)) <= 0 ||
+	    (id->der.data = malloc((size_t)len)) == NULL)
+		die("DER");
+	memcpy(id->der.data, p, (size_t)len);
+	id->der.len = (size_t)len;
+	OPENSSL_free(p);
+}
+
+static void
+drop(struct ident *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->cert);
+	free(id->der.data);
+}
+
+/* Decrypt base64 CMS text B64 (LEN octets) with ID; malloc'd result. */
+static char *
+decrypt(const char *b64, size_t len, const struct ident *id, size_t *outlen)
+{
+	BIO *mem = BIO_new_mem_buf(b64, (int)len), *f = BIO_new(BIO_f_base64());
+	BIO *out = BIO_new(BIO_s_mem());
+	CMS_ContentInfo *cms;
+	char *data, *res = NULL;
+	long n;
+
+	mem = BIO_push(f, mem);
+	if ((cms = d2i_CMS_bio(mem, NULL)) != NULL &&
+	    CMS_decrypt(cms, id->key, id->cert, NULL, out, CMS_BINARY) == 1) {
+		n = BIO_get_mem_data(out, &data);
+		if ((res = malloc((size_t)n + 1)) != NULL) {
+			if (n > 0)
+				memcpy(res, data, (size_t)n);
+			res[n] = '\0';
+			*outlen = (size_t)n;
+		}
+	}
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(mem);
+	BIO_free(out);
+	return res;
+}
+
+/* The whole spool as a malloc'd string. */
+static char *
+slurp(struct mil_spool *s, size_t *len)
+{
+	FILE *f = mil_spool_reader(s, NULL, 0);
+	char *buf = malloc(mil_spool_size(s) + 1);
+
+	*len = f && buf ? fread(buf, 1, mil_spool_size(s), f) : 0;
+	if (buf)
+		buf[*len] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* --------------------------------------------------------- smime */
+
+static void
+test_usable(void)
+{
+	char why[256];
+	struct sm_blob junk = { (uint8_t *)"junk", 4 };
+
+	ok(sm_smime_usable(&rsa.der, why, sizeof(why)),
+	   "RSA with keyEncipherment is usable");
+	ok(sm_smime_usable(&ec.der, why, sizeof(why)),
+	   "EC with keyAgreement is usable");
+	ok(!sm_smime_usable(&rsa_sign.der, why, sizeof(why)) &&
+		   strstr(why, "keyEncipherment") != NULL,
+	   "RSA signing-only is not (%s)", why);
+	ok(!sm_smime_usable(&ed.der, why, sizeof(why)),
+	   "Ed25519 is not (%s)", why);
+	ok(!sm_smime_usable(&rsa_tls.der, why, sizeof(why)) &&
+		   strstr(why, "emailProtection") != NULL,
+	   "serverAuth-only EKU is not (%s)", why);
+	ok(!sm_smime_usable(&junk, why, sizeof(why)), "junk is not (%s)", why);
+	is_int(sm_smime_cipher_parse("aes256-gcm"), SM_SMIME_AES256_GCM,
+	       "cipher names");
+	is_int(sm_smime_cipher_parse("des"), -1, "unknown cipher");
+}
+
+static void
+round_trip(const char *name, enum sm_smime_cipher cipher, size_t size)
+{
+	struct sm_blob certs[2] = { rsa.der, ec.der };
+	char *in = malloc(size + 1), *b64 = NULL, *plain;
+	size_t b64len = 0, plen = 0, i, longest = 0, cur = 0;
+	FILE *fin, *fout;
+	char why[256];
+	int rc;
+
+	for (i = 0; i < size; i++)	/* every octet value, CRLFs too */
+		in[i] = (char)(i % 251 == 0 ? '\r' : i % 251 == 1 ? '\n' : i);
+	fin = fmemopen(in, size, "r");
+	fout = open_memstream(&b64, &b64len);
+	rc = sm_smime_encrypt(fin, certs, 2, cipher, fout, why, sizeof(why));
+	fclose(fin);
+	fclose(fout);
+	ok(rc == 0, "%s: encrypts (%s)", name, rc ? why : "ok");
+	for (i = 0; i < b64len; i++, cur++)
+		if (b64[i] == '\n') {
+			longest = cur > longest ? cur : longest;
+			cur = (size_t)-1;
+		}
+	ok(longest == 64, "%s: base64 lines of 64", name);
+	plain = decrypt(b64, b64len, &rsa, &plen);
+	ok(plain && plen == size && memcmp(plain, in, size) == 0,
+	   "%s: RSA recipient gets the octets back", name);
+	free(plain);
+	plain = decrypt(b64, b64len, &ec, &plen);
+	ok(plain && plen == size && memcmp(plain, in, size) == 0,
+	   "%s: EC recipient gets the octets back", name);
+	free(plain);
+	free(b64);
+	free(in);
+}
+
+static void
+test_encrypt(void)
+{
+	char why[256];
+	FILE *fin = fmemopen("x", 1, "r"), *fout = fopen("/dev/null", "w");
+	struct sm_blob bad = { (uint8_t *)"junk", 4 };
+
+	round_trip("cbc", SM_SMIME_AES256_CBC, 1000);
+	round_trip("gcm", SM_SMIME_AES256_GCM, 1000);
+	round_trip("cbc 3 MB", SM_SMIME_AES256_CBC, 3 << 20);
+	ok(sm_smime_encrypt(fin, &bad, 1, SM_SMIME_AES256_CBC, fout, why,
+			    sizeof(why)) < 0, "a bad certificate fails (%s)",
+	   why);
+	ok(sm_smime_encrypt(fin, &bad, 0, SM_SMIME_AES256_CBC, fout, why,
+			    sizeof(why)) < 0, "no certificate fails (%s)", why);
+	fclose(fin);
+	fclose(fout);
+}
+
+/* ---------------------------------------------------------- mime */
+
+static void
+test_mime(void)
+{
+	static const struct {
+		const char *value;
+		int encrypted;
+		const char *type;
+	} cases[] = {
+		{ "text/plain; charset=utf-8", 0, "text" },
+		{ "multipart/encrypted; protocol=\"application/pgp-encrypted\"",
+		  1, "multipart" },
+		{ "Application/PKCS7-MIME; smime-type=enveloped-data", 1,
+		  "application" },
+		{ "application/pkcs7-mime; smime-type=\"authEnveloped-data\"",
+		  1, "application" },
+		{ "application/x-pkcs7-mime", 1, "application" },
+		{ "application/pkcs7-mime; smime-type=signed-data", 0,
+		  "application" },
+		{ " (comment (nested)) multipart/signed; protocol=x", 0,
+		  "multipart" },
+		{ "application/pgp-encrypted", 1, "application" },
+		{ "multipart/mixed; boundary=\"unterminated", 0, "multipart" },
+		{ "garbage", 0, "" },
+		{ "/", 0, "" },
+		{ "text/", 0, "" },
+		{ "", 0, "" },
+		{ "((((", 0, "" },
+		{ "application/pkcs7-mime; smime-type=\"\\\"", 1, "application" },
+	};
+	struct mil_ctype ct;
+	struct mil_pgpscan s;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mil_mime_ctype(cases[i].value, &ct);
+		ok(mil_mime_encrypted_type(&ct) == cases[i].encrypted &&
+			   strcmp(ct.type, cases[i].type) == 0,
+		   "Content-Type \"%s\": type \"%s\", encrypted %d",
+		   cases[i].value, ct.type, mil_mime_encrypted_type(&ct));
+	}
+	ok(mil_mime_is_content("content-TYPE") && !mil_mime_is_content("Mime-Version"),
+	   "Content-* headers");
+	mil_pgpscan_init(&s);
+	mil_pgpscan_feed(&s, "hello\r\n-----BEGIN PG", 20);
+	ok(!s.found, "inline PGP: not yet");
+	mil_pgpscan_feed(&s, "P MESSAGE-----\r\n", 16);
+	ok(s.found, "inline PGP marker split across pieces");
+	mil_pgpscan_init(&s);
+	mil_pgpscan_feed(&s, "> -----BEGIN PGP MESSAGE-----\r\n", 31);
+	ok(!s.found, "a quoted marker is not inline PGP");
+	mil_pgpscan_init(&s);
+	mil_pgpscan_feed(&s, "-----BEGIN PGP MESSAGE-----", 27);
+	ok(s.found, "marker on the first line");
+}
+
+static void
+test_spool(void)
+{
+	struct mil_spool *s = mil_spool_new(10);
+	FILE *w;
+	char *got;
+	size_t len;
+
+	ok(mil_spool_write(s, "12345", 5, NULL, 0) == 0 && !mil_spool_on_disk(s),
+	   "spool: in memory");
+	ok(mil_spool_write(s, "6789abcdef", 10, NULL, 0) == 0 &&
+		   mil_spool_on_disk(s), "spool: spills to a file");
+	got = slurp(s, &len);
+	is_str(got, "123456789abcdef", "spool: reads back from the start");
+	free(got);
+	mil_spool_free(s);
+	s = mil_spool_new(1 << 20);
+	w = mil_spool_writer(s);
+	fputs("through a stream", w);
+	fclose(w);
+	got = slurp(s, &len);
+	is_str(got, "through a stream", "spool: writer stream");
+	free(got);
+	mil_spool_free(s);
+}
+
+/* ------------------------------------------------------- sessions */
+
+static struct sm_cache *cache;
+static struct mil_lookup *lookup;
+
+/* Put an SMIMEA answer for ADDR into the cache: CERT (3 0 0), none. */
+static void
+publish(const char *addr, const struct sm_blob *cert, enum sm_dns_sec sec)
+{
+	char name[SM_NAME_BUF], why[256];
+	struct sm_dns_result *res;
+	uint8_t *rd;
+
+	if (sm_names_smimea(addr, name, sizeof(name), why, sizeof(why)) < 0)
+		die(why);
+	res = sm_dns_result_new(name, 53,
+				cert ? SM_DNS_DATA : SM_DNS_NXDOMAIN, sec);
+	res->ttl = 3600;
+	if (cert != NULL) {
+		rd = malloc(cert->len + 3);
+		memcpy(rd, "\003\000\000", 3);
+		memcpy(rd + 3, cert->data, cert->len);
+		sm_dns_result_add(res, rd, cert->len + 3);
+		free(rd);
+	}
+	if (sm_cache_put(cache, res, time(NULL), why, sizeof(why)) != 1)
+		die("cache put");
+	sm_dns_result_free(res);
+}
+
+static struct mil_policy policy;
+
+/* Load the policy from KEY=VALUE pairs over the defaults. */
+static void
+configure(const char *const *kv)
+{
+	struct sm_config *cfg = sm_config_new();
+	char why[512];
+
+	mil_policy_clear(&policy);
+	for (; kv && *kv; kv += 2)
+		if (sm_config_set(cfg, kv[0], kv[1], why, sizeof(why)) < 0)
+			die(why);
+	if (mil_policy_load(&policy, cfg, "mx.test", why, sizeof(why)) < 0)
+		die(why);
+	sm_config_free(cfg);
+}
+
+/* Recipients in RCPTS (NULL-ended) must all be accepted. */
+static struct mil_msg *
+start(const char *const *rcpts)
+{
+	struct mil_msg *m = mil_msg_new(&policy);
+	struct mil_reply r;
+
+	for (; *rcpts; rcpts++)
+		if (mil_msg_rcpt(m, lookup, *rcpts, &r, NULL) != MIL_ACCEPT)
+			die(r.text);
+	return m;
+}
+
+static const char entity[] =
+	"Content-Type: text/plain;\r\n\tcharset=utf-8\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n\r\n"
+	"gr\xc3\xbc\xc3\x9f dich\r\n\r\n.leading dot\r\n";
+
+/* A message with the entity above, the body in two pieces. */
+static void
+feed(struct mil_msg *m, int leadspc)
+{
+	const char *body = strstr(entity, "\r\n\r\n") + 4;
+
+	mil_msg_header(m, "From", leadspc ? " a@b.test" : "a@b.test", leadspc);
+	mil_msg_header(m, "Content-Type",
+		       leadspc ? " text/plain;\n\tcharset=utf-8" :
+				 "text/plain;\n\tcharset=utf-8", leadspc);
+	mil_msg_header(m, "Subject", "hi", leadspc);
+	mil_msg_header(m, "Content-Transfer-Encoding", leadspc ? " 8bit" : "8bit",
+		       leadspc);
+	mil_msg_eoh(m);
+	mil_msg_body(m, body, 5);
+	mil_msg_body(m, body + 5, strlen(body) - 5);
+}
+
+/* Decrypt an ENCRYPTED outcome for ID and compare with WANT. */
+static int
+opens_to(const struct mil_outcome *o, const struct ident *id,
+	 const char *want, size_t wantlen)
+{
+	size_t len, plen = 0;
+	char *b64 = slurp(o->body, &len), *plain;
+	int same;
+
+	plain = decrypt(b64, len, id, &plen);
+	same = plain != NULL && plen == wantlen && memcmp(plain, want, plen) == 0;
+	free(plain);
+	free(b64);
+	return same;
+}
+
+static void
+test_encrypted(void)
+{
+	const char *one[] = { "<alice@keys.test>", NULL };
+	const char *two[] = { "<alice@keys.test>", "dave@Keys.TEST", NULL };
+	const char *gcm[] = { "smime_cipher", "aes256-gcm", NULL };
+	struct mil_outcome o;
+	struct mil_msg *m;
+	char sum[256];
+
+	configure(NULL);
+	m = start(one);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	is_str(mil_action_word(o.action), "encrypted", "one recipient: encrypted");
+	ok(opens_to(&o, &rsa, entity, sizeof(entity) - 1),
+	   "the recipient decrypts exactly the MIME entity");
+	is_str(o.content_type,
+	       "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"",
+	       "new Content-Type");
+	is_str(o.status, "encrypted smime; recipients=1; cipher=aes256-cbc; "
+			 "authserv=mx.test", "status header");
+	ok(o.add_mime_version, "MIME-Version added when missing");
+	ok(o.ndel == 2 && strcmp(o.del[0].name, "Content-Transfer-Encoding") == 0 &&
+		   strcmp(o.del[1].name, "Content-Type") == 0 &&
+		   o.del[0].index == 1 && o.del[1].index == 1,
+	   "Content-* headers deleted, last first");
+	mil_msg_summary(m, sum, sizeof(sum));
+	is_str(sum, "alice@keys.test:secure", "summary");
+	mil_msg_free(m);
+
+	m = start(two);
+	feed(m, 0);	/* values without the leading space: added back */
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, entity,
+						 sizeof(entity) - 1) &&
+		   opens_to(&o, &ec, entity, sizeof(entity) - 1),
+	   "two recipients (RSA, EC) each decrypt");
+	is_int((int)o.nrcpt, 2, "recipients=2");
+	mil_msg_free(m);
+
+	configure(gcm);
+	m = start(one);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, entity,
+						 sizeof(entity) - 1) &&
+		   strstr(o.content_type, "authEnveloped-data") != NULL,
+	   "aes256-gcm: AuthEnvelopedData that decrypts");
+	mil_msg_free(m);
+}
+
+static void
+test_big(void)
+{
+	const char *one[] = { "<alice@keys.test>", NULL };
+	const char *small_mem[] = { "max_memory_body", "1000", NULL };
+	const char *limit[] = { "max_message_size", "2048", NULL };
+	size_t n = 300000, i;
+	char *want = malloc(n + 64), *body;
+	struct mil_outcome o;
+	struct mil_msg *m;
+
+	strcpy(want, "Content-Type: application/octet-stream\r\n\r\n");
+	body = want + strlen(want);
+	for (i = 0; i < n; i++)
+		body[i] = (char)(i % 7 == 6 ? '\n' : 'a' + i % 26);
+	configure(small_mem);
+	m = start(one);
+	mil_msg_header(m, "Content-Type", " application/octet-stream", 1);
+	mil_msg_eoh(m);
+	for (i = 0; i < n; i += 4096)
+		mil_msg_body(m, body + i, n - i < 4096 ? n - i : 4096);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && mil_spool_on_disk(o.body) &&
+		   opens_to(&o, &rsa, want, (size_t)(body - want) + n),
+	   "300 KB over a 1000-octet memory limit: spooled, exact");
+	mil_msg_free(m);
+
+	configure(limit);
+	m = start(one);
+	mil_msg_header(m, "Content-Type", " text/plain", 1);
+	mil_msg_eoh(m);
+	mil_msg_body(m, body, 4000);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "too-big") == 0,
+	   "over max_message_size: plaintext, reason too-big");
+	mil_msg_free(m);
+	free(want);
+}
+
+static void
+test_plaintext(void)
+{
+	const char *mixed[] = { "alice@keys.test", "nokey@plain.test", NULL };
+	const char *insecure[] = { "ivan@keys.test", NULL };
+	const char *unusable[] = { "sig@keys.test", NULL };
+	const char *off[] = { "encrypt_outbound", "no", NULL };
+	const char *one[] = { "alice@keys.test", NULL };
+	const char *inbound[] = { "local_domains", ".Keys.test, other.test",
+				  "encrypt_outbound", "no", NULL };
+	const char *inbound_on[] = { "local_domains", "keys.test",
+				     "encrypt_inbound", "yes",
+				     "encrypt_outbound", "no", NULL };
+	struct mil_outcome o;
+	struct mil_msg *m;
+
+	configure(NULL);
+	m = start(mixed);
+	mil_msg_header(m, "X-Smilla", " forged", 1);
+	feed(m, 1);
+	mil_msg_header(m, "x-smilla", " forged again", 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "no-key") == 0,
+	   "mixed recipients: plaintext, no-key");
+	is_str(o.status, "plaintext; reason=no-key; recipients=2; keys=1; "
+			 "authserv=mx.test", "status header says why");
+	ok(o.ndel == 2 && o.del[0].index == 2 && o.del[1].index == 1 &&
+		   strcmp(o.del[1].name, "X-Smilla") == 0,
+	   "forged status headers removed, last first");
+	ok(o.body == NULL, "body untouched");
+	mil_msg_free(m);
+
+	m = start(insecure);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->keys
+						       .state == MIL_KEY_INSECURE,
+	   "unsigned SMIMEA: insecure, plaintext");
+	mil_msg_free(m);
+	m = start(unusable);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->keys
+						       .state == MIL_KEY_UNUSABLE,
+	   "signing-only certificate: unusable, plaintext");
+	mil_msg_free(m);
+
+	configure(off);
+	m = start(one);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "disabled") == 0,
+	   "encrypt_outbound = no: plaintext, disabled");
+	mil_msg_free(m);
+	configure(inbound);
+	ok(mil_policy_local(&policy, "a.keys.test") &&
+		   !mil_policy_local(&policy, "keys.test") &&
+		   mil_policy_local(&policy, "other.test") &&
+		   !mil_policy_local(&policy, "xother.test"),
+	   "local_domains: exact and .below");
+	configure(inbound_on);
+	m = start(one);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && mil_msg_rcpts(m, &(size_t){ 0 })->inbound,
+	   "encrypt_inbound = yes: a local recipient is encrypted to");
+	mil_msg_free(m);
+}
+
+static void
+test_untouched(void)
+{
+	const char *one[] = { "alice@keys.test", NULL };
+	struct mil_outcome o;
+	struct mil_msg *m;
+
+	configure(NULL);
+	m = start(one);
+	mil_msg_header(m, "Content-Type",
+		       " multipart/encrypted; protocol=\"application/pgp-encrypted\"",
+		       1);
+	mil_msg_eoh(m);
+	mil_msg_body(m, "x\r\n", 3);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_UNTOUCHED && o.ndel == 0 && o.status[0] == '\0',
+	   "PGP/MIME: untouched");
+	mil_msg_free(m);
+	m = start(one);
+	mil_msg_eoh(m);
+	mil_msg_body(m, "Hi\r\n-----BEGIN PGP ", 19);
+	mil_msg_body(m, "MESSAGE-----\r\nxyz\r\n", 19);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_UNTOUCHED, "inline PGP: untouched");
+	mil_msg_free(m);
+	m = start(one);
+	mil_msg_header(m, "Content-Type", " application/pkcs7-mime; "
+		       "smime-type=enveloped-data", 1);
+	mil_msg_eoh(m);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_UNTOUCHED, "S/MIME enveloped: untouched");
+	mil_msg_free(m);
+	m = start(one);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, "", 0),
+	   "no header, no body: the empty entity is encrypted");
+	mil_msg_free(m);
+}
+
+/* RCPT verdicts with a require_encryption_table. */
+static void
+test_required(void)
+{
+	char table[sizeof(dir) + 16];
+	const char *req[] = { "require_encryption_table", table, NULL };
+	struct mil_reply r;
+	struct mil_msg *m;
+	FILE *f;
+
+	snprintf(table, sizeof(table), "%s/require", dir);
+	if ((f = fopen(table, "w")) == NULL)
+		die("table");
+	fputs("# required\nreq.test\neve@bogus.test\nalice@keys.test\n", f);
+	fclose(f);
+	configure(req);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<nokey@req.test>", &r, NULL), MIL_REJECT,
+	       "required, no key: rejected");
+	ok(strcmp(r.code, "550") == 0 && strcmp(r.xcode, "5.7.1") == 0 &&
+		   strstr(r.text, "nokey@req.test") != NULL,
+	   "550 5.7.1 naming the recipient: %s", r.text);
+	is_int(mil_msg_rcpt(m, lookup, "<eve@bogus.test>", &r, NULL),
+	       MIL_TEMPFAIL, "required, bogus key: tempfail");
+	ok(strcmp(r.code, "450") == 0 && strcmp(r.xcode, "4.7.5") == 0,
+	   "450 4.7.5: %s", r.text);
+	is_int(mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL),
+	       MIL_ACCEPT, "required with a key: accepted");
+	is_int(mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL),
+	       MIL_TEMPFAIL, "then a keyless recipient: deliver separately");
+	ok(strcmp(r.code, "452") == 0 && strcmp(r.xcode, "4.5.3") == 0,
+	   "452 4.5.3: %s", r.text);
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL);
+	is_int(mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL),
+	       MIL_TEMPFAIL, "keyless first, required second: 452 too");
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "no-domain", &r, NULL), MIL_ACCEPT,
+	       "an address without domain is the MTA's business");
+	is_int(mil_msg_rcpt(m, lookup, "<@relay.test:alice@keys.test>", &r,
+			    NULL), MIL_TEMPFAIL,
+	       "source route stripped (required alice, keyless before)");
+	mil_msg_free(m);
+}
+
+int
+main(void)
+{
+	struct sm_cache_params cp = { 60, 86400, 300, 300 };
+	char db[sizeof(dir) + 16], why[256];
+
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp");
+	make(&rsa, "rsa", "digitalSignature,keyEncipherment", "emailProtection");
+	make(&ec, "ec", "digitalSignature,keyAgreement", NULL);
+	make(&rsa_sign, "rsa", "digitalSignature", NULL);
+	make(&ed, "ed", NULL, NULL);
+	make(&rsa_tls, "rsa", "keyEncipherment", "serverAuth");
+	snprintf(db, sizeof(db), "%s/cache.db", dir);
+	if ((cache = sm_cache_open(db, &cp, why, sizeof(why))) == NULL)
+		die(why);
+	publish("alice@keys.test", &rsa.der, SM_DNS_SECURE);
+	publish("dave@keys.test", &ec.der, SM_DNS_SECURE);
+	publish("ivan@keys.test", &rsa.der, SM_DNS_INSECURE);
+	publish("sig@keys.test", &rsa_sign.der, SM_DNS_SECURE);
+	publish("eve@bogus.test", &rsa.der, SM_DNS_BOGUS);
+	publish("nokey@plain.test", NULL, SM_DNS_SECURE);
+	publish("nokey@req.test", NULL, SM_DNS_SECURE);
+	if ((lookup = mil_lookup_new(cache, NULL, NULL)) == NULL)
+		die("lookup");
+
+	test_usable();
+	test_encrypt();
+	test_mime();
+	test_spool();
+	test_encrypted();
+	test_big();
+	test_plaintext();
+	test_untouched();
+	test_required();
+
+	mil_policy_clear(&policy);
+	mil_lookup_free(lookup);
+	sm_cache_close(cache);
+	drop(&rsa);
+	drop(&ec);
+	drop(&rsa_sign);
+	drop(&ed);
+	drop(&rsa_tls);
+	unlink(db);
+	snprintf(db, sizeof(db), "%s/cache.db-wal", dir);
+	unlink(db);
+	snprintf(db, sizeof(db), "%s/cache.db-shm", dir);
+	unlink(db);
+	snprintf(db, sizeof(db), "%s/require", dir);
+	unlink(db);
+	rmdir(dir);
+	return done_testing();
+}
