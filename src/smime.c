@@ -12,6 +12,7 @@
  * (RSAES-PKCS1-v1_5) for RSA, ECDH key agreement with AES key wrap for
  * EC.  Both are what RFC 8551 clients must read.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -47,7 +48,7 @@ sm_smime_type(enum sm_smime_cipher cipher)
 }
 
 static X509 *
-parse(const struct sm_blob *der)
+decode(const struct sm_blob *der)
 {
 	const unsigned char *p = der->data;
 	X509 *x = d2i_X509(NULL, &p, (long)der->len);
@@ -56,6 +57,59 @@ parse(const struct sm_blob *der)
 		X509_free(x);	/* trailing garbage: not one certificate */
 		x = NULL;
 	}
+	return x;
+}
+
+/*
+ * Decoding a certificate's public key costs OpenSSL 3 more than the
+ * RSA operation it is used for, and the same few recipients come back
+ * all the time: keep the last certificates decoded, by digest of their
+ * DER.  Entries are reference-counted X509s, shared across threads.
+ */
+#define CERT_CACHE 64
+
+static struct {
+	uint8_t digest[32];
+	X509 *x;
+	unsigned long used;
+} cert_cache[CERT_CACHE];
+static unsigned long cert_clock;
+static pthread_mutex_t cert_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The certificate in DER, owned by the caller (X509_free), or NULL. */
+static X509 *
+parse(const struct sm_blob *der)
+{
+	uint8_t d[SM_DIGEST_MAX];
+	size_t i, victim = 0;
+	X509 *x = NULL;
+
+	if (sm_digest(SM_DIGEST_SHA256, der->data, der->len, d) == 0)
+		return decode(der);
+	pthread_mutex_lock(&cert_lock);
+	for (i = 0; i < CERT_CACHE; i++) {
+		if (cert_cache[i].x != NULL &&
+		    memcmp(cert_cache[i].digest, d, 32) == 0) {
+			x = cert_cache[i].x;
+			cert_cache[i].used = ++cert_clock;
+			X509_up_ref(x);
+			break;
+		}
+		if (cert_cache[i].used < cert_cache[victim].used)
+			victim = i;
+	}
+	pthread_mutex_unlock(&cert_lock);
+	if (x != NULL || (x = decode(der)) == NULL)
+		return x;
+	/* Flags computed once, before the X509 is shared. */
+	X509_check_purpose(x, -1, 0);
+	pthread_mutex_lock(&cert_lock);
+	X509_free(cert_cache[victim].x);
+	memcpy(cert_cache[victim].digest, d, 32);
+	cert_cache[victim].x = x;
+	cert_cache[victim].used = ++cert_clock;
+	X509_up_ref(x);
+	pthread_mutex_unlock(&cert_lock);
 	return x;
 }
 
