@@ -552,16 +552,19 @@ main(int argc, char **argv)
 	    sm_config_load(cfg, path ? path : DEFAULT_CONF, why,
 			   sizeof(why)) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
+		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
 	if (sm_log_open("smilla", foreground ? "stderr" : sm_config_str(cfg, "log"),
 			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
+		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
 	gethostname(host, sizeof(host) - 1);
 	if (mil_policy_load(&policy, cfg, host, why, sizeof(why)) < 0) {
 		sm_log(SM_LOG_ERR, "%s", why);
+		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
 	spec = sm_config_str(cfg, "milter_socket");
