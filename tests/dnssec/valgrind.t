@@ -52,4 +52,29 @@ for name in results identity bad-longline; do
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v ' result=' | sed 's/^/#   /' | head -30
 done
 
+# The milter: libmilter's threads, the resolver thread, encryption,
+# aborts and several messages per connection, driven by miltertest.
+mt="$SMILLA_TOP/tests/milter"
+vgm="$BED_DIR/vg-milter"
+mkdir -p "$vgm"
+echo "required.smilla.test" > "$vgm/require.tbl"
+{ cat "$conf"
+  echo "db_path = $vgm/smilla.db"
+  echo "milter_socket = unix:$vgm/smilla.sock"
+  echo "require_encryption_table = $vgm/require.tbl"; } > "$vgm/smilla.conf"
+valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite "$SMILLA_PLAIN/smilla" -f \
+	-c "$vgm/smilla.conf" 2> "$vgm/valgrind.log" &
+vpid=$!
+wait_socket "$vgm/smilla.sock"
+for s in sequence abort several; do
+	MT_SOCK="unix:$vgm/smilla.sock" MT_DIR="$mt" \
+		miltertest -s "$mt/$s.lua" > "$vgm/$s.out" 2>&1 && rc=0 || rc=$?
+	is "$rc" 0 "valgrind smilla: $s.lua"
+done
+kill "$vpid"
+wait "$vpid" && rc=0 || rc=$?
+is "$rc" 0 "valgrind smilla: no errors, no leaks"
+[ "$rc" = 0 ] || sed 's/^/#   /' "$vgm/valgrind.log" | head -30
+
 done_testing
