@@ -10,9 +10,12 @@ dir=$(mktemp -d /tmp/smilla-demo.XXXXXX)
 chmod 755 "$dir"
 pf_sh="$top/tests/e2e/postfix.sh"
 pd_pid=""
+ml_pid=""
 cleanup() {
 	"$pf_sh" stop "$dir/pf" >/dev/null 2>&1 || true
+	"$pf_sh" stop "$dir/pfm" >/dev/null 2>&1 || true
 	[ -n "$pd_pid" ] && kill "$pd_pid" 2>/dev/null || true
+	[ -n "$ml_pid" ] && kill "$ml_pid" 2>/dev/null || true
 	"$top/tests/bed/bed.sh" stop "$dir" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
@@ -95,7 +98,55 @@ kill "$pd_pid"
 wait "$pd_pid" || true
 pd_pid=""
 
+say "smilla, the milter, behind a real Postfix: mail to alice@smilla.test"
+{
+	cat "$dir/smilla.conf"
+	echo "authserv_id = mx.smilla.test"
+	echo "milter_socket = unix:$dir/smilla.sock"
+	echo "socket_mode = 0666"
+} > "$dir/milter.conf"
+tail -3 "$dir/milter.conf" | sed 's/^/    /'
+"$top/build/smilla" -f -c "$dir/milter.conf" 2> "$dir/milter.log" &
+ml_pid=$!
+i=0
+while [ ! -S "$dir/smilla.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+PF_EXTRA_DOMAINS=smilla.test PF_MAIN_EXTRA="smtpd_milters = unix:$dir/smilla.sock
+milter_default_action = tempfail" "$pf_sh" start "$dir/pfm" none >/dev/null
+. "$dir/pfm/postfix.env"
+printf 'Postfix on 127.0.0.1:%s with smtpd_milters = unix:%s
+' "$PF_PORT" \
+	"$dir/smilla.sock"
+printf 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\303\274\303\237e, Alice: nobody but you can read this.\r\n' \
+	> "$dir/entity"
+# swaks ends the data with CRLF . CRLF itself: no final CRLF in the file.
+{ printf 'From: sender@client.test\r\nTo: alice@smilla.test\r\nSubject: S/MIME demo\r\n'
+  head -c -2 "$dir/entity"; } > "$dir/msg"
+"$pf_sh" send "$dir/pfm" --to alice@smilla.test --data "@$dir/msg" |
+	grep -E '<~  250 2\.0\.0 Ok' || true
+m=$("$pf_sh" wait-mail "$dir/pfm" 1)
+echo "The delivered message (header, start of the body):"
+sed -n '1,/^\r\{0,1\}$/p' "$m" | grep -E '^(Subject|MIME-Version|Content-[A-Za-z-]+|X-Smilla):' |
+	sed 's/^/    /'
+sed -n '/^\r\{0,1\}$/,$p' "$m" | sed -n '2,4p' | sed 's/^/    /'
+say "Alice decrypts it with her key (openssl smime -decrypt)"
+openssl smime -decrypt -in "$m" -inkey "$dir/certs/alice.key" \
+	-recip "$dir/certs/alice.pem" -binary > "$dir/decrypted"
+sed 's/^/    /' "$dir/decrypted"
+if cmp -s "$dir/decrypted" "$dir/entity"; then
+	echo "byte for byte the MIME entity that was sent"
+else
+	echo "DIFFERS from what was sent"
+fi
+"$pf_sh" send "$dir/pfm" --to nobody@smilla.test --header "Subject: no key" >/dev/null || true
+"$pf_sh" wait-mail "$dir/pfm" 2 >/dev/null || true
+say "One log line per message (smilla)"
+grep 'queue_id=' "$dir/milter.log" | sed 's/^smilla: info: /    /' | cut -c1-160
+"$pf_sh" stop "$dir/pfm" >/dev/null
+kill "$ml_pid"
+wait "$ml_pid" || true
+ml_pid=""
+
 say "The reputation store: smillactl report"
 show report
 
-say "Done: Postfix, smilla-policyd and the test bed stopped and removed"
+say "Done: Postfix, smilla-policyd, smilla and the test bed stopped and removed"
