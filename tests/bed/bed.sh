@@ -17,6 +17,8 @@ umask 022
 
 BED_SRC=$(cd "$(dirname "$0")" && pwd -P)
 PROG=bed.sh
+# S/MIME recipients beyond alice (make_certs, make_zones): certs/NAME.*
+SMIME_MORE="carol dave sig pkix eve ivan"
 
 die() {
 	echo "$PROG: $*" >&2
@@ -93,6 +95,12 @@ generic() {
 	h=$(hex)
 	printf '\\# %d %s' $((${#h} / 2)) "$h"
 }
+# smimea LOCALPART USAGE DER-FILE: an SMIMEA (type 53) "USAGE 0 0 <cert>"
+# line for a zone file, generic syntax (any ldns takes it).
+smimea() {
+	printf '%s._smimecert	IN TYPE53	%s\n' "$(local_part_hash "$1")" \
+		"$( { printf '%b\000\000' "\\00$2"; cat "$3"; } | generic)"
+}
 
 
 STEP=""
@@ -148,6 +156,50 @@ extendedKeyUsage = emailProtection
 subjectAltName = email:alice@smilla.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+# The milter's other S/MIME recipients: a section each, named after the
+# local part.
+[carol]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:carol@smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[dave]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyAgreement
+extendedKeyUsage = emailProtection
+subjectAltName = email:dave@smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[sig]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = emailProtection
+subjectAltName = email:sig@smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[pkix]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:pkix@smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[eve]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:eve@bogus.smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ivan]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:ivan@insecure.smilla.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 EOF
 	local cnf="$c/openssl.cnf" ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
 
@@ -188,11 +240,40 @@ EOF
 		-out "$c/alice.pem"
 	rm -f "$c/good.csr" "$c/ta.csr" "$c/alice.csr"
 
+	# The milter's recipients (SMIMEA records in make_zones).  carol has
+	# her own RSA key and dave an EC one (both decrypt in the tests); the
+	# certificates that must never be encrypted to (sig: no
+	# keyEncipherment; pkix: usage 1 without a trusted CA; eve: bogus zone;
+	# ivan: insecure zone) reuse alice's key: RSA key generation is the
+	# slow part of "start".
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$c/carol.key"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$c/dave.key"
+	local n addr serial=7
+	for n in sig pkix eve ivan; do cp "$c/alice.key" "$c/$n.key"; done
+	for addr in carol@smilla.test dave@smilla.test sig@smilla.test \
+		pkix@smilla.test eve@bogus.smilla.test ivan@insecure.smilla.test; do
+		n=${addr%%@*}
+		openssl req -config "$cnf" -new -key "$c/$n.key" \
+			-subj "/CN=$n/emailAddress=$addr" -out "$c/$n.csr"
+		openssl x509 -req -in "$c/$n.csr" \
+			-CA "$c/ca.pem" -CAkey "$c/ca.key" -set_serial "$serial" \
+			-days 365 -sha256 -extfile "$cnf" -extensions "$n" -out "$c/$n.pem"
+		rm -f "$c/$n.csr"
+		serial=$((serial + 1))
+	done
+	# PKCS#12 without a password, for gpgsm --import.  Legacy PBE and MAC:
+	# gpgsm 2.2 cannot read OpenSSL 3's default (PBES2, AES).
+	for n in alice carol; do
+		openssl pkcs12 -export -passout pass: -name "$n" \
+			-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 \
+			-in "$c/$n.pem" -inkey "$c/$n.key" -certfile "$c/ca.pem" \
+			-out "$c/$n.p12"
+	done
+
 	cp "$c/ca.pem" "$c/chain.pem"
 	# good.pem followed by the CA, for servers/clients that want one file.
 	cat "$c/good.pem" "$c/ca.pem" >"$c/good-fullchain.pem"
-	local n
-	for n in ca good ta other self alice; do
+	for n in ca good ta other self alice $SMIME_MORE; do
 		cert_der "$c/$n.pem" >"$c/$n.der"
 		spki_der "$c/$n.pem" >"$c/$n.spki.der"
 	done
@@ -200,6 +281,8 @@ EOF
 	# load them.
 	chmod 644 "$c"/*
 	openssl verify -CAfile "$c/ca.pem" "$c/good.pem" "$c/ta.pem" "$c/alice.pem" >/dev/null
+	openssl verify -CAfile "$c/ca.pem" "$c/carol.pem" "$c/dave.pem" \
+		"$c/sig.pem" "$c/pkix.pem" "$c/eve.pem" "$c/ivan.pem" >/dev/null
 }
 
 make_pgp() {
@@ -268,6 +351,7 @@ make_zones() {
 	{
 		soa_ns insecure.smilla.test.
 		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
+		smimea ivan 3 "$c/ivan.der"
 	} >"$z/insecure.smilla.test.zone"
 
 	# bogus.smilla.test: signed, parent has its DS, but every signature has
@@ -277,6 +361,7 @@ make_zones() {
 	{
 		soa_ns bogus.smilla.test.
 		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
+		smimea eve 3 "$c/eve.der"
 	} >"$z/bogus.smilla.test.zone"
 	ldns-signzone -o bogus.smilla.test. \
 		-i "$(date -u -d '30 days ago' +%Y%m%d)" \
@@ -314,6 +399,18 @@ EOF
 			"$( { printf '\003\000\000'; cat "$c/alice.der"; } | generic)"
 		printf '%s._openpgpkey	IN TYPE61	%s\n' "$BOB_HASH" \
 			"$(generic <"$DIR/keys/bob.pgp")"
+		# The milter's recipients: carol (RSA), dave (EC), sig (no
+		# keyEncipherment), pkix (usage 1 = PKIX-EE, CA not in the system
+		# store: unusable), and rcpt01..rcpt10 carrying alice's
+		# certificate (ten recipients for the benchmark).
+		smimea carol 3 "$c/carol.der"
+		smimea dave 3 "$c/dave.der"
+		smimea sig 3 "$c/sig.der"
+		smimea pkix 1 "$c/pkix.der"
+		local i
+		for i in 01 02 03 04 05 06 07 08 09 10; do
+			smimea "rcpt$i" 3 "$c/alice.der"
+		done
 		cat <<EOF
 insecure	IN NS	ns.smilla.test.
 bogus	IN NS	ns.smilla.test.
@@ -499,6 +596,11 @@ GOOD_CERT_SHA256_COLON=$(echo "$GOOD_CERT_SHA256" | sed 's/../&:/g; s/:$//')
 SELF_SPKI_SHA256=$(sha sha256 <"$DIR/certs/self.spki.der" | upper)
 OTHER_SPKI_SHA256=$(sha sha256 <"$DIR/certs/other.spki.der" | upper)
 BOB_FPR=$(cat "$DIR/keys/bob.fpr")
+# SMIMEA: alice carol dave(EC) sig(no keyEncipherment) pkix(usage 1)
+# @smilla.test, eve@bogus.smilla.test, ivan@insecure.smilla.test;
+# certs/NAME.{pem,key,der}, alice.p12 and carol.p12 (no password).
+# Ten recipients whose SMIMEA carries alice's certificate:
+BENCH_RCPTS="$(printf 'rcpt%02d@smilla.test ' $(seq 1 10) | sed 's/ $//')"
 export BED_DIR NSD_PORT BH_PORT ALICE_HASH BOB_HASH GOOD_SPKI_SHA256 GOOD_CERT_SHA256
 EOF
 }

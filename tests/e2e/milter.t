@@ -1,0 +1,706 @@
+#!/bin/bash
+# smilla (the milter) end to end: a real Postfix (throwaway instance,
+# tests/e2e/postfix.sh) calls three smilla milters, swaks sends, the
+# DNSSEC test bed publishes the SMIMEA records, and the delivered mail is
+# decrypted with openssl and, as a second implementation, gpgsm.
+#
+#   milter A (default, clients from 127.0.0.1): aes256-cbc, local_domains =
+#            mx.smilla.test (so *@smilla.test is outbound and encrypted)
+#   milter B (clients from 127.0.0.2, smtpd_milter_maps): aes256-gcm
+#   milter C (clients from 127.0.0.3): local_domains = smilla.test with
+#            encrypt_inbound = no, i.e. direction disabled
+# Each has its own require_encryption_table and cache database.
+set -eu
+export LC_ALL=C
+. "$(dirname "$0")/../dnssec/tap.sh"
+require_bed
+
+t_start=$EPOCHREALTIME
+here=$(cd "$(dirname "$0")" && pwd)
+PF_SH="$here/postfix.sh"
+mil="$SMILLA_BUILD/smilla"
+certs="$BED_DIR/certs"
+work="$BED_DIR/milter"
+rm -rf "$work"
+mkdir -p "$work/msg" "$work/out" "$work/tmp"
+chmod 755 "$work"
+pf="$work/pf"
+gnupg="$work/gnupg"
+MILTERS="a b c"
+declare -A mpid=()
+
+cleanup() {
+	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
+	local m
+	for m in $MILTERS; do
+		[ -n "${mpid[$m]:-}" ] && kill -TERM "${mpid[$m]}" 2>/dev/null || true
+	done
+	[ -d "$gnupg" ] && GNUPGHOME="$gnupg" gpgconf --kill all >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ milters
+
+cat >"$work/a-require.tbl" <<'TBL'
+# milter A: a required domain and address without keys, a bogus one, an
+# address under the unsigned zone, and one with a key (carol)
+nokey-required.smilla.test
+must@smilla.test
+eve@bogus.smilla.test
+req@insecure.smilla.test
+carol@smilla.test
+TBL
+echo "sig@smilla.test" >"$work/b-require.tbl"   # unusable certificate
+echo "carol@smilla.test" >"$work/c-require.tbl" # direction disabled
+
+mkconf() { # NAME extra "key = value" lines...
+	local n=$1
+	shift
+	{
+		grep -v '^db_path' "$BED_DIR/smilla.conf"
+		echo "db_path = $work/$n.db"
+		echo "milter_socket = unix:$work/$n.sock"
+		echo "pid_file = $work/$n.pid"
+		echo "authserv_id = mx.smilla.test"
+		echo "require_encryption_table = $work/$n-require.tbl"
+		printf '%s\n' "$@"
+	} >"$work/$n.conf"
+}
+mkconf a "local_domains = mx.smilla.test"
+mkconf b "local_domains = mx.smilla.test" "smime_cipher = aes256-gcm"
+mkconf c "local_domains = smilla.test" "encrypt_inbound = no"
+
+for m in $MILTERS; do
+	# TMPDIR: where bodies above max_memory_body spool; checked empty at
+	# the end.
+	TMPDIR="$work/tmp" "$mil" -f -c "$work/$m.conf" 2>"$work/$m.log" &
+	mpid[$m]=$!
+done
+up=1
+for m in $MILTERS; do
+	wait_socket "$work/$m.sock"
+	check "milter $m listening on $work/$m.sock" [ -S "$work/$m.sock" ]
+	[ -S "$work/$m.sock" ] || { up=0; sed 's/^/#   /' "$work/$m.log" | head -n 20; }
+done
+if [ "$up" = 0 ]; then
+	done_testing || exit 1
+fi
+
+# ------------------------------------------------------------------ Postfix
+
+export PF_EXTRA_DOMAINS="smilla.test bogus.smilla.test insecure.smilla.test nokey-required.smilla.test"
+export PF_MAIN_EXTRA="smtpd_milters = unix:$work/a.sock
+smtpd_milter_maps = inline:{ 127.0.0.2=unix:$work/b.sock, 127.0.0.3=unix:$work/c.sock }
+milter_default_action = tempfail
+milter_protocol = 6
+message_size_limit = 100000000
+virtual_mailbox_limit = 0"
+"$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "Postfix instance with the milters"
+if [ "$rc" -ne 0 ]; then
+	sed 's/^/# /' "$work/pf-start.log"
+	done_testing
+	exit 1
+fi
+. "$pf/postfix.env"
+check "  postfix.sh 'none': no policy service in main.cf" \
+	sh -c "! postconf -c '$PF_CONF' -h smtpd_recipient_restrictions | grep -q check_policy_service"
+
+# gpgsm with alice's key, for the second implementation.
+mkdir -p "$gnupg"
+chmod 700 "$gnupg"
+GNUPGHOME="$gnupg" gpgsm --batch --pinentry-mode loopback --passphrase '' \
+	--import "$certs/alice.p12" >"$work/gpgsm-import.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpgsm imports alice.p12"
+
+# ------------------------------------------------------------------ helpers
+
+# msg NAME TO: a message from stdin (header lines after the standard ones,
+# an empty line, the body; LF line ends, turned into CRLF) written to
+# msg/NAME.eml, and msg/NAME.wire for swaks --no-data-fixup (dot-stuffed,
+# ending in "." without CRLF; swaks adds it).  Subject: milter-NAME.
+msg() {
+	local name=$1 to=$2
+	{
+		printf 'From: Sender <sender@client.test>\n'
+		printf 'To: %s\n' "$to"
+		printf 'Subject: milter-%s\n' "$name"
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-ID: <%s.%s@client.test>\n' "$name" "$$"
+		cat
+	} | perl -pe 's/\r?\n\z/\r\n/' >"$work/msg/$name.eml"
+	wire "$name"
+}
+wire() {
+	perl -0777 -pe 's/^\./../mg; $_ .= "."' "$work/msg/$1.eml" >"$work/msg/$1.wire"
+}
+
+# send NAME TO [swaks args]: send msg/NAME.wire; sets rc, out, qid.
+send() {
+	local name=$1 to=$2
+	shift 2
+	"$PF_SH" send "$pf" --to "$to" --ehlo client.test --suppress-data \
+		--no-data-fixup --data "@$work/msg/$name.wire" "$@" \
+		>"$work/out/$name.out" 2>&1 && rc=0 || rc=$?
+	out=$(cat "$work/out/$name.out")
+	qid=$(sed -n 's/^<~  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' "$work/out/$name.out" | tail -n1)
+}
+
+# delivered NAME N: wait (30 s) for N messages with Subject milter-NAME in
+# the Maildir; prints their paths, one a line.  Reads header sections only.
+# Right after send: returns at once if the message got no queue id.
+delivered() {
+	local f=""
+	[ -n "${qid:-}" ] || return 1 # not accepted: nothing to wait for
+	for _ in $(seq 1 300); do
+		f=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f -exec \
+			awk -v s="Subject: milter-$1" '
+				$0 == "" { nextfile }
+				$0 == s { print FILENAME; nextfile }' {} + 2>/dev/null | sort)
+		if [ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -ge "$2" ]; then
+			printf '%s\n' "$f"
+			return 0
+		fi
+		sleep 0.1
+	done
+	printf '%s\n' "$f"
+	return 1
+}
+
+# hdr FILE NAME: values of header NAME (case-insensitive), one a line;
+# unfolded with each line break and the whitespace around it turned into
+# one space, leading whitespace removed.  CRLF or LF files.
+hdr() {
+	awk -v want="$(printf '%s' "$2" | tr 'A-Z' 'a-z')" '
+		function flush() { if (cur != "") { n = index(cur, ":"); k = tolower(substr(cur, 1, n - 1));
+			if (n > 0 && k == want) { v = substr(cur, n + 1); sub(/^[ \t]+/, "", v); print v } } cur = "" }
+		{ sub(/\r$/, "") }
+		/^$/ { flush(); exit }
+		/^[ \t]/ { if (cur != "") { l = $0; sub(/^[ \t]+/, "", l); sub(/[ \t]+$/, "", cur); cur = cur " " l } next }
+		{ flush(); cur = $0 }
+		END { flush() }' "$1"
+}
+# body FILE: everything after the header section.
+body() { sed '1,/^$/d' "$1"; }
+# the CRLF file $1 with LF line ends
+lf() { perl -pe 's/\r\n\z/\n/' "$1"; }
+
+# entity NAME: the MIME entity of msg/NAME.eml as the milter must encrypt
+# it: its Content-* header fields (folding kept) + CRLF + the body.
+entity() {
+	perl -0777 -ne '
+		my ($h, $b) = /\A(.*?\r\n)\r\n(.*)\z/s or die "no header/body split";
+		my @f;
+		for my $l (split /(?<=\r\n)/, $h) {
+			if ($l =~ /^[ \t]/ && @f) { $f[-1] .= $l } else { push @f, $l }
+		}
+		print grep({ /^Content-/i } @f), "\r\n", $b;
+	' "$work/msg/$1.eml" >"$work/msg/$1.entity"
+}
+
+# decrypt FILE KEYNAME OUT: openssl cms over the base64 body of a delivered
+# message with certs/KEYNAME.{key,pem}.
+decrypt() {
+	body "$1" | base64 -d >"$3.der" 2>/dev/null || return 1
+	openssl cms -decrypt -binary -inform DER -in "$3.der" \
+		-inkey "$certs/$2.key" -recip "$certs/$2.pem" -out "$3" 2>"$3.err"
+}
+# same_file A B: byte-exact, with a hint on failure
+same_file() {
+	if cmp -s "$1" "$2"; then return 0; fi
+	echo "# $1 and $2 differ: $(cmp "$1" "$2" 2>&1 | head -n1)"
+	echo "# sizes $(stat -c %s "$1" 2>/dev/null) vs $(stat -c %s "$2" 2>/dev/null)"
+	return 1
+}
+# decrypts_to FILE KEYNAME NAME [TAG]: decrypt and compare with msg/NAME.entity
+decrypts_to() {
+	local o="$work/out/$3.${4:-$2}.dec"
+	decrypt "$1" "$2" "$o" || { sed 's/^/# /' "$o.err" 2>/dev/null | head -5; return 1; }
+	same_file "$o" "$work/msg/$3.entity"
+}
+
+# The per-message log line(s) of queue id $2 in milter $1's log (other
+# lines, e.g. a notice about a refused recipient, carry rcpt=, not rcpts=).
+logline() { grep -F "queue_id=$2 " "$work/$1.log" | grep -F ' rcpts=' || true; }
+# log_is MILTER NAME PATTERN: exactly one per-message line for this
+# message's queue id, matching PATTERN.
+log_is() {
+	local l
+	l=$(logline "$1" "$qid")
+	is "$(printf '%s' "$l" | grep -c .)" 1 "  one log line for queue_id=$qid"
+	like "$l" "$3" "  log: $3"
+}
+
+# unchanged FILE NAME: the delivered body is the sent one (LF line ends,
+# as Postfix stores it).
+unchanged() {
+	body "$1" >"$work/out/$2.body"
+	lf "$work/msg/$2.eml" | sed '1,/^$/d' >"$work/out/$2.sentbody"
+	same_file "$work/out/$2.body" "$work/out/$2.sentbody"
+}
+
+# encrypted_ok FILE N CIPHER: the outer header of an encrypted message.
+encrypted_ok() {
+	local f=$1 n=$2 cipher=$3 type=enveloped-data
+	[ "$cipher" = aes256-gcm ] && type=authEnveloped-data
+	like "$(hdr "$f" Content-Type)" "^application/pkcs7-mime; *smime-type=$type; *name=\"?smime\.p7m\"?\$" \
+		"  Content-Type: application/pkcs7-mime; smime-type=$type"
+	is "$(hdr "$f" Content-Type | wc -l)" 1 "  one Content-Type (the original one removed)"
+	is "$(hdr "$f" Content-Transfer-Encoding)" base64 "  Content-Transfer-Encoding: base64"
+	like "$(hdr "$f" Content-Disposition)" '^attachment; *filename="?smime\.p7m"?$' \
+		"  Content-Disposition: attachment; filename=smime.p7m"
+	is "$(hdr "$f" MIME-Version)" 1.0 "  one MIME-Version: 1.0"
+	is "$(hdr "$f" X-Smilla)" "encrypted smime; recipients=$n; cipher=$cipher; authserv=mx.smilla.test" \
+		"  X-Smilla: encrypted smime; recipients=$n"
+}
+# plaintext_ok FILE NAME REASON N K: passed unencrypted with status header
+plaintext_ok() {
+	is "$(hdr "$1" X-Smilla)" "plaintext; reason=$3; recipients=$4; keys=$5; authserv=mx.smilla.test" \
+		"  X-Smilla: plaintext; reason=$3; recipients=$4; keys=$5"
+	check "  body unchanged" unchanged "$1" "$2"
+	is "$(hdr "$1" Content-Type)" "$(hdr "$work/msg/$2.eml" Content-Type | tr -d '\r')" \
+		"  Content-Type unchanged"
+}
+# headers_kept FILE NAME: display/routing headers as sent
+headers_kept() {
+	local h ok=0
+	for h in From To Subject Date Message-ID; do
+		if [ "$(hdr "$1" "$h")" != "$(hdr "$work/msg/$2.eml" "$h" | tr -d '\r')" ]; then
+			echo "# header $h: '$(hdr "$1" "$h")'"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+total=0 # messages expected in the Maildir
+
+# ------------------------------------------------------------------ 1. alice
+
+msg alice alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; forged by the sender
+Content-Type: text/plain;
+	charset="utf-8";
+	format=flowed
+Content-Transfer-Encoding: 7bit
+
+Hello Alice,
+
+this travels encrypted.  Trailing blanks stay:   
+	a tab-indented line
+-- 
+sender
+EOF
+entity alice
+send alice alice@smilla.test
+is "$rc" 0 "alice: accepted"
+total=$((total + 1))
+m=$(delivered alice 1) || true
+check "  delivered" [ -s "$m" ]
+encrypted_ok "$m" 1 aes256-cbc
+check "  From, To, Subject, Date, Message-ID kept" headers_kept "$m" alice
+check "  openssl cms -decrypt (alice.key) gives the MIME entity byte-exact" \
+	decrypts_to "$m" alice alice
+openssl smime -decrypt -in "$m" -inkey "$certs/alice.key" -recip "$certs/alice.pem" \
+	-binary -out "$work/out/alice.smime.dec" 2>"$work/out/alice.smime.err" && rc=0 || rc=$?
+check "  openssl smime -decrypt on the delivered file, byte-exact" \
+	eval '[ "$rc" -eq 0 ] && same_file "$work/out/alice.smime.dec" "$work/msg/alice.entity"'
+body "$m" | base64 -d >"$work/out/alice.gpgsm.der" 2>/dev/null || true
+GNUPGHOME="$gnupg" gpgsm --batch --pinentry-mode loopback --passphrase '' \
+	--decrypt "$work/out/alice.gpgsm.der" >"$work/out/alice.gpgsm.dec" \
+	2>"$work/out/alice.gpgsm.err" && rc=0 || rc=$?
+check "  gpgsm --decrypt (second implementation), byte-exact" \
+	eval '[ "$rc" -eq 0 ] && same_file "$work/out/alice.gpgsm.dec" "$work/msg/alice.entity"'
+[ "$rc" -eq 0 ] || sed 's/^/#   gpgsm: /' "$work/out/alice.gpgsm.err" | head -5
+log_is a alice ' rcpts=alice@smilla\.test:secure action=encrypted size=[0-9]+ ms=[0-9]+'
+
+# ------------------------------------------------------------------ 2. alice + carol
+
+msg two "alice@smilla.test, carol@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+One message, two recipients, each with her own key.
+EOF
+entity two
+send two alice@smilla.test,carol@smilla.test
+is "$rc" 0 "alice + carol: accepted"
+total=$((total + 2))
+ms=$(delivered two 2) || true
+is "$(printf '%s\n' "$ms" | grep -c .)" 2 "  two copies delivered"
+m1=$(printf '%s\n' "$ms" | sed -n 1p)
+m2=$(printf '%s\n' "$ms" | sed -n 2p)
+encrypted_ok "$m1" 2 aes256-cbc
+check "  alice decrypts it" decrypts_to "$m1" alice two
+check "  carol decrypts it" decrypts_to "$m2" carol two
+check "  the two copies carry the same encryption" \
+	eval '[ -s "$m1" ] && [ -s "$m2" ] && cmp -s <(body "$m1") <(body "$m2")'
+log_is a two ' rcpts=alice@smilla\.test:secure,carol@smilla\.test:secure action=encrypted '
+
+# ------------------------------------------------------------------ 3. dave (EC)
+
+msg dave dave@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+For an EC key: key agreement (ECDH) instead of key transport.
+EOF
+entity dave
+send dave dave@smilla.test
+is "$rc" 0 "dave (EC P-256): accepted"
+total=$((total + 1))
+m=$(delivered dave 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  openssl cms -decrypt (dave.key, EC) byte-exact" decrypts_to "$m" dave dave
+log_is a dave ' rcpts=dave@smilla\.test:secure action=encrypted '
+
+# ------------------------------------------------------------------ 4. no Content-* headers
+
+msg bare alice@smilla.test <<'EOF'
+
+A message without MIME headers: the entity is an empty header section
+and this body.
+EOF
+entity bare
+send bare alice@smilla.test
+is "$rc" 0 "no Content-* headers: accepted"
+total=$((total + 1))
+m=$(delivered bare 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts to CRLF + body" decrypts_to "$m" alice bare
+
+# ------------------------------------------------------------------ 5. aes256-gcm (milter B)
+
+msg gcm alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+AuthEnvelopedData with AES-256-GCM.
+EOF
+entity gcm
+send gcm alice@smilla.test --local-interface 127.0.0.2
+is "$rc" 0 "smime_cipher = aes256-gcm (milter B): accepted"
+total=$((total + 1))
+m=$(delivered gcm 1) || true
+encrypted_ok "$m" 1 aes256-gcm
+check "  openssl cms -decrypt (AuthEnvelopedData) byte-exact" decrypts_to "$m" alice gcm
+log_is b gcm ' rcpts=alice@smilla\.test:secure action=encrypted '
+
+# ------------------------------------------------------------------ 6. no key
+
+msg nokey nobody@smilla.test <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; forged
+Content-Type: text/plain; charset=us-ascii
+
+Nobody publishes a certificate: this stays plain.
+EOF
+send nokey nobody@smilla.test
+is "$rc" 0 "recipient without SMIMEA: accepted"
+total=$((total + 1))
+m=$(delivered nokey 1) || true
+plaintext_ok "$m" nokey no-key 1 0
+log_is a nokey ' rcpts=nobody@smilla\.test:none action=plaintext reason="?no-key"? '
+
+# ------------------------------------------------------------------ 7. mixed
+
+msg mixed "alice@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+One recipient with a key, one without, neither required.
+EOF
+send mixed alice@smilla.test,nobody@smilla.test
+is "$rc" 0 "alice + nobody (neither required): accepted"
+total=$((total + 2))
+ms=$(delivered mixed 2) || true
+m=$(printf '%s\n' "$ms" | head -n1)
+plaintext_ok "$m" mixed no-key 2 1
+log_is a mixed ' rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="?no-key"? '
+
+# ------------------------------------------------------------------ 8. sig, pkix, ivan
+
+for r in sig@smilla.test:unusable pkix@smilla.test:unusable ivan@insecure.smilla.test:insecure; do
+	addr=${r%:*}
+	state=${r##*:}
+	n=${addr%%@*}
+	msg "$n" "$addr" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Published, but not usable for encryption.
+EOF
+	send "$n" "$addr"
+	is "$rc" 0 "$addr ($state): accepted"
+	total=$((total + 1))
+	m=$(delivered "$n" 1) || true
+	plaintext_ok "$m" "$n" no-key 1 0
+	log_is a "$n" " rcpts=${addr//./\\.}:$state action=plaintext reason=\"?no-key\"? "
+done
+
+# ------------------------------------------------------------------ 9. required
+
+msg req "whoever" <<'EOF'
+Content-Type: text/plain
+
+Must not be delivered.
+EOF
+rej() { # DESCRIPTION ADDRESS CODE [swaks args]
+	local d=$1 a=$2 c=$3
+	shift 3
+	send req "$a" "$@"
+	like "$out" "<(\*\*|~\*) +${c//./\\.} .*encryption required for <${a//./\\.}>" "$d: $c at RCPT"
+}
+rej "required domain without SMIMEA" nokey@nokey-required.smilla.test "550 5.7.1"
+rej "required address without SMIMEA" must@smilla.test "550 5.7.1"
+rej "required address under the unsigned zone (insecure)" req@insecure.smilla.test "550 5.7.1"
+rej "required address in the bogus zone" eve@bogus.smilla.test "450 4.7.5"
+rej "required address, unusable certificate (milter B)" sig@smilla.test "550 5.7.1" \
+	--local-interface 127.0.0.2
+rej "required address, direction disabled (milter C)" carol@smilla.test "550 5.7.1" \
+	--local-interface 127.0.0.3
+
+msg sep "carol@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Required and keyless recipients are not mixed in one transaction.
+EOF
+entity sep
+send sep carol@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +452 4\.5\.3 .*nobody@smilla\.test' \
+	"required carol + keyless nobody: nobody gets 452 4.5.3 (deliver separately)"
+like "$out" '<~  250 2\.0\.0 Ok: queued as' "  the message is accepted for carol"
+total=$((total + 1))
+m=$(delivered sep 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  carol decrypts it" decrypts_to "$m" carol sep
+log_is a sep ' rcpts=carol@smilla\.test:secure(,nobody@smilla\.test:none\(refused\))? action=encrypted '
+
+# ------------------------------------------------------------------ 10. direction disabled (milter C)
+
+msg inbound alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Inbound with encrypt_inbound = no.
+EOF
+send inbound alice@smilla.test --local-interface 127.0.0.3
+is "$rc" 0 "local domain, encrypt_inbound = no (milter C): accepted"
+total=$((total + 1))
+m=$(delivered inbound 1) || true
+plaintext_ok "$m" inbound disabled 1 0
+log_is c inbound ' rcpts=alice@smilla\.test:skipped action=plaintext reason="?disabled"? '
+
+# ------------------------------------------------------------------ 11. already encrypted
+
+printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' >"$work/msg/inner.txt"
+openssl smime -encrypt -aes256 -in "$work/msg/inner.txt" "$certs/carol.pem" \
+	>"$work/msg/inner.smime" 2>/dev/null
+perl -pe 's/^(Content-Type: application\/)x-(pkcs7-mime)/$1$2/' "$work/msg/inner.smime" |
+	msg pre-smime alice@smilla.test
+send pre-smime alice@smilla.test
+is "$rc" 0 "already S/MIME encrypted: accepted"
+total=$((total + 1))
+m=$(delivered pre-smime 1) || true
+check "  body untouched" unchanged "$m" pre-smime
+check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
+like "$(hdr "$m" Content-Type)" '^application/pkcs7-mime; *smime-type=enveloped-data' "  Content-Type untouched"
+log_is a pre-smime ' action=untouched '
+
+mkdir -p "$work/pgp"
+chmod 700 "$work/pgp"
+printf 'secret\n' | GNUPGHOME="$work/pgp" gpg --batch --no-tty --trust-model always \
+	--recipient-file "$BED_DIR/keys/bob.pgp" --armor --encrypt >"$work/msg/pgp.asc" 2>"$work/msg/pgp.err" || true
+GNUPGHOME="$work/pgp" gpgconf --kill all >/dev/null 2>&1 || true
+check "gpg made a PGP message for bob" grep -q -- '-----BEGIN PGP MESSAGE-----' "$work/msg/pgp.asc"
+{
+	cat <<'EOF'
+MIME-Version: 1.0
+Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";
+	boundary="=-pgp-boundary"
+
+This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)
+--=-pgp-boundary
+Content-Type: application/pgp-encrypted
+Content-Description: PGP/MIME version identification
+
+Version: 1
+
+--=-pgp-boundary
+Content-Type: application/octet-stream; name="encrypted.asc"
+Content-Disposition: inline; filename="encrypted.asc"
+
+EOF
+	cat "$work/msg/pgp.asc"
+	printf '\n--=-pgp-boundary--\n'
+} | msg pre-pgpmime alice@smilla.test
+send pre-pgpmime alice@smilla.test
+is "$rc" 0 "already PGP/MIME encrypted (multipart/encrypted): accepted"
+total=$((total + 1))
+m=$(delivered pre-pgpmime 1) || true
+check "  body untouched" unchanged "$m" pre-pgpmime
+check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
+log_is a pre-pgpmime ' action=untouched '
+
+{
+	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	cat "$work/msg/pgp.asc"
+} | msg pre-inline alice@smilla.test
+send pre-inline alice@smilla.test
+is "$rc" 0 "already encrypted, inline PGP: accepted"
+total=$((total + 1))
+m=$(delivered pre-inline 1) || true
+check "  body untouched" unchanged "$m" pre-inline
+check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
+log_is a pre-inline ' action=untouched '
+
+# ------------------------------------------------------------------ 12. 8-bit, multipart, 20 MB
+
+{
+	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\n'
+	printf 'Content-Transfer-Encoding: 8bit\n\n'
+	printf 'Gr\374\337e aus K\366ln, \351t\351, na\357ve, \244 \260 \377\n'
+	printf 'UTF-8 too: \303\244\303\266\303\274 \342\202\254 \360\237\224\222\n'
+	printf 'From the start of a line\n'
+	printf '.leading dot\n'
+	printf '..two dots\n'
+	printf '.\n'
+	printf 'long: %s\n' "$(head -c 900 /dev/zero | tr '\0' 'x')"
+	printf '\n\n'
+	printf 'after empty lines, trailing tab\t\n'
+} | msg eightbit alice@smilla.test
+entity eightbit
+send eightbit alice@smilla.test
+is "$rc" 0 "8-bit body: accepted"
+total=$((total + 1))
+m=$(delivered eightbit 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts byte-exact (8-bit octets, dot lines, 900-octet line)" \
+	decrypts_to "$m" alice eightbit
+
+head -c 300000 /dev/urandom >"$work/msg/attach.bin"
+{
+	cat <<'EOF'
+MIME-Version: 1.0
+Content-Type: multipart/mixed;
+	boundary="outer-boundary"
+Content-Language: en
+
+This is a multi-part message in MIME format.
+--outer-boundary
+Content-Type: multipart/alternative; boundary="inner-boundary"
+
+--inner-boundary
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+See the attachment =E2=80=93 random octets.
+--inner-boundary
+Content-Type: text/html; charset=utf-8
+
+<p>See the attachment.</p>
+--inner-boundary--
+
+--outer-boundary
+Content-Type: application/octet-stream; name="random.bin"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment; filename="random.bin"
+
+EOF
+	base64 -w 76 "$work/msg/attach.bin"
+	printf '\n--outer-boundary--\nepilogue\n'
+} | msg multipart alice@smilla.test
+entity multipart
+send multipart alice@smilla.test
+is "$rc" 0 "multipart with a 300 KB base64 attachment: accepted"
+total=$((total + 1))
+m=$(delivered multipart 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts byte-exact" decrypts_to "$m" alice multipart
+check "  the attachment decodes to the original octets" \
+	eval 'sed -n "/^Content-Disposition: attachment; filename=\"random.bin\"/,/^--outer-boundary--/p" "$work/out/multipart.alice.dec" |
+		sed "1,/^\r\$/d; /^--outer/d; /^\r\$/d" | tr -d "\r" | base64 -d | cmp -s - "$work/msg/attach.bin"'
+
+big_t0=$EPOCHREALTIME
+{
+	cat <<'EOF'
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="big-boundary"
+
+--big-boundary
+Content-Type: text/plain; charset=us-ascii
+
+About 20 MB follow.
+--big-boundary
+Content-Type: application/octet-stream; name="big.bin"
+Content-Transfer-Encoding: base64
+
+EOF
+	head -c 15000000 /dev/urandom | base64 -w 76
+	printf '\n--big-boundary--\n'
+} | msg big alice@smilla.test
+entity big
+# Watch milter A's open files while the message is in flight: the body,
+# above max_memory_body, must spool to a 0600 file in TMPDIR (unlinked
+# or not).  One perl process polling /proc, not a fork per check.
+perl -e '
+	my ($pid, $dir) = @ARGV;
+	$| = 1;
+	while (opendir(my $d, "/proc/$pid/fd")) {
+		for (readdir $d) {
+			my $l = readlink("/proc/$pid/fd/$_") // next;
+			next unless index($l, "$dir/") == 0;
+			my @s = stat("/proc/$pid/fd/$_") or next;
+			printf "%o %s\n", $s[2] & 07777, $l;
+		}
+		closedir $d;
+		select(undef, undef, undef, 0.01);
+	}' "${mpid[a]}" "$work/tmp" >"$work/out/spool.seen" 2>/dev/null &
+watcher=$!
+send big alice@smilla.test
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+is "$rc" 0 "$(($(stat -c %s "$work/msg/big.eml") / 1000000)) MB message: accepted"
+seen=$(sort -u "$work/out/spool.seen")
+check "  body spooled to a file in TMPDIR while in flight" [ -n "$seen" ]
+is "$(printf '%s\n' "$seen" | grep -v '^$' | grep -vc '^600 ' || true)" 0 "  spool file mode 0600"
+printf '%s\n' "$seen" | head -n 3 | sed 's/^/#   open: /'
+total=$((total + 1))
+m=$(delivered big 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts byte-exact" decrypts_to "$m" alice big
+log_is a big ' rcpts=alice@smilla\.test:secure action=encrypted size=2[0-9]{7} '
+is "$(find "/proc/${mpid[a]}/fd" -lname "$work/tmp/*" 2>/dev/null | wc -l)" 0 \
+	"  spool file closed after the message"
+echo "# 20 MB case: $(awk -v a="$big_t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+rm -f "$work/msg/big."* "$work/out/big."*
+
+# ------------------------------------------------------------------ the end
+
+n=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f | wc -l)
+is "$n" "$total" "Maildir holds exactly the $total expected messages (nothing rejected got in)"
+is "$(postqueue -c "$PF_CONF" -j | wc -l)" 0 "Postfix queue empty"
+"$PF_SH" stop "$pf" >/dev/null 2>&1
+for m in $MILTERS; do
+	kill -TERM "${mpid[$m]}"
+done
+for m in $MILTERS; do
+	wait "${mpid[$m]}" && rc=0 || rc=$?
+	is "$rc" 0 "milter $m exits 0 on SIGTERM"
+	mpid[$m]=""
+	unlike "$(cat "$work/$m.log")" 'AddressSanitizer|LeakSanitizer|runtime error:' \
+		"  no sanitizer report in its log"
+done
+is "$(find "$work/tmp" -type f | wc -l)" 0 "no spool file left in TMPDIR"
+GNUPGHOME="$gnupg" gpgconf --kill all >/dev/null 2>&1 || true
+for _ in $(seq 1 30); do
+	left=$(ps -ww -eo stat=,args= | grep -v '^Z' | grep -F "$work" | grep -v grep || true)
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+is "$left" "" "nothing left running"
+echo "# milter.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+trap - EXIT
+done_testing
