@@ -15,9 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +34,7 @@
 #include "decide.h"
 #include "dns.h"
 #include "log.h"
+#include "priv.h"
 #include "reputation.h"
 #include "request.h"
 #include "server.h"
@@ -166,54 +165,32 @@ drop_privileges(const struct sm_config *cfg)
 {
 	const char *user = sm_config_str(cfg, "user");
 	const char *owner = sm_config_str(cfg, "socket_owner");
-	char **v, ubuf[128], *colon;
-	struct passwd *pw = NULL;
-	struct group *gr;
+	char **v, why[256];
 	size_t n, i;
-	uid_t uid;
-	gid_t gid;
+	int rc;
 
 	if (*owner == '\0')
 		owner = user;
-	if (*owner != '\0' && geteuid() == 0) {
-		sm_strlcpy(ubuf, owner, sizeof(ubuf));
-		if ((colon = strchr(ubuf, ':')) != NULL)
-			*colon++ = '\0';
-		if ((pw = getpwnam(ubuf)) == NULL) {
-			sm_log(SM_LOG_ERR, "socket_owner: no user \"%s\"", ubuf);
-			exit(EX_NOUSER);
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-		if (colon != NULL) {
-			if ((gr = getgrnam(colon)) == NULL) {
-				sm_log(SM_LOG_ERR, "socket_owner: no group \"%s\"",
-				       colon);
+	if (sm_split(sm_config_str(cfg, "listen"), &v, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			if (strncmp(v[i], "unix:", 5) != 0)
+				continue;
+			rc = sm_priv_chown(v[i] + 5, owner, why, sizeof(why));
+			if (rc == -1) {
+				sm_log(SM_LOG_ERR, "socket_owner: %s", why);
 				exit(EX_NOUSER);
 			}
-			gid = gr->gr_gid;
+			if (rc < 0)
+				sm_log(SM_LOG_WARNING, "%s", why);
 		}
-		if (sm_split(sm_config_str(cfg, "listen"), &v, &n) == 0) {
-			for (i = 0; i < n; i++)
-				if (strncmp(v[i], "unix:", 5) == 0 &&
-				    chown(v[i] + 5, uid, gid) < 0)
-					sm_log(SM_LOG_WARNING, "chown %s: %s",
-					       v[i] + 5, strerror(errno));
-			sm_split_free(v, n);
-		}
+		sm_split_free(v, n);
 	}
-	if (*user == '\0' || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL) {
-		sm_log(SM_LOG_ERR, "user: no user \"%s\"", user);
-		exit(EX_NOUSER);
+	if ((rc = sm_priv_drop(user, why, sizeof(why))) < 0) {
+		sm_log(SM_LOG_ERR, "user: %s", why);
+		exit(rc == -1 ? EX_NOUSER : EX_OSERR);
 	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		sm_log(SM_LOG_ERR, "cannot become %s: %s", user, strerror(errno));
-		exit(EX_OSERR);
-	}
-	sm_log(SM_LOG_INFO, "running as %s", user);
+	if (rc == 1)
+		sm_log(SM_LOG_INFO, "running as %s", user);
 }
 
 static struct sm_config *

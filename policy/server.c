@@ -607,15 +607,10 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 	}
 	if (pol_server_configure(srv, cfg, why, whylen) < 0)
 		goto fail;
-	dp.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
-	dp.unbound_conf = sm_config_str(cfg, "unbound_conf");
-	dp.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	sm_config_dns(cfg, &dp);
 	if ((srv->dns = sm_dns_new(&dp, why, whylen)) == NULL)
 		goto fail;
-	srv->cp.min_ttl = sm_config_int(cfg, "cache_min_ttl");
-	srv->cp.max_ttl = sm_config_int(cfg, "cache_max_ttl");
-	srv->cp.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
-	srv->cp.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	sm_config_cache(cfg, &srv->cp);
 	if (*db != '\0') {
 		if ((srv->cache = sm_cache_open(db, &srv->cp, why, whylen)) == NULL ||
 		    (srv->rep = sm_rep_open(db, sm_config_int(cfg,

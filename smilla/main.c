@@ -11,9 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +27,7 @@
 #include "config.h"
 #include "dns.h"
 #include "log.h"
+#include "priv.h"
 #include "recipient.h"
 #include "reputation.h"
 #include "resolver.h"
@@ -419,40 +418,23 @@ drop_privileges(const struct sm_config *cfg, const char *sock)
 	const char *user = sm_config_str(cfg, "user");
 	const char *owner = sm_config_str(cfg, "socket_owner");
 	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
-	char ubuf[128], *colon;
-	struct passwd *pw;
-	struct group *gr;
-	gid_t gid;
+	char why[256];
+	int rc;
 
-	if (sock != NULL && chmod(sock, mode) < 0)
-		die(EX_OSERR, "chmod milter socket: %s", strerror(errno));
 	if (*owner == '\0')
 		owner = user;
-	if (sock != NULL && *owner != '\0' && geteuid() == 0) {
-		sm_strlcpy(ubuf, owner, sizeof(ubuf));
-		if ((colon = strchr(ubuf, ':')) != NULL)
-			*colon++ = '\0';
-		if ((pw = getpwnam(ubuf)) == NULL)
-			die(EX_NOUSER, "socket_owner: no user \"%s\"", ubuf);
-		gid = pw->pw_gid;
-		if (colon != NULL) {
-			if ((gr = getgrnam(colon)) == NULL)
-				die(EX_NOUSER, "socket_owner: no group \"%s\"",
-				    colon);
-			gid = gr->gr_gid;
-		}
-		if (chown(sock, pw->pw_uid, gid) < 0)
-			sm_log(SM_LOG_WARNING, "chown %s: %s", sock,
-			       strerror(errno));
+	if (sock != NULL) {
+		if (chmod(sock, mode) < 0)
+			die(EX_OSERR, "chmod milter socket: %s", strerror(errno));
+		if ((rc = sm_priv_chown(sock, owner, why, sizeof(why))) == -1)
+			die(EX_NOUSER, "socket_owner: %s", why);
+		if (rc < 0)
+			sm_log(SM_LOG_WARNING, "%s", why);
 	}
-	if (*user == '\0' || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		die(EX_NOUSER, "user: no user \"%s\"", user);
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		die(EX_OSERR, "cannot drop privileges: %s", strerror(errno));
-	sm_log(SM_LOG_INFO, "running as %s", user);
+	if ((rc = sm_priv_drop(user, why, sizeof(why))) < 0)
+		die(rc == -1 ? EX_NOUSER : EX_OSERR, "user: %s", why);
+	if (rc == 1)
+		sm_log(SM_LOG_INFO, "running as %s", user);
 }
 
 /* Detach from the terminal; the child writes the pid file. */
@@ -500,17 +482,12 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	const char *db = sm_config_str(cfg, "db_path");
 	char why[512];
 
-	dp.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
-	dp.unbound_conf = sm_config_str(cfg, "unbound_conf");
-	dp.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	sm_config_dns(cfg, &dp);
 	if ((dns = sm_dns_new(&dp, why, sizeof(why))) == NULL)
 		die(EX_CONFIG, "%s", why);
 	if ((res = mil_resolver_new(dns, why, sizeof(why))) == NULL)
 		die(EX_OSERR, "%s", why);
-	cp.min_ttl = sm_config_int(cfg, "cache_min_ttl");
-	cp.max_ttl = sm_config_int(cfg, "cache_max_ttl");
-	cp.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
-	cp.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	sm_config_cache(cfg, &cp);
 	if (*db == '\0')	/* as smilla-policyd: no cache, no records */
 		return res;
 	if ((*cache = sm_cache_open(db, &cp, why, sizeof(why))) == NULL)

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache.h"
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "util.h"
 
@@ -620,4 +622,21 @@ const char *
 sm_config_source(const struct sm_config *cfg, const char *key)
 {
 	return get(cfg, key, 0)->source;
+}
+
+void
+sm_config_dns(const struct sm_config *cfg, struct sm_dns_params *p)
+{
+	p->trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
+	p->unbound_conf = sm_config_str(cfg, "unbound_conf");
+	p->timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+}
+
+void
+sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p)
+{
+	p->min_ttl = sm_config_int(cfg, "cache_min_ttl");
+	p->max_ttl = sm_config_int(cfg, "cache_max_ttl");
+	p->negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
+	p->bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
 }

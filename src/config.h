@@ -69,6 +69,15 @@ const char *sm_config_str(const struct sm_config *cfg, const char *key);
 long sm_config_int(const struct sm_config *cfg, const char *key);
 int sm_config_bool(const struct sm_config *cfg, const char *key);
 
+/*
+ * sm_config_dns / sm_config_cache - the resolver and cache settings of
+ * CFG, for sm_dns_new and sm_cache_open (strings borrowed from CFG).
+ */
+struct sm_dns_params;
+struct sm_cache_params;
+void sm_config_dns(const struct sm_config *cfg, struct sm_dns_params *p);
+void sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p);
+
 /* sm_config_source - "file:line" where KEY was set, or "default". */
 const char *sm_config_source(const struct sm_config *cfg, const char *key);
 

@@ -126,9 +126,7 @@ open_dns(const struct sm_config *cfg)
 	struct sm_dns *dns;
 	char why[512];
 
-	p.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
-	p.unbound_conf = sm_config_str(cfg, "unbound_conf");
-	p.timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	sm_config_dns(cfg, &p);
 	if ((dns = sm_dns_new(&p, why, sizeof(why))) == NULL)
 		die(EX_CONFIG, "%s", why);
 	return dns;
@@ -141,10 +139,7 @@ open_cache(const struct sm_config *cfg)
 	struct sm_cache *cache;
 	char why[512];
 
-	p.min_ttl = sm_config_int(cfg, "cache_min_ttl");
-	p.max_ttl = sm_config_int(cfg, "cache_max_ttl");
-	p.negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
-	p.bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	sm_config_cache(cfg, &p);
 	cache = sm_cache_open(sm_config_str(cfg, "db_path"), &p, why,
 			      sizeof(why));
 	if (cache == NULL)

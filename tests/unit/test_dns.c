@@ -112,8 +112,7 @@ main(void)
 	if (!ok(sm_config_load(cfg, conf, why, sizeof(why)) == 0,
 		"bed config loads %s", why))
 		return done_testing();
-	p.trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
-	p.unbound_conf = sm_config_str(cfg, "unbound_conf");
+	sm_config_dns(cfg, &p);
 	p.timeout_ms = TIMEOUT_MS;
 	dns = sm_dns_new(&p, why, sizeof(why));
 	if (!ok(dns != NULL, "resolver created %s", dns ? "" : why))

@@ -1,0 +1,66 @@
+/*
+ * priv.c - socket ownership and dropping root.
+ *
+ *   sm_priv_chown(path, owner, why, whylen)
+ *   sm_priv_drop(user, why, whylen)
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "priv.h"
+#include "util.h"
+
+int
+sm_priv_chown(const char *path, const char *owner, char *why, size_t whylen)
+{
+	char ubuf[128], *colon;
+	struct passwd *pw;
+	struct group *gr;
+	gid_t gid;
+
+	if (*owner == '\0' || geteuid() != 0)
+		return 0;
+	sm_strlcpy(ubuf, owner, sizeof(ubuf));
+	if ((colon = strchr(ubuf, ':')) != NULL)
+		*colon++ = '\0';
+	if ((pw = getpwnam(ubuf)) == NULL) {
+		sm_why(why, whylen, "no user \"%s\"", ubuf);
+		return -1;
+	}
+	gid = pw->pw_gid;
+	if (colon != NULL) {
+		if ((gr = getgrnam(colon)) == NULL) {
+			sm_why(why, whylen, "no group \"%s\"", colon);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (chown(path, pw->pw_uid, gid) < 0) {
+		sm_why(why, whylen, "chown %s: %s", path, strerror(errno));
+		return -2;
+	}
+	return 0;
+}
+
+int
+sm_priv_drop(const char *user, char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	if (*user == '\0' || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		sm_why(why, whylen, "no user \"%s\"", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		sm_why(why, whylen, "cannot become %s: %s", user,
+		       strerror(errno));
+		return -2;
+	}
+	return 1;
+}
