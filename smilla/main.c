@@ -170,7 +170,7 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	ev.selector = r->keys.usage >= 0 ? 0 : -1;
 	ev.mtype = r->keys.usage >= 0 ? 0 : -1;
 	ev.cert_fp = r->keys.fp;
-	ev.key_fp = "";
+	ev.key_fp = r->keys.fp;	/* keys and changes: by certificate */
 	ev.tls_protocol = ev.tls_cipher = "";
 	if (sm_rep_add(rep, &ev) < 0)
 		sm_log(SM_LOG_WARNING, "reputation: out of memory");
