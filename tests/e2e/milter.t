@@ -623,6 +623,24 @@ check "  the attachment decodes to the original octets" \
 	eval 'sed -n "/^Content-Disposition: attachment; filename=\"random.bin\"/,/^--outer-boundary--/p" "$work/out/multipart.alice.dec" |
 		sed "1,/^\r\$/d; /^--outer/d; /^\r\$/d" | tr -d "\r" | base64 -d | cmp -s - "$work/msg/attach.bin"'
 
+# A signed message is encrypted whole: the signature survives inside.
+printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nSigned by carol.\r\n' \
+	>"$work/msg/signed.content"
+openssl smime -sign -in "$work/msg/signed.content" -binary \
+	-signer "$certs/carol.pem" -inkey "$certs/carol.key" \
+	-out "$work/msg/signed.smime" 2>"$work/out/signed.sign.err"
+msg signed alice@smilla.test <"$work/msg/signed.smime"
+entity signed
+send signed alice@smilla.test
+is "$rc" 0 "S/MIME signed (multipart/signed): accepted"
+total=$((total + 1))
+m=$(delivered signed 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts byte-exact" decrypts_to "$m" alice signed
+check "  carol's signature verifies inside" \
+	openssl smime -verify -in "$work/out/signed.alice.dec" \
+	-CAfile "$certs/ca.pem" -out /dev/null
+
 big_t0=$EPOCHREALTIME
 {
 	cat <<'EOF'
