@@ -565,6 +565,12 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/*
+	 * libmilter would stop on SIGHUP as on SIGTERM; a log rotation or
+	 * a "reload" must not take the milter down.  Ignored signals are
+	 * discarded, so its sigwait() never sees one.
+	 */
+	signal(SIGHUP, SIG_IGN);
 	resolver = open_stores(cfg, &cache);
 	if ((lookup = mil_lookup_new(cache, resolver, NULL)) == NULL)
 		die(EX_OSERR, "%s", "out of memory");

@@ -2,7 +2,8 @@
 # smilla as a daemon: configuration errors name file and line; without
 # -f it detaches and writes pid_file; it gives the unix socket
 # socket_mode and socket_owner, runs as "user", serves an inet socket,
-# and SIGTERM stops it (pid file removed when "user" may).
+# ignores SIGHUP, and SIGTERM stops it (pid file removed when "user"
+# may).
 set -eu
 . "$(dirname "$0")/../dnssec/tap.sh"
 . "$(dirname "$0")/../lib/proc.sh"
@@ -62,6 +63,9 @@ check "detached: own session" [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
 MT_SOCK="unix:$work/smilla.sock" MT_DIR="$here" \
 	miltertest -s "$here/sequence.lua" > "$work/seq.out" 2>&1 && rc=0 || rc=$?
 is "$rc" 0 "serves messages as nobody (sequence.lua)"
+kill -HUP "$pid"
+sleep 0.5
+check "SIGHUP: ignored, still running" alive "$pid"
 kill "$pid"
 check "SIGTERM: gone within 10 s" wait_gone "$pid" 100
 check "  pid file removed ($work is writable for nobody)" [ ! -e "$work/smilla.pid" ]
