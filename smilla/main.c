@@ -41,6 +41,7 @@ struct conn {
 	int leadspc;		/* header values keep their leading space */
 	char client[64];
 	char helo[256];
+	char from[256];		/* MAIL FROM of this message, as given */
 	int64_t started;	/* this message, ms */
 };
 
@@ -140,9 +141,9 @@ on_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = conn_of(ctx);
 
-	(void)argv;
 	if (c == NULL)
 		return tempfail(ctx, "out of memory");
+	sm_strlcpy(c->from, argv[0] ? argv[0] : "", sizeof(c->from));
 	msg_end(c);
 	c->started = sm_now_ms();
 	if ((c->msg = mil_msg_new(&policy)) == NULL)
@@ -333,8 +334,8 @@ on_eom(SMFICTX *ctx)
 	}
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
-	       "queue_id=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
-	       queue_id(ctx), rcpts, mil_action_word(o.action),
+	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
+	       queue_id(ctx), c->from, rcpts, mil_action_word(o.action),
 	       o.reason ? " reason=\"" : "", o.reason ? o.reason : "",
 	       o.reason ? "\"" : "", mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));

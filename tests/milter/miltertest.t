@@ -38,11 +38,11 @@ for s in sequence abort several badinput; do
 done
 
 log=$(cat "$work/smilla.log")
-like "$log" 'queue_id=SEQ1 rcpts=alice@smilla\.test:secure action=encrypted size=[0-9]+ ms=[0-9]+' \
+like "$log" 'queue_id=SEQ1 from=<sender@client\.test> rcpts=alice@smilla\.test:secure action=encrypted size=[0-9]+ ms=[0-9]+' \
 	"one log line per message: queue id, recipient states, action, size, time"
 like "$log" 'queue_id=SEQ2 rcpt=<nobody@required\.smilla\.test> state=none .*refused="550 5\.7\.1 ' \
 	"a refused recipient is logged with its reply"
-like "$log" 'queue_id=M2 rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="no-key"' \
+like "$log" 'queue_id=M2 from=<sender@client\.test> rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="no-key"' \
 	"mixed recipients: both states logged"
 like "$log" 'queue_id=M3 .*action=untouched reason="already-encrypted"' \
 	"already encrypted: logged as untouched"
