@@ -112,12 +112,12 @@ demo: deps
 BENCH_BINS = $(B)/bench/loadgen $(B)/bench/null-policy \
 	     $(B)/bench/milter-load $(B)/bench/null-milter
 
-$(B)/bench/null-milter: bench/null-milter.c
+$(B)/bench/null-milter: bench/null-milter.c bench/benchutil.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< \
 		$(MILTER_LIBS) -lpthread
 
-$(B)/bench/%: bench/%.c
+$(B)/bench/%: bench/%.c bench/benchutil.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< -lpthread
 

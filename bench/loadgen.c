@@ -55,21 +55,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+
+#define BENCH_PROG "loadgen"
+#include "benchutil.h"
 
 #define RBUF 8192
 #define DRAIN_MS 5000
@@ -94,25 +91,11 @@ static int opt_verbose;
 static char **tpl_part;		/* template split at "@N@" */
 static size_t tpl_nparts;
 
-static uint32_t *lat;		/* latencies in microseconds */
-static size_t nlat, caplat;
+static struct lats lat;		/* latencies of the timed requests */
 
 static unsigned long err_closed, err_short, err_answer, err_timeout,
 	err_connect;
 static int shown_bad;
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("loadgen: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 static void
 usage(void)
@@ -122,25 +105,6 @@ usage(void)
 	      "               [-r TEMPLATE | -H HELO -F CERTFP -K KEYFP] "
 	      "[-P PREFIX] [-s STALL [-T HELO]] [-v]\n", stderr);
 	exit(2);
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
 }
 
 static char *
@@ -225,8 +189,7 @@ read_template(const char *path)
 	for (;;) {
 		if (cap - len < 4) {
 			cap *= 2;
-			if ((buf = realloc(buf, cap)) == NULL)
-				die("out of memory");
+			buf = xrealloc(buf, cap);
 		}
 		if ((n = fread(buf + len, 1, cap - len - 3, fp)) == 0)
 			break;
@@ -295,71 +258,45 @@ build(struct conn *c, unsigned long long seq)
 
 /* ---------------------------------------------------------------- sockets */
 
-static struct sockaddr_storage peer;
-static socklen_t peerlen;
-
-static void
-resolve_peer(void)
-{
-	if (opt_unix != NULL) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
-
-		if (strlen(opt_unix) >= sizeof(sun->sun_path))
-			die("%s: socket path too long", opt_unix);
-		memset(sun, 0, sizeof(*sun));
-		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, opt_unix);
-		peerlen = sizeof(*sun);
-	} else {
-		const char *colon = strrchr(opt_tcp, ':');
-		struct addrinfo hints, *ai;
-		char host[256];
-		int rc;
-
-		if (colon == NULL || colon == opt_tcp ||
-		    (size_t)(colon - opt_tcp) >= sizeof(host))
-			die("-t wants HOST:PORT");
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - opt_tcp),
-			 opt_tcp);
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
-			die("%s: %s", opt_tcp, gai_strerror(rc));
-		memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
-		peerlen = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
-}
+static struct peer peer;
 
 /* A connected, non-blocking socket, or -1. */
 static int
 dial(void)
 {
-	int fd, on = 1, fl;
+	int fd, fl;
 
-	fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if ((fd = peer_socket(&peer)) < 0)
 		return -1;
 	/* Blocking connect: a full listen backlog waits, not fails. */
-	while (connect(fd, (struct sockaddr *)&peer, peerlen) < 0) {
+	while (connect(fd, (struct sockaddr *)&peer.sa, peer.len) < 0) {
 		if (errno == EINTR)
 			continue;
 		close(fd);
 		return -1;
 	}
-	if (peer.ss_family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* C's connection broke: a new one (IDLE), or none (DONE, counted in
+ * err_connect). */
+static void
+redial(struct conn *c)
+{
+	close(c->fd);
+	c->rlen = 0;
+	c->fd = dial();
+	if (c->fd < 0) {
+		err_connect++;
+		c->state = DONE;
+	} else {
+		c->state = IDLE;
+	}
 }
 
 /* Write what is left of C's request; -1 when the connection broke. */
@@ -385,17 +322,6 @@ flush_out(struct conn *c)
 }
 
 static void
-record(uint32_t us)
-{
-	if (nlat == caplat) {
-		caplat = caplat ? 2 * caplat : 65536;
-		if ((lat = realloc(lat, caplat * sizeof(*lat))) == NULL)
-			die("out of memory");
-	}
-	lat[nlat++] = us;
-}
-
-static void
 show_bad(const char *what, const char *buf, size_t len)
 {
 	if (shown_bad++ >= 3 && !opt_verbose)
@@ -414,27 +340,21 @@ show_bad(const char *what, const char *buf, size_t len)
 	fputs("\"\n", stderr);
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* Percentile P of the sorted latencies: nearest rank, the smallest
+ * value with at least P of the samples at or below it. */
 static uint32_t
 pct(double p)
 {
 	size_t i;
 
-	if (nlat == 0)
+	if (lat.n == 0)
 		return 0;
-	i = (size_t)(p * (double)nlat + 0.999999);
+	i = (size_t)(p * (double)lat.n + 0.999999);
 	if (i == 0)
 		i = 1;
-	if (i > nlat)
-		i = nlat;
-	return lat[i - 1];
+	if (i > lat.n)
+		i = lat.n;
+	return lat.v[i - 1];
 }
 
 static unsigned long
@@ -523,7 +443,7 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	resolve_peer();
+	peer_resolve(&peer, opt_unix, opt_tcp);
 
 	/* Stalled connections: one request each, never read during the run. */
 	if (nstall > 0) {
@@ -614,14 +534,7 @@ main(int argc, char **argv)
 					sent_timed++;
 				if (flush_out(c) < 0) {
 					err_closed++;
-					close(c->fd);
-					c->fd = dial();
-					if (c->fd < 0) {
-						err_connect++;
-						c->state = DONE;
-					} else {
-						c->state = IDLE;
-					}
+					redial(c);
 					continue;
 				}
 			}
@@ -707,9 +620,7 @@ main(int argc, char **argv)
 				err_answer++;
 				show_bad("unexpected answer", c->rbuf, c->rlen);
 			} else if (c->timed) {
-				int64_t us = t - c->t_send;
-
-				record(us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
+				lats_add(&lat, t - c->t_send, 65536);
 				if (dur < 0 || t <= t_end)
 					done_in_window++;
 				t_last = t;
@@ -718,15 +629,7 @@ main(int argc, char **argv)
 			c->state = IDLE;
 			continue;
 reconnect:
-			close(c->fd);
-			c->rlen = 0;
-			c->fd = dial();
-			if (c->fd < 0) {
-				err_connect++;
-				c->state = DONE;
-			} else {
-				c->state = IDLE;
-			}
+			redial(c);
 		}
 	}
 
@@ -760,16 +663,13 @@ reconnect:
 		double secs;
 		unsigned long errors = err_closed + err_short + err_answer +
 				       err_timeout + err_connect;
-		uint64_t sum = 0;
 		int64_t t_fin = now_us();
 
 		if (dur >= 0)
 			secs = (double)(t_end - t_warm) / 1e6;
 		else
 			secs = t_last > t_warm ? (double)(t_last - t_warm) / 1e6 : 0;
-		for (i = 0; i < nlat; i++)
-			sum += lat[i];
-		qsort(lat, nlat, sizeof(*lat), cmp_u32);
+		lats_sort(&lat);
 		printf("requests=%llu seconds=%.3f rps=%.0f p50_us=%u p99_us=%u "
 		       "errors=%lu p90_us=%u p999_us=%u max_us=%u mean_us=%.0f "
 		       "samples=%zu answered=%llu err_closed=%lu err_short=%lu "
@@ -777,8 +677,7 @@ reconnect:
 		       done_in_window, secs,
 		       secs > 0 ? (double)done_in_window / secs : 0.0,
 		       pct(0.50), pct(0.99), errors, pct(0.90), pct(0.999),
-		       nlat ? lat[nlat - 1] : 0,
-		       nlat ? (double)sum / (double)nlat : 0.0, nlat, answered,
+		       lats_max(&lat), lats_mean(&lat), lat.n, answered,
 		       err_closed, err_short, err_answer, err_timeout,
 		       err_connect);
 		if (nstall > 0)
@@ -791,7 +690,7 @@ reconnect:
 		for (i = 0; i < nstall; i++)
 			close(stall_fd[i]);
 		free(stall_fd);
-		free(lat);
+		free(lat.v);
 		free(conns);
 		free(pfd);
 		for (i = 0; i < tpl_nparts; i++)

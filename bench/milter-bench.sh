@@ -28,33 +28,40 @@
 # BENCH_WARMUP, BENCH_CONNS, BENCH_BODY (octets, or with k/M),
 # BENCH_BIG (same; 0 skips the big message), BENCH_KEEP=1 keeps the
 # work directory (configs, logs, milter-load output).
+#
+# The helpers it shares with bench/policy-bench.sh are in bench/lib.sh.
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd -P)
-BUILD=${SMILLA_BUILD:-$TOP/build}
-SECS=${BENCH_SECONDS:-5}
-WARM=${BENCH_WARMUP:-1}
-CONNS=${BENCH_CONNS:-8}
+PROG=milter-bench
+# TOP, BUILD, SECS, WARM, CONNS (from the environment) and the helpers:
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 BODY=${BENCH_BODY:-100k}
 BIG=${BENCH_BIG:-50M}
 SM=$BUILD/smilla
 ML=$BUILD/bench/milter-load
 NM=$BUILD/bench/null-milter
-PROG=milter-bench
 
-WORK=""
-PIDS=""
-BED_UP=""
-RC=0
+STOP_SECS=10	# libmilter takes a few seconds to wind down
+START_SECS=10
+
+# The milter-load calls: load TAG SERVER_PID milter-load-args... and
+# the measured runs, run TAG LABEL SERVER_PID milter-load-args... (with
+# -c -d -w and -b added), both in lib.sh; the result line goes to
+# RES_TAG with server_cpu_ms (the server's CPU per message, warm-up
+# included) appended.  Errors and tempfails count for the exit status.
+LOADER=$ML
+LOAD_OPTS=(-b "$BODY")
+LOAD_FILES=load
+CPU_KEY=server_cpu_ms CPU_PER=total CPU_SCALE=1e3 CPU_FMT=%.3f
+LOAD_FAILED="msgs=0 mps=0 p50_us=0 p99_us=0 errors=1 tempfail=0 total=0"
+LOAD_BAD="errors or tempfails"
+
 NOTES=""
 # shellcheck disable=SC2034 # read through ${!v}
 RES_a1="" RES_a10="" RES_abig="" RES_b="" RES_c1="" RES_c10="" RES_big=""
 
-say() { echo "$PROG: $*" >&2; }
-fail() {
-	say "$*"
-	exit 2
-}
 # A failed check: reported at the end, exit status 1.
 bad() {
 	say "CHECK FAILED: $*"
@@ -63,165 +70,20 @@ CHECK FAILED: $*"
 	RC=1
 }
 
-# ---------------------------------------------------------------- cleanup
-
-# Stop one process we started: TERM, up to 10 s (libmilter takes a few
-# seconds to wind down), then KILL.
-stop_pid() {
-	local p=$1 _
-	kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-	kill -TERM "$p" 2>/dev/null
-	for _ in $(seq 1 100); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	return 0
-}
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-	local p
-	trap '' INT TERM
-	for p in $PIDS; do
-		stop_pid "$p"
-	done
-	PIDS=""
-	if [ -n "$BED_UP" ]; then
-		"$TOP/tests/bed/bed.sh" stop "$WORK/bed" >/dev/null 2>&1 ||
-			say "bed stop failed (see $WORK/bed/bed.log)"
-		BED_UP=""
-	fi
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${BENCH_KEEP:-}" = 1 ]; then
-			say "work directory kept: $WORK"
-		else
-			rm -rf "$WORK"
-		fi
-	fi
-}
-# shellcheck disable=SC2317 # the EXIT trap
-on_exit() {
-	local st=$?
-	cleanup
-	exit "$st"
-}
-trap on_exit EXIT
-trap 'RC=130; exit 130' INT
-trap 'RC=143; exit 143' TERM
-
 # ---------------------------------------------------------------- build
 
 [ -x "$SM" ] || fail "$SM missing: run make first"
-for prog in milter-load null-milter; do
-	if [ ! -x "$BUILD/bench/$prog" ] ||
-	   [ "$TOP/bench/$prog.c" -nt "$BUILD/bench/$prog" ]; then
-		mkdir -p "$BUILD/bench" || fail "cannot create $BUILD/bench"
-		libs="-lpthread"
-		[ "$prog" = null-milter ] && libs="-lmilter -lpthread"
-		# shellcheck disable=SC2086 # $libs: two words on purpose
-		${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
-			-o "$BUILD/bench/$prog" "$TOP/bench/$prog.c" $libs ||
-			fail "cannot build $prog"
-	fi
-done
+build_prog milter-load -lpthread
+build_prog null-milter -lmilter -lpthread
 for t in openssl base64 cmp; do
 	command -v "$t" >/dev/null 2>&1 || fail "missing tool: $t"
 done
 
 # ---------------------------------------------------------------- helpers
 
-# Start a milter in the background: start_daemon NAME SOCKET LOG CMD...
-# Waits until SOCKET exists; sets DPID.
-start_daemon() {
-	local name=$1 sock=$2 log=$3 _
-	shift 3
-	rm -f "$sock"
-	"$@" </dev/null >>"$log" 2>&1 &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	for _ in $(seq 1 200); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	say "$name did not come up on $sock; its log:"
-	tail -n 20 "$log" >&2
-	exit 2
-}
-
-forget_pid() {
-	local q keep=""
-	for q in $PIDS; do
-		[ "$q" = "$1" ] || keep="$keep $q"
-	done
-	PIDS=$keep
-}
-
-stop_daemon() {
-	stop_pid "$1"
-	forget_pid "$1"
-}
-
-# Value of KEY in a milter-load result line.
-field() {
-	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-
-# CPU time (user + system, all threads, in clock ticks) of process $1.
-cpu_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-}
-TICK=$(getconf CLK_TCK)
-
 # Peak resident set size of process $1, kB.
 hwm_kb() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
-}
-
-# load TAG SERVER_PID milter-load-args...: one milter-load call (in the
-# background, so a signal stops everything); the result line goes to
-# RES_TAG with server_cpu_ms (the server's CPU per message, warm-up
-# included) appended.  Errors and tempfails count for the exit status.
-load() {
-	local tag=$1 spid=$2 out rc c0 c1 lg
-	shift 2
-	c0=$(cpu_ticks "$spid")
-	"$ML" "$@" >"$WORK/load-$tag.out" 2>"$WORK/load-$tag.err" &
-	lg=$!
-	PIDS="$PIDS $lg"
-	wait "$lg"
-	rc=$?
-	forget_pid "$lg"
-	c1=$(cpu_ticks "$spid")
-	out=$(head -n 1 "$WORK/load-$tag.out")
-	if [ -n "$out" ] && [ -n "$c0" ] && [ -n "$c1" ]; then
-		out="$out server_cpu_ms=$(awk -v d="$((c1 - c0))" -v t="$TICK" \
-			-v n="$(field "$out" total)" \
-			'BEGIN { v = (n > 0) ? d * 1e3 / t / n : 0; printf "%.3f", v }')"
-	fi
-	if [ -s "$WORK/load-$tag.err" ]; then
-		sed 's/^/    /' "$WORK/load-$tag.err" | head -n 10 >&2
-	fi
-	if [ -z "$out" ]; then
-		say "($tag): milter-load failed (exit $rc)"
-		out="msgs=0 mps=0 p50_us=0 p99_us=0 errors=1 tempfail=0 total=0"
-		RC=1
-	elif [ "$rc" -ne 0 ]; then
-		say "($tag): errors or tempfails (exit $rc)"
-		RC=1
-	fi
-	echo "    $out" >&2
-	printf -v "RES_$tag" '%s' "$out"
-}
-
-# run TAG LABEL SERVER_PID args...: a measured run.
-run() {
-	local tag=$1 label=$2 spid=$3
-	shift 3
-	say "run ($tag) $label ..."
-	load "$tag" "$spid" -c "$CONNS" -d "$SECS" -w "$WARM" -b "$BODY" "$@"
 }
 
 # expect TAG KIND: check what the milter did to every message of a run.
@@ -281,16 +143,7 @@ decrypt_check() {
 
 # ---------------------------------------------------------------- setup
 
-WORK=$(mktemp -d /tmp/smilla-mbench.XXXXXX) || fail "mktemp failed"
-T0=$(date +%s.%N)
-say "starting the DNSSEC test bed"
-BED_UP=1
-"$TOP/tests/bed/bed.sh" start "$WORK/bed" >"$WORK/bed.out" 2>&1 || {
-	cat "$WORK/bed.out" >&2
-	fail "test bed did not start"
-}
-# shellcheck disable=SC1091
-. "$WORK/bed/bed.env"
+bench_setup smilla-mbench
 
 # Ten recipients with an SMIMEA each (the bed publishes rcpt01..rcpt10,
 # all with alice's certificate).  An older bed without them: alice ten
@@ -444,7 +297,6 @@ T1=$(date +%s.%N)
 		v=RES_$t
 		[ -n "${!v:-}" ] && echo "($t) ${!v}"
 	done
-	awk -v t0="$T0" -v t1="$T1" 'BEGIN { printf "total %.1f s\n", t1 - t0 }'
-	[ "$RC" -eq 0 ] && echo "result: no errors" || echo "result: ERRORS (see above)"
+	report_end
 }
 exit "$RC"

@@ -81,7 +81,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -95,10 +94,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
-#include <sys/un.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <libmilter/mfdef.h>
+
+#define BENCH_PROG "milter-load"
+#include "benchutil.h"
 
 /* SMFI_CURR_PROT etc. come from mfdef.h; these checks pin the values
  * this file was written against. */
@@ -142,8 +141,7 @@ struct worker {
 	size_t wlen, wcap;
 	/* results */
 	struct counts n;
-	uint32_t *lat;
-	size_t nlat, caplat;
+	struct lats lat;		/* of the timed messages */
 	int64_t last_done;		/* last timed completion */
 	/* -o: connection 0 only */
 	unsigned char *save_body;
@@ -168,8 +166,7 @@ static char **rcpts;
 static size_t nrcpts;
 
 /* shared */
-static struct sockaddr_storage peer;
-static socklen_t peerlen;
+static struct peer peer;
 static char *body;			/* the message body */
 static char date_hdr[64];
 static char *to_hdr;
@@ -178,19 +175,6 @@ static pthread_barrier_t barrier;
 static pthread_mutex_t show_lock = PTHREAD_MUTEX_INITIALIZER;
 static int shown;
 static unsigned long neg_version, neg_actions, neg_prot;
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("milter-load: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 /* A bad or unexpected reply: shown on stderr (the first few). */
 static void
@@ -222,33 +206,6 @@ usage(void)
 	      "           [-H STATUS_HEADER] [-o PREFIX] [-P PROTOCOL_MASK] "
 	      "[-v]\n", stderr);
 	exit(2);
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n ? n : 1)) == NULL)
-		die("out of memory");
-	return p;
 }
 
 static void
@@ -367,44 +324,6 @@ make_headers(void)
 		strcat(to_hdr, "<");
 		strcat(to_hdr, rcpts[i]);
 		strcat(to_hdr, ">");
-	}
-}
-
-static void
-resolve_peer(void)
-{
-	if (opt_unix != NULL) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
-
-		if (strlen(opt_unix) >= sizeof(sun->sun_path))
-			die("%s: socket path too long", opt_unix);
-		memset(sun, 0, sizeof(*sun));
-		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, opt_unix);
-		peerlen = sizeof(*sun);
-	} else {
-		const char *colon = strrchr(opt_tcp, ':');
-		struct addrinfo hints, *ai;
-		char host[256];
-		int rc;
-
-		if (colon == NULL || colon == opt_tcp ||
-		    (size_t)(colon - opt_tcp) >= sizeof(host))
-			die("-t wants HOST:PORT");
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - opt_tcp),
-			 opt_tcp);
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
-			die("%s: %s", opt_tcp, gai_strerror(rc));
-		memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
-		peerlen = ai->ai_addrlen;
-		freeaddrinfo(ai);
 	}
 }
 
@@ -772,19 +691,16 @@ sess_open(struct worker *w)
 	unsigned char *d;
 	size_t len;
 	unsigned long ver, acts, prot;
-	int f, one = 1;
+	int f;
 
 	w->rpos = w->rlen = w->wlen = 0;
-	if ((w->fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-			    0)) < 0) {
+	if ((w->fd = peer_socket(&peer)) < 0) {
 		show(w, "socket: %s", strerror(errno));
 		return -1;
 	}
 	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (peer.ss_family != AF_UNIX)
-		setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(w->fd, (struct sockaddr *)&peer, peerlen) < 0) {
+	if (connect(w->fd, (struct sockaddr *)&peer.sa, peer.len) < 0) {
 		show(w, "connect: %s", strerror(errno));
 		goto fail;
 	}
@@ -1066,16 +982,6 @@ err:
 
 /* ---------------------------------------------------------------- threads */
 
-static void
-record(struct worker *w, uint32_t us)
-{
-	if (w->nlat == w->caplat) {
-		w->caplat = w->caplat ? 2 * w->caplat : 1024;
-		w->lat = xrealloc(w->lat, w->caplat * sizeof(*w->lat));
-	}
-	w->lat[w->nlat++] = us;
-}
-
 static void *
 run(void *arg)
 {
@@ -1111,8 +1017,7 @@ run(void *arg)
 		w->n.final[f]++;
 		if (is_timed) {
 			timed++;
-			record(w, (uint32_t)(t1 - t0 > UINT32_MAX ?
-					     UINT32_MAX : t1 - t0));
+			lats_add(&w->lat, t1 - t0, 1024);
 			w->last_done = t1;
 		}
 	}
@@ -1120,23 +1025,17 @@ run(void *arg)
 	return NULL;
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* Percentile P of the sorted latencies L: the value at P of the way
+ * from the smallest to the largest, rounded to the nearest index. */
 static uint32_t
-pct(const uint32_t *v, size_t n, double p)
+pct(const struct lats *l, double p)
 {
 	size_t i;
 
-	if (n == 0)
+	if (l->n == 0)
 		return 0;
-	i = (size_t)(p * (double)(n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
+	i = (size_t)(p * (double)(l->n - 1) + 0.5);
+	return l->v[i < l->n ? i : l->n - 1];
 }
 
 static void
@@ -1175,10 +1074,10 @@ main(int argc, char **argv)
 {
 	struct worker *ws;
 	struct counts sum;
-	uint32_t *all;
+	struct lats all;
 	size_t nall = 0, i;
 	int64_t t_start, last = 0;
-	double secs, mean = 0;
+	double secs;
 	char *end;
 	int c, k;
 
@@ -1266,7 +1165,7 @@ main(int argc, char **argv)
 	if (strlen(opt_from) > 500)
 		die("sender too long");
 	signal(SIGPIPE, SIG_IGN);
-	resolve_peer();
+	peer_resolve(&peer, opt_unix, opt_tcp);
 	make_body();
 	make_headers();
 
@@ -1290,6 +1189,7 @@ main(int argc, char **argv)
 		pthread_join(ws[k].th, NULL);
 
 	memset(&sum, 0, sizeof(sum));
+	memset(&all, 0, sizeof(all));
 	for (k = 0; k < opt_conns; k++) {
 		const struct counts *n = &ws[k].n;
 
@@ -1310,32 +1210,29 @@ main(int argc, char **argv)
 		sum.st_other += n->st_other;
 		sum.errors += n->errors;
 		sum.sessions += n->sessions;
-		nall += ws[k].nlat;
+		nall += ws[k].lat.n;
 		if (ws[k].last_done > last)
 			last = ws[k].last_done;
 	}
-	all = xmalloc(nall * sizeof(*all));
-	nall = 0;
+	all.v = xmalloc(nall * sizeof(*all.v));
+	all.cap = nall;
 	for (k = 0; k < opt_conns; k++) {
-		memcpy(all + nall, ws[k].lat, ws[k].nlat * sizeof(*all));
-		nall += ws[k].nlat;
-		for (i = 0; i < ws[k].nlat; i++)
-			mean += ws[k].lat[i];
+		memcpy(all.v + all.n, ws[k].lat.v, ws[k].lat.n * sizeof(*all.v));
+		all.n += ws[k].lat.n;
 	}
-	if (nall > 0)
-		mean /= (double)nall;
-	qsort(all, nall, sizeof(*all), cmp_u32);
-	secs = nall > 0 && last > t_timed ? (double)(last - t_timed) / 1e6 : 0;
+	lats_sort(&all);
+	secs = all.n > 0 && last > t_timed ?
+		(double)(last - t_timed) / 1e6 : 0;
 	if (opt_out != NULL)
 		save_outputs(&ws[0]);
 
 	printf("msgs=%zu seconds=%.3f mps=%.2f p50_us=%u p99_us=%u "
 	       "errors=%llu tempfail=%llu p90_us=%u max_us=%u mean_us=%.0f "
 	       "total=%llu",
-	       nall, secs, secs > 0 ? (double)nall / secs : 0.0,
-	       pct(all, nall, 0.50), pct(all, nall, 0.99), sum.errors,
-	       sum.final[F_TEMPFAIL], pct(all, nall, 0.90),
-	       nall ? all[nall - 1] : 0, mean, sum.total);
+	       all.n, secs, secs > 0 ? (double)all.n / secs : 0.0,
+	       pct(&all, 0.50), pct(&all, 0.99), sum.errors,
+	       sum.final[F_TEMPFAIL], pct(&all, 0.90), lats_max(&all),
+	       lats_mean(&all), sum.total);
 	for (i = 0; i < F_N; i++)
 		printf(" %s=%llu", fname[i], sum.final[i]);
 	printf(" replycode=%llu early=%llu rcpt_refused=%llu "

@@ -18,194 +18,57 @@
 # Environment: SMILLA_BUILD (default ./build), BENCH_SECONDS,
 # BENCH_WARMUP, BENCH_CONNS, BENCH_STALL, BENCH_KEEP=1 keeps the work
 # directory (configs, daemon logs, databases) for a look afterwards.
+#
+# The helpers it shares with bench/milter-bench.sh are in bench/lib.sh.
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd -P)
-BUILD=${SMILLA_BUILD:-$TOP/build}
-SECS=${BENCH_SECONDS:-5}
-WARM=${BENCH_WARMUP:-1}
-CONNS=${BENCH_CONNS:-8}
+PROG=policy-bench
+# TOP, BUILD, SECS, WARM, CONNS (from the environment) and the helpers:
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 STALL=${BENCH_STALL:-1000}
 DNS_TIMEOUT=30
 PD=$BUILD/smilla-policyd
 LG=$BUILD/bench/loadgen
 NP=$BUILD/bench/null-policy
-PROG=policy-bench
+STOP_SECS=5
+START_SECS=5
 
-WORK=""
-PIDS=""
-BED_UP=""
-RC=0
+# The measured runs: run TAG LABEL SERVER_PID loadgen-args... (in
+# lib.sh, with -c -d -w added); the result line goes to RES_TAG with the
+# server's CPU microseconds per answered request (warm-up included)
+# appended as server_cpu_us.
+LOADER=$LG
+LOAD_OPTS=()
+LOAD_FILES=loadgen
+CPU_KEY=server_cpu_us CPU_PER=answered CPU_SCALE=1e6 CPU_FMT=%.2f
+LOAD_FAILED="requests=0 rps=0 p50_us=0 p99_us=0 p999_us=0 errors=1"
+LOAD_BAD=""
+
 RES_a="" RES_b="" RES_c="" RES_d=""
-
-say() { echo "$PROG: $*" >&2; }
-fail() {
-	say "$*"
-	exit 2
-}
-
-# ---------------------------------------------------------------- cleanup
-
-# Stop one process we started: TERM, up to 5 s, then KILL.
-stop_pid() {
-	local p=$1 _
-	kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-	kill -TERM "$p" 2>/dev/null
-	for _ in $(seq 1 50); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	return 0
-}
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-	local p
-	trap '' INT TERM
-	for p in $PIDS; do
-		stop_pid "$p"
-	done
-	PIDS=""
-	if [ -n "$BED_UP" ]; then
-		"$TOP/tests/bed/bed.sh" stop "$WORK/bed" >/dev/null 2>&1 ||
-			say "bed stop failed (see $WORK/bed/bed.log)"
-		BED_UP=""
-	fi
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${BENCH_KEEP:-}" = 1 ]; then
-			say "work directory kept: $WORK"
-		else
-			rm -rf "$WORK"
-		fi
-	fi
-}
-# shellcheck disable=SC2317 # the EXIT trap
-on_exit() {
-	local st=$?
-	cleanup
-	exit "$st"
-}
-trap on_exit EXIT
-trap 'RC=130; exit 130' INT
-trap 'RC=143; exit 143' TERM
 
 # ---------------------------------------------------------------- build
 
 [ -x "$PD" ] || fail "$PD missing: run make first"
-for prog in loadgen null-policy; do
-	if [ ! -x "$BUILD/bench/$prog" ] ||
-	   [ "$TOP/bench/$prog.c" -nt "$BUILD/bench/$prog" ]; then
-		mkdir -p "$BUILD/bench" || fail "cannot create $BUILD/bench"
-		${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
-			-o "$BUILD/bench/$prog" "$TOP/bench/$prog.c" -lpthread ||
-			fail "cannot build $prog"
-	fi
-done
+build_prog loadgen -lpthread
+build_prog null-policy -lpthread
 
 # ---------------------------------------------------------------- helpers
 
-# Start a daemon in the background: start_daemon NAME SOCKET LOG CMD...
-# Waits until SOCKET exists; sets DPID.
-start_daemon() {
-	local name=$1 sock=$2 log=$3 _
-	shift 3
-	rm -f "$sock"
-	"$@" </dev/null >>"$log" 2>&1 &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	for _ in $(seq 1 100); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	say "$name did not come up on $sock; its log:"
-	tail -n 20 "$log" >&2
-	exit 2
-}
-
-# Drop pid $1 from the list cleanup stops.
-forget_pid() {
-	local q keep=""
-	for q in $PIDS; do
-		[ "$q" = "$1" ] || keep="$keep $q"
-	done
-	PIDS=$keep
-}
-
-# Stop a daemon started by start_daemon and forget its pid.
-stop_daemon() {
-	stop_pid "$1"
-	forget_pid "$1"
-}
-
-# Value of KEY in a loadgen result line.
-field() {
-	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-
-# CPU time (user + system, in clock ticks) of process $1 so far.
-cpu_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-}
-TICK=$(getconf CLK_TCK)
-
-# run TAG LABEL SERVER_PID loadgen-args...: one measured run; the
-# result line goes to RES_TAG, with the server's CPU microseconds per
-# answered request (warm-up included) appended as server_cpu_us.  With
-# MID_FDS=1 the server's open descriptors are counted half-way through
-# the measurement (into FDS_MID).  loadgen runs in the background so
-# that a signal stops everything at once.
-run() {
-	local tag=$1 label=$2 spid=$3 out rc c0 c1 lg
-	shift 3
-	say "run ($tag) $label ..."
-	c0=$(cpu_ticks "$spid")
-	"$LG" -c "$CONNS" -d "$SECS" -w "$WARM" "$@" \
-		>"$WORK/loadgen-$tag.out" 2>"$WORK/loadgen-$tag.err" &
-	lg=$!
-	PIDS="$PIDS $lg"
+# Called by load (lib.sh) while loadgen runs: with MID_FDS=1 the server's open
+# descriptors are counted half-way through the measurement (into
+# FDS_MID).
+during_load() {
 	if [ "${MID_FDS:-}" = 1 ]; then
 		sleep "$(awk -v w="$WARM" -v s="$SECS" 'BEGIN { print w + s / 2 }')"
-		FDS_MID=$(find "/proc/$spid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+		FDS_MID=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 	fi
-	wait "$lg"
-	rc=$?
-	forget_pid "$lg"
-	c1=$(cpu_ticks "$spid")
-	out=$(head -n 1 "$WORK/loadgen-$tag.out")
-	if [ -n "$out" ] && [ -n "$c0" ] && [ -n "$c1" ]; then
-		out="$out server_cpu_us=$(awk -v d="$((c1 - c0))" -v t="$TICK" \
-			-v n="$(field "$out" answered)" \
-			'BEGIN { v = (n > 0) ? d * 1e6 / t / n : 0; printf "%.2f", v }')"
-	fi
-	if [ -s "$WORK/loadgen-$tag.err" ]; then
-		sed 's/^/    /' "$WORK/loadgen-$tag.err" | head -n 10 >&2
-	fi
-	if [ -z "$out" ]; then
-		say "($tag): loadgen failed (exit $rc)"
-		out="requests=0 rps=0 p50_us=0 p99_us=0 p999_us=0 errors=1"
-		RC=1
-	elif [ "$rc" -ne 0 ]; then
-		RC=1
-	fi
-	echo "    $out" >&2
-	printf -v "RES_$tag" '%s' "$out"
 }
 
 # ---------------------------------------------------------------- setup
 
-WORK=$(mktemp -d /tmp/smilla-bench.XXXXXX) || fail "mktemp failed"
-T0=$(date +%s.%N)
-say "starting the DNSSEC test bed"
-BED_UP=1
-"$TOP/tests/bed/bed.sh" start "$WORK/bed" >"$WORK/bed.out" 2>&1 || {
-	cat "$WORK/bed.out" >&2
-	fail "test bed did not start"
-}
-# shellcheck disable=SC1091
-. "$WORK/bed/bed.env"
+bench_setup smilla-bench
 
 # The bed's resolver settings plus ours (later keys would win anyway;
 # dropping them keeps the file unambiguous).
@@ -254,13 +117,10 @@ MID_FDS=1 run c "as (b) with $STALL lookups hanging" "$PD_PID" \
 # dns_timeout); how long does one uncached lookup of a healthy name
 # take now?  At most 5 s are waited.
 say "probe: one uncached lookup (cert.smilla.test) while the stalled ones hang ..."
-"$LG" -u "$WORK/policyd.sock" -c 1 -n 1 -w 0 -H cert.smilla.test \
-	-F "$GOOD_CERT_SHA256_COLON" -K "$GOOD_SPKI_SHA256_COLON" -P "$PASS" \
-	>"$WORK/probe.out" 2>"$WORK/probe.err" &
-LGP=$!
-PIDS="$PIDS $LGP"
-wait "$LGP"
-forget_pid "$LGP"
+bg_run "$WORK/probe.out" "$WORK/probe.err" \
+	"$LG" -u "$WORK/policyd.sock" -c 1 -n 1 -w 0 -H cert.smilla.test \
+	-F "$GOOD_CERT_SHA256_COLON" -K "$GOOD_SPKI_SHA256_COLON" -P "$PASS"
+bg_wait "$BGPID"
 PROBE=$(head -n 1 "$WORK/probe.out")
 echo "    $PROBE" >&2
 if [ "$(field "$PROBE" samples)" = 1 ] && [ "$(field "$PROBE" errors)" = 0 ]; then
@@ -351,7 +211,6 @@ T1=$(date +%s.%N)
 		v=RES_$t
 		echo "($t) ${!v}"
 	done
-	awk -v t0="$T0" -v t1="$T1" 'BEGIN { printf "total %.1f s\n", t1 - t0 }'
-	[ "$RC" -eq 0 ] && echo "result: no errors" || echo "result: ERRORS (see above)"
+	report_end
 }
 exit "$RC"
