@@ -17,6 +17,7 @@
  * a transaction of their own).
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -263,15 +264,18 @@ mailbox(const char *arg, size_t *domain_at, char *why, size_t whylen)
 }
 
 /* Reply text without characters an MTA (or libmilter) would choke on. */
-static void
+__attribute__((format(printf, 4, 5))) static void
 set_reply(struct mil_reply *r, const char *code, const char *xcode,
-	  const char *fmt, const char *addr, const char *detail)
+	  const char *fmt, ...)
 {
+	va_list ap;
 	char *p;
 
 	sm_strlcpy(r->code, code, sizeof(r->code));
 	sm_strlcpy(r->xcode, xcode, sizeof(r->xcode));
-	snprintf(r->text, sizeof(r->text), fmt, addr, detail);
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
 	for (p = r->text; *p != '\0'; p++)
 		if (!isprint((unsigned char)*p) || *p == '%')
 			*p = '?';
@@ -542,8 +546,8 @@ tempfail(struct mil_outcome *o, const char *why)
 {
 	o->action = MIL_TEMPFAILED;
 	o->reason = why;
-	set_reply(&o->reply, "451", "4.3.0", "%s%s",
-		  "message could not be encrypted, try again later", "");
+	set_reply(&o->reply, "451", "4.3.0",
+		  "message could not be encrypted, try again later");
 }
 
 /* Encrypt the entity to every recipient (and the sender copy). */
@@ -641,7 +645,7 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 			o->action = MIL_REJECTED;
 			o->reason = "too-big";
 			set_reply(&o->reply, "552", "5.3.4",
-				  "message too big to encrypt%s%s", "", "");
+				  "message too big to encrypt");
 			return;
 		}
 		plaintext(m, o, "too-big");
