@@ -21,6 +21,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Up to 5 s for a daemon's socket to appear.
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() {
 	printf '$ smillactl %s\n' "$*"
@@ -72,8 +77,7 @@ echo bad.smilla.test > "$dir/require.tbl"
 tail -4 "$dir/policyd.conf" | sed 's/^/    /'
 "$top/build/smilla-policyd" -c "$dir/policyd.conf" 2> "$dir/policyd.log" &
 pd_pid=$!
-i=0
-while [ ! -S "$dir/policyd.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_socket "$dir/policyd.sock"
 "$pf_sh" start "$dir/pf" "unix:$dir/policyd.sock" >/dev/null
 . "$dir/pf/postfix.env"
 printf 'Postfix on 127.0.0.1:%s with smtpd_tls_ask_ccert = yes and\ncheck_policy_service unix:%s\n' \
@@ -108,8 +112,7 @@ say "smilla, the milter, behind a real Postfix: mail to alice@smilla.test"
 tail -3 "$dir/milter.conf" | sed 's/^/    /'
 "$top/build/smilla" -f -c "$dir/milter.conf" 2> "$dir/milter.log" &
 ml_pid=$!
-i=0
-while [ ! -S "$dir/smilla.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_socket "$dir/smilla.sock"
 PF_EXTRA_DOMAINS=smilla.test PF_MAIN_EXTRA="smtpd_milters = unix:$dir/smilla.sock
 milter_default_action = tempfail" "$pf_sh" start "$dir/pfm" none >/dev/null
 . "$dir/pfm/postfix.env"
