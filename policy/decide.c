@@ -78,8 +78,9 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 			pc->order[pc->norder++] = s;
 	}
 	sm_split_free(v, n);
-	sm_strlcpy(pc->label, sm_config_str(cfg, "client_service_label"),
-		   sizeof(pc->label));
+	pc->label_len = sm_strlcpy(pc->label,
+				   sm_config_str(cfg, "client_service_label"),
+				   sizeof(pc->label));
 	pc->digest = sm_digest_parse(sm_config_str(cfg, "fingerprint_digest"));
 	sm_strlcpy(pc->authserv, *sm_config_str(cfg, "authserv_id") ?
 				 sm_config_str(cfg, "authserv_id") :
@@ -143,8 +144,8 @@ void
 pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 	    struct pol_decision *d)
 {
-	const char *cfp = pol_request_get(req, "ccert_fingerprint");
-	const char *kfp = pol_request_get(req, "ccert_pubkey_fingerprint");
+	const char *cfp = pol_request_value(req, POL_A_CCERT_FINGERPRINT);
+	const char *kfp = pol_request_value(req, POL_A_CCERT_PUBKEY_FINGERPRINT);
 	char subject[SM_NAME_BUF];
 	int i, j;
 
@@ -161,26 +162,31 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 
 		switch (pc->order[i]) {
 		case POL_SRC_HELO:
-			name = pol_request_get(req, "helo_name");
+			name = pol_request_value(req, POL_A_HELO_NAME);
 			break;
 		case POL_SRC_CLIENT_NAME:
-			name = pol_request_get(req, "client_name");
+			name = pol_request_value(req, POL_A_CLIENT_NAME);
 			if (strcmp(name, "unknown") == 0)
 				name = "";
 			break;
 		default:
 			/* Postfix sends the CN xtext-encoded (RFC 3461). */
-			name = xtext_decode(pol_request_get(req, "ccert_subject"),
+			name = xtext_decode(pol_request_value(req,
+							      POL_A_CCERT_SUBJECT),
 					    subject, sizeof(subject));
 			break;
 		}
-		/* Names that cannot be hosts are skipped, not looked up. */
+		/*
+		 * Names that cannot be hosts are skipped, not looked up.  The
+		 * owner is "_LABEL.HOST" with HOST normalised: the host is
+		 * its tail.
+		 */
 		if (*name == '\0' ||
-		    sm_names_host(name, c->host, sizeof(c->host), why,
-				  sizeof(why)) < 0 ||
-		    sm_names_client(c->host, pc->label, c->owner,
-				    sizeof(c->owner), why, sizeof(why)) < 0)
+		    sm_names_client(name, pc->label, c->owner, sizeof(c->owner),
+				    why, sizeof(why)) < 0)
 			continue;
+		sm_strlcpy(c->host, c->owner + pc->label_len + 2,
+			   sizeof(c->host));
 		for (j = 0; j < d->ncand; j++)
 			dup |= strcmp(d->cand[j].host, c->host) == 0;
 		if (dup)
@@ -330,7 +336,51 @@ pol_conclude(const struct pol_config *pc, struct pol_decision *d)
 			   sizeof(d->identity));
 }
 
-void
+/*
+ * The action is built by appending, not with snprintf: it is written
+ * for every decision.  Output past the end of the buffer is cut.
+ */
+struct out {
+	char *p, *end;		/* END: the last octet, kept for the NUL */
+};
+
+static void
+put(struct out *o, const char *s)
+{
+	size_t n = strlen(s), room = (size_t)(o->end - o->p);
+
+	if (n > room)
+		n = room;
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void
+put_uint(struct out *o, unsigned v)
+{
+	char digits[16], *d = digits + sizeof(digits);
+
+	*--d = '\0';
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	put(o, d);
+}
+
+/* The header value's reason: no separators, so it stays parsable. */
+static void
+put_reason(struct out *o, const char *reason)
+{
+	char *p = o->p;
+
+	put(o, reason);
+	for (; p < o->p; p++)
+		if (*p == ';' || *p == '(' || *p == ')' || *p == '=' ||
+		    (unsigned char)*p < ' ')
+			*p = ' ';
+}
+
+size_t
 pol_action(const struct pol_config *pc, const struct pol_decision *d,
 	   int prepend_ok, int *added, char *buf, size_t buflen)
 {
@@ -338,49 +388,51 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 							 NULL;
 	const char *who = d->identity[0] ? d->identity : "this client";
 	const char *action = pc->action[d->result];
+	struct out o = { buf, buf + buflen - 1 };
 
 	*added = 0;
+	if (buflen == 0)
+		return 0;
 	if (d->required && d->result != POL_PASS) {
 		if (d->result == POL_BOGUS || d->result == POL_TEMPERROR)
-			snprintf(buf, buflen,
-				 "DEFER 4.7.5 DANE client authentication of %s "
-				 "temporarily failed (%s)", who,
-				 pol_result_word(d->result));
+			put(&o, "DEFER 4.7.5 DANE client authentication of ");
 		else
-			snprintf(buf, buflen,
-				 "REJECT 5.7.1 DANE client authentication "
-				 "required for %s (%s)", who,
-				 pol_result_word(d->result));
-		return;
+			put(&o, "REJECT 5.7.1 DANE client authentication "
+				"required for ");
+		put(&o, who);
+		put(&o, d->result == POL_BOGUS || d->result == POL_TEMPERROR ?
+				" temporarily failed (" : " (");
+		put(&o, pol_result_word(d->result));
+		put(&o, ")");
+	} else if (strcasecmp(action, "header") != 0) {
+		put(&o, action);
+	} else if (!prepend_ok) {
+		put(&o, "DUNNO");
+	} else {
+		*added = 1;
+		put(&o, "PREPEND ");
+		put(&o, pc->header);
+		put(&o, ": ");
+		put(&o, pol_result_word(d->result));
+		put(&o, " (identity=");
+		if (d->result == POL_PASS && c != NULL) {
+			put(&o, who);
+			put(&o, "; record=");
+			put_uint(&o, (unsigned)c->usage);
+			put(&o, " ");
+			put_uint(&o, (unsigned)c->selector);
+			put(&o, " ");
+			put_uint(&o, (unsigned)c->mtype);
+		} else {
+			put(&o, d->identity[0] ? d->identity : "none");
+			put(&o, "; reason=");
+			put_reason(&o, c && c->reason[0] ? c->reason :
+					      pol_result_word(d->result));
+		}
+		put(&o, "; authserv=");
+		put(&o, pc->authserv);
+		put(&o, ")");
 	}
-	if (strcasecmp(action, "header") != 0) {
-		snprintf(buf, buflen, "%s", action);
-		return;
-	}
-	if (!prepend_ok) {
-		snprintf(buf, buflen, "DUNNO");
-		return;
-	}
-	*added = 1;
-	if (d->result == POL_PASS && c != NULL)
-		snprintf(buf, buflen,
-			 "PREPEND %s: pass (identity=%s; record=%d %d %d; "
-			 "authserv=%s)", pc->header, who, c->usage, c->selector,
-			 c->mtype, pc->authserv);
-	else {
-		char reason[sizeof(c->reason)], *p;
-
-		sm_strlcpy(reason, c && c->reason[0] ? c->reason :
-				   pol_result_word(d->result), sizeof(reason));
-		/* Keep the value parsable: no separators inside a reason. */
-		for (p = reason; *p; p++)
-			if (*p == ';' || *p == '(' || *p == ')' || *p == '=' ||
-			    (unsigned char)*p < ' ')
-				*p = ' ';
-		snprintf(buf, buflen,
-			 "PREPEND %s: %s (identity=%s; reason=%s; authserv=%s)",
-			 pc->header, pol_result_word(d->result),
-			 d->identity[0] ? d->identity : "none", reason,
-			 pc->authserv);
-	}
+	*o.p = '\0';
+	return (size_t)(o.p - buf);
 }

@@ -35,6 +35,7 @@ struct pol_config {
 	enum pol_source order[POL_MAX_CAND];
 	int norder;
 	char label[64];
+	size_t label_len;
 	enum sm_digest digest;
 	char authserv[SM_NAME_BUF];
 	char header[64];
@@ -90,13 +91,13 @@ void pol_fail_lookup(struct pol_decision *d, int i, const char *reason);
 void pol_conclude(const struct pol_config *pc, struct pol_decision *d);
 
 /*
- * pol_action - the action for Postfix into BUF.  PREPEND_OK says
- * whether the header may be added now (not yet done for this message,
- * and not at END-OF-MESSAGE); *ADDED is set when the action is the
- * header.
+ * pol_action - the action for Postfix into BUF (cut to BUFLEN - 1
+ * octets); returns its length.  PREPEND_OK says whether the header may
+ * be added now (not yet done for this message, and not at
+ * END-OF-MESSAGE); *ADDED is set when the action is the header.
  */
-void pol_action(const struct pol_config *pc, const struct pol_decision *d,
-		int prepend_ok, int *added, char *buf, size_t buflen);
+size_t pol_action(const struct pol_config *pc, const struct pol_decision *d,
+		  int prepend_ok, int *added, char *buf, size_t buflen);
 
 /* pol_result_word - "pass", "fail", ... */
 const char *pol_result_word(enum pol_result r);

@@ -38,14 +38,18 @@ struct conn {
 	struct pol_server *srv;
 	int in, out;
 	char *rbuf, *wbuf;
+	size_t roff;		/* input before this is consumed */
 	size_t rlen, rcap, wlen, woff, wcap;
 	int waiting;		/* lookups the current request waits for */
 	int busy;		/* a request is being decided */
 	int ready;		/* look at the input buffer again */
 	int eof, dead;
+	/*
+	 * The request being decided points into RBUF, which is neither
+	 * read into nor moved while the connection is busy.
+	 */
+	struct pol_request req;
 	struct pol_decision d;
-	char helo[256], client_name[256], client_addr[64], instance[64];
-	char state[32], cfp[160], kfp[160], proto[32], cipher[128];
 	char hdr_instance[64];	/* message that got the header already */
 	int64_t t0;
 	int used_dns;		/* some answer had to come from DNS */
@@ -180,10 +184,10 @@ mc_put(struct pol_server *srv, struct sm_dns_result *res, long life,
 
 /* ---------------------------------------------------------------- output */
 
+/* Queue LEN octets of TEXT and write what the socket takes. */
 static void
-conn_write(struct conn *c, const char *text)
+conn_write(struct conn *c, const char *text, size_t len)
 {
-	size_t len = strlen(text);
 	ssize_t n;
 
 	if (c->dead)
@@ -218,6 +222,12 @@ conn_write(struct conn *c, const char *text)
 
 /* ---------------------------------------------------------------- decide */
 
+static const char *
+attr(const struct conn *c, enum pol_attr_id id)
+{
+	return pol_request_value(&c->req, id);
+}
+
 static void
 record_event(struct conn *c, const struct pol_candidate *cand)
 {
@@ -227,16 +237,17 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 
 	if (srv->rep == NULL)
 		return;
-	if (c->d.identity[0])
-		snprintf(ident, sizeof(ident), "%s", c->d.identity);
-	else
-		snprintf(ident, sizeof(ident), "[%s]", c->client_addr);
 	memset(&ev, 0, sizeof(ev));
+	ev.client_address = attr(c, POL_A_CLIENT_ADDRESS);
+	/* No identity: the client is known by its address. */
+	ev.identity = c->d.identity;
+	if (c->d.identity[0] == '\0') {
+		snprintf(ident, sizeof(ident), "[%s]", ev.client_address);
+		ev.identity = ident;
+	}
 	ev.time = time(NULL);
 	ev.source = "policyd";
-	ev.client_address = c->client_addr;
-	ev.helo = c->helo;
-	ev.identity = ident;
+	ev.helo = attr(c, POL_A_HELO_NAME);
 	ev.result = pol_result_word(c->d.result);
 	ev.usage = ev.selector = ev.mtype = -1;
 	if (cand != NULL && c->d.result == POL_PASS) {
@@ -245,19 +256,19 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 		ev.mtype = cand->mtype;
 	}
 	/* Only well-formed fingerprints count as keys seen. */
-	ev.cert_fp = c->d.cert_fp ? c->cfp : "";
-	ev.key_fp = c->d.key_fp ? c->kfp : "";
-	ev.tls_protocol = c->proto;
-	ev.tls_cipher = c->cipher;
+	ev.cert_fp = c->d.cert_fp ? attr(c, POL_A_CCERT_FINGERPRINT) : "";
+	ev.key_fp = c->d.key_fp ? attr(c, POL_A_CCERT_PUBKEY_FINGERPRINT) : "";
+	ev.tls_protocol = attr(c, POL_A_ENCRYPTION_PROTOCOL);
+	ev.tls_cipher = attr(c, POL_A_ENCRYPTION_CIPHER);
 	/* Drops are counted and reported at most once a second. */
 	if (sm_rep_add(srv->rep, &ev) < 0)
 		srv->rep_dropped++;
-	if (srv->rep_dropped > 0 && time(NULL) != srv->rep_drop_logged) {
+	if (srv->rep_dropped > 0 && ev.time != srv->rep_drop_logged) {
 		sm_log(SM_LOG_WARNING,
 		       "reputation store behind: %lu events dropped",
 		       srv->rep_dropped);
 		srv->rep_dropped = 0;
-		srv->rep_drop_logged = time(NULL);
+		srv->rep_drop_logged = ev.time;
 	}
 }
 
@@ -265,23 +276,32 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 static void
 finish(struct conn *c)
 {
+	static const char pre[] = "action=";
 	struct pol_server *srv = c->srv;
 	const struct pol_candidate *cand;
-	char action[1024], line[1100], detail[200];
+	const char *instance = attr(c, POL_A_INSTANCE);
+	const char *state = attr(c, POL_A_PROTOCOL_STATE);
+	const char *helo = attr(c, POL_A_HELO_NAME);
+	const char *client_name = attr(c, POL_A_CLIENT_NAME);
+	char line[1100], detail[200], *action = line + sizeof(pre) - 1;
 	int prepend_ok, added;
+	size_t len;
 	double ms;
 
 	pol_conclude(&srv->pc, &c->d);
 	cand = c->d.chosen >= 0 ? &c->d.cand[c->d.chosen] : NULL;
 	/* PREPEND once per message, never at end-of-data. */
-	prepend_ok = strcmp(c->state, "END-OF-MESSAGE") != 0 &&
-		     (c->instance[0] == '\0' ||
-		      strcmp(c->instance, c->hdr_instance) != 0);
-	pol_action(&srv->pc, &c->d, prepend_ok, &added, action, sizeof(action));
+	prepend_ok = strcmp(state, "END-OF-MESSAGE") != 0 &&
+		     (instance[0] == '\0' ||
+		      strcmp(instance, c->hdr_instance) != 0);
+	memcpy(line, pre, sizeof(pre) - 1);
+	len = pol_action(&srv->pc, &c->d, prepend_ok, &added, action,
+			 sizeof(line) - sizeof(pre) - 2);
 	if (added)
-		sm_strlcpy(c->hdr_instance, c->instance, sizeof(c->hdr_instance));
-	snprintf(line, sizeof(line), "action=%s\n\n", action);
-	conn_write(c, line);
+		sm_strlcpy(c->hdr_instance, instance, sizeof(c->hdr_instance));
+	memcpy(action + len, "\n\n", 2);
+	conn_write(c, line, sizeof(pre) - 1 + len + 2);
+	action[len] = '\0';	/* for the log line */
 	record_event(c, cand);
 	c->busy = 0;
 	c->ready = 1;
@@ -299,12 +319,12 @@ finish(struct conn *c)
 	sm_log(SM_LOG_INFO,
 	       "client=%s[%s] helo=%s identity=%s result=%s %s lookup=%s "
 	       "time=%.1fms state=%s action=%s",
-	       c->client_name[0] ? c->client_name : "unknown", c->client_addr,
-	       c->helo[0] ? c->helo : "-",
+	       client_name[0] ? client_name : "unknown",
+	       attr(c, POL_A_CLIENT_ADDRESS), helo[0] ? helo : "-",
 	       c->d.identity[0] ? c->d.identity : "-",
 	       pol_result_word(c->d.result), detail,
 	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
-	       ms, c->state[0] ? c->state : "-", action);
+	       ms, state[0] ? state : "-", action);
 }
 
 static void conn_free(struct conn *c);
@@ -410,32 +430,16 @@ need(struct conn *c, int i)
 	c->waiting++;
 }
 
+/* Start deciding C's request (parsed into C->req). */
 static void
-copy_attr(char *dst, size_t len, const struct pol_request *req,
-	  const char *name)
-{
-	sm_strlcpy(dst, pol_request_get(req, name), len);
-}
-
-/* Start deciding one parsed request. */
-static void
-start(struct conn *c, const struct pol_request *req)
+start(struct conn *c)
 {
 	int i;
 
 	c->t0 = sm_now_ms();
 	c->busy = 1;
 	c->used_dns = 0;
-	copy_attr(c->helo, sizeof(c->helo), req, "helo_name");
-	copy_attr(c->client_name, sizeof(c->client_name), req, "client_name");
-	copy_attr(c->client_addr, sizeof(c->client_addr), req, "client_address");
-	copy_attr(c->instance, sizeof(c->instance), req, "instance");
-	copy_attr(c->state, sizeof(c->state), req, "protocol_state");
-	copy_attr(c->cfp, sizeof(c->cfp), req, "ccert_fingerprint");
-	copy_attr(c->kfp, sizeof(c->kfp), req, "ccert_pubkey_fingerprint");
-	copy_attr(c->proto, sizeof(c->proto), req, "encryption_protocol");
-	copy_attr(c->cipher, sizeof(c->cipher), req, "encryption_cipher");
-	pol_prepare(&c->srv->pc, req, &c->d);
+	pol_prepare(&c->srv->pc, &c->req, &c->d);
 	/* Count first, so an early answer cannot finish the request. */
 	c->waiting = 1;
 	c->looked_up = 0;
@@ -452,15 +456,14 @@ start(struct conn *c, const struct pol_request *req)
 static void
 process(struct conn *c)
 {
-	struct pol_request req;
 	size_t used;
 	char why[128];
 	int rc;
 
 	c->ready = 0;
-	while (!c->busy && !c->dead && c->rlen > 0) {
-		rc = pol_request_parse(c->rbuf, c->rlen, &req, &used, why,
-				       sizeof(why));
+	while (!c->busy && !c->dead && c->rlen > c->roff) {
+		rc = pol_request_parse(c->rbuf + c->roff, c->rlen - c->roff,
+				       &c->req, &used, why, sizeof(why));
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -471,11 +474,11 @@ process(struct conn *c)
 			c->dead = 1;
 			break;
 		}
-		start(c, &req);
-		memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-		c->rlen -= used;
+		/* Consumed now; the octets stay put until the next read. */
+		c->roff += used;
+		start(c);
 	}
-	if (c->eof && !c->busy && c->rlen == 0)
+	if (c->eof && !c->busy && c->rlen == c->roff)
 		c->dead = 1;
 }
 
@@ -548,6 +551,14 @@ conn_read(struct conn *c)
 {
 	ssize_t n;
 
+	/* Never while busy: the request being decided points into RBUF. */
+	if (c->busy)
+		return;
+	if (c->roff > 0) {
+		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
+		c->rlen -= c->roff;
+		c->roff = 0;
+	}
 	if (c->rlen == c->rcap) {
 		size_t cap = c->rcap ? 2 * c->rcap : 8192;
 		char *grown;
@@ -568,7 +579,7 @@ conn_read(struct conn *c)
 	else
 		c->rlen += (size_t)n;
 	process(c);
-	if (c->eof && !c->busy && c->rlen > 0 && !c->dead) {
+	if (c->eof && !c->busy && c->rlen > c->roff && !c->dead) {
 		sm_log(SM_LOG_WARNING, "connection closed inside a request");
 		c->dead = 1;
 	}
@@ -720,7 +731,7 @@ pol_server_run_once(struct pol_server *srv)
 	for (i = srv->nlisteners + 1; i < n; i++) {
 		c = srv->pconn[i];
 		if (srv->pfd[i].revents & POLLOUT)
-			conn_write(c, "");
+			conn_write(c, "", 0);
 		if (srv->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 			conn_read(c);
 	}

@@ -437,8 +437,13 @@ sm_dane_match_fp(const struct sm_rdata *rrs, size_t n, const uint8_t *cert_fp,
 			continue;
 		}
 		r->verdict = ok ? SM_DANE_REC_MATCH : SM_DANE_REC_NOMATCH;
-		snprintf(r->why, sizeof(r->why), "%s fingerprint %s", what,
-			 ok ? "matches" : "does not match");
+		/* No formatting here: this runs for every policy decision. */
+		sm_strlcpy(r->why, r->tlsa.selector ?
+			   (ok ? "public key fingerprint matches" :
+				 "public key fingerprint does not match") :
+			   (ok ? "certificate fingerprint matches" :
+				 "certificate fingerprint does not match"),
+			   sizeof(r->why));
 	}
 	conclude(rep);
 	return rep;

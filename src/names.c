@@ -28,6 +28,18 @@ fail(char *out, size_t outlen, char *why, size_t whylen, const char *reason)
 	return -1;
 }
 
+static int
+is_digit(unsigned char c)
+{
+	return (unsigned)c - '0' < 10u;
+}
+
+static int
+is_ldh(unsigned char c)
+{
+	return is_digit(c) || (unsigned)c - 'a' < 26u || c == '-';
+}
+
 /* Check a lowercase ASCII name label by label; NULL when fine. */
 static const char *
 check_ldh(const char *name)
@@ -35,8 +47,6 @@ check_ldh(const char *name)
 	const char *label = name, *p;
 	int labels = 0, numeric = 1;
 
-	if (strlen(name) > NAME_MAX_LEN)
-		return "name longer than 253 octets";
 	for (p = name;; p++) {
 		if (*p == '.' || *p == '\0') {
 			size_t len = (size_t)(p - label);
@@ -54,9 +64,9 @@ check_ldh(const char *name)
 			numeric = 1;
 			continue;
 		}
-		if (!(isalnum((unsigned char)*p) || *p == '-'))
+		if (!is_ldh((unsigned char)*p))
 			return "character not allowed in a host name";
-		if (!isdigit((unsigned char)*p))
+		if (!is_digit((unsigned char)*p))
 			numeric = 0;
 	}
 	if (labels < 2)
@@ -66,29 +76,49 @@ check_ldh(const char *name)
 	return NULL;
 }
 
+/*
+ * IN lowercased into BUF (NAME_MAX_LEN + 2 octets) and its length into
+ * *LEN: 0; 1 when IN is not ASCII (BUF is then unset); -1 when longer
+ * than a name with a trailing dot can be.
+ */
+static int
+lower_ascii(const char *in, char *buf, size_t *len)
+{
+	size_t n;
+
+	for (n = 0; in[n]; n++) {
+		unsigned char c = (unsigned char)in[n];
+
+		if (c >= 0x80)
+			return 1;
+		if (n > NAME_MAX_LEN)
+			return -1;
+		buf[n] = (char)((unsigned)c - 'A' < 26u ? c | 0x20 : c);
+	}
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
 int
 sm_names_host(const char *in, char *out, size_t outlen, char *why,
 	      size_t whylen)
 {
 	char buf[NAME_MAX_LEN + 2];
-	const char *p, *reason;
+	const char *reason;
 	char *alabel = NULL;
-	size_t len = strlen(in);
-	int ascii = 1;
+	size_t len = 0;
+	int rc;
 
-	if (len == 0)
+	if (*in == '\0')
 		return fail(out, outlen, why, whylen, "empty name");
-	/* U-labels may take up to 4 octets per character: allow for it. */
-	if (len > 4 * NAME_MAX_LEN)
-		return fail(out, outlen, why, whylen,
-			    "name longer than 253 octets");
-	for (p = in; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			ascii = 0;
-	if (!ascii) {
-		int rc = idn2_to_ascii_8z(in, &alabel,
-					  IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-
+	if ((rc = lower_ascii(in, buf, &len)) == 1) {
+		/* U-labels may take up to 4 octets per character. */
+		if (strlen(in) > 4 * NAME_MAX_LEN)
+			return fail(out, outlen, why, whylen,
+				    "name longer than 253 octets");
+		rc = idn2_to_ascii_8z(in, &alabel,
+				      IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK) {
 			sm_why(why, whylen, "bad internationalised name: %s",
 			       idn2_strerror(rc));
@@ -96,25 +126,19 @@ sm_names_host(const char *in, char *out, size_t outlen, char *why,
 				out[0] = '\0';
 			return -1;
 		}
-		in = alabel;
-		len = strlen(in);
-	}
-	if (len > 0 && in[len - 1] == '.')
-		len--;
-	if (len > NAME_MAX_LEN) {
+		rc = lower_ascii(alabel, buf, &len);
 		idn2_free(alabel);
+	}
+	if (rc == 0 && len > 0 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+	if (rc != 0 || len > NAME_MAX_LEN)
 		return fail(out, outlen, why, whylen,
 			    "name longer than 253 octets");
-	}
-	memcpy(buf, in, len);
-	buf[len] = '\0';
-	idn2_free(alabel);
-	for (p = buf; *p; p++)
-		buf[p - buf] = (char)tolower((unsigned char)*p);
 	if ((reason = check_ldh(buf)) != NULL)
 		return fail(out, outlen, why, whylen, reason);
-	if (sm_strlcpy(out, buf, outlen) >= outlen)
+	if (len + 1 > outlen)
 		return fail(out, outlen, why, whylen, "output buffer too small");
+	memcpy(out, buf, len + 1);
 	return 0;
 }
 

@@ -15,20 +15,27 @@
 static uint8_t key[32], other[32];
 static char keyhex[200];
 
-/* A request from "name=value" pairs separated by '|'. */
+/*
+ * A request from "name=value" pairs separated by '|', through the real
+ * parser (which indexes the attributes the decision reads).  The
+ * request points into a static buffer.
+ */
 static void
-make_req(struct pol_request *req, char *text)
+make_req(struct pol_request *req, const char *text)
 {
-	char *p;
+	static char buf[2048];
+	size_t len = strlen(text), used;
+	char why[128], *p;
 
-	req->n = 0;
-	for (p = strtok(text, "|"); p; p = strtok(NULL, "|")) {
-		char *eq = strchr(p, '=');
-
-		*eq = '\0';
-		req->attr[req->n].name = p;
-		req->attr[req->n++].value = eq + 1;
-	}
+	if (len + 2 > sizeof(buf))
+		abort();
+	memcpy(buf, text, len);
+	memcpy(buf + len, "\n\n", 2);
+	for (p = buf; p < buf + len; p++)
+		if (*p == '|')
+			*p = '\n';
+	if (pol_request_parse(buf, len + 2, req, &used, why, sizeof(why)) != 1)
+		abort();
 }
 
 /* A secure TLSA RRset with one 3 1 1 record over K. */

@@ -42,6 +42,46 @@ main(void)
 	is_str(pol_request_get(&req, "x"), "=y", "  '=' inside a value");
 	is_str(pol_request_get(&req, "absent"), "", "  absent attribute is \"\"");
 
+	/* The attributes the daemon reads are indexed; the first wins. */
+	{
+		static const char *const names[POL_A_N] = {
+			"helo_name", "client_name", "client_address",
+			"instance", "protocol_state", "ccert_fingerprint",
+			"ccert_pubkey_fingerprint", "ccert_subject",
+			"encryption_protocol", "encryption_cipher"
+		};
+		int k;
+
+		len = 0;
+		/* Unknown names of the same lengths come first. */
+		for (k = 0; k < POL_A_N; k++)
+			len += (size_t)sprintf(buf + len, "%.*sX=no\n",
+					       (int)strlen(names[k]) - 1,
+					       names[k]);
+		for (k = 0; k < POL_A_N; k++)
+			len += (size_t)sprintf(buf + len, "%s=v%d\n", names[k], k);
+		for (k = 0; k < POL_A_N; k++)
+			len += (size_t)sprintf(buf + len, "%s=later\n", names[k]);
+		buf[len++] = '\n';
+		rc = pol_request_parse(buf, len, &req, &used, why, sizeof(why));
+		for (k = 0, bad = 0; k < POL_A_N; k++) {
+			char want[8];
+
+			snprintf(want, sizeof(want), "v%d", k);
+			if (rc != 1 || strcmp(pol_request_value(&req, k), want) != 0 ||
+			    strcmp(pol_request_get(&req, names[k]), want) != 0)
+				bad++;
+		}
+		is_int(bad, 0, "every known attribute indexed, first value wins");
+		strcpy(buf, "helo_name=x\n\n");
+		rc = pol_request_parse(buf, strlen(buf), &req, &used, why,
+				       sizeof(why));
+		ok(rc == 1 && strcmp(pol_request_value(&req, POL_A_HELO_NAME), "x") == 0 &&
+		   strcmp(pol_request_value(&req, POL_A_INSTANCE), "") == 0,
+		   "absent known attribute is \"\"");
+		bad = 0;
+	}
+
 	/* Incomplete input is left untouched for the next read. */
 	for (len = 0; len < strlen(good); len++) {
 		memcpy(buf, good, sizeof(good));
