@@ -20,6 +20,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define QUEUE_MAX 100000	/* beyond this, events are dropped */
+#define FIELD_MAX 255		/* octets kept of each text of an event */
 
 static const char *const results[] = { SM_REP_RESULTS };
 
@@ -28,7 +29,8 @@ static const char schema[] =
 	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, source TEXT,"
 	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
 	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
-	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT);"
+	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT,"
+	" count INTEGER NOT NULL DEFAULT 1);"
 	"CREATE INDEX IF NOT EXISTS rep_events_identity"
 	" ON rep_events (identity, time);"
 	"CREATE TABLE IF NOT EXISTS rep_identities ("
@@ -48,7 +50,8 @@ enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
 static const char *const sql[ST_N] = {
 	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
 	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
-	" tls_cipher) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	" tls_cipher, count)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
 	"INSERT INTO rep_identities (identity, first_seen, last_seen, n_pass,"
 	" n_fail, n_none, n_nocert, n_unusable, n_bogus, n_temperror)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -74,24 +77,35 @@ static const char *const sql[ST_N] = {
 	" last_key_fp FROM rep_identities WHERE last_seen >= ?1"
 	" ORDER BY last_seen DESC, identity",
 	"SELECT time, source, client_address, helo, identity, result, usage,"
-	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher"
+	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count"
 	" FROM rep_events WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
 };
 
+#define NFIELDS 9		/* texts of an event */
+
+/* A queued row: the decisions merged into it are EV.count. */
 struct queued {
 	struct sm_rep_event ev;
-	char *buf;	/* all strings of ev, packed */
+	char *buf;		/* all texts of ev, packed */
+	uint64_t hash;
+	uint16_t len[NFIELDS];	/* of each packed text */
 };
 
+/*
+ * The queue, shared with the writer thread under LOCK, and an index of
+ * its rows by content (open addressing: row number + 1, 0 is free) to
+ * merge decisions into.
+ */
 struct sm_rep {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
 	long retention;
-	/* The queue is shared with the writer thread, under LOCK. */
 	pthread_mutex_t lock;
 	struct queued *q;
-	size_t nq, capq;
+	size_t nq, capq, decisions;
+	uint32_t *slot;
+	size_t nslot;		/* a power of two, or 0 */
 	/* writer thread */
 	pthread_t writer;
 	pthread_cond_t wake;
@@ -109,6 +123,29 @@ sm_rep_result_index(const char *result)
 		if (strcmp(results[i], result) == 0)
 			return i;
 	return -1;
+}
+
+/* Stores made before rows had a count: every row was one decision. */
+static int
+add_count_column(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int found = 0, rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA table_info(rep_events)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		found |= strcmp((const char *)sqlite3_column_text(st, 1),
+				"count") == 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (found)
+		return 0;
+	return sqlite3_exec(db, "ALTER TABLE rep_events ADD COLUMN"
+			    " count INTEGER NOT NULL DEFAULT 1", NULL, NULL,
+			    NULL) == SQLITE_OK ? 0 : -1;
 }
 
 struct sm_rep *
@@ -130,7 +167,8 @@ sm_rep_open(const char *path, long retention, char *why, size_t whylen)
 		goto fail;
 	sqlite3_busy_timeout(rep->db, BUSY_TIMEOUT_MS);
 	/* The cache module switched the file to WAL already, or will. */
-	if (sqlite3_exec(rep->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(rep->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    add_count_column(rep->db) < 0)
 		goto fail;
 	for (i = 0; i < ST_N; i++)
 		if (sql[i] != NULL &&
@@ -217,53 +255,146 @@ sm_rep_close(struct sm_rep *rep)
 	sqlite3_close(rep->db);
 	drop(rep->q, rep->nq);
 	free(rep->q);
+	free(rep->slot);
 	pthread_mutex_destroy(&rep->lock);
 	pthread_cond_destroy(&rep->wake);
 	free(rep);
 }
 
-/* Copy the string at *FIELD into the pack at *P and repoint it. */
+/* The texts of EV, in packing order. */
 static void
-pack(const char **field, char **p)
+fields(struct sm_rep_event *ev, const char **f[NFIELDS])
 {
-	const char *s = *field ? *field : "";
-	size_t n = strlen(s) + 1;
+	f[0] = &ev->source;
+	f[1] = &ev->client_address;
+	f[2] = &ev->helo;
+	f[3] = &ev->identity;
+	f[4] = &ev->result;
+	f[5] = &ev->cert_fp;
+	f[6] = &ev->key_fp;
+	f[7] = &ev->tls_protocol;
+	f[8] = &ev->tls_cipher;
+}
 
-	memcpy(*p, s, n);
-	*field = *p;
-	*p += n;
+/* Eight octets at a time: this runs for every decision. */
+static uint64_t
+mix(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	w ^= (uint64_t)n << 56;	/* the length ends a text */
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 29;
+}
+
+static int
+same(const struct queued *q, const struct sm_rep_event *ev,
+     const char *const *text, const uint16_t *len)
+{
+	const char **f[NFIELDS];
+	struct sm_rep_event *qe = (struct sm_rep_event *)&q->ev;
+	int i;
+
+	if (q->ev.time != ev->time || q->ev.usage != ev->usage ||
+	    q->ev.selector != ev->selector || q->ev.mtype != ev->mtype)
+		return 0;
+	fields(qe, f);
+	for (i = 0; i < NFIELDS; i++)
+		if (q->len[i] != len[i] || memcmp(*f[i], text[i], len[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Index row I (its hash H) unless the probe runs long: then the row is
+ * simply not a merge target (a flood of colliding texts costs rows,
+ * never time).
+ */
+#define PROBE_MAX 32
+
+static void
+index_row(struct sm_rep *rep, size_t i, uint64_t h)
+{
+	size_t mask = rep->nslot - 1, k, j = (size_t)h & mask;
+
+	for (k = 0; k < PROBE_MAX; k++, j = (j + 1) & mask)
+		if (rep->slot[j] == 0) {
+			rep->slot[j] = (uint32_t)(i + 1);
+			return;
+		}
+}
+
+/* Index for at least N rows at half load; 0, or -1 (index unchanged). */
+static int
+reindex(struct sm_rep *rep, size_t n)
+{
+	size_t want = 64, i;
+	uint32_t *slot;
+
+	while (want < 2 * n)
+		want *= 2;
+	if (want <= rep->nslot && rep->slot != NULL)
+		return 0;
+	if ((slot = calloc(want, sizeof(*slot))) == NULL)
+		return -1;
+	free(rep->slot);
+	rep->slot = slot;
+	rep->nslot = want;
+	for (i = 0; i < rep->nq; i++)
+		index_row(rep, i, rep->q[i].hash);
+	return 0;
 }
 
 int
 sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev)
 {
-	const char **f[9];
+	struct sm_rep_event copy = *ev;
+	const char **f[NFIELDS], *text[NFIELDS];
+	uint16_t len[NFIELDS];
 	struct queued *q;
-	size_t i, len = 0;
+	uint64_t h;
+	size_t i, j, k, mask, total = 0;
 	char *p;
+	int64_t nums[4];
 
-	struct queued item;
-
-	item.ev = *ev;
-	q = &item;
-	f[0] = &q->ev.source;
-	f[1] = &q->ev.client_address;
-	f[2] = &q->ev.helo;
-	f[3] = &q->ev.identity;
-	f[4] = &q->ev.result;
-	f[5] = &q->ev.cert_fp;
-	f[6] = &q->ev.key_fp;
-	f[7] = &q->ev.tls_protocol;
-	f[8] = &q->ev.tls_cipher;
-	for (i = 0; i < 9; i++)
-		len += strlen(*f[i] ? *f[i] : "") + 1;
-	if ((q->buf = p = malloc(len)) == NULL)
-		return -1;
-	for (i = 0; i < 9; i++)
-		pack(f[i], &p);
-	/* Only the append is under the lock: the copy was made outside. */
+	/* What identifies the row, outside the lock. */
+	fields(&copy, f);
+	nums[0] = (int64_t)ev->time;
+	nums[1] = ev->usage;
+	nums[2] = ev->selector;
+	nums[3] = ev->mtype;
+	h = mix(0, nums, sizeof(nums));
+	for (i = 0; i < NFIELDS; i++) {
+		text[i] = *f[i] ? *f[i] : "";
+		len[i] = (uint16_t)strnlen(text[i], FIELD_MAX);
+		total += len[i] + 1u;
+		h = mix(h, text[i], len[i]);
+	}
 	pthread_mutex_lock(&rep->lock);
-	if (rep->nq >= QUEUE_MAX)
+	if (rep->nslot > 0) {
+		mask = rep->nslot - 1;
+		for (k = 0, j = (size_t)h & mask;
+		     k < PROBE_MAX && rep->slot[j] != 0;
+		     k++, j = (j + 1) & mask) {
+			q = &rep->q[rep->slot[j] - 1];
+			if (q->hash == h && same(q, ev, text, len)) {
+				q->ev.count++;
+				rep->decisions++;
+				pthread_mutex_unlock(&rep->lock);
+				return 0;
+			}
+		}
+	}
+	if (rep->nq >= QUEUE_MAX ||
+	    (2 * (rep->nq + 1) > rep->nslot && reindex(rep, rep->nq + 1) < 0))
 		goto full;
 	if (rep->nq == rep->capq) {
 		size_t cap = rep->capq ? 2 * rep->capq : 64;
@@ -274,17 +405,42 @@ sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev)
 		rep->q = grown;
 		rep->capq = cap;
 	}
-	rep->q[rep->nq++] = item;
+	q = &rep->q[rep->nq];
+	if ((q->buf = p = malloc(total)) == NULL)
+		goto full;
+	q->ev = copy;
+	q->ev.count = 1;
+	q->hash = h;
+	fields(&q->ev, f);
+	for (i = 0; i < NFIELDS; i++) {
+		memcpy(p, text[i], len[i]);
+		p[len[i]] = '\0';
+		*f[i] = p;
+		q->len[i] = len[i];
+		p += len[i] + 1;
+	}
+	index_row(rep, rep->nq++, h);
+	rep->decisions++;
 	pthread_mutex_unlock(&rep->lock);
 	return 0;
 full:
 	pthread_mutex_unlock(&rep->lock);
-	free(item.buf);
 	return -1;
 }
 
 size_t
 sm_rep_queued(const struct sm_rep *rep)
+{
+	size_t n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&rep->lock);
+	n = rep->decisions;
+	pthread_mutex_unlock((pthread_mutex_t *)&rep->lock);
+	return n;
+}
+
+size_t
+sm_rep_queued_rows(const struct sm_rep *rep)
 {
 	size_t n;
 
@@ -327,6 +483,7 @@ store_event(struct sm_rep *rep, const struct sm_rep_event *ev)
 	sqlite3_bind_text(st, 11, ev->key_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, ev->tls_protocol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 13, ev->tls_cipher, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, ev->count);
 	return step(st);
 }
 
@@ -374,7 +531,7 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if ((k = sm_rep_result_index(g[i]->ev.result)) >= 0)
-			count[k]++;
+			count[k] += g[i]->ev.count;
 		if (g[i]->ev.time < first)
 			first = g[i]->ev.time;
 		if (g[i]->ev.time > last)
@@ -407,14 +564,14 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 			changes++;
 		prev = key;
 		if (run != NULL && strcmp(run, key) == 0) {
-			runlen++;
+			runlen += g[i]->ev.count;
 			runlast = g[i]->ev.time;
 			continue;
 		}
 		if (run != NULL)
 			rc = store_key_run(rep, id, run, runlast, runlen);
 		run = key;
-		runlen = 1;
+		runlen = g[i]->ev.count;
 		runlast = g[i]->ev.time;
 	}
 	if (rc == 0 && run != NULL)
@@ -462,7 +619,21 @@ store(struct sm_rep *rep, struct queued *batch, size_t n)
 	return rc;
 }
 
-/* Put a batch that could not be written back in front of the queue. */
+static size_t
+decisions(const struct queued *batch, size_t n)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < n; i++)
+		d += (size_t)batch[i].ev.count;
+	return d;
+}
+
+/*
+ * Put a batch that could not be written back in front of the queue.
+ * Its rows are indexed again; a decision queued since may have got a
+ * row of its own, and both rows are written.
+ */
 static void
 requeue(struct sm_rep *rep, struct queued *batch, size_t n)
 {
@@ -483,6 +654,11 @@ requeue(struct sm_rep *rep, struct queued *batch, size_t n)
 	rep->q = merged;
 	rep->nq += n;
 	rep->capq = rep->nq;
+	rep->decisions += decisions(batch, n);
+	free(rep->slot);
+	rep->slot = NULL;
+	rep->nslot = 0;
+	reindex(rep, rep->nq);	/* without an index, rows just do not merge */
 	pthread_mutex_unlock(&rep->lock);
 	free(batch);
 }
@@ -491,13 +667,17 @@ long
 sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 {
 	struct queued *batch;
-	size_t n;
+	size_t n, d;
 
 	pthread_mutex_lock(&rep->lock);
 	batch = rep->q;
 	n = rep->nq;
+	d = rep->decisions;
 	rep->q = NULL;
-	rep->nq = rep->capq = 0;
+	rep->nq = rep->capq = rep->decisions = 0;
+	/* Empty, and sized for about as many rows as this batch. */
+	if (rep->slot != NULL)
+		memset(rep->slot, 0, rep->nslot * sizeof(*rep->slot));
 	pthread_mutex_unlock(&rep->lock);
 	if (sqlite3_exec(rep->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
@@ -512,7 +692,7 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 		goto rollback;
 	drop(batch, n);
 	free(batch);
-	return (long)n;
+	return (long)d;
 rollback:
 	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
 	sqlite3_exec(rep->db, "ROLLBACK", NULL, NULL, NULL);
@@ -597,6 +777,7 @@ sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 		ev.key_fp = col(st, 10);
 		ev.tls_protocol = col(st, 11);
 		ev.tls_cipher = col(st, 12);
+		ev.count = (long)sqlite3_column_int64(st, 13);
 		fn(arg, &ev);
 		n++;
 	}

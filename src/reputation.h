@@ -6,6 +6,12 @@
  * Daemons queue events with sm_rep_add, which never touches the disk,
  * and write them in one transaction with sm_rep_flush (every second or
  * so), so a decision never waits on sqlite.
+ *
+ * Times are kept to the second, so decisions that agree in every field
+ * (the same client, names, result, record, keys and TLS, in the same
+ * second) cannot be told apart: the queue merges them into one row
+ * with a count.  A busy client costs a row a second, not a row a
+ * decision; nothing is lost.
  */
 #ifndef SM_REPUTATION_H
 #define SM_REPUTATION_H
@@ -28,6 +34,7 @@ struct sm_rep_event {
 	int usage, selector, mtype;	/* matched record, -1 if none */
 	const char *cert_fp, *key_fp;	/* hex, may be empty */
 	const char *tls_protocol, *tls_cipher;
+	long count;			/* decisions in this row (read side) */
 };
 
 struct sm_rep_identity {
@@ -47,17 +54,24 @@ struct sm_rep *sm_rep_open(const char *path, long retention, char *why,
 /* sm_rep_close - flush nothing, free everything (NULL allowed). */
 void sm_rep_close(struct sm_rep *rep);
 
-/* sm_rep_add - queue a copy of EV; 0, or -1 when out of memory. */
+/*
+ * sm_rep_add - queue one decision EV (a copy; EV->count is ignored),
+ * merged into a queued row that agrees in every field.  0, or -1 when
+ * the queue is full or out of memory (the decision is not recorded).
+ */
 int sm_rep_add(struct sm_rep *rep, const struct sm_rep_event *ev);
 
-/* sm_rep_queued - events waiting for sm_rep_flush. */
+/* sm_rep_queued - decisions waiting for sm_rep_flush. */
 size_t sm_rep_queued(const struct sm_rep *rep);
+
+/* sm_rep_queued_rows - rows they take. */
+size_t sm_rep_queued_rows(const struct sm_rep *rep);
 
 /*
  * sm_rep_flush - write queued events and update aggregates in one
  * transaction, and drop events older than the retention as of NOW.
- * Returns the number written, or -1 with WHY (events stay queued, up to
- * a bound, for the next try).
+ * Returns the number of decisions written, or -1 with WHY (events stay
+ * queued, up to a bound, for the next try).
  */
 long sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen);
 

@@ -668,13 +668,13 @@ show_event(void *arg, const struct sm_rep_event *ev)
 		json_str(ev->key_fp);
 		printf(",\"tls\":");
 		json_str(ev->tls_protocol);
-		putchar('}');
+		printf(",\"count\":%ld}", ev->count);
 		return;
 	}
-	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key=%s\n", when,
-	       ev->result, rec, ev->client_address, ev->helo,
-	       ev->tls_protocol[0] ? ev->tls_protocol : "-",
-	       ev->key_fp[0] ? ev->key_fp : "-");
+	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key=%s"
+	       " count=%ld\n", when, ev->result, rec, ev->client_address,
+	       ev->helo, ev->tls_protocol[0] ? ev->tls_protocol : "-",
+	       ev->key_fp[0] ? ev->key_fp : "-", ev->count);
 }
 
 static int

@@ -115,7 +115,7 @@ kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
 pid=""
 is "$rc" 0 "daemon stopped cleanly"
-n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events where identity='good.smilla.test' and result='pass'")
+n=$(sqlite3 "$work/smilla.db" "select sum(count) from rep_events where identity='good.smilla.test' and result='pass'")
 check "reputation store has the passes ($n)" [ "$n" -ge 4 ]
 
 # 6. spawn(8) mode: Postfix starts one daemon per connection on stdin.

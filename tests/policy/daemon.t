@@ -114,7 +114,7 @@ rc=$?
 set -e
 trap - EXIT
 is "$rc" 0 "SIGTERM: clean exit"
-n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events")
+n=$(sqlite3 "$work/smilla.db" "select sum(count) from rep_events")
 check "reputation events written at exit ($n)" [ "$n" -ge 8 ]
 lines=$(grep -c ' result=' "$work/log")
 is "$lines" "$n" "one log line per decision, one event per decision"

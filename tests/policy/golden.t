@@ -59,7 +59,7 @@ for in in "$here"/golden/*.in; do
 done
 
 # The reputation store saw the decisions (flushed at exit).
-n=$(sqlite3 "$work/smilla.db" "select count(*) from rep_events where result='pass' and identity='good.smilla.test'")
+n=$(sqlite3 "$work/smilla.db" "select sum(count) from rep_events where result='pass' and identity='good.smilla.test'")
 check "reputation events recorded ($n pass events)" [ "$n" -gt 5 ]
 
 # smillactl report reads the same store.
@@ -72,6 +72,8 @@ like "$out" '^host\.bogus\.smilla\.test .* 0 +0 +0 +0 +0 +2 +0 ' "  bogus counte
 run $ctl report --identity GOOD.smilla.test.
 like "$out" 'pass +record=3 1 1 client=\[127\.0\.0\.1\] helo=good\.smilla\.test tls=TLSv1\.3' \
 	"report --identity: events with record, client, TLS"
+total=$(printf '%s\n' "$out" | sed -n 's/.* pass .* count=\([0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+is "$total" "$n" "report --identity: the rows' counts add up to the pass decisions"
 run $ctl report --json --since 1h
 n=$(printf '%s' "$out" | perl -MJSON::PP -e '
 	my $j = decode_json(join "", <STDIN>);

@@ -43,6 +43,14 @@ count_events(void *arg, const struct sm_rep_event *ev)
 }
 
 static void
+sum_events(void *arg, const struct sm_rep_event *ev)
+{
+	*(long *)arg += ev->count;
+}
+
+static const char *client = "192.0.2.1";
+
+static void
 add(struct sm_rep *rep, time_t t, const char *id, const char *result,
     const char *key)
 {
@@ -51,7 +59,7 @@ add(struct sm_rep *rep, time_t t, const char *id, const char *result,
 	memset(&ev, 0, sizeof(ev));
 	ev.time = t;
 	ev.source = "test";
-	ev.client_address = "192.0.2.1";
+	ev.client_address = client;
 	ev.helo = id;
 	ev.identity = id;
 	ev.result = result;
@@ -132,6 +140,83 @@ main(void)
 		      sizeof(why));
 	is_int(n, 2, "close flushed the last event");
 	is_int(sm_rep_result_index("temperror"), 6, "result index");
+	sm_rep_close(rep);
+
+	/* Decisions alike in every field, in the same second: one row. */
+	snprintf(path, sizeof(path), "%s/merge.db", dir);
+	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	t0 = time(NULL);
+	add(rep, t0, "m.example", "pass", "K1");
+	add(rep, t0, "m.example", "pass", "K1");
+	add(rep, t0, "m.example", "fail", "K1");	/* another result */
+	add(rep, t0 + 1, "m.example", "pass", "K1");	/* another second */
+	client = "192.0.2.2";
+	add(rep, t0, "m.example", "pass", "K1");	/* another client */
+	add(rep, t0, "m.example", "pass", "K1");
+	client = "192.0.2.1";
+	add(rep, t0, "m.example", "pass", "K1");
+	is_int((long)sm_rep_queued(rep), 7, "seven decisions queued");
+	is_int((long)sm_rep_queued_rows(rep), 4, "in four rows");
+	is_int(sm_rep_flush(rep, t0, why, sizeof(why)), 7, "flush: 7 decisions");
+	n = 0;
+	sm_rep_events(rep, "m.example", 0, 100, count_events, &n, why,
+		      sizeof(why));
+	is_int(n, 4, "four rows written");
+	{
+		long sum = 0;
+
+		sm_rep_events(rep, "m.example", 0, 100, sum_events, &sum, why,
+			      sizeof(why));
+		is_int(sum, 7, "their counts add up to the decisions");
+	}
+	memset(&s, 0, sizeof(s));
+	sm_rep_identities(rep, 0, collect, &s, why, sizeof(why));
+	ok(s.n == 1 && s.pass[0] == 6 && s.fail[0] == 1 && s.keys[0] == 1 &&
+	   s.changes[0] == 0, "counts per result from merged rows (6 pass, 1 fail)");
+
+	/* Many rows: the index grows and still finds each of them. */
+	{
+		char id[32];
+		int i, rows;
+
+		for (i = 0; i < 5000; i++) {
+			snprintf(id, sizeof(id), "h%d.example", i);
+			add(rep, t0, id, "pass", "K2");
+		}
+		for (i = 0; i < 5000; i++) {
+			snprintf(id, sizeof(id), "h%d.example", i);
+			add(rep, t0, id, "pass", "K2");
+		}
+		rows = (int)sm_rep_queued_rows(rep);
+		is_int(rows, 5000, "5000 identities twice: 5000 rows");
+		is_int(sm_rep_flush(rep, t0, why, sizeof(why)), 10000,
+		       "10000 decisions written");
+	}
+	sm_rep_close(rep);
+
+	/* A store from before rows had a count: each row is one decision. */
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	snprintf(why, sizeof(why),
+		 "sqlite3 %s \"CREATE TABLE rep_events (id INTEGER PRIMARY KEY,"
+		 " time INTEGER NOT NULL, source TEXT, client_address TEXT,"
+		 " helo TEXT, identity TEXT NOT NULL, result TEXT NOT NULL,"
+		 " usage INTEGER, selector INTEGER, mtype INTEGER, cert_fp TEXT,"
+		 " key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT);"
+		 " INSERT INTO rep_events (time, identity, result) VALUES"
+		 " (%ld, 'o.example', 'pass')\"", path, (long)t0);
+	ok(system(why) == 0, "old store made");
+	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	ok(rep != NULL, "old store opens %s", rep ? "" : why);
+	{
+		long sum = 0;
+
+		sm_rep_events(rep, "o.example", 0, 100, sum_events, &sum, why,
+			      sizeof(why));
+		is_int(sum, 1, "its row counts one decision");
+	}
+	add(rep, t0, "o.example", "pass", "K3");
+	add(rep, t0, "o.example", "pass", "K3");
+	is_int(sm_rep_flush(rep, t0, why, sizeof(why)), 2, "and new rows go in");
 	is_int(sm_rep_result_index("maybe"), -1, "unknown result");
 	sm_rep_close(rep);
 	snprintf(why, sizeof(why), "rm -rf %s", dir);
