@@ -149,8 +149,12 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 	char subject[SM_NAME_BUF];
 	int i, j;
 
-	memset(d, 0, sizeof(*d));
+	/* Field by field: the candidates' buffers need no clearing. */
+	d->ncand = 0;
+	d->result = POL_NONE;
 	d->chosen = -1;
+	d->required = 0;
+	d->identity[0] = '\0';
 	d->have_cert = *cfp != '\0' || *kfp != '\0';
 	d->cert_fp = fingerprint(cfp, pc->digest, d->cert_buf);
 	d->key_fp = fingerprint(kfp, pc->digest, d->key_buf);
@@ -193,6 +197,8 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 			continue;
 		c->source = pc->order[i];
 		c->result = POL_NONE;
+		c->need_lookup = c->done = 0;
+		c->reason[0] = '\0';
 		if (!d->have_cert) {
 			c->done = 1;
 			c->result = POL_NOCERT;

@@ -56,29 +56,28 @@ sm_dane_verdict_word(enum sm_dane_verdict verdict)
 void
 sm_dane_report_free(struct sm_dane_report *rep)
 {
-	if (rep == NULL)
-		return;
-	free(rep->recs);
-	free(rep);
+	free(rep);	/* the records are in the same block */
 }
 
+/* One block for the report and its records: this runs per decision. */
 static struct sm_dane_report *
 report_new(const struct sm_rdata *rrs, size_t n)
 {
 	struct sm_dane_report *rep;
 	size_t i;
 
-	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+	if (n > (SIZE_MAX - sizeof(*rep)) / sizeof(*rep->recs) ||
+	    (rep = malloc(sizeof(*rep) + n * sizeof(*rep->recs))) == NULL)
 		return NULL;
-	if (n > 0 && (rep->recs = calloc(n, sizeof(*rep->recs))) == NULL) {
-		free(rep);
-		return NULL;
-	}
+	rep->result = SM_DANE_NONE;
+	rep->recs = (struct sm_dane_rec *)(rep + 1);
 	rep->count = n;
 	rep->matched = -1;
 	for (i = 0; i < n; i++) {
 		struct sm_dane_rec *r = &rep->recs[i];
 
+		memset(&r->tlsa, 0, sizeof(r->tlsa));
+		r->why[0] = '\0';
 		r->verdict = SM_DANE_REC_NOMATCH;
 		if (sm_rr_tlsa_parse(rrs[i].data, rrs[i].len, &r->tlsa, r->why,
 				     sizeof(r->why)) < 0)

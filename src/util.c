@@ -126,15 +126,19 @@ sm_hex_decode(const char *in, uint8_t *out, size_t max, int colons)
 	int hi, lo;
 
 	while (*in) {
-		if (colons && *in == ':') {
-			in++;
-			continue;
-		}
-		if ((hi = nibble[(unsigned char)in[0]]) < 0 ||
-		    (lo = nibble[(unsigned char)in[1]]) < 0 || n >= max)
+		hi = nibble[(unsigned char)in[0]];
+		lo = nibble[(unsigned char)in[1]];	/* -1 for the NUL */
+		if ((hi | lo) < 0 || n >= max) {
+			if (colons && *in == ':') {
+				in++;
+				continue;
+			}
 			return -1;
+		}
 		out[n++] = (uint8_t)(hi << 4 | lo);
 		in += 2;
+		if (colons && *in == ':')
+			in++;
 	}
 	return (long)n;
 }

@@ -1,0 +1,71 @@
+/*
+ * test_util - the helpers every module leans on: hex coding (including
+ * Postfix's colon form of fingerprints) and bounded copies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+#include "util.h"
+
+struct hcase {
+	const char *in;
+	int colons;
+	long want;		/* octets, or -1 */
+	const char *octets;	/* expected, as lowercase hex */
+};
+
+static const struct hcase hcases[] = {
+	{ "", 1, 0, "" },
+	{ "AB", 0, 1, "ab" },
+	{ "ab:CD:0f", 1, 3, "abcd0f" },
+	{ "abcd0f", 1, 3, "abcd0f" },		/* colons are optional */
+	{ ":ab::cd:", 1, 2, "abcd" },		/* at octet boundaries only */
+	{ "ab:CD:0f", 0, -1, NULL },		/* no colons allowed */
+	{ "a:b", 1, -1, NULL },			/* inside an octet */
+	{ "abc", 1, -1, NULL },			/* odd count */
+	{ "ab:c", 1, -1, NULL },
+	{ "ag", 0, -1, NULL },			/* not a digit */
+	{ "-1", 0, -1, NULL },
+	{ "0123456789abcdefABCDEF", 0, 11, "0123456789abcdefabcdef" },
+};
+
+int
+main(void)
+{
+	uint8_t out[64];
+	char hex[129], buf[8];
+	size_t i;
+	long n;
+
+	for (i = 0; i < sizeof(hcases) / sizeof(hcases[0]); i++) {
+		const struct hcase *c = &hcases[i];
+
+		n = sm_hex_decode(c->in, out, sizeof(out), c->colons);
+		if (n >= 0)
+			sm_hex_encode(out, (size_t)n, hex, 0);
+		ok(n == c->want && (n < 0 || strcmp(hex, c->octets) == 0),
+		   "hex \"%s\" (colons %d) -> %ld", c->in, c->colons, n);
+	}
+	/* A SHA-256 fingerprint as Postfix sends it, and one octet over. */
+	{
+		char fp[200] = "";
+		uint8_t want[32];
+
+		for (i = 0; i < 32; i++) {
+			want[i] = (uint8_t)(i * 37 + 5);
+			snprintf(fp + strlen(fp), sizeof(fp) - strlen(fp),
+				 "%s%02X", i ? ":" : "", want[i]);
+		}
+		n = sm_hex_decode(fp, out, 32, 1);
+		ok(n == 32 && memcmp(out, want, 32) == 0,
+		   "Postfix fingerprint decodes to its 32 octets");
+		is_int(sm_hex_decode(fp, out, 31, 1), -1, "  into 31 octets: overflow");
+	}
+	sm_hex_encode((const uint8_t *)"\x01\xab", 2, hex, 1);
+	is_str(hex, "01AB", "hex encode, upper case");
+	is_int((long)sm_strlcpy(buf, "abcdefghij", sizeof(buf)), 10,
+	       "strlcpy returns the source length");
+	is_str(buf, "abcdefg", "  and cuts, terminated");
+	return done_testing();
+}
