@@ -7,17 +7,26 @@
  * cache), or parked until its lookups come back.  Lookups for the same
  * owner name are shared ("flights"); a parked connection is not read
  * from, so a client cannot queue unbounded work.  The loop never blocks
- * on DNS: libunbound's fd is one of the polled descriptors and its
- * deadlines bound the poll timeout.
+ * on DNS: libunbound's fd is one of the descriptors watched and its
+ * deadlines bound the wait.
+ *
+ * The loop is epoll(7): a round costs what the ready descriptors cost,
+ * not what every connection costs, so a thousand connections parked on
+ * slow lookups do not slow down the answers from the cache.  A
+ * connection is watched for what it can take next (input when idle,
+ * output when an answer is pending) and not at all while it waits.  Only
+ * the connections something happened to are looked at again after the
+ * events ("todo").  Input that epoll refuses (a regular file on stdin
+ * under -s) is always ready.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "cache.h"
@@ -33,10 +42,23 @@
 #define MC_BUCKETS 8192
 #define MC_MAX 100000		/* memory cache entries before a purge */
 #define FLUSH_MS 1000
+#define MAX_EVENTS 256
+
+/* What an epoll event is about: first member of what it belongs to. */
+enum watch_kind { W_DNS, W_LISTENER, W_CONN };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+};
 
 struct conn {
+	struct watch w;		/* first: epoll hands this back */
 	struct pol_server *srv;
 	int in, out;
+	uint32_t mask;		/* events watched; 0: not in epoll */
+	int file;		/* input epoll refuses: always ready */
+	int todo;		/* on srv->todo */
 	char *rbuf, *wbuf;
 	size_t roff;		/* input before this is consumed */
 	size_t rlen, rcap, wlen, woff, wcap;
@@ -54,7 +76,8 @@ struct conn {
 	int64_t t0;
 	int used_dns;		/* some answer had to come from DNS */
 	int looked_up;		/* some TLSA RRset was needed at all */
-	struct conn *next;
+	struct conn *prev, *next;
+	struct conn *todo_next;
 };
 
 struct waiter {
@@ -83,10 +106,13 @@ struct pol_server {
 	struct sm_dns *dns;
 	struct sm_cache *cache;
 	struct sm_rep *rep;
-	int *listeners;
+	int epfd;
+	struct watch dns_watch;
+	struct watch **listeners;
 	size_t nlisteners;
 	struct conn *conns;
-	size_t nconns;
+	size_t nconns, nfiles;
+	struct conn *todo;	/* to look at after this round's events */
 	struct flight *flights;
 	size_t nflights;
 	long max_inflight;
@@ -94,9 +120,7 @@ struct pol_server {
 	size_t nmc;
 	unsigned long rep_dropped;	/* since the last warning */
 	time_t rep_drop_logged;
-	struct pollfd *pfd;
-	struct conn **pconn;	/* connection of each poll slot */
-	size_t npfd;
+	struct epoll_event events[MAX_EVENTS];
 };
 
 /* ---------------------------------------------------------------- cache */
@@ -184,15 +208,19 @@ mc_put(struct pol_server *srv, struct sm_dns_result *res, long life,
 
 /* ---------------------------------------------------------------- output */
 
-/* Queue LEN octets of TEXT and write what the socket takes. */
+/*
+ * Queue LEN octets of TEXT and write what the socket takes.  A closing
+ * connection only flushes what it has; when the peer is gone, that is
+ * dropped.
+ */
 static void
 conn_write(struct conn *c, const char *text, size_t len)
 {
 	ssize_t n;
 
-	if (c->dead)
+	if (c->dead && len > 0)
 		return;
-	if (c->wlen + len > c->wcap) {
+	if (len > 0 && c->wlen + len > c->wcap) {
 		size_t cap = c->wlen + len + 512;
 		char *grown = realloc(c->wbuf, cap);
 
@@ -203,17 +231,18 @@ conn_write(struct conn *c, const char *text, size_t len)
 		c->wbuf = grown;
 		c->wcap = cap;
 	}
-	memcpy(c->wbuf + c->wlen, text, len);
+	if (len > 0)
+		memcpy(c->wbuf + c->wlen, text, len);
 	c->wlen += len;
 	while (c->woff < c->wlen) {
 		n = write(c->out, c->wbuf + c->woff, c->wlen - c->woff);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;		/* poll for POLLOUT */
+			return;		/* watched for EPOLLOUT */
 		if (n <= 0) {
 			c->dead = 1;
-			return;
+			break;
 		}
 		c->woff += (size_t)n;
 	}
@@ -272,6 +301,17 @@ record_event(struct conn *c, const struct pol_candidate *cand)
 	}
 }
 
+/* Look at C again after this round's events. */
+static void
+touch(struct conn *c)
+{
+	if (c->todo)
+		return;
+	c->todo = 1;
+	c->todo_next = c->srv->todo;
+	c->srv->todo = c;
+}
+
 /* All lookups are in: answer, log, record. */
 static void
 finish(struct conn *c)
@@ -305,6 +345,7 @@ finish(struct conn *c)
 	record_event(c, cand);
 	c->busy = 0;
 	c->ready = 1;
+	touch(c);
 	if (!sm_log_enabled(SM_LOG_INFO))
 		return;
 	ms = (double)(sm_now_ms() - c->t0);
@@ -492,6 +533,42 @@ nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Watch C for what it can take next; nothing while it waits. */
+static void
+conn_watch(struct conn *c)
+{
+	struct epoll_event ev;
+	uint32_t want = 0;
+	int op;
+
+	if (c->file || c->in < 0)
+		return;
+	if (!c->busy && !c->eof && !c->dead)
+		want |= EPOLLIN;
+	/* stdout under spawn(8) stays blocking: answers are small. */
+	if (c->wlen > 0 && c->out == c->in)
+		want |= EPOLLOUT;
+	if (want == c->mask)
+		return;
+	/* Not watched at all: epoll would report a hang-up again and again. */
+	op = want == 0 ? EPOLL_CTL_DEL : c->mask == 0 ? EPOLL_CTL_ADD :
+							EPOLL_CTL_MOD;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = want;
+	ev.data.ptr = &c->w;
+	if (epoll_ctl(c->srv->epfd, op, c->in, &ev) == 0) {
+		c->mask = want;
+	} else if (op == EPOLL_CTL_ADD && errno == EPERM) {
+		c->file = 1;	/* a regular file: always readable */
+		c->srv->nfiles++;
+	} else {
+		sm_log(SM_LOG_WARNING, "epoll_ctl: %s: closing the connection",
+		       strerror(errno));
+		c->dead = 1;
+		touch(c);
+	}
+}
+
 static struct conn *
 conn_new(struct pol_server *srv, int in, int out)
 {
@@ -499,14 +576,18 @@ conn_new(struct pol_server *srv, int in, int out)
 
 	if (c == NULL)
 		return NULL;
+	c->w.kind = W_CONN;
+	c->w.fd = in;
 	c->srv = srv;
 	c->in = in;
 	c->out = out;
-	/* stdout under spawn(8) stays blocking: answers are small. */
 	nonblock(in);
 	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	conn_watch(c);
 	return c;
 }
 
@@ -514,14 +595,21 @@ static void
 conn_unlink(struct conn *c)
 {
 	struct pol_server *srv = c->srv;
-	struct conn **pp;
 
-	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			srv->nconns--;
-			break;
-		}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	srv->nconns--;
+	if (c->mask != 0)
+		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->in, NULL);
+	if (c->file)
+		srv->nfiles--;
+	c->mask = 0;
+	c->file = 0;
 	close(c->in);
 	if (c->out != c->in)
 		close(c->out);
@@ -612,15 +700,30 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 	struct sm_dns_params dp;
 	const char *db = sm_config_str(cfg, "db_path");
 
+	struct epoll_event ev;
+
 	if (srv == NULL) {
 		sm_why(why, whylen, "out of memory");
 		return NULL;
+	}
+	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		sm_why(why, whylen, "epoll_create1: %s", strerror(errno));
+		goto fail;
 	}
 	if (pol_server_configure(srv, cfg, why, whylen) < 0)
 		goto fail;
 	sm_config_dns(cfg, &dp);
 	if ((srv->dns = sm_dns_new(&dp, why, whylen)) == NULL)
 		goto fail;
+	srv->dns_watch.kind = W_DNS;
+	srv->dns_watch.fd = sm_dns_fd(srv->dns);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &srv->dns_watch;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->dns_watch.fd, &ev) < 0) {
+		sm_why(why, whylen, "epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
 	sm_config_cache(cfg, &srv->cp);
 	if (*db != '\0') {
 		if ((srv->cache = sm_cache_open(db, &srv->cp, why, whylen)) == NULL ||
@@ -642,14 +745,27 @@ fail:
 int
 pol_server_listen(struct pol_server *srv, int fd)
 {
-	int *grown = realloc(srv->listeners,
-			     (srv->nlisteners + 1) * sizeof(*grown));
+	struct watch **grown = realloc(srv->listeners,
+				       (srv->nlisteners + 1) * sizeof(*grown));
+	struct epoll_event ev;
+	struct watch *w;
 
 	if (grown == NULL)
 		return -1;
-	nonblock(fd);
 	srv->listeners = grown;
-	srv->listeners[srv->nlisteners++] = fd;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	w->kind = W_LISTENER;
+	w->fd = fd;
+	nonblock(fd);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = w;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(w);
+		return -1;
+	}
+	srv->listeners[srv->nlisteners++] = w;
 	return 0;
 }
 
@@ -672,79 +788,82 @@ rep_error(const char *why)
 	sm_log(SM_LOG_WARNING, "%s", why);
 }
 
+/* Connections that came up in this round's events (and DNS answers). */
+static void
+sweep(struct pol_server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->todo) != NULL) {
+		srv->todo = c->todo_next;
+		/* Still marked: what process() finishes needs no second look. */
+		if (c->ready && !c->dead)
+			process(c);
+		c->todo = 0;
+		/* Answers still buffered are written before closing. */
+		if ((c->dead && (c->wlen == 0 || c->woff >= c->wlen || c->eof)) ||
+		    (c->eof && !c->busy && c->wlen == 0))
+			conn_close(c);
+		else
+			conn_watch(c);
+	}
+}
+
+static void
+accept_all(struct pol_server *srv, int lfd)
+{
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		if (conn_new(srv, fd, fd) == NULL)
+			close(fd);
+}
+
 void
 pol_server_run_once(struct pol_server *srv)
 {
-	size_t n = 0, i, need = srv->nlisteners + srv->nconns + 1;
-	struct conn *c, *next;
-	int timeout = FLUSH_MS, dl, fd;
+	struct conn *c;
+	int timeout = FLUSH_MS, dl, n, i, files_ready = 0;
 
-	if (need > srv->npfd) {
-		struct pollfd *grown = realloc(srv->pfd, need * sizeof(*grown));
-		struct conn **cgrown;
-
-		if (grown == NULL)
-			return;
-		srv->pfd = grown;
-		if ((cgrown = realloc(srv->pconn, need * sizeof(*cgrown))) == NULL)
-			return;
-		srv->pconn = cgrown;
-		srv->npfd = need;
-	}
-	srv->pfd[n].fd = sm_dns_fd(srv->dns);
-	srv->pfd[n++].events = POLLIN;
-	for (i = 0; i < srv->nlisteners; i++) {
-		srv->pfd[n].fd = srv->listeners[i];
-		srv->pfd[n++].events = POLLIN;
-	}
-	for (c = srv->conns; c != NULL; c = c->next) {
-		/*
-		 * A busy connection is not read: one request at a time.  With
-		 * nothing to wait for, its slot is disabled (fd -1): poll
-		 * would report a hang-up on it again and again.
-		 */
-		short ev = c->busy || c->eof ? 0 : POLLIN;
-
-		if (c->wlen > 0 && c->out == c->in)
-			ev |= POLLOUT;
-		srv->pfd[n].fd = ev ? c->in : -1;
-		srv->pfd[n].events = ev;
-		srv->pfd[n].revents = 0;
-		srv->pconn[n++] = c;
-	}
+	for (c = srv->nfiles ? srv->conns : NULL; c != NULL; c = c->next)
+		files_ready |= c->file && !c->busy && !c->eof && !c->dead;
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
 		timeout = dl;
-	if (poll(srv->pfd, n, timeout) < 0 && errno != EINTR)
-		sm_log(SM_LOG_WARNING, "poll: %s", strerror(errno));
-	if (srv->pfd[0].revents & POLLIN)
-		sm_dns_process(srv->dns);
+	if (files_ready)
+		timeout = 0;
+	if ((n = epoll_wait(srv->epfd, srv->events, MAX_EVENTS, timeout)) < 0) {
+		if (errno != EINTR)
+			sm_log(SM_LOG_WARNING, "epoll_wait: %s", strerror(errno));
+		n = 0;
+	}
+	/* DNS first: its answers finish requests of the connections below. */
+	for (i = 0; i < n; i++)
+		if (((struct watch *)srv->events[i].data.ptr)->kind == W_DNS) {
+			sm_dns_process(srv->dns);
+			break;
+		}
 	sm_dns_expire(srv->dns);
-	for (i = 1; i <= srv->nlisteners; i++) {
-		if (!(srv->pfd[i].revents & POLLIN))
-			continue;
-		while ((fd = accept4(srv->listeners[i - 1], NULL, NULL,
-				     SOCK_CLOEXEC)) >= 0)
-			if (conn_new(srv, fd, fd) == NULL)
-				close(fd);
+	for (i = 0; i < n; i++) {
+		struct watch *w = srv->events[i].data.ptr;
+		uint32_t rev = srv->events[i].events;
+
+		if (w->kind == W_LISTENER) {
+			accept_all(srv, w->fd);
+		} else if (w->kind == W_CONN) {
+			c = (struct conn *)w;
+			if (rev & EPOLLOUT)
+				conn_write(c, "", 0);
+			if (rev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				conn_read(c);
+			touch(c);
+		}
 	}
-	/* New connections went to the list head; slots still match. */
-	for (i = srv->nlisteners + 1; i < n; i++) {
-		c = srv->pconn[i];
-		if (srv->pfd[i].revents & POLLOUT)
-			conn_write(c, "", 0);
-		if (srv->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+	for (c = files_ready ? srv->conns : NULL; c != NULL; c = c->next)
+		if (c->file && !c->busy && !c->eof && !c->dead) {
 			conn_read(c);
-	}
-	for (c = srv->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->ready && !c->dead)
-			process(c);
-		/* Answers still buffered are written before closing. */
-		if (c->dead && (c->wlen == 0 || c->woff >= c->wlen || c->eof))
-			conn_close(c);
-		else if (c->eof && !c->busy && c->wlen == 0)
-			conn_close(c);
-	}
+			touch(c);
+		}
+	sweep(srv);
 }
 
 void
@@ -780,11 +899,13 @@ pol_server_free(struct pol_server *srv)
 		free(f->name);
 		free(f);
 	}
-	for (i = 0; i < srv->nlisteners; i++)
-		close(srv->listeners[i]);
+	for (i = 0; i < srv->nlisteners; i++) {
+		close(srv->listeners[i]->fd);
+		free(srv->listeners[i]);
+	}
 	free(srv->listeners);
-	free(srv->pfd);
-	free(srv->pconn);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
 	mc_purge(srv);
 	sm_cache_close(srv->cache);
 	sm_rep_close(srv->rep);
