@@ -62,7 +62,12 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 	size_t n, i;
 	int r;
 
+	static unsigned loads;
+
 	memset(pc, 0, sizeof(*pc));
+	if (++loads == 0)	/* 0 means "no settings" to a memo */
+		++loads;
+	pc->gen = loads;
 	if (sm_split(sm_config_str(cfg, "identity"), &v, &n) < 0)
 		goto oom;
 	for (i = 0; i < n && pc->norder < POL_MAX_CAND; i++) {
@@ -87,10 +92,13 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 				 authserv_default, sizeof(pc->authserv));
 	sm_strlcpy(pc->header, sm_config_str(cfg, "auth_header"),
 		   sizeof(pc->header));
+	snprintf(pc->prepend, sizeof(pc->prepend), "PREPEND %s: ", pc->header);
+	snprintf(pc->tail, sizeof(pc->tail), "; authserv=%s)", pc->authserv);
 	for (r = 0; r < POL_NRESULTS; r++) {
 		snprintf(key, sizeof(key), "action_%s", words[r]);
 		if ((pc->action[r] = strdup(sm_config_str(cfg, key))) == NULL)
 			goto oom;
+		pc->add_header[r] = strcasecmp(pc->action[r], "header") == 0;
 	}
 	if (load_table(cfg, "require_table", &pc->require, why, whylen) < 0 ||
 	    load_table(cfg, "lookup_table", &pc->lookup, why, whylen) < 0) {
@@ -140,24 +148,18 @@ xtext_decode(const char *in, char *buf, size_t len)
 	return buf;
 }
 
-void
-pol_prepare(const struct pol_config *pc, const struct pol_request *req,
-	    struct pol_decision *d)
+/* Identity candidates and fingerprints from the request's inputs. */
+static void
+prepare_names(const struct pol_config *pc, const char *const *in,
+	      struct pol_decision *d)
 {
-	const char *cfp = pol_request_value(req, POL_A_CCERT_FINGERPRINT);
-	const char *kfp = pol_request_value(req, POL_A_CCERT_PUBKEY_FINGERPRINT);
 	char subject[SM_NAME_BUF];
 	int i, j;
 
-	/* Field by field: the candidates' buffers need no clearing. */
 	d->ncand = 0;
-	d->result = POL_NONE;
-	d->chosen = -1;
-	d->required = 0;
-	d->identity[0] = '\0';
-	d->have_cert = *cfp != '\0' || *kfp != '\0';
-	d->cert_fp = fingerprint(cfp, pc->digest, d->cert_buf);
-	d->key_fp = fingerprint(kfp, pc->digest, d->key_buf);
+	d->have_cert = *in[POL_IN_CFP] != '\0' || *in[POL_IN_KFP] != '\0';
+	d->cert_fp = fingerprint(in[POL_IN_CFP], pc->digest, d->cert_buf);
+	d->key_fp = fingerprint(in[POL_IN_KFP], pc->digest, d->key_buf);
 	for (i = 0; i < pc->norder; i++) {
 		struct pol_candidate *c = &d->cand[d->ncand];
 		const char *name;
@@ -166,18 +168,17 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 
 		switch (pc->order[i]) {
 		case POL_SRC_HELO:
-			name = pol_request_value(req, POL_A_HELO_NAME);
+			name = in[POL_IN_HELO];
 			break;
 		case POL_SRC_CLIENT_NAME:
-			name = pol_request_value(req, POL_A_CLIENT_NAME);
+			name = in[POL_IN_CLIENT];
 			if (strcmp(name, "unknown") == 0)
 				name = "";
 			break;
 		default:
 			/* Postfix sends the CN xtext-encoded (RFC 3461). */
-			name = xtext_decode(pol_request_value(req,
-							      POL_A_CCERT_SUBJECT),
-					    subject, sizeof(subject));
+			name = xtext_decode(in[POL_IN_SUBJECT], subject,
+					    sizeof(subject));
 			break;
 		}
 		/*
@@ -196,9 +197,67 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 		if (dup)
 			continue;
 		c->source = pc->order[i];
+		d->ncand++;
+	}
+}
+
+/* Is IN what the memo of D holds (made under PC)? */
+static int
+memo_hit(const struct pol_config *pc, const struct pol_memo *m,
+	 const char *const *in)
+{
+	int k;
+
+	if (m->gen != pc->gen)
+		return 0;
+	for (k = 0; k < POL_NIN; k++)
+		if (strcmp(m->in[k], in[k]) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+memo_keep(const struct pol_config *pc, struct pol_memo *m,
+	  const char *const *in)
+{
+	int k;
+
+	m->gen = 0;
+	for (k = 0; k < POL_NIN; k++)
+		if (sm_strlcpy(m->in[k], in[k], sizeof(m->in[k])) >=
+		    sizeof(m->in[k]))
+			return;		/* too long to keep: no memo */
+	m->gen = pc->gen;
+}
+
+void
+pol_prepare(const struct pol_config *pc, const struct pol_request *req,
+	    struct pol_decision *d)
+{
+	const char *in[POL_NIN];
+	int i;
+
+	in[POL_IN_HELO] = pol_request_value(req, POL_A_HELO_NAME);
+	in[POL_IN_CLIENT] = pol_request_value(req, POL_A_CLIENT_NAME);
+	in[POL_IN_SUBJECT] = pol_request_value(req, POL_A_CCERT_SUBJECT);
+	in[POL_IN_CFP] = pol_request_value(req, POL_A_CCERT_FINGERPRINT);
+	in[POL_IN_KFP] = pol_request_value(req, POL_A_CCERT_PUBKEY_FINGERPRINT);
+	if (!memo_hit(pc, &d->memo, in)) {
+		prepare_names(pc, in, d);
+		memo_keep(pc, &d->memo, in);
+	}
+	/* Field by field: the candidates' buffers need no clearing. */
+	d->result = POL_NONE;
+	d->chosen = -1;
+	d->required = 0;
+	d->identity[0] = '\0';
+	for (i = 0; i < d->ncand; i++) {
+		struct pol_candidate *c = &d->cand[i];
+
 		c->result = POL_NONE;
 		c->need_lookup = c->done = 0;
 		c->reason[0] = '\0';
+		c->usage = c->selector = c->mtype = -1;
 		if (!d->have_cert) {
 			c->done = 1;
 			c->result = POL_NOCERT;
@@ -210,8 +269,6 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 		} else {
 			c->need_lookup = 1;
 		}
-		c->usage = c->selector = c->mtype = -1;
-		d->ncand++;
 	}
 }
 
@@ -393,7 +450,6 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
 							 NULL;
 	const char *who = d->identity[0] ? d->identity : "this client";
-	const char *action = pc->action[d->result];
 	struct out o = { buf, buf + buflen - 1 };
 
 	*added = 0;
@@ -410,15 +466,13 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 				" temporarily failed (" : " (");
 		put(&o, pol_result_word(d->result));
 		put(&o, ")");
-	} else if (strcasecmp(action, "header") != 0) {
-		put(&o, action);
+	} else if (!pc->add_header[d->result]) {
+		put(&o, pc->action[d->result]);
 	} else if (!prepend_ok) {
 		put(&o, "DUNNO");
 	} else {
 		*added = 1;
-		put(&o, "PREPEND ");
-		put(&o, pc->header);
-		put(&o, ": ");
+		put(&o, pc->prepend);
 		put(&o, pol_result_word(d->result));
 		put(&o, " (identity=");
 		if (d->result == POL_PASS && c != NULL) {
@@ -435,9 +489,7 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 			put_reason(&o, c && c->reason[0] ? c->reason :
 					      pol_result_word(d->result));
 		}
-		put(&o, "; authserv=");
-		put(&o, pc->authserv);
-		put(&o, ")");
+		put(&o, pc->tail);
 	}
 	*o.p = '\0';
 	return (size_t)(o.p - buf);

@@ -40,7 +40,11 @@ struct pol_config {
 	char authserv[SM_NAME_BUF];
 	char header[64];
 	char *action[POL_NRESULTS];
+	int add_header[POL_NRESULTS];	/* action is "header" */
+	/* The header's fixed parts: "PREPEND NAME: ", "; authserv=ID)". */
+	char prepend[80], tail[SM_NAME_BUF + 16];
 	struct sm_table *require, *lookup;
+	unsigned gen;		/* differs for every load */
 };
 
 struct pol_candidate {
@@ -54,7 +58,22 @@ struct pol_candidate {
 	char reason[128];
 };
 
+/*
+ * The inputs of the last pol_prepare on a decision, so the next request
+ * of the same SMTP session (every RCPT and DATA) reuses its normalised
+ * names and decoded fingerprints.
+ */
+#define POL_MEMO_MAX 256
+enum { POL_IN_HELO, POL_IN_CLIENT, POL_IN_SUBJECT, POL_IN_CFP, POL_IN_KFP,
+       POL_NIN };
+
+struct pol_memo {
+	unsigned gen;		/* pol_config.gen; 0: nothing kept */
+	char in[POL_NIN][POL_MEMO_MAX];
+};
+
 struct pol_decision {
+	struct pol_memo memo;
 	struct pol_candidate cand[POL_MAX_CAND];
 	int ncand;
 	int have_cert;		/* a certificate was presented */
@@ -76,7 +95,11 @@ int pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 		    const char *authserv_default, char *why, size_t whylen);
 void pol_config_free(struct pol_config *pc);
 
-/* pol_prepare - candidates and fingerprints of REQ into D. */
+/*
+ * pol_prepare - candidates and fingerprints of REQ into D.  D is kept
+ * from one request to the next (per connection) and must be zeroed
+ * before its first use.
+ */
 void pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 		 struct pol_decision *d);
 

@@ -136,12 +136,12 @@ main(void)
 {
 	struct sm_config *cfg = sm_config_new();
 	struct pol_config pc;
-	struct pol_decision d;
+	struct pol_decision d = { 0 };
 	char why[256] = "", text[1024], action[1024];
 	char tbl[] = "/tmp/smilla-test-req-XXXXXX";
 	FILE *fp;
 	size_t i;
-	int fd = mkstemp(tbl);
+	int fd = mkstemp(tbl), again;
 
 	memset(key, 0x11, sizeof(key));
 	memset(other, 0x22, sizeof(other));
@@ -167,11 +167,47 @@ main(void)
 			snprintf(at, sizeof(text) - (size_t)(at - text), "%s%s",
 				 keyhex, rest);
 		}
-		decide(&pc, text, &d, action, sizeof(action));
-		ok(strcmp(pol_result_word(d.result), c->result) == 0 &&
-		   strcmp(d.identity, c->identity) == 0 &&
-		   strncmp(action, c->action, strlen(c->action)) == 0,
-		   "%s -> %s %s", c->req, pol_result_word(d.result), action);
+		/* Twice: the second decision reuses the first one's names. */
+		for (again = 0; again < 2; again++) {
+			char copy[1024];
+
+			snprintf(copy, sizeof(copy), "%s", text);
+			decide(&pc, copy, &d, action, sizeof(action));
+			ok(strcmp(pol_result_word(d.result), c->result) == 0 &&
+			   strcmp(d.identity, c->identity) == 0 &&
+			   strncmp(action, c->action, strlen(c->action)) == 0,
+			   "%s%s -> %s %s", again ? "again: " : "", c->req,
+			   pol_result_word(d.result), action);
+		}
+	}
+
+	/* Same names, another key: the fingerprints are not reused. */
+	snprintf(text, sizeof(text), "helo_name=good.t.test|ccert_pubkey_fingerprint=%s",
+		 keyhex);
+	decide(&pc, text, &d, action, sizeof(action));
+	for (i = 0; i < 32; i++)
+		sprintf(text + strlen("helo_name=good.t.test|ccert_pubkey_fingerprint=") + 3 * i,
+			"%02X%s", other[i], i < 31 ? ":" : "");
+	decide(&pc, text, &d, action, sizeof(action));
+	is_str(pol_result_word(d.result), "fail", "pass, then another key with the same HELO: fail");
+
+	/* New settings: nothing of the old ones is reused. */
+	{
+		struct pol_config pc2;
+		struct pol_request req;
+
+		sm_config_set(cfg, "client_service_label", "other-label", why,
+			      sizeof(why));
+		ok(pol_config_load(&pc2, cfg, "ignored", why, sizeof(why)) == 0 &&
+		   pc2.gen != pc.gen, "settings load again, another generation");
+		make_req(&req, "helo_name=good.t.test|ccert_pubkey_fingerprint=AB");
+		pol_prepare(&pc, &req, &d);
+		is_str(d.cand[0].owner, "_smtp-client.good.t.test", "  old settings: old label");
+		pol_prepare(&pc2, &req, &d);
+		is_str(d.cand[0].owner, "_other-label.good.t.test", "  new settings: new label");
+		pol_config_free(&pc2);
+		sm_config_set(cfg, "client_service_label", "smtp-client", why,
+			      sizeof(why));
 	}
 
 	/* The header is added once: no PREPEND when not allowed. */
