@@ -4,8 +4,12 @@
  *   null-policy (-u PATH | -t HOST:PORT)
  *
  * Socket handling in the style of smilla-policyd: one process, one
- * epoll(7) loop, non-blocking sockets, per-connection input and output
- * buffers.  Every request is read up to its empty line (the lines are
+ * event loop, non-blocking sockets, per-connection input and output
+ * buffers.  The loop is poll(2), where the daemon has epoll(7): with
+ * eight connections the daemon runs as fast with either, but this
+ * server, idle most of the time, ran at 0.5 to 0.95 of its poll speed
+ * with epoll in runs on these machines.  The baseline is the faster
+ * one.  Every request is read up to its empty line (the lines are
  * walked and checked for "name=value", as a real server must) and is
  * answered "action=DUNNO" at once: whatever a real policy server costs
  * beyond this is its own work.  SIGTERM/SIGINT: exit 0 (a unix socket
@@ -14,12 +18,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,7 +35,6 @@
 struct conn {
 	int fd;
 	int dead;
-	int out;	/* watched for output too */
 	char *rbuf, *wbuf;
 	size_t rlen, rcap, wlen, woff, wcap;
 };
@@ -222,37 +225,15 @@ usage(void)
 	exit(2);
 }
 
-/* Watch C for input, and for output while an answer is pending. */
-static void
-watch(int ep, struct conn *c, int op)
-{
-	struct epoll_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | (c->wlen > 0 ? EPOLLOUT : 0);
-	ev.data.ptr = c;
-	if (epoll_ctl(ep, op, c->fd, &ev) < 0)
-		c->dead = 1;
-	c->out = c->wlen > 0;
-}
-
-static void
-conn_free(struct conn *c)
-{
-	close(c->fd);
-	free(c->rbuf);
-	free(c->wbuf);
-	free(c);
-}
-
 int
 main(int argc, char **argv)
 {
 	const char *tcp = NULL;
-	struct epoll_event ev, evs[256];
-	struct conn listener, *c;
+	struct conn **conns = NULL;
+	struct pollfd *pfd = NULL;
+	size_t nconns = 0, cap = 0, i, n;
 	struct sigaction sa;
-	int lfd, opt, fd, ep, n, i;
+	int lfd, opt, fd;
 
 	while ((opt = getopt(argc, argv, "u:t:")) != -1) {
 		switch (opt) {
@@ -271,55 +252,76 @@ main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL);
 	lfd = tcp != NULL ? listen_inet(tcp) : listen_unix(unix_path);
 	nonblock(lfd);
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		die("epoll_create1");
-	memset(&listener, 0, sizeof(listener));
-	listener.fd = lfd;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.ptr = &listener;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
-		die("epoll_ctl");
 
 	while (!got_term) {
-		if ((n = epoll_wait(ep, evs, 256, 1000)) < 0) {
+		if (nconns + 1 > cap) {
+			cap = 2 * (nconns + 1);
+			if ((pfd = realloc(pfd, cap * sizeof(*pfd))) == NULL)
+				die("realloc");
+		}
+		pfd[0].fd = lfd;
+		pfd[0].events = POLLIN;
+		for (i = 0; i < nconns; i++) {
+			pfd[i + 1].fd = conns[i]->fd;
+			pfd[i + 1].events = POLLIN |
+					    (conns[i]->wlen > 0 ? POLLOUT : 0);
+		}
+		n = nconns + 1;
+		if (poll(pfd, n, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
-			die("epoll_wait");
+			die("poll");
 		}
-		/* Connections are freed after the round: none is looked at twice. */
-		for (i = 0; i < n; i++) {
-			c = evs[i].data.ptr;
-			if (c == &listener) {
-				while ((fd = accept4(lfd, NULL, NULL,
-						     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-					if ((c = calloc(1, sizeof(*c))) == NULL) {
-						close(fd);
-						continue;
-					}
-					c->fd = fd;
-					watch(ep, c, EPOLL_CTL_ADD);
-					if (c->dead)
-						conn_free(c);
-				}
+		for (i = 1; i < n; i++) {
+			struct conn *c = conns[i - 1];
+
+			if (pfd[i].revents & POLLOUT)
+				conn_write(c, "", 0);
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_read(c);
+		}
+		/* Close the dead ones, keeping the array dense. */
+		for (i = 0; i < nconns;) {
+			struct conn *c = conns[i];
+
+			if (!c->dead) {
+				i++;
 				continue;
 			}
-			if (evs[i].events & EPOLLOUT)
-				conn_write(c, "", 0);
-			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-				conn_read(c);
-			if (!c->dead && c->out != (c->wlen > 0))
-				watch(ep, c, EPOLL_CTL_MOD);
+			close(c->fd);
+			free(c->rbuf);
+			free(c->wbuf);
+			free(c);
+			conns[i] = conns[--nconns];
 		}
-		for (i = 0; i < n; i++) {
-			c = evs[i].data.ptr;
-			if (c != &listener && c->dead) {
-				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-				conn_free(c);
+		if (pfd[0].revents & POLLIN) {
+			while ((fd = accept4(lfd, NULL, NULL,
+					     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+				struct conn *c = calloc(1, sizeof(*c));
+				struct conn **grown =
+					realloc(conns, (nconns + 1) * sizeof(*grown));
+
+				if (c == NULL || grown == NULL) {
+					free(c);
+					if (grown != NULL)
+						conns = grown;
+					close(fd);
+					continue;
+				}
+				conns = grown;
+				c->fd = fd;
+				conns[nconns++] = c;
 			}
 		}
 	}
-	close(ep);
+	for (i = 0; i < nconns; i++) {
+		close(conns[i]->fd);
+		free(conns[i]->rbuf);
+		free(conns[i]->wbuf);
+		free(conns[i]);
+	}
+	free(conns);
+	free(pfd);
 	close(lfd);
 	if (unix_path != NULL)
 		unlink(unix_path);
