@@ -242,7 +242,7 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 	in[POL_IN_SUBJECT] = pol_request_value(req, POL_A_CCERT_SUBJECT);
 	in[POL_IN_CFP] = pol_request_value(req, POL_A_CCERT_FINGERPRINT);
 	in[POL_IN_KFP] = pol_request_value(req, POL_A_CCERT_PUBKEY_FINGERPRINT);
-	if (!memo_hit(pc, &d->memo, in)) {
+	if (!(d->memo_hit = memo_hit(pc, &d->memo, in))) {
 		prepare_names(pc, in, d);
 		memo_keep(pc, &d->memo, in);
 	}
@@ -270,6 +270,31 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 			c->need_lookup = 1;
 		}
 	}
+}
+
+void
+pol_verdict_get(const struct pol_decision *d, int i, struct pol_verdict *v)
+{
+	const struct pol_candidate *c = &d->cand[i];
+
+	v->result = c->result;
+	v->usage = c->usage;
+	v->selector = c->selector;
+	v->mtype = c->mtype;
+	sm_strlcpy(v->reason, c->reason, sizeof(v->reason));
+}
+
+void
+pol_verdict_set(struct pol_decision *d, int i, const struct pol_verdict *v)
+{
+	struct pol_candidate *c = &d->cand[i];
+
+	c->done = 1;
+	c->result = v->result;
+	c->usage = v->usage;
+	c->selector = v->selector;
+	c->mtype = v->mtype;
+	sm_strlcpy(c->reason, v->reason, sizeof(c->reason));
 }
 
 void

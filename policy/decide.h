@@ -72,8 +72,16 @@ struct pol_memo {
 	char in[POL_NIN][POL_MEMO_MAX];
 };
 
+/* What one lookup made of a candidate (pol_found), to be reused. */
+struct pol_verdict {
+	enum pol_result result;
+	int usage, selector, mtype;
+	char reason[128];
+};
+
 struct pol_decision {
 	struct pol_memo memo;
+	int memo_hit;		/* this pol_prepare reused the memo */
 	struct pol_candidate cand[POL_MAX_CAND];
 	int ncand;
 	int have_cert;		/* a certificate was presented */
@@ -106,6 +114,17 @@ void pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 /* pol_found - the verdict for candidate I from RES (NULL: no memory). */
 void pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
 	       const struct sm_dns_result *res);
+
+/*
+ * pol_verdict_get - candidate I's verdict (after pol_found) into V;
+ * pol_verdict_set - give candidate I verdict V instead of a pol_found.
+ * A caller that knows the RRset is the same as for the request a memo
+ * hit (D->memo_hit) came from may reuse the verdict.
+ */
+void pol_verdict_get(const struct pol_decision *d, int i,
+		     struct pol_verdict *v);
+void pol_verdict_set(struct pol_decision *d, int i,
+		     const struct pol_verdict *v);
 
 /* pol_fail_lookup - candidate I could not be looked up: temperror. */
 void pol_fail_lookup(struct pol_decision *d, int i, const char *reason);

@@ -76,6 +76,17 @@ struct conn {
 	int64_t t0;
 	int used_dns;		/* some answer had to come from DNS */
 	int looked_up;		/* some TLSA RRset was needed at all */
+	/*
+	 * Each candidate's verdict from a memory cache entry, valid while
+	 * the memory cache is unchanged (its generation) and the entry
+	 * lives: the next request of the session needs no lookup and no
+	 * matching.
+	 */
+	struct vmemo {
+		unsigned long gen;	/* srv->mc_gen; 0: none */
+		time_t expires;
+		struct pol_verdict v;
+	} vmemo[POL_MAX_CAND];
 	struct conn *prev, *next;
 	struct conn *todo_next;
 };
@@ -118,6 +129,7 @@ struct pol_server {
 	long max_inflight;
 	struct mc *mc[MC_BUCKETS];
 	size_t nmc;
+	unsigned long mc_gen;	/* changes with every entry in or out */
 	unsigned long rep_dropped;	/* since the last warning */
 	time_t rep_drop_logged;
 	struct epoll_event events[MAX_EVENTS];
@@ -150,9 +162,10 @@ mc_purge(struct pol_server *srv)
 			free(e);
 		}
 	srv->nmc = 0;
+	srv->mc_gen++;
 }
 
-static const struct sm_dns_result *
+static const struct mc *
 mc_get(struct pol_server *srv, const char *name, time_t now)
 {
 	struct mc **pp = &srv->mc[hash(name)], *e;
@@ -160,12 +173,13 @@ mc_get(struct pol_server *srv, const char *name, time_t now)
 	while ((e = *pp) != NULL) {
 		if (strcmp(e->name, name) == 0) {
 			if (e->expires > now)
-				return e->res;
+				return e;
 			*pp = e->next;
 			sm_dns_result_free(e->res);
 			free(e->name);
 			free(e);
 			srv->nmc--;
+			srv->mc_gen++;
 			return NULL;
 		}
 		pp = &e->next;
@@ -204,6 +218,7 @@ mc_put(struct pol_server *srv, struct sm_dns_result *res, long life,
 	e->next = srv->mc[h];
 	srv->mc[h] = e;
 	srv->nmc++;
+	srv->mc_gen++;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -413,15 +428,25 @@ need(struct conn *c, int i)
 {
 	struct pol_server *srv = c->srv;
 	const char *name = c->d.cand[i].owner;
-	const struct sm_dns_result *hit;
+	const struct mc *hit;
 	struct sm_dns_result *res = NULL;
+	struct vmemo *m = &c->vmemo[i];
 	struct flight *f;
 	struct waiter *w;
 	time_t now = time(NULL);
 	char why[256];
 
+	/* Same names and keys as the last request, same cache entry. */
+	if (c->d.memo_hit && m->gen == srv->mc_gen && m->expires > now) {
+		pol_verdict_set(&c->d, i, &m->v);
+		return;
+	}
+	m->gen = 0;
 	if ((hit = mc_get(srv, name, now)) != NULL) {
-		pol_found(&srv->pc, &c->d, i, hit);
+		pol_found(&srv->pc, &c->d, i, hit->res);
+		m->gen = srv->mc_gen;
+		m->expires = hit->expires;
+		pol_verdict_get(&c->d, i, &m->v);
 		return;
 	}
 	if (srv->cache != NULL &&

@@ -66,8 +66,8 @@ check "reputation events recorded ($n pass events)" [ "$n" -gt 5 ]
 ctl="$SMILLA_BUILD/smillactl -c $work/plain.conf"
 run $ctl report
 is "$rc" 0 "smillactl report"
-like "$out" '^good\.smilla\.test +[0-9TZ:-]+ +[1-9][0-9]* +0 +0 +1 +1 +0 +0 +1 +0$' \
-	"  good.smilla.test: passes, one nocert, one unusable, one key, no change"
+like "$out" '^good\.smilla\.test +[0-9TZ:-]+ +[1-9][0-9]* +1 +0 +2 +2 +0 +0 +1 +0$' \
+	"  good.smilla.test: passes, one fail, two nocert, two unusable, one key, no change"
 like "$out" '^host\.bogus\.smilla\.test .* 0 +0 +0 +0 +0 +2 +0 ' "  bogus counted"
 run $ctl report --identity GOOD.smilla.test.
 like "$out" 'pass +record=3 1 1 client=\[127\.0\.0\.1\] helo=good\.smilla\.test tls=TLSv1\.3' \
