@@ -39,6 +39,7 @@
 #include "server.h"
 
 #define RBUF_MAX (1024 * 1024)	/* one request can never be larger */
+#define WBUF_HIGH (256 * 1024)	/* answers queued: read no more until sent */
 #define MC_BUCKETS 8192
 #define MC_MAX 100000		/* memory cache entries before a purge */
 #define FLUSH_MS 1000
@@ -57,6 +58,7 @@ struct conn {
 	struct pol_server *srv;
 	int in, out;
 	uint32_t mask;		/* events watched; 0: not in epoll */
+	int wblocked;		/* the socket took no more: wait for EPOLLOUT */
 	int file;		/* input epoll refuses: always ready */
 	int todo;		/* on srv->todo */
 	char *rbuf, *wbuf;
@@ -249,12 +251,17 @@ conn_write(struct conn *c, const char *text, size_t len)
 	if (len > 0)
 		memcpy(c->wbuf + c->wlen, text, len);
 	c->wlen += len;
+	if (c->wblocked && len > 0)
+		return;		/* no write(2) until the socket has room */
+	c->wblocked = 0;
 	while (c->woff < c->wlen) {
 		n = write(c->out, c->wbuf + c->woff, c->wlen - c->woff);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;		/* watched for EPOLLOUT */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->wblocked = 1;	/* watched for EPOLLOUT */
+			return;
+		}
 		if (n <= 0) {
 			c->dead = 1;
 			break;
@@ -528,6 +535,11 @@ process(struct conn *c)
 
 	c->ready = 0;
 	while (!c->busy && !c->dead && c->rlen > c->roff) {
+		if (c->wlen - c->woff >= WBUF_HIGH) {
+			/* A client that does not read its answers waits. */
+			c->ready = 1;
+			break;
+		}
 		rc = pol_request_parse(c->rbuf + c->roff, c->rlen - c->roff,
 				       &c->req, &used, why, sizeof(why));
 		if (rc == 0)
@@ -568,7 +580,7 @@ conn_watch(struct conn *c)
 
 	if (c->file || c->in < 0)
 		return;
-	if (!c->busy && !c->eof && !c->dead)
+	if (!c->busy && !c->eof && !c->dead && c->wlen - c->woff < WBUF_HIGH)
 		want |= EPOLLIN;
 	/* stdout under spawn(8) stays blocking: answers are small. */
 	if (c->wlen > 0 && c->out == c->in)

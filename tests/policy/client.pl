@@ -8,6 +8,13 @@
 #   recv NAME [TIMEOUT]           wait for one answer, print
 #                                 "NAME <ms> action=..." (ms since its send)
 #   closed NAME [TIMEOUT]         print "NAME closed" or "NAME open"
+#   close NAME                    close connection NAME
+#   burst NAME N helo=H key=FP    send N requests without waiting for
+#                                 answers (read only when the daemon
+#                                 takes no more)
+#   recvn NAME N [TIMEOUT]        wait for N answers, print
+#                                 "NAME N answers, P pass"
+#   trickle NAME helo=H key=FP    send one request a few octets at a time
 #   sleep SECONDS
 # Core Perl only.
 use strict;
@@ -43,6 +50,16 @@ sub wait_answer {
 	return $1;
 }
 
+# A request from "name=value" words (raw=TEXT: TEXT as is, \n for newlines).
+sub request {
+	my %a = map { split /=/, $_, 2 } @_;
+	return $a{raw} =~ s/\\n/\n/gr if defined $a{raw};
+	return "request=smtpd_access_policy\nprotocol_state=" .
+	    ($a{state} // 'RCPT') . "\nhelo_name=$a{helo}\n" .
+	    "client_address=127.0.0.1\ninstance=" . ($a{instance} // "i$.") .
+	    "\nccert_pubkey_fingerprint=" . ($a{key} // '') . "\n\n";
+}
+
 while (my $line = <STDIN>) {
 	chomp $line;
 	next if $line =~ /^\s*(#|$)/;
@@ -50,13 +67,48 @@ while (my $line = <STDIN>) {
 	if ($cmd eq 'open') {
 		$sock{$name} = connect_to() or die "connect $target: $!\n";
 	} elsif ($cmd eq 'send') {
-		my %a = map { split /=/, $_, 2 } @args;
-		my $req = defined $a{raw} ? $a{raw} =~ s/\\n/\n/gr :
-		    "request=smtpd_access_policy\nprotocol_state=" .
-		    ($a{state} // 'RCPT') . "\nhelo_name=$a{helo}\n" .
-		    "client_address=127.0.0.1\ninstance=" . ($a{instance} // "i$.") .
-		    "\nccert_pubkey_fingerprint=" . ($a{key} // '') . "\n\n";
-		syswrite($sock{$name}, $req);
+		syswrite($sock{$name}, request(@args));
+		$sent{$name} = time;
+	} elsif ($cmd eq 'close') {
+		close($sock{$name});
+	} elsif ($cmd eq 'burst') {
+		my $n = shift @args;
+		my $all = join '', map { request(@args, "instance=b$_") } 1 .. $n;
+		my $s = $sock{$name};
+		# Answers are read only when the daemon takes no more input
+		# (it stops reading while its answers pile up).
+		$s->blocking(0);
+		while (length $all) {
+			my $w = syswrite($s, $all);
+			if (defined $w) {
+				substr($all, 0, $w) = '';
+				next;
+			}
+			die "write: $!\n" unless $!{EAGAIN};
+			my ($r) = IO::Select->select(IO::Select->new($s),
+			    IO::Select->new($s), undef, 10);
+			if ($r && @$r) {
+				my $n = sysread($s, my $chunk, 65536);
+				$buf{$name} .= $chunk if $n;
+			}
+		}
+		$s->blocking(1);
+		$sent{$name} = time;
+	} elsif ($cmd eq 'recvn') {
+		my ($n, $pass) = (0, 0);
+		while ($n < $args[0]) {
+			my $ans = wait_answer($name, $args[1] // 10);
+			last unless defined $ans && $ans ne '';
+			$n++;
+			$pass++ if $ans =~ /^action=PREPEND DANE-Client-Auth: pass /;
+		}
+		print "$name $n answers, $pass pass\n";
+	} elsif ($cmd eq 'trickle') {
+		my $req = request(@args);
+		while (length $req) {
+			syswrite($sock{$name}, substr($req, 0, 7, ''));
+			sleep(0.002);
+		}
 		$sent{$name} = time;
 	} elsif ($cmd eq 'recv') {
 		my $ans = wait_answer($name, $args[0] // 10);

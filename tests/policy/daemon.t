@@ -82,6 +82,35 @@ like "$out" '^bad closed' "malformed request: connection closed without an answe
 like "$out" '^good [0-9]+ action=PREPEND' "  other connections carry on"
 like "$(cat "$work/log")" 'malformed request \(line without name=value\)' "  logged with the reason"
 
+# A client gone while its lookup hangs; one that sends 20000 requests
+# and reads answers only when its writes would block (far more than the
+# socket buffers hold: the daemon waits to write, and stops reading
+# until its answers are taken); one whose request comes a few octets at
+# a time.
+out=$(client "$work/policy.sock" <<SCRIPT
+open gone
+send gone helo=h1.slow.smilla.test key=$K
+sleep 0.2
+close gone
+open many
+burst many 20000 helo=good.smilla.test key=$K
+sleep 0.5
+recvn many 20000 20
+open drip
+trickle drip helo=good.smilla.test key=$K
+recv drip 2
+sleep 3.5
+open after
+send after helo=good.smilla.test key=$K
+recv after 2
+SCRIPT
+)
+is "$(printf '%s\n' "$out" | grep '^many')" "many 20000 answers, 20000 pass" \
+	"20000 requests, answers read only when the daemon stops reading: all answered"
+like "$out" '^drip [0-9]+ action=PREPEND DANE-Client-Auth: pass' "a request a few octets at a time"
+like "$out" '^after [0-9]+ action=PREPEND DANE-Client-Auth: pass' \
+	"  after the lookup of a client that went away timed out: still serving"
+
 # SIGHUP: new actions take effect on the same listening sockets.
 write_conf "action_pass = OK"
 kill -HUP $pid
