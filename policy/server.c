@@ -355,7 +355,8 @@ finish(struct conn *c)
 	/* PREPEND once per message, never at end-of-data. */
 	prepend_ok = strcmp(state, "END-OF-MESSAGE") != 0 &&
 		     (instance[0] == '\0' ||
-		      strcmp(instance, c->hdr_instance) != 0);
+		      strncmp(instance, c->hdr_instance,
+			      sizeof(c->hdr_instance) - 1) != 0);
 	memcpy(line, pre, sizeof(pre) - 1);
 	len = pol_action(&srv->pc, &c->d, prepend_ok, &added, action,
 			 sizeof(line) - sizeof(pre) - 2);
