@@ -49,7 +49,7 @@ MIL_MODS = spool mime resolver recipient session
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
-.PHONY: all check check-build demo bench install clean deps unit
+.PHONY: all check check-build demo bench install clean deps unit fuzz
 .SUFFIXES:
 .SECONDARY:
 
@@ -92,6 +92,25 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
 
 unit: $(UNIT_BINS)
 
+# libFuzzer targets (tests/fuzz/), built with clang: the parsers that
+# read what the network and DNS send, with the modules they need.
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) \
+	     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	     -Isrc -Ipolicy $(shell pkg-config --cflags openssl)
+FUZZ_LIBS = $(shell pkg-config --libs openssl)
+FUZZ_BINS = build/fuzz/fuzz_request build/fuzz/fuzz_rdata
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c policy/request.c src/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+build/fuzz/fuzz_rdata: tests/fuzz/fuzz_rdata.c src/dane.c src/rr.c src/util.c src/cert.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+fuzz: $(FUZZ_BINS)
+
 deps:
 	./scripts/deps.sh
 
@@ -99,7 +118,7 @@ deps:
 # cannot share a binary).
 check-build:
 	$(MAKE) B=build/asan EXTRA="$(SAN)" all unit
-	$(MAKE) B=build all unit
+	$(MAKE) B=build all unit fuzz
 
 check: deps
 	$(MAKE) check-build

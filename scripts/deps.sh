@@ -9,7 +9,7 @@ build-essential pkg-config perl
 libunbound-dev libevent-dev libssl-dev libsqlite3-dev libidn2-dev librnp-dev
 openssl sqlite3 dns-root-data
 nsd ldnsutils gnupg
-valgrind groff-base
+valgrind groff-base clang libclang-rt-14-dev
 postfix swaks libnet-ssleay-perl
 libmilter-dev miltertest gpgsm
 "
