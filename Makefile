@@ -93,13 +93,14 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
 unit: $(UNIT_BINS)
 
 # libFuzzer targets (tests/fuzz/), built with clang: the parsers that
-# read what the network and DNS send, with the modules they need.
+# read what the network and DNS send (policy requests, RDATA, MIME),
+# with the modules they need.
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) \
 	     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	     -Isrc -Ipolicy $(shell pkg-config --cflags openssl)
 FUZZ_LIBS = $(shell pkg-config --libs openssl)
-FUZZ_BINS = build/fuzz/fuzz_request build/fuzz/fuzz_rdata
+FUZZ_BINS = build/fuzz/fuzz_request build/fuzz/fuzz_rdata build/fuzz/fuzz_mime
 
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c policy/request.c src/util.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -108,6 +109,10 @@ build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c policy/request.c src/util.c $
 build/fuzz/fuzz_rdata: tests/fuzz/fuzz_rdata.c src/dane.c src/rr.c src/util.c src/cert.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla -o $@ $(filter %.c,$^)
 
 fuzz: $(FUZZ_BINS)
 

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Coverage-guided fuzzing (libFuzzer, with ASan and UBSan) of the
 # parsers that read what the network and DNS send: the policy request
-# parser and TLSA RDATA with fingerprint matching.  Each target runs
-# SMILLA_FUZZ_SECONDS (10) from a seed corpus (the golden requests; a
-# few RDATA sets made here); a crash, a leak or a broken invariant
-# fails the test and leaves the input in the work directory.
+# parser, TLSA RDATA with fingerprint matching, and the milter's MIME
+# sniffing.  Each target runs SMILLA_FUZZ_SECONDS (10) from a seed
+# corpus (the golden requests; RDATA sets and messages made here); a
+# crash, a leak or a broken invariant fails the test and leaves the
+# input in the work directory.
 set -eu
 . "$(dirname "$0")/../dnssec/tap.sh"
 
@@ -14,14 +15,19 @@ secs=${SMILLA_FUZZ_SECONDS:-10}
 work=$(mktemp -d /tmp/smilla-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/request" "$work/rdata"
+mkdir -p "$work/request" "$work/rdata" "$work/mime"
 cp "$top"/tests/policy/golden/*.in "$work/request/"
 # RDATA sets: a length octet before each record (see fuzz_rdata.c).
 printf '\001\043\003\001\001%032d' 0 > "$work/rdata/311"
 printf '\000\003\003\000\000\003\002\001\001' > "$work/rdata/short"
 printf '\001\006\003\001\002abc\043\002\000\001%032d' 0 > "$work/rdata/mixed"
 
-for t in request rdata; do
+# Content-Type value, NUL, body (see fuzz_mime.c).
+printf 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\000body\r\n' > "$work/mime/smime"
+printf 'multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x\000--x\r\n' > "$work/mime/pgpmime"
+printf 'text/plain; charset=us-ascii\000Hello\r\n-----BEGIN PGP MESSAGE-----\r\n' > "$work/mime/inline"
+
+for t in request rdata mime; do
 	if [ ! -x "$bin/fuzz_$t" ]; then
 		ok 1 "fuzz_$t built (make fuzz)"
 		continue
