@@ -15,6 +15,13 @@
 #   recvn NAME N [TIMEOUT]        wait for N answers, print
 #                                 "NAME N answers, P pass"
 #   trickle NAME helo=H key=FP    send one request a few octets at a time
+#   flood NAME helo=H key=FP      send requests, reading nothing, until
+#                                 the daemon takes no more for a second
+#                                 (or 16 MB went); print "NAME stalled
+#                                 after N requests" (or "not stalled"),
+#                                 then read every answer: "NAME N
+#                                 answers, H header, B bad" (one
+#                                 instance: the header comes once)
 #   sleep SECONDS
 # Core Perl only.
 use strict;
@@ -103,6 +110,48 @@ while (my $line = <STDIN>) {
 			$pass++ if $ans =~ /^action=PREPEND DANE-Client-Auth: pass /;
 		}
 		print "$name $n answers, $pass pass\n";
+	} elsif ($cmd eq 'flood') {
+		my $s = $sock{$name};
+		my $req = request(@args, 'instance=flood');
+		my ($bytes, $idle) = (0, 0);
+		$s->blocking(0);
+		while ($bytes < 16 << 20 && $idle < 10) {
+			my $off = $bytes % length $req;
+			my $w = syswrite($s, substr($req, $off) . $req x 63);
+			if (defined $w && $w > 0) {
+				$bytes += $w;
+				$idle = 0;
+			} else {
+				die "write: $!\n" unless $!{EAGAIN};
+				$idle++;
+				sleep(0.1);
+			}
+		}
+		my $n = int($bytes / length $req);
+		print $idle ? "$name stalled after $n requests\n"
+		    : "$name not stalled ($n requests)\n";
+		# Finish the request cut in the middle, then take the answers.
+		my $rest = $bytes % length $req ? substr($req, $bytes % length $req) : '';
+		$n++ if length $rest;
+		my ($got, $hdr, $bad) = (0, 0, 0);
+		while ($got < $n) {
+			if (length $rest) {
+				my $w = syswrite($s, $rest);
+				substr($rest, 0, $w) = '' if defined $w && $w > 0;
+			}
+			IO::Select->new($s)->can_read(10) or last;
+			my $r = sysread($s, my $chunk, 65536);
+			last unless $r;
+			$buf{$name} .= $chunk;
+			while ($buf{$name} =~ s/^(.*?)\n\n//s) {
+				my $a = $1;
+				$got++;
+				$hdr++ if $a =~ /^action=PREPEND DANE-Client-Auth: pass /;
+				$bad++ unless $a =~ /^action=(PREPEND|DUNNO)/;
+			}
+		}
+		$s->blocking(1);
+		print "$name $got answers, $hdr header, $bad bad\n";
 	} elsif ($cmd eq 'trickle') {
 		my $req = request(@args);
 		while (length $req) {

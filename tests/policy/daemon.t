@@ -111,6 +111,21 @@ like "$out" '^drip [0-9]+ action=PREPEND DANE-Client-Auth: pass' "a request a fe
 like "$out" '^after [0-9]+ action=PREPEND DANE-Client-Auth: pass' \
 	"  after the lookup of a client that went away timed out: still serving"
 
+# A client that never reads: the daemon stops reading from it once its
+# answers back up (256 KB queued), instead of queueing without end.
+out=$(client "$work/policy.sock" <<SCRIPT
+open flood
+flood flood helo=good.smilla.test key=$K
+SCRIPT
+)
+like "$out" '^flood stalled after [0-9]+ requests' "a client that never reads is no longer read from"
+n=$(printf '%s\n' "$out" | sed -n 's/^flood stalled after \([0-9]*\) requests/\1/p')
+check "  after a bounded backlog (${n:-?} requests, under 60000)" [ -n "$n" ] && [ "$n" -lt 60000 ]
+like "$out" '^flood [0-9]+ answers, 1 header, 0 bad' "  once it reads, every request is answered"
+total=$(printf '%s\n' "$out" | sed -n 's/^flood \([0-9]*\) answers.*/\1/p')
+check "  all of them (${total:-?} answers for ${n:-?} requests and the cut one)" \
+	[ -n "$total" ] && [ "$total" -ge "${n:-0}" ] && [ "$total" -le $((${n:-0} + 1)) ]
+
 # SIGHUP: new actions take effect on the same listening sockets.
 write_conf "action_pass = OK"
 kill -HUP $pid
