@@ -16,7 +16,8 @@
 # (1) seconds of warm-up.  Prints a table with the ratios (b)/(a)
 # throughput and (c)/(b) p99.
 # Exit status: 0 when no run had errors (and every stalled lookup of (c)
-# stayed pending for the whole run), 1 otherwise, 2 on setup failure.
+# stayed pending for the whole run, and every decision is in the
+# reputation store), 1 otherwise, 2 on setup failure.
 #
 # Environment: SMILLA_BUILD (default ./build), BENCH_SECONDS,
 # BENCH_WARMUP, BENCH_CONNS, BENCH_ROUNDS, BENCH_SLICE, BENCH_STALL,
