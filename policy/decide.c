@@ -83,9 +83,9 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 			pc->order[pc->norder++] = s;
 	}
 	sm_split_free(v, n);
-	pc->label_len = sm_strlcpy(pc->label,
-				   sm_config_str(cfg, "client_service_label"),
-				   sizeof(pc->label));
+	sm_strlcpy(pc->label, sm_config_str(cfg, "client_service_label"),
+		   sizeof(pc->label));
+	pc->label_len = strlen(pc->label);	/* as kept, not as given */
 	pc->digest = sm_digest_parse(sm_config_str(cfg, "fingerprint_digest"));
 	sm_strlcpy(pc->authserv, *sm_config_str(cfg, "authserv_id") ?
 				 sm_config_str(cfg, "authserv_id") :
@@ -475,20 +475,17 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
 							 NULL;
 	const char *who = d->identity[0] ? d->identity : "this client";
+	int temporary = d->result == POL_BOGUS || d->result == POL_TEMPERROR;
 	struct out o = { buf, buf + buflen - 1 };
 
 	*added = 0;
 	if (buflen == 0)
 		return 0;
 	if (d->required && d->result != POL_PASS) {
-		if (d->result == POL_BOGUS || d->result == POL_TEMPERROR)
-			put(&o, "DEFER 4.7.5 DANE client authentication of ");
-		else
-			put(&o, "REJECT 5.7.1 DANE client authentication "
-				"required for ");
+		put(&o, temporary ? "DEFER 4.7.5 DANE client authentication of " :
+			"REJECT 5.7.1 DANE client authentication required for ");
 		put(&o, who);
-		put(&o, d->result == POL_BOGUS || d->result == POL_TEMPERROR ?
-				" temporarily failed (" : " (");
+		put(&o, temporary ? " temporarily failed (" : " (");
 		put(&o, pol_result_word(d->result));
 		put(&o, ")");
 	} else if (!pc->add_header[d->result]) {

@@ -571,6 +571,13 @@ nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Is C ready for its next request (and has room for the answer)? */
+static int
+wants_input(const struct conn *c)
+{
+	return !c->busy && !c->eof && !c->dead && c->wlen - c->woff < WBUF_HIGH;
+}
+
 /* Watch C for what it can take next; nothing while it waits. */
 static void
 conn_watch(struct conn *c)
@@ -581,7 +588,7 @@ conn_watch(struct conn *c)
 
 	if (c->file || c->in < 0)
 		return;
-	if (!c->busy && !c->eof && !c->dead && c->wlen - c->woff < WBUF_HIGH)
+	if (wants_input(c))
 		want |= EPOLLIN;
 	/* stdout under spawn(8) stays blocking: answers are small. */
 	if (c->wlen > 0 && c->out == c->in)
@@ -864,7 +871,7 @@ pol_server_run_once(struct pol_server *srv)
 	int timeout = FLUSH_MS, dl, n, i, files_ready = 0;
 
 	for (c = srv->nfiles ? srv->conns : NULL; c != NULL; c = c->next)
-		files_ready |= c->file && !c->busy && !c->eof && !c->dead;
+		files_ready |= c->file && wants_input(c);
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
 		timeout = dl;
 	if (files_ready)
@@ -897,7 +904,7 @@ pol_server_run_once(struct pol_server *srv)
 		}
 	}
 	for (c = files_ready ? srv->conns : NULL; c != NULL; c = c->next)
-		if (c->file && !c->busy && !c->eof && !c->dead) {
+		if (c->file && wants_input(c)) {
 			conn_read(c);
 			touch(c);
 		}
