@@ -3,6 +3,9 @@
 # (sanitizer build), the DNSSEC tier against a real test bed (NSD on
 # loopback, libunbound validating), and valgrind runs of the plain build.
 # The test bed is started once here and always torn down.
+#
+#   tests/check.sh [TEST...]	only these (test programs or .t files),
+#				against the same bed and environment
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,5 +30,9 @@ export SMILLA_PLAIN="$top/build"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+if [ $# -gt 0 ]; then
+	prove --exec '' --timer -f "$@"
+	exit
+fi
 units=$(ls build/asan/tests/unit/test_* | grep -v '\.o$')
 prove --exec '' --timer -f $units tests/*/*.t
