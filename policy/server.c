@@ -346,6 +346,8 @@ finish(struct conn *c)
 	const char *helo = attr(c, POL_A_HELO_NAME);
 	const char *client_name = attr(c, POL_A_CLIENT_NAME);
 	char line[1100], detail[200], *action = line + sizeof(pre) - 1;
+	char e_name[256], e_addr[160], e_helo[1024], e_state[64], e_reason[160];
+	char e_id[1024];
 	int prepend_ok, added;
 	size_t len;
 	double ms;
@@ -377,18 +379,24 @@ finish(struct conn *c)
 			 cand->usage, cand->selector, cand->mtype);
 	else
 		snprintf(detail, sizeof(detail), "reason=\"%s\"",
-			 cand && cand->reason[0] ? cand->reason :
-			 c->d.have_cert ? "no usable identity" :
-					  "no client certificate");
+			 sm_escape(cand && cand->reason[0] ? cand->reason :
+				   c->d.have_cert ? "no usable identity" :
+						    "no client certificate",
+				   e_reason, sizeof(e_reason)));
+	/* What the client sent is escaped: it cannot forge a field. */
 	sm_log(SM_LOG_INFO,
 	       "client=%s[%s] helo=%s identity=%s result=%s %s lookup=%s "
 	       "time=%.1fms state=%s action=%s",
-	       client_name[0] ? client_name : "unknown",
-	       attr(c, POL_A_CLIENT_ADDRESS), helo[0] ? helo : "-",
-	       c->d.identity[0] ? c->d.identity : "-",
+	       client_name[0] ? sm_escape(client_name, e_name, sizeof(e_name)) :
+				"unknown",
+	       sm_escape(attr(c, POL_A_CLIENT_ADDRESS), e_addr, sizeof(e_addr)),
+	       helo[0] ? sm_escape(helo, e_helo, sizeof(e_helo)) : "-",
+	       c->d.identity[0] ? sm_escape(c->d.identity, e_id, sizeof(e_id)) :
+				  "-",
 	       pol_result_word(c->d.result), detail,
 	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
-	       ms, state[0] ? state : "-", action);
+	       ms, state[0] ? sm_escape(state, e_state, sizeof(e_state)) : "-",
+	       action);
 }
 
 static void conn_free(struct conn *c);
@@ -547,9 +555,11 @@ process(struct conn *c)
 			break;
 		if (rc < 0) {
 			/* No answer: Postfix applies its default_action. */
+			char e_why[512];
+
 			sm_log(SM_LOG_WARNING,
 			       "malformed request (%s): closing the connection",
-			       why);
+			       sm_escape(why, e_why, sizeof(e_why)));
 			c->dead = 1;
 			break;
 		}

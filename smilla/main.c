@@ -87,8 +87,10 @@ queue_id(SMFICTX *ctx)
 static sfsistat
 tempfail(SMFICTX *ctx, const char *why)
 {
+	char e_why[512];
+
 	sm_log(SM_LOG_ERR, "queue_id=%s action=tempfail reason=\"%s\"",
-	       queue_id(ctx), why);
+	       queue_id(ctx), sm_escape(why, e_why, sizeof(e_why)));
 	smfi_setreply(ctx, "451", "4.3.0",
 		      "smilla: local error, message kept, try again later");
 	return SMFIS_TEMPFAIL;
@@ -184,6 +186,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	const struct mil_rcpt *r;
 	struct mil_reply reply;
 	enum mil_verdict v;
+	char e_addr[1024], e_why[512], e_reply[512];
 
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
@@ -192,11 +195,15 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 		record(c, r);
 	if (v == MIL_ACCEPT)
 		return SMFIS_CONTINUE;
+	/* The address and reasons may carry what the client wrote. */
 	sm_log(SM_LOG_NOTICE,
 	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
-	       queue_id(ctx), r ? r->addr : argv[0],
+	       queue_id(ctx), sm_escape(r ? r->addr : argv[0], e_addr,
+					sizeof(e_addr)),
 	       r ? mil_key_state_word(r->keys.state) : "?",
-	       r ? r->keys.why : "", reply.code, reply.xcode, reply.text);
+	       sm_escape(r ? r->keys.why : "", e_why, sizeof(e_why)),
+	       reply.code, reply.xcode,
+	       sm_escape(reply.text, e_reply, sizeof(e_reply)));
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
 	return v == MIL_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
@@ -309,7 +316,7 @@ on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	struct mil_outcome o;
-	char rcpts[1024];
+	char rcpts[1024], e_from[1024], e_reason[512];
 	sfsistat rc = SMFIS_CONTINUE;
 
 	if (c == NULL || c->msg == NULL)
@@ -335,8 +342,9 @@ on_eom(SMFICTX *ctx)
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
-	       queue_id(ctx), c->from, rcpts, mil_action_word(o.action),
-	       o.reason ? " reason=\"" : "", o.reason ? o.reason : "",
+	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
+	       mil_action_word(o.action), o.reason ? " reason=\"" : "",
+	       o.reason ? sm_escape(o.reason, e_reason, sizeof(e_reason)) : "",
 	       o.reason ? "\"" : "", mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);

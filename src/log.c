@@ -3,6 +3,10 @@
  *
  * Before sm_log_open() is called, lines go to stderr at level info, so
  * a program can report config errors before it knows where to log.
+ *
+ * Callers escape what clients wrote (sm_escape); as a last guard a line
+ * never leaves here with a control character in it: one missed field
+ * must not be able to start a forged line or drive a terminal.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,13 +106,16 @@ void
 sm_log(enum sm_log_level level, const char *fmt, ...)
 {
 	va_list ap;
-	char line[2048];
+	char line[2048], *p;
 
 	if (level > max_level)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
 	if (use_syslog)
 		syslog(level_prio[level], "%s", line);
 	else

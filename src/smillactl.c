@@ -78,24 +78,62 @@ die(int code, const char *fmt, const char *arg)
 	exit(code);
 }
 
-/* JSON string (or null) to stdout. */
-static void
-json_str(const char *s)
+/* Length of the UTF-8 sequence at S (1-4), 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
 {
+	size_t n, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * JSON string (or null) to stdout.  What clients wrote is stored raw:
+ * controls (C0, DEL, C1) are escaped and octets that are not UTF-8
+ * become U+FFFD, so the output is valid JSON and safe on a terminal.
+ */
+static void
+json_str(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
 	if (s == NULL) {
 		fputs("null", stdout);
 		return;
 	}
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
+	for (; *s; s += n ? n : 1) {
+		n = utf8_len(s);
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s < 0x20 || *s == 0x7f)
+			printf("\\u%04x", *s);
+		else if (n == 0)
+			fputs("\\ufffd", stdout);
+		else if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+			printf("\\u%04x", s[1]);	/* C1 control */
 		else
-			putchar(c);
+			fwrite(s, 1, n, stdout);
 	}
 	putchar('"');
 }
@@ -617,7 +655,7 @@ static void
 show_identity(void *arg, const struct sm_rep_identity *id)
 {
 	struct report_ctx *rc = arg;
-	char first[32], last[32];
+	char first[32], last[32], e_id[1024];
 	int i;
 
 	fmt_time(id->first_seen, first, sizeof(first));
@@ -638,7 +676,8 @@ show_identity(void *arg, const struct sm_rep_identity *id)
 		printf("%-32s %-20s %6s %6s %6s %6s %8s %6s %9s %4s %7s\n",
 		       "identity", "last seen", "pass", "fail", "none", "nocert",
 		       "unusable", "bogus", "temperror", "keys", "changes");
-	printf("%-32s %-20s", id->identity, last);
+	printf("%-32s %-20s", sm_escape(id->identity, e_id, sizeof(e_id)),
+	       last);
 	for (i = 0; i < SM_REP_NRESULTS; i++)
 		printf(" %*ld", i == 4 ? 8 : i == 6 ? 9 : 6, id->count[i]);
 	printf(" %4ld %7ld\n", id->keys_seen, id->key_changes);
@@ -649,6 +688,7 @@ show_event(void *arg, const struct sm_rep_event *ev)
 {
 	struct report_ctx *rc = arg;
 	char when[32], rec[16] = "-";
+	char e_addr[256], e_helo[1024], e_tls[128], e_key[600];
 
 	fmt_time(ev->time, when, sizeof(when));
 	if (ev->usage >= 0)
@@ -671,10 +711,15 @@ show_event(void *arg, const struct sm_rep_event *ev)
 		printf(",\"count\":%ld}", ev->count);
 		return;
 	}
+	/* Stored as the client sent them: escaped for the terminal. */
 	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key=%s"
-	       " count=%ld\n", when, ev->result, rec, ev->client_address,
-	       ev->helo, ev->tls_protocol[0] ? ev->tls_protocol : "-",
-	       ev->key_fp[0] ? ev->key_fp : "-", ev->count);
+	       " count=%ld\n", when, ev->result, rec,
+	       sm_escape(ev->client_address, e_addr, sizeof(e_addr)),
+	       ev->helo[0] ? sm_escape(ev->helo, e_helo, sizeof(e_helo)) : "-",
+	       ev->tls_protocol[0] ? sm_escape(ev->tls_protocol, e_tls,
+					       sizeof(e_tls)) : "-",
+	       ev->key_fp[0] ? sm_escape(ev->key_fp, e_key, sizeof(e_key)) : "-",
+	       ev->count);
 }
 
 static int
@@ -713,7 +758,7 @@ cmd_report(struct ctl *ctl)
 			printf(",\"events\":[");
 		}
 		else
-			printf("%s\n", host);
+			printf("%s\n", sm_escape(host, why, sizeof(why)));
 		n = sm_rep_events(rep, host, since, 100, show_event, &rc, why,
 				  sizeof(why));
 		if (rc.json)

@@ -174,6 +174,46 @@ sm_base64_encode(const uint8_t *data, size_t len)
 	return out;
 }
 
+static int
+needs_escape(unsigned char c)
+{
+	return c <= ' ' || c >= 0x7f || c == '"' || c == '\\';
+}
+
+const char *
+sm_escape(const char *s, char *buf, size_t buflen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (s == NULL)
+		return "";
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (needs_escape(*p))
+			break;
+	if (*p == '\0')
+		return s;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		size_t need = needs_escape(*p) ? 4 : 1;
+
+		if (n + need + 1 > buflen) {
+			memcpy(buf + (n > buflen - 4 ? buflen - 4 : n), "...", 4);
+			return buf;
+		}
+		if (need == 1) {
+			buf[n++] = (char)*p;
+		} else {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 15];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 size_t
 sm_strlcpy(char *dst, const char *src, size_t size)
 {

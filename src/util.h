@@ -67,6 +67,16 @@ char *sm_base64_encode(const uint8_t *data, size_t len);
  */
 size_t sm_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * sm_escape - S as it may appear in a log line or a report: every
+ * octet outside printable ASCII (controls, space, DEL, 8-bit) and '"',
+ * '\\' become "\\xHH", so a client's text can neither end a field,
+ * forge a "key=value", nor reach a terminal raw.  Returns S itself when
+ * nothing needs escaping, else BUF (BUFLEN at least 4), cut to fit with
+ * "..." at the end.  S may be NULL (returns "").
+ */
+const char *sm_escape(const char *s, char *buf, size_t buflen);
+
 /* sm_why - printf into a caller's reason buffer (WHY may be NULL). */
 void sm_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -84,4 +84,33 @@ run $ctl report --since 3x
 is "$rc" 64 "report with a bad duration: usage error"
 run $ctl report --identity nobody.smilla.test
 is "$rc" 1 "report for an unknown identity: exit 1"
+
+# A client's text never reaches the log or a report raw: a HELO with
+# ESC and CR (terminal escapes, a forged line), a client name that tries
+# to add a field.  Its own store, so the counts above stay as they are.
+{ cat "$BED_DIR/smilla.conf"; echo "db_path = $work/hostile.db"; } > "$work/hostile.conf"
+esc=$(printf '\033')
+cr=$(printf '\r')
+printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nhelo_name=evil%s[2J%sresult=pass\nclient_address=127.0.0.1\nclient_name=x result=pass identity=good.smilla.test\nccert_fingerprint=%s\nccert_pubkey_fingerprint=%s\n\n' \
+	"$esc" "$cr" "$GOOD_CERT_SHA256_COLON" "$GOOD_SPKI_SHA256_COLON" > "$work/hostile.in"
+"$pd" -c "$work/hostile.conf" -s < "$work/hostile.in" > "$work/hostile.out" 2> "$work/hostile.log"
+is "$(grep -c '^action=' "$work/hostile.out")" 1 "hostile client: answered"
+check "hostile client: no ESC, CR or other control character in the log" \
+	sh -c "! LC_ALL=C tr -d '\n' < '$work/hostile.log' | LC_ALL=C grep -q '[[:cntrl:]]'"
+like "$(cat "$work/hostile.log")" 'helo=evil\\x1b\[2J\\x0dresult=pass identity=' \
+	"  the HELO is logged escaped, and its fake field is not a field"
+like "$(cat "$work/hostile.log")" 'client=x\\x20result=pass\\x20identity=good\.smilla\.test\[127' \
+	"  the client name is one field"
+hctl="$SMILLA_BUILD/smillactl -c $work/hostile.conf"
+run $hctl report --json
+id=$(printf '%s' "$out" | perl -MJSON::PP -e 'print decode_json(join "", <STDIN>)->{identities}[0]{identity}')
+run $hctl report --identity "$id"
+like "$out" 'helo=evil\\x1b\[2J\\x0dresult=pass tls=' "  smillactl report shows the HELO escaped"
+check "  and prints no control character" \
+	sh -c "! printf '%s' \"\$1\" | LC_ALL=C tr -d '\n' | LC_ALL=C grep -q '[[:cntrl:]]'" sh "$out"
+run $hctl report --identity "$id" --json
+h=$(printf '%s' "$out" | perl -MJSON::PP -e 'print decode_json(join "", <STDIN>)->{events}[0]{helo}')
+is "$h" "evil${esc}[2J${cr}result=pass" "  report --json: valid JSON, the HELO as sent"
+check "  report --json carries no raw control character" \
+	sh -c "! printf '%s' \"\$1\" | LC_ALL=C tr -d '\n' | LC_ALL=C grep -q '[[:cntrl:]]'" sh "$out"
 done_testing

@@ -67,5 +67,26 @@ main(void)
 	is_int((long)sm_strlcpy(buf, "abcdefghij", sizeof(buf)), 10,
 	       "strlcpy returns the source length");
 	is_str(buf, "abcdefg", "  and cuts, terminated");
+	/* Client text in log lines and reports: no raw controls, no forged
+	   fields, clean text passed through as it is. */
+	{
+		char eb[64];
+		const char *clean = "mx.example.test";
+
+		ok(sm_escape(clean, eb, sizeof(eb)) == clean,
+		   "escape: clean text is returned as it is");
+		is_str(sm_escape("a\x1b[2J\r\nb", eb, sizeof(eb)),
+		       "a\\x1b[2J\\x0d\\x0ab", "escape: ESC, CR, LF");
+		is_str(sm_escape("x result=pass", eb, sizeof(eb)),
+		       "x\\x20result=pass", "escape: a space cannot start a field");
+		is_str(sm_escape("q\"\\\x7f\xc3\xa9", eb, sizeof(eb)),
+		       "q\\x22\\x5c\\x7f\\xc3\\xa9",
+		       "escape: quote, backslash, DEL, 8-bit");
+		is_str(sm_escape(NULL, eb, sizeof(eb)), "", "escape: NULL");
+		is_str(sm_escape("\x01\x01\x01\x01", eb, 12), "\\x01\\x01...",
+		       "escape: cut to fit, marked");
+		is_int((long)strlen(sm_escape("\x01\x01\x01\x01", eb, 12)), 11,
+		       "  within the buffer");
+	}
 	return done_testing();
 }
