@@ -29,7 +29,7 @@ pid=$!
 wait_socket "$work/smilla.sock"
 check "smilla listening on a unix socket" [ -S "$work/smilla.sock" ]
 
-for s in sequence abort several badinput; do
+for s in sequence abort several badinput escape; do
 	MT_SOCK="unix:$work/smilla.sock" MT_DIR="$here" \
 		miltertest -s "$here/$s.lua" > "$work/$s.out" 2>&1 && rc=0 || rc=$?
 	is "$rc" 0 "$s.lua: every check passed ($(grep -c '^ok:' "$work/$s.out") checks)"
@@ -48,6 +48,12 @@ like "$log" 'queue_id=M3 .*action=untouched reason="already-encrypted"' \
 	"already encrypted: logged as untouched"
 is "$(grep -c 'queue_id=AB[1246] .*action=' "$work/smilla.log" || true)" 0 \
 	"aborted messages are not logged as delivered"
+like "$log" 'queue_id=ESC1 from=<evil\\x1b\[2J\\x0dx@client\.test> ' \
+	"a sender's ESC and CR are logged escaped"
+like "$log" 'queue_id=ESC1 rcpt=<.*a\\x1b\]0;pwn\\x07\\x20state=secure.*@required\.smilla\.test> state=' \
+	"  and so is a refused recipient's address: its fake field is not a field"
+check "no control character in the milter's log" \
+	sh -c "! LC_ALL=C tr -d '\n' < '$work/smilla.log' | LC_ALL=C grep -q '[[:cntrl:]]'"
 unlike "$log" 'ERROR: AddressSanitizer|runtime error' "no sanitizer reports"
 
 kill "$pid"
