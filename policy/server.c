@@ -379,7 +379,7 @@ finish(struct conn *c)
 			 cand->usage, cand->selector, cand->mtype);
 	else
 		snprintf(detail, sizeof(detail), "reason=\"%s\"",
-			 sm_escape(cand && cand->reason[0] ? cand->reason :
+			 sm_escape_quoted(cand && cand->reason[0] ? cand->reason :
 				   c->d.have_cert ? "no usable identity" :
 						    "no client certificate",
 				   e_reason, sizeof(e_reason)));
@@ -559,7 +559,7 @@ process(struct conn *c)
 
 			sm_log(SM_LOG_WARNING,
 			       "malformed request (%s): closing the connection",
-			       sm_escape(why, e_why, sizeof(e_why)));
+			       sm_escape_quoted(why, e_why, sizeof(e_why)));
 			c->dead = 1;
 			break;
 		}

@@ -90,7 +90,7 @@ tempfail(SMFICTX *ctx, const char *why)
 	char e_why[512];
 
 	sm_log(SM_LOG_ERR, "queue_id=%s action=tempfail reason=\"%s\"",
-	       queue_id(ctx), sm_escape(why, e_why, sizeof(e_why)));
+	       queue_id(ctx), sm_escape_quoted(why, e_why, sizeof(e_why)));
 	smfi_setreply(ctx, "451", "4.3.0",
 		      "smilla: local error, message kept, try again later");
 	return SMFIS_TEMPFAIL;
@@ -201,9 +201,9 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	       queue_id(ctx), sm_escape(r ? r->addr : argv[0], e_addr,
 					sizeof(e_addr)),
 	       r ? mil_key_state_word(r->keys.state) : "?",
-	       sm_escape(r ? r->keys.why : "", e_why, sizeof(e_why)),
+	       sm_escape_quoted(r ? r->keys.why : "", e_why, sizeof(e_why)),
 	       reply.code, reply.xcode,
-	       sm_escape(reply.text, e_reply, sizeof(e_reply)));
+	       sm_escape_quoted(reply.text, e_reply, sizeof(e_reply)));
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
 	return v == MIL_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
@@ -344,7 +344,8 @@ on_eom(SMFICTX *ctx)
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
 	       mil_action_word(o.action), o.reason ? " reason=\"" : "",
-	       o.reason ? sm_escape(o.reason, e_reason, sizeof(e_reason)) : "",
+	       o.reason ? sm_escape_quoted(o.reason, e_reason, sizeof(e_reason)) :
+			  "",
 	       o.reason ? "\"" : "", mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);

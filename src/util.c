@@ -175,13 +175,14 @@ sm_base64_encode(const uint8_t *data, size_t len)
 }
 
 static int
-needs_escape(unsigned char c)
+needs_escape(unsigned char c, int quoted)
 {
-	return c <= ' ' || c >= 0x7f || c == '"' || c == '\\';
+	return c < ' ' || (c == ' ' && !quoted) || c >= 0x7f || c == '"' ||
+	       c == '\\';
 }
 
-const char *
-sm_escape(const char *s, char *buf, size_t buflen)
+static const char *
+escape(const char *s, char *buf, size_t buflen, int quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p;
@@ -190,12 +191,12 @@ sm_escape(const char *s, char *buf, size_t buflen)
 	if (s == NULL)
 		return "";
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (needs_escape(*p))
+		if (needs_escape(*p, quoted))
 			break;
 	if (*p == '\0')
 		return s;
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		size_t need = needs_escape(*p) ? 4 : 1;
+		size_t need = needs_escape(*p, quoted) ? 4 : 1;
 
 		if (n + need + 1 > buflen) {
 			memcpy(buf + (n > buflen - 4 ? buflen - 4 : n), "...", 4);
@@ -212,6 +213,18 @@ sm_escape(const char *s, char *buf, size_t buflen)
 	}
 	buf[n] = '\0';
 	return buf;
+}
+
+const char *
+sm_escape(const char *s, char *buf, size_t buflen)
+{
+	return escape(s, buf, buflen, 0);
+}
+
+const char *
+sm_escape_quoted(const char *s, char *buf, size_t buflen)
+{
+	return escape(s, buf, buflen, 1);
 }
 
 size_t

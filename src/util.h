@@ -74,8 +74,11 @@ size_t sm_strlcpy(char *dst, const char *src, size_t size);
  * forge a "key=value", nor reach a terminal raw.  Returns S itself when
  * nothing needs escaping, else BUF (BUFLEN at least 4), cut to fit with
  * "..." at the end.  S may be NULL (returns "").
+ * sm_escape_quoted - the same for text between double quotes, where a
+ * space cannot end the field and is kept.
  */
 const char *sm_escape(const char *s, char *buf, size_t buflen);
+const char *sm_escape_quoted(const char *s, char *buf, size_t buflen);
 
 /* sm_why - printf into a caller's reason buffer (WHY may be NULL). */
 void sm_why(char *why, size_t whylen, const char *fmt, ...)

@@ -8,16 +8,25 @@ require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)
 PF_SH="$here/postfix.sh"
-pd="$SMILLA_BUILD/smilla-policyd"
 work="$BED_DIR/e2e"
 rm -rf "$work"
 mkdir -p "$work"
 chmod 755 "$work"
 pf="$work/pf"
 pid=""
+# The checkout may lie below a directory only root can enter (a clone
+# in root's 0700 home).  This test always runs the daemon from such a
+# place, so that whatever an unprivileged process needs (spawn(8) runs
+# the daemon as nobody) must come from the bed's own traversable
+# directory, wherever the checkout is.
+hidden=$(mktemp -d /tmp/smilla-hidden.XXXXXX)
+chmod 700 "$hidden"
+cp "$SMILLA_BUILD/smilla-policyd" "$hidden/smilla-policyd"
+pd="$hidden/smilla-policyd"
 cleanup() {
 	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	rm -rf "$hidden"
 }
 trap cleanup EXIT
 
@@ -123,7 +132,11 @@ check "reputation store has the passes ($n)" [ "$n" -ge 4 ]
   echo "log = syslog:mail"	# stderr is the socket under spawn
   echo "db_path ="; } > "$work/spawn.conf"
 chmod 644 "$work/spawn.conf"
-"$PF_SH" start "$pf" "spawn:$pd -s -c $work/spawn.conf" > "$work/pf-start2.log" 2>&1
+# spawn(8)'s child runs as nobody: its program lies in the bed.
+mkdir -p "$work/bin"
+cp "$pd" "$work/bin/smilla-policyd"
+chmod 755 "$work/bin" "$work/bin/smilla-policyd"
+"$PF_SH" start "$pf" "spawn:$work/bin/smilla-policyd -s -c $work/spawn.conf" > "$work/pf-start2.log" 2>&1
 . "$pf/postfix.env"
 send spawn good.smilla.test good
 is "$rc" 0 "spawn mode: accepted"
@@ -136,5 +149,6 @@ like "$out" '<~\* +554 5\.7\.1 ' "  required client rejected in spawn mode too"
 "$PF_SH" stop "$pf" > /dev/null 2>&1
 left=$(ps -ww -eo args= | grep -F "$work" | grep -v grep || true)
 is "$left" "" "nothing left running"
+rm -rf "$hidden"
 trap - EXIT
 done_testing

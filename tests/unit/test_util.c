@@ -83,6 +83,9 @@ main(void)
 		       "q\\x22\\x5c\\x7f\\xc3\\xa9",
 		       "escape: quote, backslash, DEL, 8-bit");
 		is_str(sm_escape(NULL, eb, sizeof(eb)), "", "escape: NULL");
+		is_str(sm_escape_quoted("DNS timeout \"x\"\r", eb, sizeof(eb)),
+		       "DNS timeout \\x22x\\x22\\x0d",
+		       "escape quoted: spaces kept, quotes and CR escaped");
 		is_str(sm_escape("\x01\x01\x01\x01", eb, 12), "\\x01\\x01...",
 		       "escape: cut to fit, marked");
 		is_int((long)strlen(sm_escape("\x01\x01\x01\x01", eb, 12)), 11,
