@@ -48,7 +48,8 @@ sub wait_answer {
 	while (($buf{$name} // '') !~ /\n\n/) {
 		my $left = $end - time;
 		return undef if $left <= 0;
-		return '' unless IO::Select->new($s)->can_read($left);
+		# A timeout is not a close: undef, so "closed" says "open".
+		return undef unless IO::Select->new($s)->can_read($left);
 		my $n = sysread($s, my $chunk, 65536);
 		return '' unless $n;
 		$buf{$name} .= $chunk;
