@@ -2,7 +2,8 @@
 # smilla-policyd as a daemon on unix and inet sockets: a hanging lookup
 # never delays other clients, lookups time out as temperror, malformed
 # requests close only their own connection, SIGHUP reloads settings
-# (and keeps the old ones when the new file is bad), SIGTERM stops it.
+# (and keeps the old ones when the new file is bad), SIGTERM stops it
+# and says so.
 set -eu
 . "$(dirname "$0")/../dnssec/tap.sh"
 require_bed
@@ -158,6 +159,7 @@ rc=$?
 set -e
 trap - EXIT
 is "$rc" 0 "SIGTERM: clean exit"
+like "$(cat "$work/log")" 'stopping \(SIGTERM\), 0 connections open' "  logged"
 n=$(sqlite3 "$work/smilla.db" "select sum(count) from rep_events")
 check "reputation events written at exit ($n)" [ "$n" -ge 8 ]
 lines=$(grep -c ' result=' "$work/log")
