@@ -1150,7 +1150,10 @@ accept_all(struct pol_server *srv, int lfd)
 	}
 }
 
-/* Close every connection idle longer than idle_timeout. */
+/*
+ * Close every connection idle for idle_timeout (freed in sweep());
+ * the idle list is in SINCE order, so only its head is looked at.
+ */
 static void
 expire(struct pol_server *srv, int64_t now)
 {
@@ -1162,7 +1165,7 @@ expire(struct pol_server *srv, int64_t now)
 		       (long long)((now - c->since) / 1000),
 		       c->rlen > c->roff ? " inside a request" :
 		       c->wlen > c->woff ? " with answers unread" : "");
-		conn_close(c);
+		conn_drop(c);
 	}
 }
 
@@ -1177,6 +1180,11 @@ pol_server_run_once(struct pol_server *srv)
 		listeners_watch(srv, 1);
 	if (srv->paused && srv->resume_at - now < timeout)
 		timeout = (int)(srv->resume_at - now);
+	/* Wake up when the connection idle longest reaches idle_timeout. */
+	if (srv->idle_head != NULL &&
+	    srv->idle_head->since + srv->idle_ms - now < timeout)
+		timeout = srv->idle_head->since + srv->idle_ms - now > 0 ?
+			(int)(srv->idle_head->since + srv->idle_ms - now) : 0;
 	for (c = srv->nfiles ? srv->conns : NULL; c != NULL; c = c->next)
 		files_ready |= c->file && wants_input(c);
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
@@ -1218,9 +1226,9 @@ pol_server_run_once(struct pol_server *srv)
 			conn_read(c);
 			touch(c);
 		}
-	sweep(srv);
 	now = sm_now_ms();
 	expire(srv, now);
+	sweep(srv);
 	cap_report(srv, now);
 }
 

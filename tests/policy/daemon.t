@@ -280,9 +280,13 @@ check "  EMFILE: the daemon uses under 10 % CPU (${cpu:-?} %)" [ "${cpu:-100}" -
 like "$out" '^new [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  a new client is answered"
 is "$(grep -c 'accept: Too many open files' "$lw/log")" 1 "  one log line for the episode"
 kill -TERM $lpid
-wait $lpid || true
+set +e
+wait $lpid
+rc=$?
+set -e
 trap - EXIT
-like "$(cat "$lw/log")" 'stopping \(SIGTERM\), [0-9]+ connections open' "stop line with the connections open"
+is "$rc" 0 "SIGTERM after all that: clean exit (no sanitizer report)"
+like "$(cat "$lw/log")" 'stopping \(SIGTERM\), [0-9]+ connections open' "  the stop line says how many connections were open"
 
 # Started as root with user = nobody: binds, hands the socket to the
 # user, drops privileges, then opens the database as that user.
