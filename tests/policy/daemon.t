@@ -242,10 +242,13 @@ is "$(printf '%s\n' "$out" | grep -c '^b [0-9]* action=PREPEND')" 2 "  the other
 like "$(cat "$lw/log")" 'max_connections \(3\) reached: closed 1 longest-idle' "  logged"
 
 # 1100 idle connections: the longest-idle ones give way, no CPU is
-# spent on the listener, and a new client is answered.
-lconf
+# spent on the listener, and a new client is answered.  A
+# max_connections that does not fit is lowered.
+lconf "max_connections = 5000"
 kill -HUP $lpid
 sleep 0.5
+like "$(cat "$lw/log")" "max_connections 5000 does not fit under the descriptor limit 1024 with max_inflight $mi: using $mc" \
+	"max_connections 5000 under 1024 descriptors: lowered, with a warning"
 out=$( (ulimit -n 4096; client "$lw/policy.sock") <<SCRIPT
 hold 1100
 sleep 0.5
