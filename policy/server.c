@@ -1181,10 +1181,12 @@ pol_server_run_once(struct pol_server *srv)
 	if (srv->paused && srv->resume_at - now < timeout)
 		timeout = (int)(srv->resume_at - now);
 	/* Wake up when the connection idle longest reaches idle_timeout. */
-	if (srv->idle_head != NULL &&
-	    srv->idle_head->since + srv->idle_ms - now < timeout)
-		timeout = srv->idle_head->since + srv->idle_ms - now > 0 ?
-			(int)(srv->idle_head->since + srv->idle_ms - now) : 0;
+	if (srv->idle_head != NULL) {
+		int64_t left = srv->idle_head->since + srv->idle_ms - now;
+
+		if (left < timeout)
+			timeout = left > 0 ? (int)left : 0;
+	}
 	for (c = srv->nfiles ? srv->conns : NULL; c != NULL; c = c->next)
 		files_ready |= c->file && wants_input(c);
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
