@@ -11,7 +11,8 @@
  * that needs DNS waits for its lookup (shared with every other request
  * for the same name) without holding up anybody else.  SIGHUP re-reads
  * smilla.conf and the tables; SIGTERM/SIGINT stop the daemon after the
- * reputation log is written.
+ * reputation log is written.  Whatever stops it (a signal, the end of
+ * input under -s, an error) is logged in one "stopping" line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,7 @@
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"
 
-static volatile sig_atomic_t got_hup, got_term;
+static volatile sig_atomic_t got_hup, got_term;	/* got_term: the signal */
 
 static void
 on_signal(int sig)
@@ -49,7 +50,16 @@ on_signal(int sig)
 	if (sig == SIGHUP)
 		got_hup = 1;
 	else
-		got_term = 1;
+		got_term = sig;
+}
+
+/* The one line saying why the daemon stops; returns STATUS to exit with. */
+static int
+stopping(int status, const char *why, size_t nconns)
+{
+	sm_log(status == 0 ? SM_LOG_NOTICE : SM_LOG_ERR,
+	       "stopping (%s), %zu connections open", why, nconns);
+	return status;
 }
 
 static void
@@ -142,7 +152,7 @@ open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
 	if (sm_split(sm_config_str(cfg, "listen"), names, n) < 0 ||
 	    (fds = calloc(*n ? *n : 1, sizeof(*fds))) == NULL) {
 		sm_log(SM_LOG_ERR, "out of memory");
-		exit(EX_OSERR);
+		exit(stopping(EX_OSERR, "error", 0));
 	}
 	for (i = 0; i < *n; i++) {
 		const char *spec = (*names)[i];
@@ -152,7 +162,7 @@ open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
 				 listen_inet(spec + 5, why, sizeof(why));
 		if (fds[i] < 0) {
 			sm_log(SM_LOG_ERR, "cannot listen on %s", why);
-			exit(EX_OSERR);
+			exit(stopping(EX_OSERR, "error", 0));
 		}
 		sm_log(SM_LOG_INFO, "listening on %s", spec);
 	}
@@ -178,7 +188,7 @@ drop_privileges(const struct sm_config *cfg)
 			rc = sm_priv_chown(v[i] + 5, owner, why, sizeof(why));
 			if (rc == -1) {
 				sm_log(SM_LOG_ERR, "socket_owner: %s", why);
-				exit(EX_NOUSER);
+				exit(stopping(EX_NOUSER, "error", 0));
 			}
 			if (rc < 0)
 				sm_log(SM_LOG_WARNING, "%s", why);
@@ -187,7 +197,7 @@ drop_privileges(const struct sm_config *cfg)
 	}
 	if ((rc = sm_priv_drop(user, why, sizeof(why))) < 0) {
 		sm_log(SM_LOG_ERR, "user: %s", why);
-		exit(rc == -1 ? EX_NOUSER : EX_OSERR);
+		exit(stopping(rc == -1 ? EX_NOUSER : EX_OSERR, "error", 0));
 	}
 	if (rc == 1)
 		sm_log(SM_LOG_INFO, "running as %s", user);
@@ -281,18 +291,18 @@ main(int argc, char **argv)
 	}
 	if ((srv = pol_server_new(cfg, why, sizeof(why))) == NULL) {
 		sm_log(SM_LOG_ERR, "%s", why);
-		return EX_CONFIG;
+		return stopping(EX_CONFIG, "error", 0);
 	}
 	for (i = 0; i < nlisten; i++)
 		if (pol_server_listen(srv, fds[i]) < 0) {
 			sm_log(SM_LOG_ERR, "out of memory");
-			return EX_OSERR;
+			return stopping(EX_OSERR, "error", 0);
 		}
 	free(fds);
 	sm_split_free(names, nlisten);
 	if (stdin_mode && pol_server_adopt(srv, 0, 1) < 0) {
 		sm_log(SM_LOG_ERR, "cannot serve stdin");
-		return EX_OSERR;
+		return stopping(EX_OSERR, "error", 0);
 	}
 	while (!got_term) {
 		if (got_hup) {
@@ -303,6 +313,9 @@ main(int argc, char **argv)
 		if (stdin_mode && pol_server_connections(srv) == 0)
 			break;	/* the one connection is gone */
 	}
+	stopping(0, got_term == SIGINT ? "SIGINT" : got_term ? "SIGTERM" :
+						    "end of input",
+		 pol_server_connections(srv));
 	pol_server_free(srv);
 	sm_config_free(cfg);
 	sm_log_close();

@@ -18,6 +18,19 @@
  * the connections something happened to are looked at again after the
  * events ("todo").  Input that epoll refuses (a regular file on stdin
  * under -s) is always ready.
+ *
+ * Descriptors are bounded: at most max_connections clients are held at
+ * once, and the lookups in flight (each one a libunbound socket) at
+ * most max_inflight; both default to shares of RLIMIT_NOFILE, so that
+ * a full house still leaves libunbound and the database their sockets
+ * and files.  Connections that are not deciding a request sit on the
+ * idle list, longest idle first: a new connection at the cap closes
+ * the head, and a head idle longer than idle_timeout is closed, so the
+ * check costs one look per round.  When accept4(2) runs out of
+ * descriptors or memory, the listeners are left unwatched for a back-off
+ * (a level-triggered listener that cannot be drained would otherwise
+ * spin the loop), once per episode logged, and the cap is lowered to
+ * what did fit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cache.h"
@@ -44,6 +58,18 @@
 #define MC_MAX 100000		/* memory cache entries before a purge */
 #define FLUSH_MS 1000
 #define MAX_EVENTS 256
+/*
+ * Descriptors kept for what is not a client connection or a lookup:
+ * stdio, listeners, epoll, libunbound's pipes and TCP, the database
+ * files of the cache and the reputation writer, syslog.
+ */
+#define FD_RESERVE 64
+#define FD_CEILING (1L << 20)	/* RLIM_INFINITY: the kernel's nr_open */
+#define INFLIGHT_DEFAULT_MAX 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 1000
+#define EPISODE_MS 10000	/* accept failures this far apart: new episode */
+#define VICTIM_LOOK 64		/* idle connections looked at for a quiet one */
 
 /* What an epoll event is about: first member of what it belongs to. */
 enum watch_kind { W_DNS, W_LISTENER, W_CONN };
@@ -91,6 +117,13 @@ struct conn {
 	} vmemo[POL_MAX_CAND];
 	struct conn *prev, *next;
 	struct conn *todo_next;
+	/*
+	 * On the idle list (not deciding a request), in the order of
+	 * SINCE: when the last answer went or the current request began.
+	 */
+	int idle;
+	int64_t since;
+	struct conn *idle_prev, *idle_next;
 };
 
 struct waiter {
@@ -129,6 +162,14 @@ struct pol_server {
 	struct flight *flights;
 	size_t nflights;
 	long max_inflight;
+	long max_conns;		/* lowered when accept4 runs out of fds */
+	int64_t idle_ms;
+	struct conn *idle_head, *idle_tail;	/* longest idle first */
+	int paused;		/* listeners unwatched until RESUME_AT */
+	int64_t resume_at, accept_failed;
+	int backoff_ms;
+	unsigned long evicted, refused;	/* at the cap, since last logged */
+	int64_t cap_logged;
 	struct mc *mc[MC_BUCKETS];
 	size_t nmc;
 	unsigned long mc_gen;	/* changes with every entry in or out */
@@ -223,6 +264,52 @@ mc_put(struct pol_server *srv, struct sm_dns_result *res, long life,
 	srv->mc_gen++;
 }
 
+/* ---------------------------------------------------------------- idle */
+
+static void
+idle_remove(struct conn *c)
+{
+	struct pol_server *srv = c->srv;
+
+	if (!c->idle)
+		return;
+	if (c->idle_prev != NULL)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		srv->idle_head = c->idle_next;
+	if (c->idle_next != NULL)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		srv->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->idle = 0;
+}
+
+/* C is idle from now on: to the tail, so the list stays in SINCE order. */
+static void
+idle_append(struct conn *c)
+{
+	struct pol_server *srv = c->srv;
+
+	idle_remove(c);
+	c->since = sm_now_ms();
+	c->idle = 1;
+	c->idle_prev = srv->idle_tail;
+	if (srv->idle_tail != NULL)
+		srv->idle_tail->idle_next = c;
+	else
+		srv->idle_head = c;
+	srv->idle_tail = c;
+}
+
+/* Something went over C: its idle time starts again (if it is idle). */
+static void
+active(struct conn *c)
+{
+	if (c->idle)
+		idle_append(c);
+}
+
 /* ---------------------------------------------------------------- output */
 
 /*
@@ -267,6 +354,7 @@ conn_write(struct conn *c, const char *text, size_t len)
 			break;
 		}
 		c->woff += (size_t)n;
+		active(c);
 	}
 	c->woff = c->wlen = 0;
 }
@@ -370,6 +458,7 @@ finish(struct conn *c)
 	record_event(c, cand);
 	c->busy = 0;
 	c->ready = 1;
+	idle_append(c);
 	touch(c);
 	if (!sm_log_enabled(SM_LOG_INFO))
 		return;
@@ -520,6 +609,8 @@ start(struct conn *c)
 
 	c->t0 = sm_now_ms();
 	c->busy = 1;
+	/* Waiting for DNS is not idling: no timeout, never closed at the cap. */
+	idle_remove(c);
 	c->used_dns = 0;
 	pol_prepare(&c->srv->pc, &c->req, &c->d);
 	/* Count first, so an early answer cannot finish the request. */
@@ -642,6 +733,7 @@ conn_new(struct pol_server *srv, int in, int out)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	idle_append(c);
 	conn_watch(c);
 	return c;
 }
@@ -659,6 +751,7 @@ conn_unlink(struct conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	srv->nconns--;
+	idle_remove(c);
 	if (c->mask != 0)
 		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->in, NULL);
 	if (c->file)
@@ -679,14 +772,30 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Close C; while lookups still point at it, the last one frees it. */
+/*
+ * Close C; while lookups still point at it, the last one frees it.
+ * One already closed (IN < 0) is only freed.
+ */
 static void
 conn_close(struct conn *c)
 {
-	conn_unlink(c);
+	if (c->in >= 0)
+		conn_unlink(c);
 	c->dead = 1;
 	if (c->waiting == 0)
 		conn_free(c);
+}
+
+/*
+ * Close C in the middle of a round: its descriptor goes now, its memory
+ * in sweep(), as this round's events may still point at it.
+ */
+static void
+conn_drop(struct conn *c)
+{
+	conn_unlink(c);
+	c->dead = 1;
+	touch(c);
 }
 
 static void
@@ -717,10 +826,18 @@ conn_read(struct conn *c)
 	n = read(c->in, c->rbuf + c->rlen, c->rcap - c->rlen);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0)
+	if (n <= 0) {
 		c->eof = 1;
-	else
+	} else {
+		/*
+		 * A new request starts the clock; the rest of a half-read
+		 * one does not, so a request sent an octet at a time still
+		 * ends idle_timeout after its first.
+		 */
+		if (c->rlen == 0)
+			active(c);
 		c->rlen += (size_t)n;
+	}
 	process(c);
 	if (c->eof && !c->busy && c->rlen > c->roff && !c->dead) {
 		sm_log(SM_LOG_WARNING, "connection closed inside a request");
@@ -729,6 +846,58 @@ conn_read(struct conn *c)
 }
 
 /* ---------------------------------------------------------------- API */
+
+/*
+ * Size max_connections and max_inflight to the descriptor limit L (the
+ * soft RLIMIT_NOFILE): of B = L - FD_RESERVE, max_inflight 0 takes
+ * B / 4 (at most 1000) and max_connections 0 the rest.  A configured
+ * max_inflight above B / 2, or a max_connections above what
+ * max_inflight leaves, is lowered, with a warning.
+ */
+static void
+size_limits(struct pol_server *srv, const struct sm_config *cfg)
+{
+	long want_in = sm_config_int(cfg, "max_inflight");
+	long want_conn = sm_config_int(cfg, "max_connections");
+	long lim = FD_CEILING, budget, inflight, conns;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)FD_CEILING)
+		lim = (long)rl.rlim_cur;
+	budget = lim - FD_RESERVE > 2 ? lim - FD_RESERVE : 2;
+	inflight = budget / 4 < INFLIGHT_DEFAULT_MAX ? budget / 4 :
+						      INFLIGHT_DEFAULT_MAX;
+	if (want_in > 0) {
+		inflight = want_in;
+		if (inflight > budget / 2) {
+			inflight = budget / 2;
+			sm_log(SM_LOG_WARNING,
+			       "max_inflight %ld does not fit under the descriptor "
+			       "limit %ld: using %ld", want_in, lim, inflight);
+		}
+	}
+	if (inflight < 1)
+		inflight = 1;
+	conns = budget - inflight;
+	if (want_conn > 0 && want_conn <= conns) {
+		conns = want_conn;
+	} else if (want_conn > 0) {
+		sm_log(SM_LOG_WARNING,
+		       "max_connections %ld does not fit under the descriptor "
+		       "limit %ld with max_inflight %ld: using %ld",
+		       want_conn, lim, inflight, conns);
+	}
+	if (conns < 1)
+		conns = 1;
+	srv->max_inflight = inflight;
+	srv->max_conns = conns;
+	srv->idle_ms = (int64_t)sm_config_int(cfg, "idle_timeout") * 1000;
+	sm_log(SM_LOG_INFO,
+	       "descriptor limit %ld: max_connections %ld, max_inflight %ld, "
+	       "idle_timeout %ld s", lim, conns, inflight,
+	       sm_config_int(cfg, "idle_timeout"));
+}
 
 int
 pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
@@ -742,7 +911,7 @@ pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 		return -1;
 	pol_config_free(&srv->pc);
 	srv->pc = fresh;
-	srv->max_inflight = sm_config_int(cfg, "max_inflight");
+	size_limits(srv, cfg);
 	/* After a reload, answers come from the shared cache or DNS again. */
 	mc_purge(srv);
 	return 0;
@@ -856,7 +1025,8 @@ sweep(struct pol_server *srv)
 			process(c);
 		c->todo = 0;
 		/* Answers still buffered are written before closing. */
-		if ((c->dead && (c->wlen == 0 || c->woff >= c->wlen || c->eof)) ||
+		if (c->in < 0 ||
+		    (c->dead && (c->wlen == 0 || c->woff >= c->wlen || c->eof)) ||
 		    (c->eof && !c->busy && c->wlen == 0))
 			conn_close(c);
 		else
@@ -864,14 +1034,149 @@ sweep(struct pol_server *srv)
 	}
 }
 
+/*
+ * Close the longest-idle connection, preferring one with no answer
+ * still to send among the first few.  0 when every connection is
+ * deciding a request.
+ */
+static int
+evict(struct pol_server *srv)
+{
+	struct conn *c, *victim = srv->idle_head;
+	int i;
+
+	for (c = victim, i = 0; c != NULL && i < VICTIM_LOOK;
+	     c = c->idle_next, i++)
+		if (c->wlen == c->woff) {
+			victim = c;
+			break;
+		}
+	if (victim == NULL)
+		return 0;
+	conn_drop(victim);
+	return 1;
+}
+
+/* Evictions and refusals at the cap, summed up at most once a second. */
+static void
+cap_report(struct pol_server *srv, int64_t now)
+{
+	if ((srv->evicted == 0 && srv->refused == 0) ||
+	    now - srv->cap_logged < 1000)
+		return;
+	sm_log(SM_LOG_NOTICE,
+	       "max_connections (%ld) reached: closed %lu longest-idle "
+	       "connections, refused %lu new ones (all deciding)",
+	       srv->max_conns, srv->evicted, srv->refused);
+	srv->evicted = srv->refused = 0;
+	srv->cap_logged = now;
+}
+
+static void
+listeners_watch(struct pol_server *srv, int on)
+{
+	struct epoll_event ev;
+	size_t i;
+
+	for (i = 0; i < srv->nlisteners; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = srv->listeners[i];
+		epoll_ctl(srv->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+			  srv->listeners[i]->fd, &ev);
+	}
+	srv->paused = !on;
+}
+
+/*
+ * accept4 failed with ERR, for want of descriptors or memory, or for a
+ * reason that would fail again at once: the listener stays readable,
+ * so it is left unwatched for a while (doubling up to a second while
+ * failures follow each other), and room is made by closing the
+ * longest-idle connection.  When descriptors ran out, the cap comes
+ * down to what fit, less a sixteenth for the lookups' sockets; at the
+ * lowered cap every new connection replaces an idle one.
+ */
+static void
+accept_trouble(struct pol_server *srv, int err)
+{
+	int64_t now = sm_now_ms();
+	int fresh = srv->accept_failed == 0 ||
+		    now - srv->accept_failed > EPISODE_MS;
+	long was = srv->max_conns;
+	size_t nopen = srv->nconns;
+
+	srv->backoff_ms = fresh ? BACKOFF_MIN_MS :
+		srv->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+						      srv->backoff_ms * 2;
+	srv->accept_failed = now;
+	if ((err == EMFILE || err == ENFILE) && srv->nconns > 1) {
+		long fit = (long)srv->nconns - 1 - (long)srv->nconns / 16;
+
+		if (fit < srv->max_conns)
+			srv->max_conns = fit;
+	}
+	do {
+		if (!evict(srv))
+			break;
+		srv->evicted++;
+	} while ((long)srv->nconns > srv->max_conns);
+	if (fresh)
+		sm_log(SM_LOG_WARNING,
+		       "accept: %s with %zu connections open: pausing new "
+		       "connections (%d ms, up to %d ms while it lasts); "
+		       "max_connections %ld%s",
+		       strerror(err), nopen, srv->backoff_ms,
+		       BACKOFF_MAX_MS, srv->max_conns,
+		       srv->max_conns < was ? " until reload" : "");
+	srv->resume_at = now + srv->backoff_ms;
+	listeners_watch(srv, 0);
+}
+
 static void
 accept_all(struct pol_server *srv, int lfd)
 {
 	int fd;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		if (conn_new(srv, fd, fd) == NULL)
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EPROTO)
+				continue;	/* that one is gone; next */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				accept_trouble(srv, errno);
+			return;
+		}
+		/* At the cap: the longest-idle one makes room. */
+		while ((long)srv->nconns >= srv->max_conns && evict(srv))
+			srv->evicted++;
+		if ((long)srv->nconns >= srv->max_conns) {
+			/* Everybody waits for DNS: Postfix's default_action. */
 			close(fd);
+			srv->refused++;
+		} else if (conn_new(srv, fd, fd) == NULL) {
+			close(fd);
+		}
+	}
+}
+
+/*
+ * Close every connection idle for idle_timeout (freed in sweep());
+ * the idle list is in SINCE order, so only its head is looked at.
+ */
+static void
+expire(struct pol_server *srv, int64_t now)
+{
+	struct conn *c;
+
+	while ((c = srv->idle_head) != NULL &&
+	       now - c->since >= srv->idle_ms) {
+		sm_log(SM_LOG_INFO, "closing a connection idle for %lld s%s",
+		       (long long)((now - c->since) / 1000),
+		       c->rlen > c->roff ? " inside a request" :
+		       c->wlen > c->woff ? " with answers unread" : "");
+		conn_drop(c);
+	}
 }
 
 void
@@ -879,7 +1184,19 @@ pol_server_run_once(struct pol_server *srv)
 {
 	struct conn *c;
 	int timeout = FLUSH_MS, dl, n, i, files_ready = 0;
+	int64_t now = sm_now_ms();
 
+	if (srv->paused && now >= srv->resume_at)
+		listeners_watch(srv, 1);
+	if (srv->paused && srv->resume_at - now < timeout)
+		timeout = (int)(srv->resume_at - now);
+	/* Wake up when the connection idle longest reaches idle_timeout. */
+	if (srv->idle_head != NULL) {
+		int64_t left = srv->idle_head->since + srv->idle_ms - now;
+
+		if (left < timeout)
+			timeout = left > 0 ? (int)left : 0;
+	}
 	for (c = srv->nfiles ? srv->conns : NULL; c != NULL; c = c->next)
 		files_ready |= c->file && wants_input(c);
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
@@ -903,9 +1220,12 @@ pol_server_run_once(struct pol_server *srv)
 		uint32_t rev = srv->events[i].events;
 
 		if (w->kind == W_LISTENER) {
-			accept_all(srv, w->fd);
+			if (!srv->paused)
+				accept_all(srv, w->fd);
 		} else if (w->kind == W_CONN) {
 			c = (struct conn *)w;
+			if (c->in < 0)
+				continue;	/* closed at the cap this round */
 			if (rev & EPOLLOUT)
 				conn_write(c, "", 0);
 			if (rev & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -918,7 +1238,10 @@ pol_server_run_once(struct pol_server *srv)
 			conn_read(c);
 			touch(c);
 		}
+	now = sm_now_ms();
+	expire(srv, now);
 	sweep(srv);
+	cap_report(srv, now);
 }
 
 void

@@ -18,7 +18,12 @@ struct pol_server;
 struct pol_server *pol_server_new(const struct sm_config *cfg, char *why,
 				  size_t whylen);
 
-/* pol_server_configure - replace the decision settings (SIGHUP). */
+/*
+ * pol_server_configure - replace the decision settings (SIGHUP), and
+ * size max_connections and max_inflight again from CFG and the
+ * descriptor limit of the moment (logged; values that cannot fit are
+ * lowered with a warning).
+ */
 int pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 			 char *why, size_t whylen);
 

@@ -52,6 +52,43 @@ for name in results identity bad-longline; do
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v ' result=' | sed 's/^/#   /' | head -30
 done
 
+# The policy daemon on a socket: connections closed at max_connections
+# and after idle_timeout (one inside a request), then SIGTERM.
+vgp="$BED_DIR/vg-policyd"
+mkdir -p "$vgp"
+{ cat "$conf"
+  echo "db_path = $vgp/smilla.db"
+  echo "listen = unix:$vgp/policy.sock"
+  echo "max_connections = 2"
+  echo "idle_timeout = 1"; } > "$vgp/smilla.conf"
+valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite "$SMILLA_PLAIN/smilla-policyd" \
+	-c "$vgp/smilla.conf" 2> "$vgp/valgrind.log" &
+vpid=$!
+wait_socket "$vgp/policy.sock"
+K=$GOOD_SPKI_SHA256_COLON
+out=$("$SMILLA_TOP/tests/policy/client.pl" "$vgp/policy.sock" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a 10
+open b
+send b raw=request=smtpd_access_policy\nhelo_name=x\n
+sleep 0.3
+open c
+send c helo=good.smilla.test key=$K
+recv c 10
+closed a 2
+closed b 4
+SCRIPT
+)
+like "$out" '^c [0-9]+ action=' "valgrind smilla-policyd: served at max_connections"
+like "$out" '^a closed' "  the longest-idle connection closed"
+like "$out" '^b closed' "  the half-sent request closed after idle_timeout"
+kill "$vpid"
+wait "$vpid" && rc=0 || rc=$?
+is "$rc" 0 "valgrind smilla-policyd: no errors, no leaks"
+[ "$rc" = 0 ] || grep -v ' result=' "$vgp/valgrind.log" | sed 's/^/#   /' | head -30
+
 # The milter: libmilter's threads, the resolver thread, encryption,
 # aborts and several messages per connection, driven by miltertest.
 mt="$SMILLA_TOP/tests/milter"

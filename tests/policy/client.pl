@@ -22,6 +22,12 @@
 #                                 then read every answer: "NAME N
 #                                 answers, H header, B bad" (one
 #                                 instance: the header comes once)
+#   hold N                        open N more connections and keep them,
+#                                 sending nothing; print "hold K open"
+#                                 (K: how many connected, in 5 s each)
+#   cpu PID SECONDS               CPU time process PID takes over SECONDS
+#                                 (utime + stime of /proc/PID/stat):
+#                                 print "cpu N%"
 #   sleep SECONDS
 # Core Perl only.
 use strict;
@@ -30,15 +36,25 @@ use IO::Socket::UNIX;
 use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 
 my $target = shift or die "usage: client.pl SOCKET < script\n";
-my (%sock, %sent, %buf);
+my (%sock, %sent, %buf, @held);
 $| = 1;
 
 sub connect_to {
 	return $target =~ m{^/}
 	    ? IO::Socket::UNIX->new(Peer => $target, Type => SOCK_STREAM)
 	    : IO::Socket::INET->new(PeerAddr => $target, Proto => 'tcp');
+}
+
+# utime + stime of process PID, in seconds.
+sub cpu_of {
+	open(my $fh, '<', "/proc/$_[0]/stat") or die "/proc/$_[0]/stat: $!\n";
+	my $stat = <$fh>;
+	# The command name (field 2) may hold spaces: count after its ')'.
+	my @f = split ' ', substr($stat, rindex($stat, ')') + 2);
+	return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
 sub wait_answer {
@@ -48,7 +64,8 @@ sub wait_answer {
 	while (($buf{$name} // '') !~ /\n\n/) {
 		my $left = $end - time;
 		return undef if $left <= 0;
-		return '' unless IO::Select->new($s)->can_read($left);
+		# A timeout is not a close: undef, so "closed" says "open".
+		return undef unless IO::Select->new($s)->can_read($left);
 		my $n = sysread($s, my $chunk, 65536);
 		return '' unless $n;
 		$buf{$name} .= $chunk;
@@ -167,6 +184,27 @@ while (my $line = <STDIN>) {
 	} elsif ($cmd eq 'closed') {
 		my $ans = wait_answer($name, $args[0] // 2);
 		print defined $ans && $ans eq '' ? "$name closed\n" : "$name open\n";
+	} elsif ($cmd eq 'hold') {
+		my $k = 0;
+		while ($k < $name) {
+			# A blocking connect waits while the listen queue is
+			# full (a non-blocking one would fail at once).
+			my $s = eval {
+				local $SIG{ALRM} = sub { die "timeout\n" };
+				alarm 5;
+				my $c = connect_to();
+				alarm 0;
+				$c;
+			} or last;
+			push @held, $s;
+			$k++;
+		}
+		print "hold $k open\n";
+	} elsif ($cmd eq 'cpu') {
+		my ($t0, $c0) = (time, cpu_of($name));
+		sleep($args[0]);
+		my ($t1, $c1) = (time, cpu_of($name));
+		printf "cpu %d%%\n", 100 * ($c1 - $c0) / ($t1 - $t0);
 	} elsif ($cmd eq 'sleep') {
 		sleep($name);
 	}

@@ -2,7 +2,12 @@
 # smilla-policyd as a daemon on unix and inet sockets: a hanging lookup
 # never delays other clients, lookups time out as temperror, malformed
 # requests close only their own connection, SIGHUP reloads settings
-# (and keeps the old ones when the new file is bad), SIGTERM stops it.
+# (and keeps the old ones when the new file is bad), SIGTERM stops it
+# and says so.  Under a 1024-descriptor limit: the derived limits fit,
+# idle and half-sent connections time out, the longest-idle connection
+# makes room at max_connections, 1100 idle connections (and a limit
+# lowered under the running daemon, EMFILE) cost no CPU and a new
+# client is still answered.
 set -eu
 . "$(dirname "$0")/../dnssec/tap.sh"
 require_bed
@@ -158,10 +163,133 @@ rc=$?
 set -e
 trap - EXIT
 is "$rc" 0 "SIGTERM: clean exit"
+like "$(cat "$work/log")" 'stopping \(SIGTERM\), 0 connections open' "  logged"
 n=$(sqlite3 "$work/smilla.db" "select sum(count) from rep_events")
 check "reputation events written at exit ($n)" [ "$n" -ge 8 ]
 lines=$(grep -c ' result=' "$work/log")
 is "$lines" "$n" "one log line per decision, one event per decision"
+
+# Descriptor limits: a daemon under systemd's default soft limit.
+lw="$work/lim"
+mkdir -p "$lw"
+lconf() {
+	{ cat "$BED_DIR/smilla.conf"
+	  echo "db_path = $lw/smilla.db"
+	  echo "authserv_id = mx.smilla.test"
+	  echo "listen = unix:$lw/policy.sock"
+	  printf '%s\n' "$@"; } > "$lw/smilla.conf"
+}
+lconf "idle_timeout = 2"
+"$SMILLA_BUILD/smilla-policyd" -c "$lw/smilla.conf" -s < /dev/null > /dev/null 2> "$lw/s.log" || true
+like "$(cat "$lw/s.log")" 'stopping \(end of input\), 0 connections open' "-s: the end of input is logged as the reason for stopping"
+(ulimit -n 1024; exec "$SMILLA_BUILD/smilla-policyd" -c "$lw/smilla.conf" 2> "$lw/log") &
+lpid=$!
+trap 'kill $lpid 2>/dev/null || true' EXIT
+wait_socket "$lw/policy.sock"
+line=$(grep -m1 'descriptor limit' "$lw/log" || true)
+like "$line" 'descriptor limit 1024: max_connections [0-9]+, max_inflight [0-9]+, idle_timeout 2 s' \
+	"limit 1024: the effective limits are logged"
+mc=$(printf '%s\n' "$line" | sed -n 's/.*max_connections \([0-9]*\).*/\1/p')
+mi=$(printf '%s\n' "$line" | sed -n 's/.*max_inflight \([0-9]*\).*/\1/p')
+check "  max_inflight (${mi:-?}) is below 1024 - max_connections (${mc:-?})" \
+	[ "${mi:-0}" -gt 0 ] && [ "${mi:-0}" -lt $((1024 - ${mc:-1024})) ]
+
+# A half-sent request is closed after idle_timeout (2 s); a whole one
+# on another connection is answered meanwhile, and closed 2 s later.
+out=$(client "$lw/policy.sock" <<SCRIPT
+open half
+send half raw=request=smtpd_access_policy\nhelo_name=good.smilla.test\n
+open whole
+sleep 1
+send whole helo=good.smilla.test key=$K
+recv whole
+closed half 4
+closed whole 4
+SCRIPT
+)
+like "$out" '^whole [0-9]+ action=PREPEND DANE-Client-Auth: pass' \
+	"beside a half-sent request, a whole one is answered"
+like "$out" '^half closed' "  the half-sent request is closed after idle_timeout"
+like "$(cat "$lw/log")" 'closing a connection idle for 2 s inside a request' "  and logged"
+like "$out" '^whole closed' "  an idle connection too"
+like "$(cat "$lw/log")" 'closing a connection idle for 2 s$' "  and logged"
+
+# At max_connections, a new connection closes the longest-idle one.
+lconf "max_connections = 3"
+kill -HUP $lpid
+sleep 0.5
+out=$(client "$lw/policy.sock" <<SCRIPT
+open a
+send a helo=good.smilla.test key=$K
+recv a
+open b
+send b helo=good.smilla.test key=$K
+recv b
+open c
+send c helo=good.smilla.test key=$K
+recv c
+open d
+send d helo=good.smilla.test key=$K
+recv d
+closed a
+send b helo=good.smilla.test key=$K instance=b2
+recv b
+SCRIPT
+)
+like "$out" '^d [0-9]+ action=PREPEND DANE-Client-Auth: pass' "max_connections 3: the 4th connection is served"
+like "$out" '^a closed' "  the longest-idle one is closed"
+is "$(printf '%s\n' "$out" | grep -c '^b [0-9]* action=PREPEND')" 2 "  the others stay"
+like "$(cat "$lw/log")" 'max_connections \(3\) reached: closed 1 longest-idle' "  logged"
+
+# 1100 idle connections: the longest-idle ones give way, no CPU is
+# spent on the listener, and a new client is answered.  A
+# max_connections that does not fit is lowered.
+lconf "max_connections = 5000"
+kill -HUP $lpid
+sleep 0.5
+like "$(cat "$lw/log")" "max_connections 5000 does not fit under the descriptor limit 1024 with max_inflight $mi: using $mc" \
+	"max_connections 5000 under 1024 descriptors: lowered, with a warning"
+out=$( (ulimit -n 4096; client "$lw/policy.sock") <<SCRIPT
+hold 1100
+sleep 0.5
+cpu $lpid 3
+open new
+send new helo=good.smilla.test key=$K
+recv new 5
+SCRIPT
+)
+like "$out" '^hold 1100 open' "limit 1024: 1100 idle connections"
+cpu=$(printf '%s\n' "$out" | sed -n 's/^cpu \([0-9]*\)%/\1/p')
+check "  the daemon uses under 10 % CPU (${cpu:-?} %)" [ "${cpu:-100}" -lt 10 ]
+like "$out" '^new [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  a new client is answered"
+like "$(cat "$lw/log")" "max_connections \\($mc\\) reached: closed [0-9]+ longest-idle" "  the cap is logged"
+sleep 0.5
+
+# The limit lowered under the running daemon: accept4 fails with
+# EMFILE; the listener rests, once logged, and the cap comes down.
+prlimit --pid $lpid --nofile=200:200
+out=$( (ulimit -n 4096; client "$lw/policy.sock") <<SCRIPT
+hold 400
+sleep 0.5
+cpu $lpid 2
+open new
+send new helo=good.smilla.test key=$K
+recv new 5
+SCRIPT
+)
+like "$out" '^hold 400 open' "limit lowered to 200: 400 idle connections"
+cpu=$(printf '%s\n' "$out" | sed -n 's/^cpu \([0-9]*\)%/\1/p')
+check "  EMFILE: the daemon uses under 10 % CPU (${cpu:-?} %)" [ "${cpu:-100}" -lt 10 ]
+like "$out" '^new [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  a new client is answered"
+is "$(grep -c 'accept: Too many open files' "$lw/log")" 1 "  one log line for the episode"
+kill -TERM $lpid
+set +e
+wait $lpid
+rc=$?
+set -e
+trap - EXIT
+is "$rc" 0 "SIGTERM after all that: clean exit (no sanitizer report)"
+like "$(cat "$lw/log")" 'stopping \(SIGTERM\), [0-9]+ connections open' "  the stop line says how many connections were open"
 
 # Started as root with user = nobody: binds, hands the socket to the
 # user, drops privileges, then opens the database as that user.
