@@ -29,6 +29,13 @@ pid=$!
 wait_socket "$work/smilla.sock"
 check "smilla listening on a unix socket" [ -S "$work/smilla.sock" ]
 
+# A real S/MIME body for several.lua: base64 with CRLF line ends.
+printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
+	openssl cms -encrypt -binary -aes256 -outform DER "$BED_DIR/certs/alice.pem" |
+	base64 -w 64 | sed 's/$/\r/' > "$work/smime.b64"
+check "openssl made an S/MIME body" [ -s "$work/smime.b64" ]
+export MT_SMIME="$work/smime.b64"
+
 for s in sequence abort several badinput; do
 	MT_SOCK="unix:$work/smilla.sock" MT_DIR="$here" \
 		miltertest -s "$here/$s.lua" > "$work/$s.out" 2>&1 && rc=0 || rc=$?
@@ -44,8 +51,12 @@ like "$log" 'queue_id=SEQ2 rcpt=<nobody@required\.smilla\.test> state=none .*ref
 	"a refused recipient is logged with its reply"
 like "$log" 'queue_id=M2 from=<sender@client\.test> rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="no-key"' \
 	"mixed recipients: both states logged"
-like "$log" 'queue_id=M3 .*action=untouched reason="already-encrypted"' \
-	"already encrypted: logged as untouched"
+like "$log" 'queue_id=M3 .*action=encrypted' \
+	"an S/MIME label over what is not CMS EnvelopedData: encrypted"
+like "$log" 'queue_id=M4 .*action=encrypted' \
+	"plaintext quoting a PGP armor block: encrypted"
+like "$log" 'queue_id=M6 .*action=untouched reason="already-encrypted"' \
+	"a real S/MIME EnvelopedData: logged as untouched"
 is "$(grep -c 'queue_id=AB[1246] .*action=' "$work/smilla.log" || true)" 0 \
 	"aborted messages are not logged as delivered"
 unlike "$log" 'ERROR: AddressSanitizer|runtime error' "no sanitizer reports"
