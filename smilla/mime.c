@@ -396,7 +396,8 @@ part(const uint8_t *b, size_t pos, size_t end, const char *type,
 	}
 	if (l.cte[0] != '\0' && strcmp(l.cte, "7bit") != 0 &&
 	    strcmp(l.cte, "8bit") != 0) {
-		sm_why(why, whylen, "%s/%s part in %s", type, subtype, l.cte);
+		sm_why(why, whylen, "%s/%s part not in 7bit or 8bit", type,
+		       subtype);
 		return 0;
 	}
 	*cstart = pos;
@@ -512,7 +513,7 @@ mil_label_verify(const struct mil_label *l, const uint8_t *body, size_t len,
 	case MIL_FMT_PGP_INLINE:
 		if (l->cte[0] != '\0' && strcmp(l->cte, "7bit") != 0 &&
 		    strcmp(l->cte, "8bit") != 0) {
-			sm_why(why, whylen, "inline PGP in %s", l->cte);
+			sm_why(why, whylen, "inline PGP not in 7bit or 8bit");
 			break;
 		}
 		ok = sm_pgp_encrypted(body, len, why, whylen);

@@ -661,9 +661,15 @@ verified(struct mil_msg *m)
 		got = fread(buf, 1, len, in);
 		fclose(in);
 	}
-	if (in != NULL && got == len)
-		f = mil_label_verify(&m->label, buf, len, m->why_not,
-				     sizeof(m->why_not));
+	if (in != NULL && got == len) {
+		char why[200];
+
+		/* Reasons name no client-supplied text: fit for the log. */
+		if ((f = mil_label_verify(&m->label, buf, len, why,
+					  sizeof(why))) == MIL_FMT_NONE)
+			snprintf(m->why_not, sizeof(m->why_not), "%s: %s",
+				 mil_format_word(m->claim), why);
+	}
 	free(buf);
 	return f;
 }

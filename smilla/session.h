@@ -122,9 +122,9 @@ int mil_msg_body(struct mil_msg *m, const void *data, size_t len);
 /* mil_msg_error - reason of the last -1, "" if none. */
 const char *mil_msg_error(const struct mil_msg *m);
 /*
- * mil_msg_why_not - after mil_msg_finish, why a body whose header
- * claimed encryption did not verify ("" when it did or was not
- * checked), for the log.
+ * mil_msg_why_not - after mil_msg_finish, "FORMAT: reason" when a body
+ * whose header claimed encryption did not verify ("" when it did or was
+ * not checked), for the log; it holds no client-supplied text.
  */
 const char *mil_msg_why_not(const struct mil_msg *m);
 /*

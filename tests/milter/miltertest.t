@@ -53,6 +53,8 @@ like "$log" 'queue_id=M2 from=<sender@client\.test> rcpts=alice@smilla\.test:sec
 	"mixed recipients: both states logged"
 like "$log" 'queue_id=M3 .*action=encrypted' \
 	"an S/MIME label over what is not CMS EnvelopedData: encrypted"
+like "$log" 'queue_id=M3 not-encrypted="smime: not a CMS ContentInfo' \
+	"  and a notice says why it did not verify"
 like "$log" 'queue_id=M4 .*action=encrypted' \
 	"plaintext quoting a PGP armor block: encrypted"
 like "$log" 'queue_id=M6 .*action=untouched reason="already-encrypted"' \

@@ -788,6 +788,10 @@ test_untouched(void)
 	sh = (struct shape){ "fake pkcs7 label over plaintext", p7m,
 			     "This is the secret, in plaintext.\r\n", 0 };
 	must_encrypt(&sh, one);
+	m = run(&sh, one, &o);
+	ok(strncmp(mil_msg_why_not(m), "smime: ", 7) == 0,
+	   "the log learns why: %s", mil_msg_why_not(m));
+	mil_msg_free(m);
 	sh = (struct shape){ "fake pkcs7 label over valid base64 of text",
 			     p7m, "U2VjcmV0IHRleHQsIG5vdCBDTVMK\r\n", 0 };
 	must_encrypt(&sh, one);
