@@ -365,6 +365,10 @@ sm_pgp_encrypted(const uint8_t *armored, size_t len, char *why,
 	size_t a = 0, z = len, n = 0;
 	int rc = 0;
 
+	/* rnp_dearmor works on its own streams, with no ffi: nothing
+	   shared between the milter's threads.  librnp (Debian builds
+	   it without NDEBUG) writes its own diagnostics of bad armor
+	   to stderr; there is no switch for it. */
 	/* The armor and nothing else: librnp would skip text around it. */
 	while (a < z && space(armored[a]))
 		a++;
