@@ -320,6 +320,10 @@ on_eom(SMFICTX *ctx)
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
 	mil_msg_finish(c->msg, &o);
+	/* A claim that did not hold; the reason holds no client text. */
+	if (*mil_msg_why_not(c->msg) != '\0')
+		sm_log(SM_LOG_NOTICE, "queue_id=%s not-encrypted=\"%s\"",
+		       queue_id(ctx), mil_msg_why_not(c->msg));
 	switch (o.action) {
 	case MIL_ENCRYPTED:
 	case MIL_PLAINTEXT:
@@ -336,9 +340,6 @@ on_eom(SMFICTX *ctx)
 		rc = o.action == MIL_REJECTED ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 		break;
 	}
-	if (*mil_msg_why_not(c->msg) != '\0')
-		sm_log(SM_LOG_NOTICE, "queue_id=%s not-encrypted=\"%s\"",
-		       queue_id(ctx), mil_msg_why_not(c->msg));
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",

@@ -15,10 +15,13 @@
  * what the body is, not what the header says: when the header claims
  * an encrypted shape the body is kept (a spool of its own, bounded by
  * max_message_size) and checked at the end (mime.c).  Incoming status
- * headers are deleted on every path that delivers.  Recipients that require encryption are refused at RCPT time
- * when they cannot get it, and never share a transaction with
- * recipients that cannot be encrypted to (452: the client sends them in
- * a transaction of their own).
+ * headers are deleted on every path that delivers.
+ *
+ * Recipients that require encryption are refused at RCPT time when they
+ * cannot get it, and never share a transaction with recipients that
+ * cannot be encrypted to (452: the client sends them in a transaction
+ * of their own); at the end a required recipient gets encrypted mail,
+ * a verified already encrypted one, or a refusal.
  */
 #include <ctype.h>
 #include <stdarg.h>
