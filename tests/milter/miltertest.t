@@ -18,6 +18,13 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
+# A real S/MIME body for several.lua: base64 with CRLF line ends.
+printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
+	openssl cms -encrypt -binary -aes256 -outform DER "$BED_DIR/certs/alice.pem" |
+	base64 -w 64 | sed 's/$/\r/' > "$work/smime.b64"
+check "openssl made an S/MIME body" [ -s "$work/smime.b64" ]
+export MT_SMIME="$work/smime.b64"
+
 echo "required.smilla.test" > "$work/require.tbl"
 { cat "$BED_DIR/smilla.conf"
   echo "db_path = $work/smilla.db"
@@ -28,13 +35,6 @@ echo "required.smilla.test" > "$work/require.tbl"
 pid=$!
 wait_socket "$work/smilla.sock"
 check "smilla listening on a unix socket" [ -S "$work/smilla.sock" ]
-
-# A real S/MIME body for several.lua: base64 with CRLF line ends.
-printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
-	openssl cms -encrypt -binary -aes256 -outform DER "$BED_DIR/certs/alice.pem" |
-	base64 -w 64 | sed 's/$/\r/' > "$work/smime.b64"
-check "openssl made an S/MIME body" [ -s "$work/smime.b64" ]
-export MT_SMIME="$work/smime.b64"
 
 for s in sequence abort several badinput; do
 	MT_SOCK="unix:$work/smilla.sock" MT_DIR="$here" \
