@@ -110,9 +110,14 @@ build/fuzz/fuzz_rdata: tests/fuzz/fuzz_rdata.c src/dane.c src/rr.c src/util.c sr
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
-build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c $(HDRS)
+# The MIME target also runs the verifiers behind "already encrypted":
+# CMS (smime.c, OpenSSL) and OpenPGP packets (pgp.c, librnp).
+build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c src/smime.c \
+		src/pgp.c src/util.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla -o $@ $(filter %.c,$^)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla $(shell pkg-config --cflags librnp) \
+		-o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
+		$(shell pkg-config --libs librnp) -lpthread
 
 fuzz: $(FUZZ_BINS)
 

@@ -288,7 +288,10 @@ replace_body(SMFICTX *ctx, struct mil_spool *body)
 	return rc;
 }
 
-/* Carry out an encrypted or plaintext outcome; MI_FAILURE on error. */
+/*
+ * Carry out an outcome that delivers (encrypted, plaintext, untouched):
+ * incoming status headers go on every one of them; MI_FAILURE on error.
+ */
 static int
 apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 {
@@ -308,6 +311,8 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 			"attachment; filename=\"smime.p7m\"") != MI_SUCCESS ||
 	     replace_body(ctx, o->body) != MI_SUCCESS))
 		return MI_FAILURE;
+	if (o->status[0] == '\0')
+		return MI_SUCCESS;
 	return add_header(ctx, c, policy.status_header, o->status);
 }
 
@@ -322,16 +327,19 @@ on_eom(SMFICTX *ctx)
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
 	mil_msg_finish(c->msg, &o);
+	/* A claim that did not hold; the reason holds no client text. */
+	if (*mil_msg_why_not(c->msg) != '\0')
+		sm_log(SM_LOG_NOTICE, "queue_id=%s not-encrypted=\"%s\"",
+		       queue_id(ctx), mil_msg_why_not(c->msg));
 	switch (o.action) {
 	case MIL_ENCRYPTED:
 	case MIL_PLAINTEXT:
+	case MIL_UNTOUCHED:
 		if (apply(ctx, c, &o) != MI_SUCCESS) {
 			rc = tempfail(ctx, "the MTA refused a modification");
 			msg_end(c);
 			return rc;
 		}
-		break;
-	case MIL_UNTOUCHED:
 		break;
 	case MIL_REJECTED:
 	case MIL_TEMPFAILED:

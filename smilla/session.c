@@ -9,12 +9,19 @@
  *   mil_msg_finish(m, outcome)			end of message
  *
  * Decisions, in order: a message that is already encrypted is left
- * alone; one whose recipients all have usable keys is encrypted (unless
- * it is over max_message_size); any other passes as it is, with a status
- * header.  Recipients that require encryption are refused at RCPT time
- * when they cannot get it, and never share a transaction with
- * recipients that cannot be encrypted to (452: the client sends them in
- * a transaction of their own).
+ * alone, but for its status header; one whose recipients all have
+ * usable keys is encrypted (unless it is over max_message_size); any
+ * other passes as it is, with a status header.  "Already encrypted" is
+ * what the body is, not what the header says: when the header claims
+ * an encrypted shape the body is kept (a spool of its own, bounded by
+ * max_message_size) and checked at the end (mime.c).  Incoming status
+ * headers are deleted on every path that delivers.
+ *
+ * Recipients that require encryption are refused at RCPT time when they
+ * cannot get it, and never share a transaction with recipients that
+ * cannot be encrypted to (452: the client sends them in a transaction
+ * of their own); at the end a required recipient gets encrypted mail,
+ * a verified already encrypted one, or a refusal.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -36,8 +43,11 @@ struct mil_msg {
 	int headers_seen;
 	int want_entity;		/* spool the entity for encryption */
 	int has_mime_version;
-	int encrypted_type, too_big;
-	struct mil_pgpscan pgp;
+	int too_big;
+	struct mil_label label;		/* what the header claims */
+	enum mil_format claim;		/* set at end of headers */
+	struct mil_inline pgp;		/* inline PGP: the body's start */
+	struct mil_spool *check;	/* the body, to verify the claim */
 	struct mil_hdr_ref *content;	/* Content-* headers seen */
 	size_t ncontent;
 	struct mil_hdr_ref *status;	/* incoming status headers */
@@ -46,6 +56,7 @@ struct mil_msg {
 	struct mil_spool *entity, *out;
 	size_t size;
 	char error[256];
+	char why_not[256];		/* why the claim did not verify */
 };
 
 const char *
@@ -161,7 +172,8 @@ mil_msg_new(const struct mil_policy *p)
 	if (m == NULL)
 		return NULL;
 	m->p = p;
-	mil_pgpscan_init(&m->pgp);
+	mil_label_init(&m->label);
+	mil_inline_init(&m->pgp);
 	return m;
 }
 
@@ -199,6 +211,7 @@ mil_msg_free(struct mil_msg *m)
 	free(m->del);
 	mil_spool_free(m->entity);
 	mil_spool_free(m->out);
+	mil_spool_free(m->check);
 	free(m);
 }
 
@@ -423,6 +436,8 @@ count(struct mil_msg *m, size_t len)
 		m->too_big = 1;
 		mil_spool_free(m->entity);	/* will not be encrypted */
 		m->entity = NULL;
+		mil_spool_free(m->check);	/* nor verified: plaintext */
+		m->check = NULL;
 	}
 }
 
@@ -458,8 +473,6 @@ int
 mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	       int leadspc)
 {
-	struct mil_ctype ct;
-
 	if (!m->headers_seen)
 		first_header(m);
 	count(m, strlen(name) + strlen(value) + 4);
@@ -472,11 +485,7 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 		return 0;
 	if (note_ref(&m->content, &m->ncontent, name) < 0)
 		goto oom;
-	if (strcasecmp(name, "Content-Type") == 0) {
-		mil_mime_ctype(value, &ct);
-		if (mil_mime_encrypted_type(&ct))
-			m->encrypted_type = 1;
-	}
+	mil_label_header(&m->label, name, value);
 	if (entity_put(m, name, strlen(name)) < 0 ||
 	    entity_put(m, leadspc ? ":" : ": ", leadspc ? 1 : 2) < 0 ||
 	    put_crlf(m, value) < 0 || entity_put(m, "\r\n", 2) < 0)
@@ -493,7 +502,34 @@ mil_msg_eoh(struct mil_msg *m)
 	if (!m->headers_seen)
 		first_header(m);
 	count(m, 2);
+	m->claim = mil_label_claim(&m->label);
 	return entity_put(m, "\r\n", 2);
+}
+
+/*
+ * Keep the body to check what the header claims.  Inline PGP is only a
+ * candidate until the body's first octets show an armor line: a plain
+ * text/plain message is not kept for nothing.
+ */
+static int
+check_put(struct mil_msg *m, const void *data, size_t len)
+{
+	if (m->claim == MIL_FMT_NONE || m->too_big)
+		return 0;
+	if (m->claim == MIL_FMT_PGP_INLINE &&
+	    mil_inline_feed(&m->pgp, data, len) < 0) {
+		m->claim = MIL_FMT_NONE;
+		mil_spool_free(m->check);
+		m->check = NULL;
+		return 0;
+	}
+	if (m->check == NULL && (m->check = mil_spool_new(m->p->mem_max)) ==
+				NULL) {
+		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		return -1;
+	}
+	return mil_spool_write(m->check, data, len, m->error,
+			       sizeof(m->error));
 }
 
 int
@@ -502,7 +538,8 @@ mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 	if (!m->headers_seen)
 		first_header(m);
 	count(m, len);
-	mil_pgpscan_feed(&m->pgp, data, len);
+	if (check_put(m, data, len) < 0)
+		return -1;
 	return entity_put(m, data, len);
 }
 
@@ -605,9 +642,45 @@ done:
 	return rc;
 }
 
+/*
+ * What the kept body really is: the format the header claimed when the
+ * body verifies, else MIL_FMT_NONE (also when it cannot be read: then
+ * the message is treated as plaintext, which is safe).
+ */
+static enum mil_format
+verified(struct mil_msg *m)
+{
+	enum mil_format f = MIL_FMT_NONE;
+	size_t len, got = 0;
+	uint8_t *buf;
+	FILE *in;
+
+	if (m->claim == MIL_FMT_NONE || m->too_big || m->check == NULL)
+		return MIL_FMT_NONE;
+	len = mil_spool_size(m->check);
+	if ((buf = malloc(len + 1)) == NULL)
+		return MIL_FMT_NONE;
+	if ((in = mil_spool_reader(m->check, NULL, 0)) != NULL) {
+		got = fread(buf, 1, len, in);
+		fclose(in);
+	}
+	if (in != NULL && got == len) {
+		char why[200];
+
+		/* Reasons name no client-supplied text: fit for the log. */
+		if ((f = mil_label_verify(&m->label, buf, len, why,
+					  sizeof(why))) == MIL_FMT_NONE)
+			snprintf(m->why_not, sizeof(m->why_not), "%s: %s",
+				 mil_format_word(m->claim), why);
+	}
+	free(buf);
+	return f;
+}
+
 void
 mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 {
+	enum mil_format fmt = MIL_FMT_NONE;
 	int must, cannot, skipped = 0;
 	size_t i;
 
@@ -620,21 +693,21 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 			skipped = 1;
 	}
 	mix(m, &must, &cannot);
-	if (m->encrypted_type || m->pgp.found) {
-		o->action = MIL_UNTOUCHED;
-		o->reason = "already-encrypted";
-		return;
-	}
 	if (m->nrcpt == 0) {
 		o->action = MIL_UNTOUCHED;
 		o->reason = "no-recipients";
-		return;
-	}
-	if (*m->error != '\0') {
+	} else if (*m->error != '\0') {
 		tempfail(o, m->error);
 		return;
-	}
-	if (cannot) {
+	} else if ((fmt = verified(m)) != MIL_FMT_NONE) {
+		o->action = MIL_UNTOUCHED;
+		o->reason = "already-encrypted";
+		o->format = fmt;
+		snprintf(o->status, sizeof(o->status),
+			 "untouched; reason=already-encrypted; format=%s; "
+			 "recipients=%zu; authserv=%s", mil_format_word(fmt),
+			 o->nrcpt, m->p->authserv);
+	} else if (cannot) {
 		if (must) {	/* RCPT keeps this from happening */
 			tempfail(o, "required recipient mixed with keyless");
 			return;
@@ -665,7 +738,15 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 			 "authserv=%s", m->nrcpt,
 			 sm_smime_cipher_name(m->p->cipher), m->p->authserv);
 	}
-	/* Deletions, last occurrence first so indexes stay valid. */
+	/* A required recipient gets encrypted mail or a refusal: only a
+	   body that verified passes unchanged. */
+	if (must && o->action != MIL_ENCRYPTED && fmt == MIL_FMT_NONE) {
+		tempfail(o, "required recipient would get plaintext");
+		return;
+	}
+	/* Deletions, last occurrence first so indexes stay valid: the
+	   status headers the message came with on every path that
+	   delivers, the Content-* headers when the body is replaced. */
 	if ((m->del = calloc(m->ncontent + m->nstatus + 1,
 			     sizeof(*m->del))) == NULL) {
 		tempfail(o, "out of memory");
@@ -677,4 +758,10 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		for (i = m->ncontent; i-- > 0;)
 			m->del[o->ndel++] = m->content[i];
 	o->del = m->del;
+}
+
+const char *
+mil_msg_why_not(const struct mil_msg *m)
+{
+	return m->why_not;
 }

@@ -6,13 +6,15 @@
  *
  * The MIME entity (Content-* header lines as received, an empty line,
  * the body) is spooled only when the message can be encrypted at all,
- * that is when every recipient has usable keys.
+ * that is when every recipient has usable keys; the body alone, when
+ * the header claims it is already encrypted, to check that claim.
  */
 #ifndef MIL_SESSION_H
 #define MIL_SESSION_H
 #include <stddef.h>
 #include <stdio.h>
 #include "config.h"
+#include "mime.h"
 #include "recipient.h"
 #include "smime.h"
 #include "spool.h"
@@ -58,7 +60,9 @@ enum mil_verdict {
 enum mil_action {
 	MIL_ENCRYPTED,		/* body replaced by S/MIME */
 	MIL_PLAINTEXT,		/* unchanged but for the status header */
-	MIL_UNTOUCHED,		/* already encrypted: not a byte changed */
+	MIL_UNTOUCHED,		/* already encrypted (verified), or no
+				   recipients: body and headers unchanged
+				   but for the status header */
 	MIL_REJECTED,
 	MIL_TEMPFAILED
 };
@@ -74,10 +78,12 @@ struct mil_outcome {
 	const char *reason;		/* word for the log/status, or NULL */
 	struct mil_reply reply;		/* REJECTED / TEMPFAILED */
 	char status[512];		/* status header value, "" for none */
+	enum mil_format format;		/* UNTOUCHED already-encrypted */
 	char content_type[160];		/* ENCRYPTED: new Content-Type */
 	int add_mime_version;		/* ENCRYPTED: message had none */
-	const struct mil_hdr_ref *del;	/* ENCRYPTED: Content-* headers;
-					   with a status: old copies */
+	const struct mil_hdr_ref *del;	/* incoming status headers (every
+					   accepted outcome), and for
+					   ENCRYPTED the Content-* ones */
 	size_t ndel;
 	struct mil_spool *body;		/* ENCRYPTED: base64, "\n" lines */
 	size_t nrcpt, nkeys;
@@ -115,6 +121,12 @@ int mil_msg_eoh(struct mil_msg *m);
 int mil_msg_body(struct mil_msg *m, const void *data, size_t len);
 /* mil_msg_error - reason of the last -1, "" if none. */
 const char *mil_msg_error(const struct mil_msg *m);
+/*
+ * mil_msg_why_not - after mil_msg_finish, "FORMAT: reason" when a body
+ * whose header claimed encryption did not verify ("" when it did or was
+ * not checked), for the log; it holds no client-supplied text.
+ */
+const char *mil_msg_why_not(const struct mil_msg *m);
 /*
  * mil_msg_finish - decide and, when encrypting, encrypt.  O is valid
  * until M is freed.  Internal errors come back as MIL_TEMPFAILED.

@@ -8,10 +8,15 @@
  *	stream IN through CMS EnvelopedData (AES-256-CBC) or
  *	AuthEnvelopedData (AES-256-GCM) into base64 text on OUT.
  *
+ *   sm_smime_enveloped(der, len, why, whylen)
+ *	1 when DER is exactly one CMS (Auth)EnvelopedData ContentInfo:
+ *	the milter's test for "already encrypted".
+ *
  * OpenSSL picks the recipient info from the key: key transport
  * (RSAES-PKCS1-v1_5) for RSA, ECDH key agreement with AES key wrap for
  * EC.  Both are what RFC 8551 clients must read.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -246,4 +251,34 @@ done:
 	sk_X509_pop_free(rcpts, X509_free);
 	ERR_clear_error();
 	return rc;
+}
+
+int
+sm_smime_enveloped(const uint8_t *der, size_t len, char *why, size_t whylen)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms;
+	int nid, ok = 0;
+
+	if (len == 0 || len > LONG_MAX) {
+		sm_why(why, whylen, "no CMS data");
+		return 0;
+	}
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+		ssl_why(why, whylen, "not a CMS ContentInfo");
+		return 0;
+	}
+	nid = OBJ_obj2nid(CMS_get0_type(cms));
+	if (p != der + len)
+		sm_why(why, whylen, "%zu octets after the CMS ContentInfo",
+		       len - (size_t)(p - der));
+	else if (nid != NID_pkcs7_enveloped &&
+		 nid != NID_id_smime_ct_authEnvelopedData)
+		sm_why(why, whylen, "CMS %s, not EnvelopedData",
+		       nid == NID_undef ? "content" : OBJ_nid2sn(nid));
+	else
+		ok = 1;
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return ok;
 }

@@ -12,6 +12,7 @@
 #ifndef SM_SMIME_H
 #define SM_SMIME_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "util.h"
 
@@ -49,5 +50,16 @@ int sm_smime_usable(const struct sm_blob *der, char *why, size_t whylen);
 int sm_smime_encrypt(FILE *in, const struct sm_blob *certs, size_t n,
 		     enum sm_smime_cipher cipher, FILE *out, char *why,
 		     size_t whylen);
+
+/*
+ * sm_smime_enveloped - is DER (LEN octets, borrowed) one CMS
+ * ContentInfo of type EnvelopedData or AuthEnvelopedData, with nothing
+ * after it?  Returns 1, or 0 with the reason in WHY.  Nothing is
+ * decrypted: this tells a real S/MIME encrypted message from a label
+ * over something else.  OpenSSL holds the parsed structure, about LEN
+ * octets, while it looks.
+ */
+int sm_smime_enveloped(const uint8_t *der, size_t len, char *why,
+		       size_t whylen);
 
 #endif

@@ -104,6 +104,11 @@ valgrind -q --error-exitcode=99 --leak-check=full \
 	-c "$vgm/smilla.conf" 2> "$vgm/valgrind.log" &
 vpid=$!
 wait_socket "$vgm/smilla.sock"
+# several.lua's real S/MIME message (the "already encrypted" check).
+printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
+	openssl cms -encrypt -binary -aes256 -outform DER "$BED_DIR/certs/alice.pem" |
+	base64 -w 64 | sed 's/$/\r/' > "$vgm/smime.b64"
+export MT_SMIME="$vgm/smime.b64"
 for s in sequence abort several; do
 	MT_SOCK="unix:$vgm/smilla.sock" MT_DIR="$mt" \
 		miltertest -s "$mt/$s.lua" > "$vgm/$s.out" 2>&1 && rc=0 || rc=$?

@@ -495,6 +495,12 @@ log_is c inbound ' rcpts=alice@smilla\.test:skipped action=plaintext reason="?di
 
 # ------------------------------------------------------------------ 11. already encrypted
 
+# untouched_ok FILE FORMAT: only our status header, the forged one gone.
+untouched_ok() {
+	is "$(hdr "$1" X-Smilla)" "untouched; reason=already-encrypted; format=$2; recipients=1; authserv=mx.smilla.test" \
+		"  X-Smilla: untouched; reason=already-encrypted; format=$2 (the forged one removed)"
+}
+
 printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' >"$work/msg/inner.txt"
 openssl smime -encrypt -aes256 -in "$work/msg/inner.txt" "$certs/carol.pem" \
 	>"$work/msg/inner.smime" 2>/dev/null
@@ -505,9 +511,9 @@ is "$rc" 0 "already S/MIME encrypted: accepted"
 total=$((total + 1))
 m=$(delivered pre-smime 1) || true
 check "  body untouched" unchanged "$m" pre-smime
-check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
+untouched_ok "$m" smime
 like "$(hdr "$m" Content-Type)" '^application/pkcs7-mime; *smime-type=enveloped-data' "  Content-Type untouched"
-log_is a pre-smime ' action=untouched '
+log_is a pre-smime ' action=untouched reason="already-encrypted" '
 
 mkdir -p "$work/pgp"
 chmod 700 "$work/pgp"
@@ -518,10 +524,10 @@ check "gpg made a PGP message for bob" grep -q -- '-----BEGIN PGP MESSAGE-----' 
 {
 	cat <<'EOF'
 MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; forged
 Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";
 	boundary="=-pgp-boundary"
 
-This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)
 --=-pgp-boundary
 Content-Type: application/pgp-encrypted
 Content-Description: PGP/MIME version identification
@@ -541,8 +547,21 @@ is "$rc" 0 "already PGP/MIME encrypted (multipart/encrypted): accepted"
 total=$((total + 1))
 m=$(delivered pre-pgpmime 1) || true
 check "  body untouched" unchanged "$m" pre-pgpmime
-check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
-log_is a pre-pgpmime ' action=untouched '
+untouched_ok "$m" pgp-mime
+log_is a pre-pgpmime ' action=untouched reason="already-encrypted" '
+
+# Text in the preamble could be the secret: encrypted again (safe).
+perl -pe 'if (!$done && /^--=-pgp-boundary\r?$/) { $_ = "This is an OpenPGP/MIME encrypted message\r\n$_"; $done = 1 }
+	s/^Subject: milter-pre-pgpmime/Subject: milter-pgpmime-preamble/' \
+	"$work/msg/pre-pgpmime.eml" >"$work/msg/pgpmime-preamble.eml"
+wire pgpmime-preamble
+entity pgpmime-preamble
+send pgpmime-preamble alice@smilla.test
+is "$rc" 0 "PGP/MIME with preamble text: accepted"
+total=$((total + 1))
+m=$(delivered pgpmime-preamble 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice decrypts it (preamble included)" decrypts_to "$m" alice pgpmime-preamble
 
 {
 	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
@@ -553,8 +572,63 @@ is "$rc" 0 "already encrypted, inline PGP: accepted"
 total=$((total + 1))
 m=$(delivered pre-inline 1) || true
 check "  body untouched" unchanged "$m" pre-inline
-check "  delivered without an X-Smilla header" eval '[ -s "$m" ] && [ -z "$(hdr "$m" X-Smilla)" ]'
-log_is a pre-inline ' action=untouched '
+untouched_ok "$m" pgp-inline
+log_is a pre-inline ' action=untouched reason="already-encrypted" '
+
+# The four fakes of issue 9 to carol (required, with a key): a label
+# over plaintext is no reason to pass it; each arrives encrypted, and
+# the forged status header never survives.
+fake() { # NAME, the message on stdin
+	msg "$1" carol@smilla.test
+	entity "$1"
+	send "$1" carol@smilla.test
+	is "$rc" 0 "$1 to required carol: accepted"
+	total=$((total + 1))
+	m=$(delivered "$1" 1) || true
+	encrypted_ok "$m" 1 aes256-cbc
+	check "  carol decrypts it: openssl cms gives the plaintext entity" decrypts_to "$m" carol "$1"
+	check "  the plaintext is not readable in the delivered file" \
+		eval "[ -s '$m' ] && ! grep -q 'secret-$1' '$m'"
+	log_is a "$1" ' rcpts=carol@smilla\.test:secure action=encrypted '
+}
+fake fake-pkcs7 <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; cipher=aes256-cbc; authserv=mx.smilla.test
+Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"
+Content-Transfer-Encoding: base64
+
+secret-fake-pkcs7 in plaintext under an S/MIME label
+EOF
+fake fake-multipart <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; cipher=aes256-cbc; authserv=mx.smilla.test
+Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"
+
+--b
+Content-Type: text/plain
+
+secret-fake-multipart
+--b--
+EOF
+fake fake-second-ct <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain
+X-Smilla: encrypted smime; recipients=1; cipher=aes256-cbc; authserv=mx.smilla.test
+Content-Type: application/pkcs7-mime; smime-type=enveloped-data
+
+secret-fake-second-ct
+EOF
+fake fake-quoted-pgp <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; cipher=aes256-cbc; authserv=mx.smilla.test
+Content-Type: text/plain
+
+-----BEGIN PGP MESSAGE-----
+
+hQEMA
+-----END PGP MESSAGE-----
+secret-fake-quoted-pgp
+EOF
 
 # ------------------------------------------------------------------ 12. 8-bit, multipart, 20 MB
 

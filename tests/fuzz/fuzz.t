@@ -22,10 +22,18 @@ printf '\001\043\003\001\001%032d' 0 > "$work/rdata/311"
 printf '\000\003\003\000\000\003\002\001\001' > "$work/rdata/short"
 printf '\001\006\003\001\002abc\043\002\000\001%032d' 0 > "$work/rdata/mixed"
 
-# Content-Type value, NUL, body (see fuzz_mime.c).
-printf 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\000body\r\n' > "$work/mime/smime"
-printf 'multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x\000--x\r\n' > "$work/mime/pgpmime"
-printf 'text/plain; charset=us-ascii\000Hello\r\n-----BEGIN PGP MESSAGE-----\r\n' > "$work/mime/inline"
+# Mode octet, Content-Type value, NUL, body (see fuzz_mime.c): the
+# message check (0), strict base64 and CMS (1), PGP/MIME (2), OpenPGP
+# packets armored and binary (3).  PKT is an SKESK and an SEIPD packet.
+pkt='\303\004\004\003\000\000\322\003\001\002\003'
+armor="-----BEGIN PGP MESSAGE-----\r\n\r\n$(printf "$pkt" | base64)\r\n-----END PGP MESSAGE-----\r\n"
+printf '\000application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\000MIAGCSqGSIb3DQEHA6CAMIACAQA=\r\n' > "$work/mime/smime"
+printf '\000text/plain; charset=us-ascii\000\r\n%s' "$armor" > "$work/mime/inline"
+printf '\000text/plain; charset=us-ascii\000Hello\r\n-----BEGIN PGP MESSAGE-----\r\n' > "$work/mime/quoted"
+printf '\001\000TWFu\r\nTWE=\r\n' > "$work/mime/base64"
+printf '\002multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x\000--x\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--x\r\nContent-Type: application/octet-stream\r\n\r\n%s--x--\r\n' "$armor" > "$work/mime/pgpmime"
+printf '\003\000%s' "$armor" > "$work/mime/armor"
+printf "\\003\\000$pkt" > "$work/mime/packets"
 
 for t in request rdata mime; do
 	if [ ! -x "$bin/fuzz_$t" ]; then

@@ -79,11 +79,14 @@ function lib.plaintext(conn, id, reason)
 	lib.check(not mt.eom_check(conn, MT_BODYCHANGE), id .. ": body untouched")
 end
 
-function lib.untouched(conn, id)
+-- Verified already encrypted: body kept, our own status header.
+function lib.untouched(conn, id, format)
 	local status = lib.eom(conn, id)
-	lib.check(status == nil, id .. ": no status header")
+	lib.check(status ~= nil and string.find(status,
+		  "untouched; reason=already-encrypted; format=" .. format .. ";",
+		  1, true), id .. ": status says untouched, " .. format .. ": " ..
+		  tostring(status))
 	lib.check(not mt.eom_check(conn, MT_BODYCHANGE), id .. ": body untouched")
-	lib.check(not mt.eom_check(conn, MT_HDRDELETE), id .. ": no header deleted")
 end
 
 return lib

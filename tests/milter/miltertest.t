@@ -18,6 +18,13 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
+# A real S/MIME body for several.lua: base64 with CRLF line ends.
+printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
+	openssl cms -encrypt -binary -aes256 -outform DER "$BED_DIR/certs/alice.pem" |
+	base64 -w 64 | sed 's/$/\r/' > "$work/smime.b64"
+check "openssl made an S/MIME body" [ -s "$work/smime.b64" ]
+export MT_SMIME="$work/smime.b64"
+
 echo "required.smilla.test" > "$work/require.tbl"
 { cat "$BED_DIR/smilla.conf"
   echo "db_path = $work/smilla.db"
@@ -44,8 +51,14 @@ like "$log" 'queue_id=SEQ2 rcpt=<nobody@required\.smilla\.test> state=none .*ref
 	"a refused recipient is logged with its reply"
 like "$log" 'queue_id=M2 from=<sender@client\.test> rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="no-key"' \
 	"mixed recipients: both states logged"
-like "$log" 'queue_id=M3 .*action=untouched reason="already-encrypted"' \
-	"already encrypted: logged as untouched"
+like "$log" 'queue_id=M3 .*action=encrypted' \
+	"an S/MIME label over what is not CMS EnvelopedData: encrypted"
+like "$log" 'queue_id=M3 not-encrypted="smime: not a CMS ContentInfo' \
+	"  and a notice says why it did not verify"
+like "$log" 'queue_id=M4 .*action=encrypted' \
+	"plaintext quoting a PGP armor block: encrypted"
+like "$log" 'queue_id=M6 .*action=untouched reason="already-encrypted"' \
+	"a real S/MIME EnvelopedData: logged as untouched"
 is "$(grep -c 'queue_id=AB[1246] .*action=' "$work/smilla.log" || true)" 0 \
 	"aborted messages are not logged as delivered"
 like "$log" 'queue_id=ESC1 from=<evil\\x1b\[2J\\x0dx@client\.test> ' \

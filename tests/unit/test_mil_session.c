@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,7 +237,7 @@ test_mime(void)
 {
 	static const struct {
 		const char *value;
-		int encrypted;
+		int encrypted;		/* what the old label rule said */
 		const char *type;
 	} cases[] = {
 		{ "text/plain; charset=utf-8", 0, "text" },
@@ -261,29 +262,17 @@ test_mime(void)
 		{ "application/pkcs7-mime; smime-type=\"\\\"", 1, "application" },
 	};
 	struct mil_ctype ct;
-	struct mil_pgpscan s;
 	size_t i;
 
+	/* Whether the type claims encryption: test_mil_mime.c. */
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		mil_mime_ctype(cases[i].value, &ct);
-		ok(mil_mime_encrypted_type(&ct) == cases[i].encrypted &&
-			   strcmp(ct.type, cases[i].type) == 0,
-		   "Content-Type \"%s\": type \"%s\", encrypted %d",
-		   cases[i].value, ct.type, mil_mime_encrypted_type(&ct));
+		ok(strcmp(ct.type, cases[i].type) == 0,
+		   "Content-Type \"%s\": type \"%s\"", cases[i].value,
+		   ct.type);
 	}
 	ok(mil_mime_is_content("content-TYPE") && !mil_mime_is_content("Mime-Version"),
 	   "Content-* headers");
-	mil_pgpscan_init(&s);
-	mil_pgpscan_feed(&s, "hello\r\n-----BEGIN PG", 20);
-	ok(!s.found, "inline PGP: not yet");
-	mil_pgpscan_feed(&s, "P MESSAGE-----\r\n", 16);
-	ok(s.found, "inline PGP marker split across pieces");
-	mil_pgpscan_init(&s);
-	mil_pgpscan_feed(&s, "> -----BEGIN PGP MESSAGE-----\r\n", 31);
-	ok(!s.found, "a quoted marker is not inline PGP");
-	mil_pgpscan_init(&s);
-	mil_pgpscan_feed(&s, "-----BEGIN PGP MESSAGE-----", 27);
-	ok(s.found, "marker on the first line");
 }
 
 static void
@@ -572,43 +561,437 @@ test_plaintext(void)
 	mil_msg_free(m);
 }
 
+/* ------------------------------------------- already encrypted? */
+
+/* A header pair list: name, value (without the leading space), ... */
+struct shape {
+	const char *what;
+	const char *const *hdrs;	/* NULL-ended name/value pairs */
+	const char *body;
+	size_t len;			/* 0: strlen(body) */
+};
+
+/* The MIME entity the recipient must decrypt: Content-* and body. */
+static char *
+entity_of(const struct shape *sh, size_t *len)
+{
+	const char *const *h;
+	size_t blen = sh->len ? sh->len : strlen(sh->body), n = blen + 3;
+	char *e, *p;
+
+	for (h = sh->hdrs; *h; h += 2)
+		n += strlen(h[0]) + strlen(h[1]) + 4;
+	p = e = malloc(n);
+	for (h = sh->hdrs; *h; h += 2)
+		if (mil_mime_is_content(h[0]))
+			p += sprintf(p, "%s: %s\r\n", h[0], h[1]);
+	p += sprintf(p, "\r\n");
+	memcpy(p, sh->body, blen);
+	*len = (size_t)(p - e) + blen;
+	return e;
+}
+
+/* Run SH through a message to RCPTS, the body in 7-octet pieces. */
+static struct mil_msg *
+run(const struct shape *sh, const char *const *rcpts, struct mil_outcome *o)
+{
+	struct mil_msg *m = start(rcpts);
+	const char *const *h;
+	size_t blen = sh->len ? sh->len : strlen(sh->body), i;
+	char v[4096];
+
+	mil_msg_header(m, "X-Smilla", " encrypted smime; recipients=1; "
+		       "cipher=aes256-cbc; authserv=mx.test", 1);
+	for (h = sh->hdrs; *h; h += 2) {
+		snprintf(v, sizeof(v), " %s", h[1]);
+		mil_msg_header(m, h[0], v, 1);
+	}
+	mil_msg_header(m, "x-SMILLA", " forged, second", 1);
+	mil_msg_eoh(m);
+	for (i = 0; i < blen; i += 7)
+		mil_msg_body(m, sh->body + i, blen - i < 7 ? blen - i : 7);
+	mil_msg_finish(m, o);
+	return m;
+}
+
+/* Both forged status headers are among the deletions. */
+static int
+forged_deleted(const struct mil_outcome *o)
+{
+	size_t i;
+	int first = 0, second = 0;
+
+	for (i = 0; i < o->ndel; i++)
+		if (strcasecmp(o->del[i].name, "X-Smilla") == 0) {
+			first |= o->del[i].index == 1;
+			second |= o->del[i].index == 2;
+		}
+	return first && second;
+}
+
+/* SH must come out encrypted (exactly its entity) for alice. */
+static void
+must_encrypt(const struct shape *sh, const char *const *rcpts)
+{
+	struct mil_outcome o;
+	struct mil_msg *m = run(sh, rcpts, &o);
+	size_t elen;
+	char *e = entity_of(sh, &elen);
+
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, e, elen),
+	   "%s: encrypted by us (%s), alice decrypts the entity", sh->what,
+	   mil_action_word(o.action));
+	ok(forged_deleted(&o), "%s: forged X-Smilla deleted", sh->what);
+	free(e);
+	mil_msg_free(m);
+}
+
+/* SH must pass untouched with our status header saying FORMAT. */
+static void
+must_pass(const struct shape *sh, const char *const *rcpts,
+	  const char *format)
+{
+	struct mil_outcome o;
+	struct mil_msg *m = run(sh, rcpts, &o);
+	char want[256];
+
+	snprintf(want, sizeof(want), "untouched; reason=already-encrypted; "
+		 "format=%s; recipients=1; authserv=mx.test", format);
+	ok(o.action == MIL_UNTOUCHED && o.body == NULL &&
+		   strcmp(o.reason, "already-encrypted") == 0,
+	   "%s: untouched (%s)", sh->what, mil_action_word(o.action));
+	ok(strcmp(o.status, want) == 0, "%s: status header \"%s\"", sh->what,
+	   o.status);
+	ok(forged_deleted(&o) && o.ndel == 2,
+	   "%s: forged X-Smilla deleted, nothing else", sh->what);
+	mil_msg_free(m);
+}
+
+/* Run a shell command; bail out when it fails. */
+static void
+sh_run(const char *cmd)
+{
+	if (system(cmd) != 0) {
+		printf("# %s\n", cmd);
+		die("command failed");
+	}
+}
+
+/* A file's contents with "\n" made CRLF, malloc'd. */
+static char *
+crlf_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *out = NULL;
+	size_t n = 0;
+	FILE *w = open_memstream(&out, &n);
+	int c;
+
+	if (f == NULL || w == NULL)
+		die(path);
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n')
+			putc('\r', w);
+		putc(c, w);
+	}
+	fclose(f);
+	fclose(w);
+	return out;
+}
+
+/* The base64 S/MIME EnvelopedData of INNER for alice, CRLF lines. */
+static char *
+smime_for_alice(const char *inner, enum sm_smime_cipher cipher)
+{
+	char *b64 = NULL, *out, *p, why[256];
+	size_t len = 0, i;
+	FILE *in = fmemopen((void *)inner, strlen(inner), "r");
+	FILE *w = open_memstream(&b64, &len);
+
+	if (sm_smime_encrypt(in, &rsa.der, 1, cipher, w, why, sizeof(why)) < 0)
+		die(why);
+	fclose(in);
+	fclose(w);
+	p = out = malloc(2 * len + 1);
+	for (i = 0; i < len; i++) {
+		if (b64[i] == '\n')
+			*p++ = '\r';
+		*p++ = b64[i];
+	}
+	*p = '\0';
+	free(b64);
+	return out;
+}
+
 static void
 test_untouched(void)
 {
+	char table[sizeof(dir) + 16], gdir[sizeof(dir) + 16], cmd[1024];
+	const char *req[] = { "require_encryption_table", table, NULL };
+	const char *small[] = { "require_encryption_table", table,
+				"max_message_size", "2048", NULL };
 	const char *one[] = { "alice@keys.test", NULL };
+	const char *plain_ct[] = { "Content-Type", "text/plain", NULL };
+	const char *no_ct[] = { "Subject", "hi", NULL };
+	const char *p7m[] = {
+		"MIME-Version", "1.0",
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data;"
+				" name=\"smime.p7m\"",
+		"Content-Transfer-Encoding", "base64", NULL };
+	const char *p7m_old[] = {
+		"Content-Type", "application/x-pkcs7-mime; name=smime.p7m",
+		"Content-Transfer-Encoding", "base64", NULL };
+	const char *p7m_gcm[] = {
+		"Content-Type", "application/pkcs7-mime; "
+				"smime-type=authEnveloped-data",
+		"Content-Transfer-Encoding", "base64", NULL };
+	const char *p7m_binary[] = {
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+		"Content-Transfer-Encoding", "binary", NULL };
+	const char *p7m_two_cte[] = {
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+		"Content-Transfer-Encoding", "base64",
+		"Content-Transfer-Encoding", "base64", NULL };
+	const char *second_ct[] = {
+		"Content-Type", "text/plain",
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+		NULL };
+	const char *second_ct_real[] = {
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+		"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+		"Content-Transfer-Encoding", "base64", NULL };
+	const char *pgpmime[] = {
+		"Content-Type", "multipart/encrypted; "
+				"protocol=\"application/pgp-encrypted\"; "
+				"boundary=\"=-B0und\"", NULL };
+	const char *pgpmime_noproto[] = {
+		"Content-Type", "multipart/encrypted; boundary=\"=-B0und\"", NULL };
+	static const char inner[] = "Content-Type: text/plain\r\n\r\nsecret\r\n";
+	const char *pre = "--=-B0und\r\nContent-Type: application/pgp-encrypted"
+			  "\r\n\r\nVersion: 1\r\n\r\n--=-B0und\r\nContent-Type: "
+			  "application/octet-stream; name=\"encrypted.asc\"\r\n\r\n";
+	char *cbc, *gcm, *armor, *armor_pk, *body, *p;
+	size_t n;
+	FILE *f;
+	struct shape sh;
 	struct mil_outcome o;
 	struct mil_msg *m;
 
+	snprintf(table, sizeof(table), "%s/require-a", dir);
+	if ((f = fopen(table, "w")) == NULL)
+		die("table");
+	fputs("alice@keys.test\n", f);
+	fclose(f);
+	configure(req);
+
+	/* The four fakes of issue 9: a label over plaintext. */
+	sh = (struct shape){ "fake pkcs7 label over plaintext", p7m,
+			     "This is the secret, in plaintext.\r\n", 0 };
+	must_encrypt(&sh, one);
+	m = run(&sh, one, &o);
+	ok(strncmp(mil_msg_why_not(m), "smime: ", 7) == 0,
+	   "the log learns why: %s", mil_msg_why_not(m));
+	mil_msg_free(m);
+	sh = (struct shape){ "fake pkcs7 label over valid base64 of text",
+			     p7m, "U2VjcmV0IHRleHQsIG5vdCBDTVMK\r\n", 0 };
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "multipart/encrypted over plaintext", pgpmime,
+			     "--=-B0und\r\nContent-Type: text/plain\r\n\r\n"
+			     "secret\r\n--=-B0und--\r\n", 0 };
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "text/plain, then a second Content-Type",
+			     second_ct, "secret\r\n", 0 };
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "plaintext quoting a BEGIN PGP MESSAGE line",
+			     plain_ct, "Look at this:\r\n"
+			     "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n"
+			     "-----END PGP MESSAGE-----\r\nsecret\r\n", 0 };
+	must_encrypt(&sh, one);
+
+	/* Real S/MIME: untouched, with our status header. */
+	cbc = smime_for_alice(inner, SM_SMIME_AES256_CBC);
+	gcm = smime_for_alice(inner, SM_SMIME_AES256_GCM);
+	sh = (struct shape){ "real S/MIME EnvelopedData", p7m, cbc, 0 };
+	must_pass(&sh, one, "smime");
+	sh = (struct shape){ "real S/MIME, x-pkcs7-mime, no smime-type",
+			     p7m_old, cbc, 0 };
+	must_pass(&sh, one, "smime");
+	sh = (struct shape){ "real S/MIME AuthEnvelopedData", p7m_gcm, gcm, 0 };
+	must_pass(&sh, one, "smime");
+	n = strlen(cbc);
+	sh = (struct shape){ "truncated S/MIME (whole base64 quanta)", p7m, cbc,
+			     n / 2 - (n / 2) % 4 };
+	must_encrypt(&sh, one);
+	body = malloc(n + 16);
+	memcpy(body, cbc, n + 1);
+	body[n / 2] = body[n / 2] == 'A' ? 'B' : 'A';
+	sh = (struct shape){ "S/MIME with one base64 octet changed", p7m, body,
+			     0 };
+	/* The DER may still parse with another octet inside: what must
+	   hold is that it never passes as anything but S/MIME. */
+	m = run(&sh, one, &o);
+	ok(o.action == MIL_ENCRYPTED ||
+		   (o.action == MIL_UNTOUCHED &&
+		    strstr(o.status, "format=smime;") != NULL),
+	   "S/MIME with one octet changed: encrypted or verified");
+	mil_msg_free(m);
+	body[n / 2] = '*';
+	sh.what = "S/MIME with a non-base64 octet";
+	must_encrypt(&sh, one);
+	snprintf(body, n + 16, "%sAAAA\r\n", cbc);
+	sh.what = "S/MIME with data after the ContentInfo";
+	must_encrypt(&sh, one);
+	snprintf(body, n + 16, "%s=\r\n", cbc);
+	sh.what = "S/MIME with padding past the end";
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "S/MIME in binary CTE", p7m_binary, cbc, 0 };
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "S/MIME with two CTE headers", p7m_two_cte, cbc, 0 };
+	must_encrypt(&sh, one);
+	sh = (struct shape){ "real S/MIME body, two Content-Type headers",
+			     second_ct_real, cbc, 0 };
+	must_encrypt(&sh, one);
+	free(body);
+
+	/* Real PGP, made by gpg: a passphrase (SKESK) and a key (PKESK). */
+	snprintf(gdir, sizeof(gdir), "%s/gpg", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -m 700 %s && printf 'secret\\n' > %s/plain && "
+		 "GNUPGHOME=%s gpg -q --batch --passphrase pw "
+		 "--pinentry-mode loopback --symmetric --armor -o %s/sym.asc "
+		 "%s/plain 2>/dev/null && "
+		 "GNUPGHOME=%s gpg -q --batch --passphrase '' "
+		 "--quick-gen-key 'T <t@keys.test>' default default never "
+		 "2>/dev/null && "
+		 "GNUPGHOME=%s gpg -q --batch --trust-model always -r t@keys.test "
+		 "--armor --encrypt -o %s/pk.asc %s/plain 2>/dev/null; "
+		 "GNUPGHOME=%s gpgconf --kill all 2>/dev/null; "
+		 "test -s %s/pk.asc", gdir, gdir, gdir, gdir, gdir, gdir, gdir,
+		 gdir, gdir, gdir, gdir);
+	sh_run(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/sym.asc", gdir);
+	armor = crlf_file(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/pk.asc", gdir);
+	armor_pk = crlf_file(cmd);
+	n = strlen(armor_pk);
+	body = malloc(strlen(pre) + n + 64);
+
+	sprintf(body, "%s%s\r\n--=-B0und--\r\n", pre, armor_pk);
+	sh = (struct shape){ "real PGP/MIME (PKESK, SEIPD)", pgpmime, body, 0 };
+	must_pass(&sh, one, "pgp-mime");
+	sprintf(body, "\r\n  \r\n%s%s\r\n--=-B0und--\r\n\r\n", pre, armor);
+	sh = (struct shape){ "real PGP/MIME (SKESK), blank pre/epilogue",
+			     pgpmime, body, 0 };
+	must_pass(&sh, one, "pgp-mime");
+	sh = (struct shape){ "real PGP/MIME body without protocol=",
+			     pgpmime_noproto, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "This is an OpenPGP/MIME encrypted message\r\n%s%s\r\n"
+		"--=-B0und--\r\n", pre, armor);
+	sh = (struct shape){ "PGP/MIME with preamble text", pgpmime, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%s\r\n--=-B0und--\r\nsecret\r\n", pre, armor);
+	sh = (struct shape){ "PGP/MIME with epilogue text", pgpmime, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%s\r\n--=-B0und\r\nContent-Type: text/plain\r\n\r\n"
+		"secret\r\n--=-B0und--\r\n", pre, armor);
+	sh = (struct shape){ "PGP/MIME with a third part", pgpmime, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%s\r\n--=-B0und--\r\n", pre, armor);
+	p = strstr(body, "-----END");
+	memmove(p - 30, p, strlen(p) + 1);
+	sh = (struct shape){ "truncated PGP/MIME", pgpmime, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%s\r\n--=-B0und--\r\n", pre, armor);
+	/* The first packet header octet made 0: no packet.  (A changed
+	   octet inside the encrypted data only breaks the CRC24, which
+	   RFC 9580 section 6.1 says not to reject on, and librnp
+	   does not: that body still is ciphertext.) */
+	p = strstr(body, "-----BEGIN PGP MESSAGE-----\r\n\r\n") + 31;
+	*p = 'A';
+	sh = (struct shape){ "garbled PGP/MIME (no packet header)", pgpmime,
+			     body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%ssecret\r\n--=-B0und--\r\n", pre, armor);
+	sh = (struct shape){ "PGP/MIME, text after the armor", pgpmime, body, 0 };
+	must_encrypt(&sh, one);
+
+	sh = (struct shape){ "real inline PGP", plain_ct, armor_pk, 0 };
+	must_pass(&sh, one, "pgp-inline");
+	sprintf(body, "\r\n\t %s\r\n\r\n", armor);
+	sh = (struct shape){ "real inline PGP, no Content-Type, white space",
+			     no_ct, body, 0 };
+	must_pass(&sh, one, "pgp-inline");
+	sprintf(body, "Hello\r\n%s", armor);
+	sh = (struct shape){ "inline PGP after plaintext", plain_ct, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%ssecret\r\n", armor);
+	sh = (struct shape){ "inline PGP, then plaintext", plain_ct, body, 0 };
+	must_encrypt(&sh, one);
+	sprintf(body, "%s%s", armor, armor);
+	sh = (struct shape){ "two inline PGP blocks", plain_ct, body, 0 };
+	must_encrypt(&sh, one);
+	snprintf(body, strlen(armor) / 2, "%s", armor);
+	strcat(body, "\r\n-----END PGP MESSAGE-----\r\n");
+	sh = (struct shape){ "truncated inline PGP", plain_ct, body, 0 };
+	must_encrypt(&sh, one);
+
+	/* Labelled encrypted but over max_message_size: plaintext, and
+	   for a required recipient the 552 of the too-big path. */
+	configure(small);
+	body = realloc(body, 8192);
+	memset(body, 0, 8192);
+	while (strlen(body) + strlen(cbc) < 8000)
+		strcat(body, cbc);
+	sh = (struct shape){ "over max_message_size, labelled S/MIME", p7m,
+			     body, 0 };
+	m = run(&sh, one, &o);
+	ok(o.action == MIL_REJECTED && strcmp(o.reply.code, "552") == 0,
+	   "labelled S/MIME over max_message_size, required: 552 (%s)",
+	   mil_action_word(o.action));
+	mil_msg_free(m);
+
+	/* A message whose recipients were all refused: status removed. */
+	configure(req);
+	m = mil_msg_new(&policy);
+	mil_msg_header(m, "X-Smilla", " forged", 1);
+	mil_msg_eoh(m);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_UNTOUCHED && o.ndel == 1 && o.status[0] == '\0',
+	   "no recipients: untouched, forged X-Smilla deleted");
+	mil_msg_free(m);
+
+	/* Keyless, not required: a real encrypted message is untouched. */
 	configure(NULL);
-	m = start(one);
-	mil_msg_header(m, "Content-Type",
-		       " multipart/encrypted; protocol=\"application/pgp-encrypted\"",
-		       1);
-	mil_msg_eoh(m);
-	mil_msg_body(m, "x\r\n", 3);
-	mil_msg_finish(m, &o);
-	ok(o.action == MIL_UNTOUCHED && o.ndel == 0 && o.status[0] == '\0',
-	   "PGP/MIME: untouched");
-	mil_msg_free(m);
-	m = start(one);
-	mil_msg_eoh(m);
-	mil_msg_body(m, "Hi\r\n-----BEGIN PGP ", 19);
-	mil_msg_body(m, "MESSAGE-----\r\nxyz\r\n", 19);
-	mil_msg_finish(m, &o);
-	ok(o.action == MIL_UNTOUCHED, "inline PGP: untouched");
-	mil_msg_free(m);
-	m = start(one);
-	mil_msg_header(m, "Content-Type", " application/pkcs7-mime; "
-		       "smime-type=enveloped-data", 1);
-	mil_msg_eoh(m);
-	mil_msg_finish(m, &o);
-	ok(o.action == MIL_UNTOUCHED, "S/MIME enveloped: untouched");
-	mil_msg_free(m);
+	{
+		const char *keyless[] = { "nokey@plain.test", NULL };
+
+		sh = (struct shape){ "real PGP/MIME to a keyless recipient",
+				     pgpmime, NULL, 0 };
+		body = realloc(body, strlen(pre) + n + 64);
+		sprintf(body, "%s%s\r\n--=-B0und--\r\n", pre, armor_pk);
+		sh.body = body;
+		must_pass(&sh, keyless, "pgp-mime");
+		sh = (struct shape){ "fake PGP/MIME to a keyless recipient",
+				     pgpmime, "secret\r\n", 0 };
+		m = run(&sh, keyless, &o);
+		ok(o.action == MIL_PLAINTEXT && forged_deleted(&o),
+		   "fake PGP/MIME, keyless: plaintext, forged X-Smilla gone");
+		mil_msg_free(m);
+	}
 	m = start(one);
 	mil_msg_finish(m, &o);
 	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, "", 0),
 	   "no header, no body: the empty entity is encrypted");
 	mil_msg_free(m);
+
+	free(body);
+	free(cbc);
+	free(gcm);
+	free(armor);
+	free(armor_pk);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", gdir, table);
+	sh_run(cmd);
 }
 
 /* RCPT verdicts with a require_encryption_table. */
