@@ -23,7 +23,8 @@
 #define NCHILD	4
 #define NPUT	200
 
-static const struct sm_cache_params params = { 60, 3600, 300, 30 };
+static const struct sm_cache_params params = { 60, 3600, 300, 30,
+						      { 0, 0, 0 } };
 
 struct life_case {
 	const char *name;
@@ -120,7 +121,8 @@ get(struct sm_cache *c, const char *name, int type, time_t now, int want,
 static void
 test_lifetime(void)
 {
-	static const struct sm_cache_params nobogus = { 60, 3600, 300, 0 };
+	static const struct sm_cache_params nobogus = { 60, 3600, 300, 0,
+							       { 0, 0, 0 } };
 	struct sm_dns_result *res;
 	size_t i;
 

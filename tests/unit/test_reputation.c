@@ -82,7 +82,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/rep.db", dir);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	if (!ok(rep != NULL, "store opens %s", rep ? "" : why))
 		return done_testing();
 
@@ -134,7 +134,7 @@ main(void)
 	is_int((long)sm_rep_queued(rep), 0, "writer flushed within 300 ms");
 	add(rep, t0 + 86400 + 17, "c.example", "pass", "DD");
 	sm_rep_close(rep);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	n = 0;
 	sm_rep_events(rep, "c.example", 0, 100, count_events, &n, why,
 		      sizeof(why));
@@ -144,7 +144,7 @@ main(void)
 
 	/* Decisions alike in every field, in the same second: one row. */
 	snprintf(path, sizeof(path), "%s/merge.db", dir);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	t0 = time(NULL);
 	add(rep, t0, "m.example", "pass", "K1");
 	add(rep, t0, "m.example", "pass", "K1");
@@ -205,7 +205,7 @@ main(void)
 		 " INSERT INTO rep_events (time, identity, result) VALUES"
 		 " (%ld, 'o.example', 'pass')\"", path, (long)t0);
 	ok(system(why) == 0, "old store made");
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	ok(rep != NULL, "old store opens %s", rep ? "" : why);
 	{
 		long sum = 0;
