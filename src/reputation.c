@@ -294,8 +294,9 @@ writes(struct sm_rep *rep, time_t now)
 		reopen(rep, gone);
 	if (sm_rep_flush(rep, now, why, sizeof(why)) >= 0) {
 		if ((due = sm_db_backoff_ok(&rep->backoff)) > 0)
-			report(rep, "writes work again after %lu failed"
-			       " flush%s", due, due == 1 ? "" : "es");
+			report(rep, "reputation store: writes work again"
+			       " after %lu failed flush%s", due,
+			       due == 1 ? "" : "es");
 		return;
 	}
 	if ((due = sm_db_backoff_fail(&rep->backoff, now, 1)) == 0)
