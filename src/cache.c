@@ -598,7 +598,7 @@ int
 sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *))
 {
 	cache->on_error = on_error;
-	if (pthread_create(&cache->writer, NULL, writer_main, cache) != 0)
+	if (sm_db_thread(&cache->writer, writer_main, cache) < 0)
 		return -1;
 	cache->running = 1;
 	return 0;

@@ -12,6 +12,8 @@
  * const char *sm_db_error(sqlite, buf, len)
  *	a failure's reason for the log ("no space left on device").
  * int sm_db_broken(rc)
+ * int sm_db_thread(t, fn, arg)
+ *	start a writer thread that takes no signals.
  * unsigned long sm_db_backoff_fail(b, now, n), sm_db_backoff_ok(b)
  *	when to repeat a warning about failing writes.
  *
@@ -34,6 +36,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +329,19 @@ sm_db_gone(struct sm_db *db, time_t now, long every_s, char *why,
 		return 1;
 	}
 	return 0;
+}
+
+int
+sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc == 0 ? 0 : -1;
 }
 
 unsigned long

@@ -11,6 +11,7 @@
 #ifndef SM_DB_H
 #define SM_DB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -84,6 +85,14 @@ const char *sm_db_error(struct sqlite3 *db, char *buf, size_t len);
  * means the file is not a database or is corrupt.
  */
 int sm_db_broken(int rc);
+
+/*
+ * sm_db_thread - start FN(ARG) as a writer thread in *T, with every
+ * signal blocked in it, so the daemon's signals reach the thread that
+ * waits for them (an event loop in epoll_wait) and not a writer.
+ * 0, or -1.
+ */
+int sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * Warnings with backoff.  A writer that fails again and again (read-only

@@ -344,7 +344,7 @@ sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
 {
 	rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	rep->on_error = on_error;
-	if (pthread_create(&rep->writer, NULL, writer_main, rep) != 0)
+	if (sm_db_thread(&rep->writer, writer_main, rep) < 0)
 		return -1;
 	rep->running = 1;
 	return 0;
