@@ -125,13 +125,16 @@ open_writes(struct sm_cache *cache, struct sm_db **wr,
 	    sqlite3_stmt *st[ST_WCOUNT], char *note, size_t notelen,
 	    char *why, size_t whylen)
 {
+	char err[512];
 	int i;
 
 	memset(st, 0, ST_WCOUNT * sizeof(*st));
 	if ((*wr = sm_db_open(cache->path, &cache->params.db, schema,
-			      BUSY_TIMEOUT_MS, note, notelen, why,
-			      whylen)) == NULL)
+			      BUSY_TIMEOUT_MS, note, notelen, err,
+			      sizeof(err))) == NULL) {
+		sm_why(why, whylen, "cache %s", err);
 		return -1;
+	}
 	for (i = 0; i < ST_WCOUNT; i++)
 		if (sqlite3_prepare_v3(sm_db_handle(*wr), sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &st[i],
@@ -189,13 +192,8 @@ sm_cache_open(const char *path, const struct sm_cache_params *params,
 	pthread_cond_init(&cache->wake, NULL);
 	pthread_cond_init(&cache->idle, NULL);
 	if (open_writes(cache, &cache->wr, cache->st, note, sizeof(note), why,
-			whylen) < 0) {
-		char err[512];
-
-		sm_strlcpy(err, why, sizeof(err));
-		sm_why(why, whylen, "cache %s", err);
+			whylen) < 0)
 		goto fail;
-	}
 	if (open_reads(path, &cache->rd, &cache->get, why, whylen) < 0)
 		goto fail;
 	sm_why(why, whylen, "%s%s", *note ? "cache " : "", note);
@@ -478,13 +476,13 @@ reopen(struct sm_cache *cache, const char *gone)
 
 	if (open_writes(cache, &wr, st, note, sizeof(note), why,
 			sizeof(why)) < 0) {
-		report(cache, "cache: %s, and it cannot be opened again: %s",
+		report(cache, "cache: %s, and it cannot be opened again (%s)",
 		       gone, why);
 		return;
 	}
 	if (open_reads(cache->path, &rd, &get, why, sizeof(why)) < 0) {
 		close_writes(wr, st);
-		report(cache, "cache: %s, and it cannot be opened again: %s",
+		report(cache, "cache: %s, and it cannot be opened again (%s)",
 		       gone, why);
 		return;
 	}
