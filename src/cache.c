@@ -15,7 +15,9 @@
  * Two connections, because one waits and the other must not.  Reads
  * (sm_cache_get) run on the daemons' lookup paths, on a connection with
  * no busy timeout: a WAL reader does not wait for writers, and when the
- * file is busy anyway the read is a miss, never a stall.  Writes run on
+ * file is busy anyway the read is a miss, never a stall (in a daemon a
+ * failing read is a miss too, warned about with backoff: it reads on
+ * every request).  Writes run on
  * a connection with a busy timeout, and in the daemons only on the
  * writer thread: sm_cache_put copies the entry onto a bounded queue and
  * returns.  A thread rather than non-blocking write attempts, because
@@ -94,6 +96,7 @@ struct sm_cache {
 	pthread_t writer;
 	void (*on_error)(const char *msg);
 	struct sm_db_backoff backoff;	/* writer thread only */
+	struct sm_db_backoff rback;	/* reads, under RLOCK */
 };
 
 static int
@@ -322,11 +325,33 @@ fail:
 	return NULL;
 }
 
+static void
+report(struct sm_cache *cache, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A read failed in a daemon, which reads on every request: a miss, and
+ * a warning with backoff rather than a log line per request.
+ */
+static void
+read_failed(struct sm_cache *cache, time_t now)
+{
+	char err[300];
+	unsigned long due;
+
+	if ((due = sm_db_backoff_fail(&cache->rback, now, 1)) > 0)
+		report(cache, "cache read failed: %s (%lu read%s failed since"
+		       " the last warning)",
+		       sm_db_error(cache->rd, err, sizeof(err)), due,
+		       due == 1 ? "" : "s");
+}
+
 int
 sm_cache_get(struct sm_cache *cache, const char *name, int type, time_t now,
 	     struct sm_dns_result **out, char *why, size_t whylen)
 {
 	sqlite3_stmt *st;
+	unsigned long due;
 	int rc, ret = 1;
 
 	*out = NULL;
@@ -345,10 +370,16 @@ sm_cache_get(struct sm_cache *cache, const char *name, int type, time_t now,
 	} else if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_BUSY ||
 		   (rc & 0xff) == SQLITE_LOCKED) {
 		ret = 0;	/* a busy file is a miss, never a wait */
+	} else if (cache->running) {
+		read_failed(cache, now);
+		ret = 0;
 	} else {
 		dberr(cache->rd, "read", why, whylen);
 		ret = -1;
 	}
+	if ((rc == SQLITE_ROW || rc == SQLITE_DONE) && cache->rback.total > 0 &&
+	    (due = sm_db_backoff_ok(&cache->rback)) > 0)
+		report(cache, "cache reads work again (%lu failed)", due);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&cache->rlock);
@@ -442,10 +473,6 @@ sm_cache_put(struct sm_cache *cache, const struct sm_dns_result *res,
 	row_free(r);
 	return rc == SQLITE_DONE ? 1 : -1;
 }
-
-static void
-report(struct sm_cache *cache, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 static void
 report(struct sm_cache *cache, const char *fmt, ...)

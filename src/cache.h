@@ -70,7 +70,9 @@ void sm_cache_close(struct sm_cache *cache);
  * sm_cache_get - fresh entry for NAME/TYPE at time NOW.  Returns 1 and
  * an owned result in *OUT (its ttl is the time left), 0 when there is
  * none or the file is locked or busy (never waits), -1 on a database
- * error (reason in WHY).
+ * error (reason in WHY).  With a writer started (the daemons, which
+ * look up on every request) a database error is a miss too, reported
+ * through the writer's ON_ERROR with backoff, from the calling thread.
  */
 int sm_cache_get(struct sm_cache *cache, const char *name, int type,
 		 time_t now, struct sm_dns_result **out, char *why,

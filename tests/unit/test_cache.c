@@ -887,6 +887,52 @@ test_backoff(void)
 	remove_db(path);
 }
 
+/*
+ * Reads that fail (the table dropped behind the daemon's back): with
+ * the writer, misses and one warning, not an error per request.
+ */
+static void
+test_read_errors(void)
+{
+	char path[256];
+	struct sm_cache *c;
+	struct sm_dns_result *got = NULL;
+	sqlite3 *db;
+	int i, misses = 0;
+
+	path_in_tmp(path, sizeof(path), "rd.db");
+	if ((c = sm_cache_open(path, &repair, why, sizeof(why))) == NULL ||
+	    sm_cache_writer_start(c, on_msg) < 0)
+		die("open with writer");
+	ok(works(c, "rd.example"), "reads: an entry is stored and found");
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "DROP TABLE dns_cache", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+		die("drop table");
+	msgs_clear();
+	for (i = 0; i < 100; i++) {
+		misses += sm_cache_get(c, "rd.example", SM_RR_TLSA, T0, &got,
+				       why, sizeof(why)) == 0;
+		sm_dns_result_free(got);
+		got = NULL;
+	}
+	is_int(misses, 100, "table dropped: 100 reads fail as misses");
+	is_int(msgs_with("cache read failed"), 1, "  1 warning");
+	sqlite3_exec(db, "CREATE TABLE dns_cache (qname TEXT NOT NULL,"
+		     " qtype INTEGER NOT NULL, outcome INTEGER NOT NULL,"
+		     " sec INTEGER NOT NULL, rcode INTEGER NOT NULL, why TEXT,"
+		     " rdata BLOB, stored INTEGER NOT NULL,"
+		     " expires INTEGER NOT NULL, PRIMARY KEY (qname, qtype))",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	is_int(sm_cache_get(c, "rd.example", SM_RR_TLSA, T0, &got, why,
+			    sizeof(why)), 0, "table back: a plain miss");
+	ok(msgs_with("cache reads work again (100 failed)") == 1,
+	   "  and reads working again is reported");
+	sm_cache_close(c);
+	remove_db(path);
+}
+
 /* The file deleted under a running writer: noticed, created anew. */
 static void
 test_deleted(void)
@@ -1017,6 +1063,7 @@ main(void)
 	test_mode();
 	test_locked();
 	test_backoff();
+	test_read_errors();
 	test_deleted();
 
 	remove_db(db);
