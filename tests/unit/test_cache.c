@@ -696,10 +696,17 @@ test_broken_race(void)
 			die("fork");
 		if (pids[i] == 0) {
 			char cwhy[512], name[64];
+			int rc;
 
 			c = sm_cache_open(path, &repair, cwhy, sizeof(cwhy));
 			snprintf(name, sizeof(name), "race%d.example", i);
-			_exit(c != NULL && works(c, name) ? 0 : 1);
+			if (c == NULL)
+				fprintf(stderr, "child %d: %s\n", i, cwhy);
+			rc = c != NULL && works(c, name) ? 0 : 1;
+			if (rc != 0 && c != NULL)
+				fprintf(stderr, "child %d: %s\n", i, why);
+			sm_cache_close(c);
+			_exit(rc);
 		}
 	}
 	for (i = 0; i < NCHILD; i++) {
