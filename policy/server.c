@@ -500,9 +500,9 @@ answered(void *arg, struct sm_dns_result *res)
 	time_t now = time(NULL);
 	char why[256];
 
-	if (res != NULL && srv->cache != NULL &&
-	    sm_cache_put(srv->cache, res, now, why, sizeof(why)) < 0)
-		sm_log(SM_LOG_WARNING, "%s", why);
+	/* Only queued: the cache's writer reports what it cannot store. */
+	if (res != NULL && srv->cache != NULL)
+		sm_cache_put(srv->cache, res, now, why, sizeof(why));
 	while ((w = f->waiters) != NULL) {
 		struct conn *c = w->c;
 
@@ -917,6 +917,45 @@ pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 	return 0;
 }
 
+/*
+ * The cache and the reputation store in DB.  A broken file is moved
+ * aside (said loudly); one that cannot be opened at all leaves the
+ * daemon deciding without it, never down.
+ */
+static void
+open_stores(struct pol_server *srv, const struct sm_config *cfg,
+	    const char *db)
+{
+	char why[1024];
+
+	srv->cp.db.repair = 1;
+	if ((srv->cache = sm_cache_open(db, &srv->cp, why,
+					sizeof(why))) == NULL)
+		sm_log(SM_LOG_ERR, "%s; running without a cache", why);
+	else if (*why != '\0')
+		sm_log(SM_LOG_WARNING, "%s", why);
+	if (srv->cache != NULL &&
+	    sm_cache_writer_start(srv->cache, rep_error) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
+		       " without a cache");
+		sm_cache_close(srv->cache);
+		srv->cache = NULL;
+	}
+	if ((srv->rep = sm_rep_open(db, &srv->cp.db,
+				    sm_config_int(cfg, "reputation_retention"),
+				    why, sizeof(why))) == NULL)
+		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
+	else if (*why != '\0')
+		sm_log(SM_LOG_WARNING, "%s", why);
+	if (srv->rep != NULL &&
+	    sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
+		       " decisions are not recorded");
+		sm_rep_close(srv->rep);
+		srv->rep = NULL;
+	}
+}
+
 struct pol_server *
 pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 {
@@ -949,17 +988,8 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 		goto fail;
 	}
 	sm_config_cache(cfg, &srv->cp);
-	if (*db != '\0') {
-		if ((srv->cache = sm_cache_open(db, &srv->cp, why, whylen)) == NULL ||
-		    (srv->rep = sm_rep_open(db, sm_config_int(cfg,
-					"reputation_retention"), why,
-					    whylen)) == NULL)
-			goto fail;
-		if (sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error) < 0) {
-			sm_why(why, whylen, "cannot start the reputation writer");
-			goto fail;
-		}
-	}
+	if (*db != '\0')
+		open_stores(srv, cfg, db);
 	return srv;
 fail:
 	pol_server_free(srv);

@@ -483,10 +483,11 @@ detach(const char *pid_file)
 	}
 }
 
+/* What the cache's and the store's writer threads have to say. */
 static void
-rep_error(const char *why)
+store_error(const char *why)
 {
-	sm_log(SM_LOG_WARNING, "reputation store: %s", why);
+	sm_log(SM_LOG_WARNING, "%s", why);
 }
 
 /* DNS, its thread, the cache and the reputation store. */
@@ -508,13 +509,33 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	sm_config_cache(cfg, &cp);
 	if (*db == '\0')	/* as smilla-policyd: no cache, no records */
 		return res;
+	/*
+	 * A broken file is moved aside (said loudly); one that cannot be
+	 * opened at all leaves the milter working without it, never down.
+	 */
+	cp.db.repair = 1;
 	if ((*cache = sm_cache_open(db, &cp, why, sizeof(why))) == NULL)
-		die(EX_CANTCREAT, "%s", why);
-	if ((rep = sm_rep_open(db, sm_config_int(cfg, "reputation_retention"),
-			       why, sizeof(why))) == NULL)
-		die(EX_CANTCREAT, "%s", why);
-	if (sm_rep_writer_start(rep, 1000, rep_error) < 0)
-		die(EX_OSERR, "%s", "cannot start the reputation writer");
+		sm_log(SM_LOG_ERR, "%s; running without a cache", why);
+	else if (*why != '\0')
+		sm_log(SM_LOG_WARNING, "%s", why);
+	if (*cache != NULL && sm_cache_writer_start(*cache, store_error) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
+		       " without a cache");
+		sm_cache_close(*cache);
+		*cache = NULL;
+	}
+	if ((rep = sm_rep_open(db, &cp.db,
+			       sm_config_int(cfg, "reputation_retention"), why,
+			       sizeof(why))) == NULL)
+		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
+	else if (*why != '\0')
+		sm_log(SM_LOG_WARNING, "%s", why);
+	if (rep != NULL && sm_rep_writer_start(rep, 1000, store_error) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
+		       " decisions are not recorded");
+		sm_rep_close(rep);
+		rep = NULL;
+	}
 	return res;
 }
 

@@ -1,27 +1,55 @@
 /*
- * cache.c - the DNS cache on sqlite3.  Only this file and reputation.c
- * include sqlite3.h.
+ * cache.c - the DNS cache on sqlite3.  Only this file, db.c and
+ * reputation.c include sqlite3.h.
+ *
+ * struct sm_cache *sm_cache_open(path, params, why, whylen)
+ * int sm_cache_writer_start(cache, on_error)
+ * int sm_cache_get(cache, name, type, now, &res, why, whylen)
+ * int sm_cache_put(cache, res, now, why, whylen)
+ * long sm_cache_flush(...), sm_cache_each(...)	(smillactl)
+ * void sm_cache_sync(cache), sm_cache_close(cache)
  *
  * Several daemons share the file: WAL lets readers run beside one
- * writer, and a busy timeout rides out the short write locks.  RDATA is
- * stored as one blob of (2-octet length, data) pairs.
+ * writer.  RDATA is stored as one blob of (2-octet length, data) pairs.
+ *
+ * Two connections, because one waits and the other must not.  Reads
+ * (sm_cache_get) run on the daemons' lookup paths, on a connection with
+ * no busy timeout: a WAL reader does not wait for writers, and when the
+ * file is busy anyway the read is a miss, never a stall (in a daemon a
+ * failing read is a miss too, warned about with backoff: it reads on
+ * every request).  Writes run on
+ * a connection with a busy timeout, and in the daemons only on the
+ * writer thread: sm_cache_put copies the entry onto a bounded queue and
+ * returns.  A thread rather than non-blocking write attempts, because
+ * an attempt that finds the file locked can only drop the entry, while
+ * the thread rides out a short lock (another daemon's write) and drops
+ * only what a long one (an admin's open transaction) keeps from it; and
+ * one transaction per batch is cheaper than one per entry.  smillactl
+ * starts no writer, so its calls write at once and may wait.
  */
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "cache.h"
+#include "db.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#define QUEUE_MAX 10000		/* entries waiting for the writer */
 
-enum { ST_GET, ST_PUT, ST_EACH, ST_COUNT };
+enum { ST_PUT, ST_EACH, ST_WCOUNT };
 
-static const char *const sql[ST_COUNT] = {
+static const char sql_get[] =
 	"SELECT outcome, sec, rcode, why, rdata, expires FROM dns_cache"
-	" WHERE qname = ?1 AND qtype = ?2 AND expires > ?3",
+	" WHERE qname = ?1 AND qtype = ?2 AND expires > ?3";
+
+static const char *const sql[ST_WCOUNT] = {
 	"INSERT OR REPLACE INTO dns_cache"
 	" (qname, qtype, outcome, sec, rcode, why, rdata, stored, expires)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -37,48 +65,113 @@ static const char schema[] =
 	" stored INTEGER NOT NULL, expires INTEGER NOT NULL,"
 	" PRIMARY KEY (qname, qtype));";
 
+/* An entry as it goes into the table. */
+struct row {
+	struct row *next;
+	char *qname, *why;
+	int qtype, outcome, sec, rcode;
+	uint8_t *blob;
+	size_t len;
+	time_t stored, expires;
+};
+
 struct sm_cache {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
 	struct sm_cache_params params;
+	char *path;
+	/* writes, under WLOCK: the writer thread, or smillactl */
+	pthread_mutex_t wlock;
+	struct sm_db *wr;
+	sqlite3_stmt *st[ST_WCOUNT];
+	/* reads, under RLOCK: never wait */
+	pthread_mutex_t rlock;
+	sqlite3 *rd;
+	sqlite3_stmt *get;
+	/* the queue and the writer thread, under QLOCK */
+	pthread_mutex_t qlock;
+	pthread_cond_t wake, idle;
+	struct row *head, **tail;
+	size_t nq;
+	unsigned long dropped;	/* queue full, since the writer last looked */
+	int running, stop, writing;
+	pthread_t writer;
+	void (*on_error)(const char *msg);
+	struct sm_db_backoff backoff;	/* writer thread only */
+	struct sm_db_backoff rback;	/* reads, under RLOCK */
 };
 
 static int
-dberr(struct sm_cache *cache, const char *what, char *why, size_t whylen)
+dberr(sqlite3 *db, const char *what, char *why, size_t whylen)
 {
-	sm_why(why, whylen, "cache %s: %s", what, sqlite3_errmsg(cache->db));
+	char err[300];
+
+	sm_why(why, whylen, "cache %s: %s", what,
+	       sm_db_error(db, err, sizeof(err)));
 	return -1;
 }
 
+static void
+close_writes(struct sm_db *wr, sqlite3_stmt *st[ST_WCOUNT])
+{
+	int i;
+
+	for (i = 0; i < ST_WCOUNT; i++)
+		sqlite3_finalize(st[i]);
+	sm_db_close(wr);
+}
+
 /*
- * Switch to WAL.  When several processes create a new file at once the
- * PRAGMA can fail with SQLITE_BUSY at once instead of waiting for the
- * busy timeout, so retry it for that long ourselves.
+ * The write side on the cache's path: 0, or -1 with WHY (nothing left
+ * open); NOTE as sm_db_open's.
  */
 static int
-set_wal(sqlite3 *db)
+open_writes(struct sm_cache *cache, struct sm_db **wr,
+	    sqlite3_stmt *st[ST_WCOUNT], char *note, size_t notelen,
+	    char *why, size_t whylen)
 {
-	sqlite3_stmt *st;
-	int rc, waited;
+	char err[512];
+	int i;
 
-	for (waited = 0;; waited += 10) {
-		if ((rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1,
-					     &st, NULL)) != SQLITE_OK)
-			return rc;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const char *mode = (const char *)sqlite3_column_text(st, 0);
-
-			rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK :
-								SQLITE_ERROR;
-		}
-		sqlite3_finalize(st);
-		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-			return rc;
-		if (waited >= BUSY_TIMEOUT_MS)
-			return rc;
-		sqlite3_sleep(10);
+	memset(st, 0, ST_WCOUNT * sizeof(*st));
+	if ((*wr = sm_db_open(cache->path, &cache->params.db, schema,
+			      BUSY_TIMEOUT_MS, note, notelen, err,
+			      sizeof(err))) == NULL) {
+		sm_why(why, whylen, "cache %s", err);
+		return -1;
 	}
+	for (i = 0; i < ST_WCOUNT; i++)
+		if (sqlite3_prepare_v3(sm_db_handle(*wr), sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &st[i],
+				       NULL) != SQLITE_OK) {
+			dberr(sm_db_handle(*wr), cache->path, why, whylen);
+			close_writes(*wr, st);
+			*wr = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+/* The read side, on the file the write side just opened. */
+static int
+open_reads(const char *path, sqlite3 **rd, sqlite3_stmt **get, char *why,
+	   size_t whylen)
+{
+	*get = NULL;
+	if (sqlite3_open_v2(path, rd,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(*rd, sql_get, -1, SQLITE_PREPARE_PERSISTENT, get,
+			       NULL) != SQLITE_OK) {
+		if (*rd != NULL)
+			dberr(*rd, path, why, whylen);
+		else
+			sm_why(why, whylen, "cache %s: out of memory", path);
+		sqlite3_close(*rd);
+		*rd = NULL;
+		return -1;
+	}
+	sqlite3_extended_result_codes(*rd, 1);
+	sqlite3_busy_timeout(*rd, 0);
+	return 0;
 }
 
 struct sm_cache *
@@ -86,57 +179,73 @@ sm_cache_open(const char *path, const struct sm_cache_params *params,
 	      char *why, size_t whylen)
 {
 	struct sm_cache *cache;
-	int i;
+	char note[600] = "";
 
-	if ((cache = calloc(1, sizeof(*cache))) == NULL) {
+	if ((cache = calloc(1, sizeof(*cache))) == NULL ||
+	    (cache->path = strdup(path)) == NULL) {
+		free(cache);
 		sm_why(why, whylen, "out of memory");
 		return NULL;
 	}
 	cache->params = *params;
-	if (sqlite3_open_v2(path, &cache->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		sm_why(why, whylen, "cache %s: %s", path,
-		       cache->db ? sqlite3_errmsg(cache->db) : "out of memory");
+	cache->tail = &cache->head;
+	pthread_mutex_init(&cache->wlock, NULL);
+	pthread_mutex_init(&cache->rlock, NULL);
+	pthread_mutex_init(&cache->qlock, NULL);
+	pthread_cond_init(&cache->wake, NULL);
+	pthread_cond_init(&cache->idle, NULL);
+	if (open_writes(cache, &cache->wr, cache->st, note, sizeof(note), why,
+			whylen) < 0)
 		goto fail;
-	}
-	sqlite3_busy_timeout(cache->db, BUSY_TIMEOUT_MS);
-	if (set_wal(cache->db) != SQLITE_OK ||
-	    sqlite3_exec(cache->db, "PRAGMA synchronous=NORMAL;", NULL, NULL,
-			 NULL) != SQLITE_OK ||
-	    sqlite3_exec(cache->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-		sm_why(why, whylen, "cache %s: %s", path,
-		       sqlite3_errmsg(cache->db));
+	if (open_reads(path, &cache->rd, &cache->get, why, whylen) < 0)
 		goto fail;
-	}
-	for (i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(cache->db, sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &cache->st[i],
-				       NULL) != SQLITE_OK) {
-			sm_why(why, whylen, "cache %s: %s", path,
-			       sqlite3_errmsg(cache->db));
-			goto fail;
-		}
+	sm_why(why, whylen, "%s%s", *note ? "cache " : "", note);
 	return cache;
 fail:
 	sm_cache_close(cache);
 	return NULL;
 }
 
+static void
+row_free(struct row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->qname);
+	free(r->why);
+	free(r->blob);
+	free(r);
+}
+
 void
 sm_cache_close(struct sm_cache *cache)
 {
-	int i;
+	struct row *r;
 
 	if (cache == NULL)
 		return;
-	for (i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(cache->st[i]);
-	sqlite3_close(cache->db);
+	if (cache->running) {
+		pthread_mutex_lock(&cache->qlock);
+		cache->stop = 1;
+		pthread_cond_signal(&cache->wake);
+		pthread_mutex_unlock(&cache->qlock);
+		pthread_join(cache->writer, NULL);	/* it writes the rest */
+	}
+	while ((r = cache->head) != NULL) {
+		cache->head = r->next;
+		row_free(r);
+	}
+	sqlite3_finalize(cache->get);
+	sqlite3_close(cache->rd);
+	close_writes(cache->wr, cache->st);
+	pthread_mutex_destroy(&cache->wlock);
+	pthread_mutex_destroy(&cache->rlock);
+	pthread_mutex_destroy(&cache->qlock);
+	pthread_cond_destroy(&cache->wake);
+	pthread_cond_destroy(&cache->idle);
+	free(cache->path);
 	free(cache);
 }
-
 long
 sm_cache_lifetime(const struct sm_cache_params *p,
 		  const struct sm_dns_result *res)
@@ -216,87 +325,339 @@ fail:
 	return NULL;
 }
 
+static void
+report(struct sm_cache *cache, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A read failed in a daemon, which reads on every request: a miss, and
+ * a warning with backoff rather than a log line per request.
+ */
+static void
+read_failed(struct sm_cache *cache, time_t now)
+{
+	char err[300];
+	unsigned long due;
+
+	if ((due = sm_db_backoff_fail(&cache->rback, now, 1)) > 0)
+		report(cache, "cache read failed: %s (%lu read%s failed since"
+		       " the last warning)",
+		       sm_db_error(cache->rd, err, sizeof(err)), due,
+		       due == 1 ? "" : "s");
+}
+
 int
 sm_cache_get(struct sm_cache *cache, const char *name, int type, time_t now,
 	     struct sm_dns_result **out, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = cache->st[ST_GET];
-	int rc;
+	sqlite3_stmt *st;
+	unsigned long due;
+	int rc, ret = 1;
 
 	*out = NULL;
+	pthread_mutex_lock(&cache->rlock);
+	st = cache->get;
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, type);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		return 0;
+	if (rc == SQLITE_ROW) {
+		if ((*out = unpack(st, 0, name, type, now)) == NULL) {
+			sm_why(why, whylen, "out of memory");
+			ret = -1;
+		}
+	} else if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_BUSY ||
+		   (rc & 0xff) == SQLITE_LOCKED) {
+		ret = 0;	/* a busy file is a miss, never a wait */
+	} else if (cache->running) {
+		read_failed(cache, now);
+		ret = 0;
+	} else {
+		dberr(cache->rd, "read", why, whylen);
+		ret = -1;
 	}
-	if (rc != SQLITE_ROW) {
-		dberr(cache, "read", why, whylen);
-		sqlite3_reset(st);
-		return -1;
-	}
-	*out = unpack(st, 0, name, type, now);
+	if ((rc == SQLITE_ROW || rc == SQLITE_DONE) && cache->rback.total > 0 &&
+	    (due = sm_db_backoff_ok(&cache->rback)) > 0)
+		report(cache, "cache reads work again (%lu failed)", due);
 	sqlite3_reset(st);
-	if (*out == NULL) {
-		sm_why(why, whylen, "out of memory");
-		return -1;
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&cache->rlock);
+	return ret;
+}
+
+/* RES as a row to store at NOW for LIFE seconds; NULL when out of memory. */
+static struct row *
+row_new(const struct sm_dns_result *res, time_t now, long life)
+{
+	struct row *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->qtype = res->qtype;
+	r->outcome = res->outcome;
+	r->sec = res->sec;
+	r->rcode = res->rcode;
+	r->stored = now;
+	r->expires = now + life;
+	if ((r->qname = strdup(res->qname)) == NULL ||
+	    (res->why != NULL && (r->why = strdup(res->why)) == NULL) ||
+	    (r->blob = pack(res, &r->len)) == NULL) {
+		row_free(r);
+		return NULL;
 	}
-	return 1;
+	return r;
+}
+
+/* Store R with the write side's statement; the sqlite result code. */
+static int
+store(struct sm_cache *cache, const struct row *r)
+{
+	sqlite3_stmt *st = cache->st[ST_PUT];
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, r->qname, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, r->qtype);
+	sqlite3_bind_int(st, 3, r->outcome);
+	sqlite3_bind_int(st, 4, r->sec);
+	sqlite3_bind_int(st, 5, r->rcode);
+	if (r->why != NULL)
+		sqlite3_bind_text(st, 6, r->why, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_blob(st, 7, r->blob, (int)r->len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->stored);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)r->expires);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
 }
 
 int
 sm_cache_put(struct sm_cache *cache, const struct sm_dns_result *res,
 	     time_t now, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = cache->st[ST_PUT];
 	long life = sm_cache_lifetime(&cache->params, res);
-	uint8_t *blob;
-	size_t len;
+	struct row *r;
 	int rc;
 
 	if (life <= 0)
 		return 0;
-	if ((blob = pack(res, &len)) == NULL) {
+	if ((r = row_new(res, now, life)) == NULL) {
 		sm_why(why, whylen, "out of memory");
 		return -1;
 	}
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, res->qname, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, res->qtype);
-	sqlite3_bind_int(st, 3, res->outcome);
-	sqlite3_bind_int(st, 4, res->sec);
-	sqlite3_bind_int(st, 5, res->rcode);
-	if (res->why != NULL)
-		sqlite3_bind_text(st, 6, res->why, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 6);
-	sqlite3_bind_blob(st, 7, blob, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)now + life);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	free(blob);
+	if (cache->running) {
+		pthread_mutex_lock(&cache->qlock);
+		if (cache->nq >= QUEUE_MAX) {
+			cache->dropped++;
+			pthread_mutex_unlock(&cache->qlock);
+			row_free(r);
+			sm_why(why, whylen, "cache writer behind: entry dropped");
+			return -1;
+		}
+		*cache->tail = r;
+		cache->tail = &r->next;
+		cache->nq++;
+		pthread_cond_signal(&cache->wake);
+		pthread_mutex_unlock(&cache->qlock);
+		return 1;
+	}
+	pthread_mutex_lock(&cache->wlock);
+	rc = store(cache, r);
 	if (rc != SQLITE_DONE)
-		return dberr(cache, "write", why, whylen);
-	return 1;
+		dberr(sm_db_handle(cache->wr), "write", why, whylen);
+	pthread_mutex_unlock(&cache->wlock);
+	row_free(r);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+static void
+report(struct sm_cache *cache, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (cache->on_error == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cache->on_error(msg);
+}
+
+/*
+ * The path names another file now (or none): open it (creating it),
+ * and switch both sides over.  On failure the old handles stay, and the
+ * next look tries again.
+ */
+static void
+reopen(struct sm_cache *cache, const char *gone)
+{
+	struct sm_db *wr;
+	sqlite3_stmt *st[ST_WCOUNT], *get, *old_get;
+	sqlite3 *rd, *old_rd;
+	char note[600], why[600];
+
+	if (open_writes(cache, &wr, st, note, sizeof(note), why,
+			sizeof(why)) < 0) {
+		report(cache, "cache: %s, and it cannot be opened again (%s)",
+		       gone, why);
+		return;
+	}
+	if (open_reads(cache->path, &rd, &get, why, sizeof(why)) < 0) {
+		close_writes(wr, st);
+		report(cache, "cache: %s, and it cannot be opened again (%s)",
+		       gone, why);
+		return;
+	}
+	close_writes(cache->wr, cache->st);
+	cache->wr = wr;
+	memcpy(cache->st, st, sizeof(st));
+	pthread_mutex_lock(&cache->rlock);
+	old_rd = cache->rd;
+	old_get = cache->get;
+	cache->rd = rd;
+	cache->get = get;
+	pthread_mutex_unlock(&cache->rlock);
+	sqlite3_finalize(old_get);
+	sqlite3_close(old_rd);
+	report(cache, "cache: %s: opened it again%s%s", gone,
+	       *note ? "; " : "", note);
+}
+
+/*
+ * Write LIST (freeing it) in one transaction, and report, counting
+ * DROPPED entries the queue had no room for; the writer thread's.
+ */
+static void
+writes(struct sm_cache *cache, struct row *list, unsigned long dropped)
+{
+	struct row *r;
+	sqlite3 *db;
+	unsigned long n = 0, due;
+	time_t now = time(NULL);
+	char gone[600], err[300];
+	int rc;
+
+	for (r = list; r != NULL; r = r->next)
+		n++;
+	pthread_mutex_lock(&cache->wlock);
+	if (sm_db_gone(cache->wr, now, cache->params.db.check_s, gone,
+		       sizeof(gone)))
+		reopen(cache, gone);
+	db = sm_db_handle(cache->wr);
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (r = list; rc == SQLITE_OK && r != NULL; r = r->next)
+		if ((rc = store(cache, r)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		sm_db_error(db, err, sizeof(err));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&cache->wlock);
+	while ((r = list) != NULL) {
+		list = r->next;
+		row_free(r);
+	}
+	/* A cache loses nothing but time by dropping what it cannot write. */
+	if (rc != SQLITE_OK) {
+		if ((due = sm_db_backoff_fail(&cache->backoff, now,
+					      n + dropped)) > 0)
+			report(cache, "cache write failed: %s (%lu entr%s not"
+			       " stored since the last warning)", err, due,
+			       due == 1 ? "y" : "ies");
+	} else if (dropped > 0) {
+		if ((due = sm_db_backoff_fail(&cache->backoff, now,
+					      dropped)) > 0)
+			report(cache, "cache writer behind: %lu entr%s dropped"
+			       " since the last warning", due,
+			       due == 1 ? "y" : "ies");
+	} else if ((due = sm_db_backoff_ok(&cache->backoff)) > 0) {
+		report(cache, "cache writes work again (%lu entr%s were not"
+		       " stored)", due, due == 1 ? "y" : "ies");
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct sm_cache *cache = arg;
+	struct row *list;
+	unsigned long dropped;
+	int stop;
+
+	for (;;) {
+		pthread_mutex_lock(&cache->qlock);
+		while (!cache->stop && cache->head == NULL) {
+			cache->writing = 0;
+			pthread_cond_broadcast(&cache->idle);
+			pthread_cond_wait(&cache->wake, &cache->qlock);
+		}
+		stop = cache->stop;
+		list = cache->head;
+		cache->head = NULL;
+		cache->tail = &cache->head;
+		cache->nq = 0;
+		dropped = cache->dropped;
+		cache->dropped = 0;
+		cache->writing = list != NULL;
+		pthread_mutex_unlock(&cache->qlock);
+		if (list != NULL || dropped > 0)
+			writes(cache, list, dropped);
+		if (stop)
+			break;
+	}
+	pthread_mutex_lock(&cache->qlock);
+	cache->writing = 0;
+	pthread_cond_broadcast(&cache->idle);
+	pthread_mutex_unlock(&cache->qlock);
+	return NULL;
+}
+
+int
+sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *))
+{
+	cache->on_error = on_error;
+	if (sm_db_thread(&cache->writer, writer_main, cache) < 0)
+		return -1;
+	cache->running = 1;
+	return 0;
+}
+
+void
+sm_cache_sync(struct sm_cache *cache)
+{
+	if (!cache->running)
+		return;
+	pthread_mutex_lock(&cache->qlock);
+	while (cache->head != NULL || cache->writing)
+		pthread_cond_wait(&cache->idle, &cache->qlock);
+	pthread_mutex_unlock(&cache->qlock);
 }
 
 long
 sm_cache_flush(struct sm_cache *cache, const char *name, int expired_only,
 	       time_t now, char *why, size_t whylen)
 {
+	sqlite3 *db;
 	sqlite3_stmt *st;
+	long n = -1;
 	int rc;
 
-	if (sqlite3_prepare_v2(cache->db,
+	pthread_mutex_lock(&cache->wlock);
+	db = sm_db_handle(cache->wr);
+	if (sqlite3_prepare_v2(db,
 			       "DELETE FROM dns_cache WHERE (?1 IS NULL OR qname = ?1)"
 			       " AND (?2 = 0 OR expires <= ?3)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return dberr(cache, "flush", why, whylen);
+			       -1, &st, NULL) != SQLITE_OK) {
+		dberr(db, "flush", why, whylen);
+		goto done;
+	}
 	if (name != NULL)
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, expired_only);
@@ -304,19 +665,25 @@ sm_cache_flush(struct sm_cache *cache, const char *name, int expired_only,
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return dberr(cache, "flush", why, whylen);
-	return sqlite3_changes(cache->db);
+		dberr(db, "flush", why, whylen);
+	else
+		n = sqlite3_changes(db);
+done:
+	pthread_mutex_unlock(&cache->wlock);
+	return n;
 }
 
 long
 sm_cache_each(struct sm_cache *cache, time_t now, sm_cache_each_fn *fn,
 	      void *arg, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = cache->st[ST_EACH];
+	sqlite3_stmt *st;
 	struct sm_dns_result *res;
 	long n = 0;
 	int rc;
 
+	pthread_mutex_lock(&cache->wlock);
+	st = cache->st[ST_EACH];
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -324,6 +691,7 @@ sm_cache_each(struct sm_cache *cache, time_t now, sm_cache_each_fn *fn,
 			     sqlite3_column_int(st, 1), now);
 		if (res == NULL) {
 			sqlite3_reset(st);
+			pthread_mutex_unlock(&cache->wlock);
 			sm_why(why, whylen, "out of memory");
 			return -1;
 		}
@@ -332,7 +700,10 @@ sm_cache_each(struct sm_cache *cache, time_t now, sm_cache_each_fn *fn,
 		n++;
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return dberr(cache, "read", why, whylen);
+	if (rc != SQLITE_DONE) {
+		dberr(sm_db_handle(cache->wr), "read", why, whylen);
+		n = -1;
+	}
+	pthread_mutex_unlock(&cache->wlock);
 	return n;
 }

@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "db.h"
 #include "dns.h"
 #include "log.h"
 #include "util.h"
@@ -39,6 +40,8 @@ const struct sm_option sm_options[] = {
 	  "seconds a DNS lookup may take before it counts as a timeout" },
 	{ "db_path", SM_OPT_PATH, "/var/lib/smilla/smilla.db", 0, 0, NULL,
 	  NULL, "sqlite database shared by the cache and the reputation log" },
+	{ "db_mode", SM_OPT_STRING, "0640", 0, 0, NULL, check_mode,
+	  "permissions of a database file created (octal), whatever the umask" },
 	{ "cache_min_ttl", SM_OPT_TIME, "60", 0, 31536000, NULL, NULL,
 	  "cached answers are kept at least this long" },
 	{ "cache_max_ttl", SM_OPT_TIME, "86400", 0, 31536000, NULL, NULL,
@@ -643,4 +646,13 @@ sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p)
 	p->max_ttl = sm_config_int(cfg, "cache_max_ttl");
 	p->negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
 	p->bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	sm_config_db(cfg, &p->db);
+}
+
+void
+sm_config_db(const struct sm_config *cfg, struct sm_db_params *p)
+{
+	p->mode = (unsigned)strtoul(sm_config_str(cfg, "db_mode"), NULL, 8);
+	p->repair = 0;
+	p->check_s = SM_DB_CHECK_S;
 }

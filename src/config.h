@@ -78,6 +78,14 @@ struct sm_cache_params;
 void sm_config_dns(const struct sm_config *cfg, struct sm_dns_params *p);
 void sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p);
 
+/*
+ * sm_config_db - the database file settings of CFG (db_mode; no repair:
+ * the daemons ask for it), for sm_rep_open; sm_config_cache fills the
+ * same into its params.
+ */
+struct sm_db_params;
+void sm_config_db(const struct sm_config *cfg, struct sm_db_params *p);
+
 /* sm_config_source - "file:line" where KEY was set, or "default". */
 const char *sm_config_source(const struct sm_config *cfg, const char *key);
 

@@ -2,19 +2,26 @@
  * reputation.c - decisions and per-identity aggregates in sqlite.
  *
  * Events are queued in memory and written in batches: one transaction
- * per flush keeps the daemons' hot path free of disk writes.  Key
+ * per flush keeps the daemons' hot path free of disk writes.  The
+ * queue's lock is held only to add to it or to take it whole, never
+ * while sqlite works or waits, so sm_rep_add never waits on the disk.
+ * The file is opened through db.c (mode, a broken file moved aside);
+ * the writer thread reopens it when it was deleted or replaced, and
+ * reports failing flushes with backoff.  Key
  * changes are counted when an identity shows a public key fingerprint
  * other than the last one seen for it.
  */
 #include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
+#include "db.h"
 #include "reputation.h"
 #include "util.h"
 
@@ -98,8 +105,10 @@ struct queued {
  * merge decisions into.
  */
 struct sm_rep {
-	sqlite3 *db;
+	struct sm_db *file;
+	sqlite3 *db;		/* file's handle */
 	sqlite3_stmt *st[ST_N];
+	struct sm_db_params params;
 	long retention;
 	pthread_mutex_t lock;
 	struct queued *q;
@@ -112,6 +121,8 @@ struct sm_rep {
 	int running, stop;
 	long interval_ms;
 	void (*on_error)(const char *why);
+	struct sm_db_backoff backoff;	/* writer thread only */
+	unsigned long lost;	/* decisions dropped by requeue, under LOCK */
 };
 
 int
@@ -148,40 +159,74 @@ add_count_column(sqlite3 *db)
 			    NULL) == SQLITE_OK ? 0 : -1;
 }
 
+static void close_file(struct sm_db *file, sqlite3_stmt *st[ST_N]);
+
+/* Open the file at PATH and prepare; 0, or -1 with WHY (nothing open). */
+static int
+open_file(struct sm_rep *rep, const char *path, struct sm_db **file,
+	  sqlite3_stmt *st[ST_N], char *note, size_t notelen, char *why,
+	  size_t whylen)
+{
+	char err[300];
+	int i;
+
+	memset(st, 0, ST_N * sizeof(*st));
+	if ((*file = sm_db_open(path, &rep->params, schema, BUSY_TIMEOUT_MS,
+				note, notelen, err, sizeof(err))) == NULL) {
+		sm_why(why, whylen, "reputation store %s", err);
+		return -1;
+	}
+	if (add_count_column(sm_db_handle(*file)) < 0)
+		goto fail;
+	for (i = 0; i < ST_N; i++)
+		if (sql[i] != NULL &&
+		    sqlite3_prepare_v3(sm_db_handle(*file), sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &st[i],
+				       NULL) != SQLITE_OK)
+			goto fail;
+	return 0;
+fail:
+	sm_why(why, whylen, "reputation store %s: %s", path,
+	       sm_db_error(sm_db_handle(*file), err, sizeof(err)));
+	close_file(*file, st);
+	*file = NULL;
+	return -1;
+}
+
+static void
+close_file(struct sm_db *file, sqlite3_stmt *st[ST_N])
+{
+	int i;
+
+	for (i = 0; i < ST_N; i++)
+		sqlite3_finalize(st[i]);
+	sm_db_close(file);
+}
+
 struct sm_rep *
-sm_rep_open(const char *path, long retention, char *why, size_t whylen)
+sm_rep_open(const char *path, const struct sm_db_params *params,
+	    long retention, char *why, size_t whylen)
 {
 	struct sm_rep *rep;
-	int i;
+	char note[600] = "";
 
 	if ((rep = calloc(1, sizeof(*rep))) == NULL) {
 		sm_why(why, whylen, "out of memory");
 		return NULL;
 	}
+	if (params != NULL)
+		rep->params = *params;
 	rep->retention = retention;
 	pthread_mutex_init(&rep->lock, NULL);
 	pthread_cond_init(&rep->wake, NULL);
-	if (sqlite3_open_v2(path, &rep->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_busy_timeout(rep->db, BUSY_TIMEOUT_MS);
-	/* The cache module switched the file to WAL already, or will. */
-	if (sqlite3_exec(rep->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    add_count_column(rep->db) < 0)
-		goto fail;
-	for (i = 0; i < ST_N; i++)
-		if (sql[i] != NULL &&
-		    sqlite3_prepare_v3(rep->db, sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &rep->st[i],
-				       NULL) != SQLITE_OK)
-			goto fail;
+	if (open_file(rep, path, &rep->file, rep->st, note, sizeof(note), why,
+		      whylen) < 0) {
+		sm_rep_close(rep);
+		return NULL;
+	}
+	rep->db = sm_db_handle(rep->file);
+	sm_why(why, whylen, "%s%s", *note ? "reputation store " : "", note);
 	return rep;
-fail:
-	sm_why(why, whylen, "reputation store %s: %s", path,
-	       rep->db ? sqlite3_errmsg(rep->db) : "out of memory");
-	sm_rep_close(rep);
-	return NULL;
 }
 
 static void
@@ -193,11 +238,82 @@ drop(struct queued *q, size_t n)
 		free(q[i].buf);
 }
 
+static void
+report(struct sm_rep *rep, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+report(struct sm_rep *rep, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (rep->on_error == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rep->on_error(msg);
+}
+
+/*
+ * The path names another file now (or none): open it (creating it)
+ * and write there.  On failure the old handle stays, and the next look
+ * tries again.
+ */
+static void
+reopen(struct sm_rep *rep, const char *gone)
+{
+	struct sm_db *file;
+	sqlite3_stmt *st[ST_N];
+	char note[600], why[700];
+
+	if (open_file(rep, sm_db_path(rep->file), &file, st, note,
+		      sizeof(note), why, sizeof(why)) < 0) {
+		report(rep, "reputation store: %s, and it cannot be opened"
+		       " again: %s", gone, why);
+		return;
+	}
+	close_file(rep->file, rep->st);
+	rep->file = file;
+	rep->db = sm_db_handle(file);
+	memcpy(rep->st, st, sizeof(st));
+	report(rep, "reputation store: %s: opened it again%s%s", gone,
+	       *note ? "; " : "", note);
+}
+
+/* One round of the writer thread at NOW: look at the file, flush, report. */
+static void
+writes(struct sm_rep *rep, time_t now)
+{
+	char why[600], gone[600];
+	unsigned long due, lost;
+
+	if (sm_db_gone(rep->file, now, rep->params.check_s, gone,
+		       sizeof(gone)))
+		reopen(rep, gone);
+	if (sm_rep_flush(rep, now, why, sizeof(why)) >= 0) {
+		if ((due = sm_db_backoff_ok(&rep->backoff)) > 0)
+			report(rep, "reputation store: writes work again"
+			       " after %lu failed flush%s", due,
+			       due == 1 ? "" : "es");
+		return;
+	}
+	if ((due = sm_db_backoff_fail(&rep->backoff, now, 1)) == 0)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	lost = rep->lost;
+	rep->lost = 0;
+	pthread_mutex_unlock(&rep->lock);
+	report(rep, "%s (%lu failed flush%s since the last warning;"
+	       " %zu decisions waiting, %lu dropped)", why, due,
+	       due == 1 ? "" : "es", sm_rep_queued(rep), lost);
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct sm_rep *rep = arg;
-	char why[512];
 	int stop = 0;
 
 	while (!stop) {
@@ -217,9 +333,7 @@ writer_main(void *arg)
 			;
 		stop = rep->stop;
 		pthread_mutex_unlock(&rep->lock);
-		if (sm_rep_flush(rep, time(NULL), why, sizeof(why)) < 0 &&
-		    rep->on_error != NULL)
-			rep->on_error(why);
+		writes(rep, time(NULL));
 	}
 	return NULL;
 }
@@ -230,7 +344,7 @@ sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
 {
 	rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	rep->on_error = on_error;
-	if (pthread_create(&rep->writer, NULL, writer_main, rep) != 0)
+	if (sm_db_thread(&rep->writer, writer_main, rep) < 0)
 		return -1;
 	rep->running = 1;
 	return 0;
@@ -239,8 +353,6 @@ sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
 void
 sm_rep_close(struct sm_rep *rep)
 {
-	int i;
-
 	if (rep == NULL)
 		return;
 	if (rep->running) {
@@ -250,9 +362,7 @@ sm_rep_close(struct sm_rep *rep)
 		pthread_mutex_unlock(&rep->lock);
 		pthread_join(rep->writer, NULL);	/* it flushes once more */
 	}
-	for (i = 0; i < ST_N; i++)
-		sqlite3_finalize(rep->st[i]);
-	sqlite3_close(rep->db);
+	close_file(rep->file, rep->st);
 	drop(rep->q, rep->nq);
 	free(rep->q);
 	free(rep->slot);
@@ -646,6 +756,7 @@ requeue(struct sm_rep *rep, struct queued *batch, size_t n)
 	pthread_mutex_lock(&rep->lock);
 	if (rep->nq + n > QUEUE_MAX ||
 	    (merged = malloc((rep->nq + n) * sizeof(*merged))) == NULL) {
+		rep->lost += decisions(batch, n);
 		pthread_mutex_unlock(&rep->lock);
 		drop(batch, n);	/* bounded: losing events beats losing memory */
 		free(batch);
@@ -672,6 +783,7 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 {
 	struct queued *batch;
 	size_t n, d;
+	char err[300];
 
 	pthread_mutex_lock(&rep->lock);
 	batch = rep->q;
@@ -698,12 +810,14 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 	free(batch);
 	return (long)d;
 rollback:
-	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
+	sm_why(why, whylen, "reputation store: %s",
+	       sm_db_error(rep->db, err, sizeof(err)));
 	sqlite3_exec(rep->db, "ROLLBACK", NULL, NULL, NULL);
 	requeue(rep, batch, n);
 	return -1;
 fail:
-	sm_why(why, whylen, "reputation store: %s", sqlite3_errmsg(rep->db));
+	sm_why(why, whylen, "reputation store: %s",
+	       sm_db_error(rep->db, err, sizeof(err)));
 	requeue(rep, batch, n);
 	return -1;
 }

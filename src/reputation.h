@@ -47,9 +47,17 @@ struct sm_rep_identity {
 
 struct sm_rep;
 
-/* sm_rep_open - open (create) the store at PATH; NULL and WHY on error. */
-struct sm_rep *sm_rep_open(const char *path, long retention, char *why,
-			   size_t whylen);
+struct sm_db_params;
+
+/*
+ * sm_rep_open - open (create) the store at PATH as sm_db_open does
+ * (PARAMS may be NULL: defaults, no repair); events are kept for
+ * RETENTION seconds.  NULL and WHY on error; on success WHY is empty,
+ * or says that a broken file was moved aside (to log as a warning).
+ */
+struct sm_rep *sm_rep_open(const char *path,
+			   const struct sm_db_params *params, long retention,
+			   char *why, size_t whylen);
 
 /* sm_rep_close - flush nothing, free everything (NULL allowed). */
 void sm_rep_close(struct sm_rep *rep);
@@ -78,9 +86,13 @@ long sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen);
 /*
  * sm_rep_writer_start - flush from a thread of its own every
  * INTERVAL_MS, so a daemon's event loop never waits on sqlite.  ON_ERROR
- * (may be NULL) is called from that thread with the reason when a flush
- * fails.  sm_rep_add stays safe to call from the daemon's thread;
- * sm_rep_close stops the thread after a last flush.  0, or -1.
+ * (may be NULL) is called from that thread with what to log: failing
+ * flushes with backoff (sm_db_backoff: the first at once, then at
+ * growing intervals, with counts), the first success after them, and
+ * the file found deleted or replaced (looked at every PARAMS->check_s
+ * seconds) and opened again.  sm_rep_add stays safe to call from the
+ * daemon's thread; sm_rep_close stops the thread after a last flush.
+ * 0, or -1.
  */
 int sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
 			void (*on_error)(const char *why));

@@ -727,11 +727,13 @@ cmd_report(struct ctl *ctl)
 {
 	struct report_ctx rc = { ctl->json, 0 };
 	struct sm_rep *rep;
+	struct sm_db_params dbp;
 	time_t since = ctl->since > 0 ? time(NULL) - ctl->since : 0;
 	char why[512], host[SM_NAME_BUF];
 	long n;
 
-	rep = sm_rep_open(sm_config_str(ctl->cfg, "db_path"),
+	sm_config_db(ctl->cfg, &dbp);
+	rep = sm_rep_open(sm_config_str(ctl->cfg, "db_path"), &dbp,
 			  sm_config_int(ctl->cfg, "reputation_retention"), why,
 			  sizeof(why));
 	if (rep == NULL)

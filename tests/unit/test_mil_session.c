@@ -1044,7 +1044,7 @@ test_required(void)
 int
 main(void)
 {
-	struct sm_cache_params cp = { 60, 86400, 300, 300 };
+	struct sm_cache_params cp = { 60, 86400, 300, 300, { 0, 0, 0 } };
 	char db[sizeof(dir) + 16], why[256];
 
 	if (mkdtemp(dir) == NULL)

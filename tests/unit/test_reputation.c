@@ -1,16 +1,27 @@
 /*
  * test_reputation - the reputation store: events, per-identity counts,
  * keys seen and key changes across flushes, retention, the writer
- * thread, and reading it back.
+ * thread, and reading it back; the file: a broken one moved aside, a
+ * deleted one noticed by the writer and created anew, failing flushes
+ * reported with backoff (sqlite is used directly only to make writes
+ * fail, with a trigger).
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "db.h"
 #include "reputation.h"
 #include "tap.h"
+#include "util.h"
 
 static char dir[] = "/tmp/smilla-test-rep-XXXXXX";
 
@@ -70,6 +81,162 @@ add(struct sm_rep *rep, time_t t, const char *id, const char *result,
 	sm_rep_add(rep, &ev);
 }
 
+
+/* Messages of the writer thread, as a daemon would log them. */
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+static char msgs[32][1024];
+static int nmsg;
+
+static void
+on_msg(const char *msg)
+{
+	pthread_mutex_lock(&msg_lock);
+	if (nmsg < 32)
+		sm_strlcpy(msgs[nmsg], msg, sizeof(msgs[0]));
+	nmsg++;
+	pthread_mutex_unlock(&msg_lock);
+}
+
+static int
+msgs_with(const char *word)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&msg_lock);
+	for (i = 0; i < nmsg && i < 32; i++)
+		if (strstr(msgs[i], word) != NULL) {
+			printf("#   message: %s\n", msgs[i]);
+			n++;
+		}
+	pthread_mutex_unlock(&msg_lock);
+	return n;
+}
+
+/* Wait up to 3 s for the writer to empty the queue and say WORD. */
+static int
+wait_for(struct sm_rep *rep, const char *word)
+{
+	int i, found = 0;
+
+	for (i = 0; i < 300; i++) {
+		pthread_mutex_lock(&msg_lock);
+		for (found = 0; word != NULL && found < nmsg && found < 32;
+		     found++)
+			if (strstr(msgs[found], word) != NULL)
+				break;
+		found = word == NULL || (found < nmsg && found < 32);
+		pthread_mutex_unlock(&msg_lock);
+		if (found && sm_rep_queued(rep) == 0)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void
+remove_db(const char *path)
+{
+	char buf[300];
+
+	unlink(path);
+	snprintf(buf, sizeof(buf), "%s-wal", path);
+	unlink(buf);
+	snprintf(buf, sizeof(buf), "%s-shm", path);
+	unlink(buf);
+}
+
+static void
+test_file(void)
+{
+	struct sm_db_params p = { 0, 1, 0 };
+	char path[128], why[1024], aside[1100];
+	struct sm_rep *rep;
+	struct stat st;
+	sqlite3 *db;
+	time_t now = time(NULL);
+	long sum = 0;
+	int fd, n, i;
+
+	/* Not a database: moved aside, a new store in its place. */
+	snprintf(path, sizeof(path), "%s/broken.db", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+	    write(fd, "this is not a database\n", 23) != 23)
+		return;
+	close(fd);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	ok(rep == NULL, "not a database, no repair (smillactl): fails: %s",
+	   why);
+	sm_rep_close(rep);
+	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
+	ok(rep != NULL, "not a database, repair (daemons): opens");
+	ok(strstr(why, "reputation store") != NULL &&
+	   strstr(why, "moved aside to") != NULL, "  says so: %s", why);
+	{
+		const char *to = strstr(why, "moved aside to ");
+
+		snprintf(aside, sizeof(aside), "%s", to ? to + 15 : "");
+		if (strchr(aside, ','))
+			*strchr(aside, ',') = '\0';
+	}
+	ok(stat(aside, &st) == 0 && st.st_size == 23,
+	   "  the old file is kept there (%s)", aside);
+	add(rep, now, "r.example", "pass", "K");
+	is_int(sm_rep_flush(rep, now, why, sizeof(why)), 1,
+	       "  the new store takes events");
+	sm_rep_close(rep);
+	unlink(aside);
+
+	/* Deleted under the writer: noticed, created anew, written to. */
+	p.check_s = 0;
+	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
+	if (rep == NULL || sm_rep_writer_start(rep, 20, on_msg) < 0)
+		return;
+	add(rep, now, "d1.example", "pass", "K");
+	ok(wait_for(rep, NULL), "writer: an event is written");
+	remove_db(path);
+	add(rep, now, "d2.example", "pass", "K");
+	ok(wait_for(rep, "was deleted"), "deleted store: the writer notices");
+	ok(msgs_with("was deleted: opened it again") == 1, "  and says so");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == SM_DB_MODE,
+	   "  the file exists again, mode 0640");
+	sm_rep_close(rep);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	n = 0;
+	if (rep != NULL)
+		sm_rep_events(rep, "d2.example", 0, 100, count_events, &n, why,
+			      sizeof(why));
+	is_int(n, 1, "  the event after the deletion is in the new file");
+	sm_rep_close(rep);
+
+	/* Flushes that fail every time: one warning, not one a flush. */
+	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
+	if (rep == NULL || sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON"
+			 " rep_events BEGIN SELECT RAISE(ABORT, 'refused');"
+			 " END", NULL, NULL, NULL) != SQLITE_OK)
+		return;
+	nmsg = 0;
+	if (sm_rep_writer_start(rep, 10, on_msg) < 0)
+		return;
+	for (i = 0; i < 50; i++) {	/* about 50 failed flushes */
+		add(rep, now, "f.example", "pass", "K");
+		usleep(20000);
+	}
+	is_int(msgs_with("refused"), 1,
+	       "50 failing flushes in a second: 1 warning");
+	sqlite3_exec(db, "DROP TRIGGER refuse", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(wait_for(rep, "writes work again"), "cause removed: flushes work");
+	ok(msgs_with("writes work again after") == 1, "  and that is said once");
+	sm_rep_close(rep);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (rep != NULL)
+		sm_rep_events(rep, "f.example", 0, 100, sum_events, &sum, why,
+			      sizeof(why));
+	is_int(sum, 50, "  the decisions queued meanwhile are all written");
+	sm_rep_close(rep);
+}
+
 int
 main(void)
 {
@@ -82,7 +249,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/rep.db", dir);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	if (!ok(rep != NULL, "store opens %s", rep ? "" : why))
 		return done_testing();
 
@@ -134,7 +301,7 @@ main(void)
 	is_int((long)sm_rep_queued(rep), 0, "writer flushed within 300 ms");
 	add(rep, t0 + 86400 + 17, "c.example", "pass", "DD");
 	sm_rep_close(rep);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	n = 0;
 	sm_rep_events(rep, "c.example", 0, 100, count_events, &n, why,
 		      sizeof(why));
@@ -144,7 +311,7 @@ main(void)
 
 	/* Decisions alike in every field, in the same second: one row. */
 	snprintf(path, sizeof(path), "%s/merge.db", dir);
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	t0 = time(NULL);
 	add(rep, t0, "m.example", "pass", "K1");
 	add(rep, t0, "m.example", "pass", "K1");
@@ -205,7 +372,7 @@ main(void)
 		 " INSERT INTO rep_events (time, identity, result) VALUES"
 		 " (%ld, 'o.example', 'pass')\"", path, (long)t0);
 	ok(system(why) == 0, "old store made");
-	rep = sm_rep_open(path, 86400, why, sizeof(why));
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
 	ok(rep != NULL, "old store opens %s", rep ? "" : why);
 	{
 		long sum = 0;
@@ -219,6 +386,7 @@ main(void)
 	is_int(sm_rep_flush(rep, t0, why, sizeof(why)), 2, "and new rows go in");
 	is_int(sm_rep_result_index("maybe"), -1, "unknown result");
 	sm_rep_close(rep);
+	test_file();
 	snprintf(why, sizeof(why), "rm -rf %s", dir);
 	ok(system(why) == 0, "cleanup");
 	return done_testing();
