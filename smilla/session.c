@@ -327,7 +327,12 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	else
 		set_reply(reply, "501", "5.1.3", "<%s>: bad recipient address "
 			  "syntax (%s)", brief(arg, shown, sizeof(shown)), why);
+	/* The log puts its own brackets around it. */
+	while (*arg == ' ' || *arg == '\t' || *arg == '<')
+		arg++;
 	brief(arg, shown, sizeof(shown));
+	if ((c = strrchr(shown, '>')) != NULL && c[1] == '\0')
+		*c = '\0';
 	for (c = shown; *c != '\0'; c++)
 		if (!isprint((unsigned char)*c))
 			*c = '?';
