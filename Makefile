@@ -114,6 +114,13 @@ build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla -o $@ $(filter %.c,$^)
 
+# The RCPT path parser (libidn2 for the domain).
+FUZZ_BINS += build/fuzz/fuzz_addr
+build/fuzz/fuzz_addr: tests/fuzz/fuzz_addr.c src/addr.c src/names.c src/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
+		$(shell pkg-config --libs libidn2)
+
 fuzz: $(FUZZ_BINS)
 
 deps:

@@ -101,7 +101,8 @@ literal_ok(const char *s, size_t len)
 	const char *colon;
 	size_t i;
 
-	if (len < 3 || s[0] != '[' || s[len - 1] != ']' || len - 2 >= sizeof(buf))
+	/* The whole literal must fit a name buffer: that is what holds it. */
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']' || len >= sizeof(buf))
 		return 0;
 	memcpy(buf, s + 1, len - 2);
 	buf[len - 2] = '\0';

@@ -113,6 +113,13 @@ test_bounds(void)
 	strcpy(arg + 1101, "@x.test>");
 	is_int(sm_addr_parse(arg, &a, why, sizeof(why)), SM_ADDR_TOO_LONG,
 	       "an 1100-octet local part is too long");
+	/* A general address literal longer than a name (found by
+	   fuzz_addr: it was cut, and its canonical form did not parse). */
+	strcpy(arg, "<u@[x:");
+	memset(arg + 6, 'y', 300);
+	strcpy(arg + 306, "]>");
+	is_int(sm_addr_parse(arg, &a, why, sizeof(why)), SM_ADDR_SYNTAX,
+	       "a 300-octet address literal is refused");
 	free(arg);
 }
 
