@@ -194,7 +194,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	sm_log(SM_LOG_NOTICE,
 	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
-	       queue_id(ctx), r ? r->addr : argv[0],
+	       queue_id(ctx), r ? r->addr : "?",
 	       r ? mil_key_state_word(r->keys.state) : "?",
 	       r ? r->keys.why : "", reply.code, reply.xcode, reply.text);
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);

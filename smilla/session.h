@@ -132,7 +132,8 @@ void mil_msg_finish(struct mil_msg *m, struct mil_outcome *o);
  * mil_msg_summary - "addr:state,addr:state" of every recipient
  * (refused ones too) for the log line.  When they do not all fit BUF
  * the list ends with "+N more", N the recipients left out; never cut
- * inside an entry.
+ * inside an entry.  Octets of an address outside printable ASCII,
+ * space, ',' and '\' are written as \xHH.
  */
 void mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen);
 /* mil_msg_rcpts - the accepted recipients. */

@@ -922,6 +922,15 @@ test_summary(void)
 	mil_msg_summary(m, sum, 10);
 	ok(strcmp(sum, "+100 more") == 0, "  a tiny buffer: %s", sum);
 	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<\"a b,c\\\\ action=encrypted\"@plain.test>", &r,
+		     NULL);
+	mil_msg_rcpt(m, lookup, "<j\xc3\xb6rg@plain.test>", &r, NULL);
+	mil_msg_summary(m, sum, sizeof(sum));
+	is_str(sum, "\"a\\x20b\\x2cc\\x5c\\x5c\\x20action=encrypted\"@plain.test:"
+		    "skipped,j\\xc3\\xb6rg@plain.test:skipped",
+	       "  spaces, commas, backslashes and 8-bit octets escaped");
+	mil_msg_free(m);
 }
 
 /* Lowercase hex SHA-256 of the bed's certs/NAME.der into FP. */
