@@ -23,6 +23,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "addr.h"
 #include "cache.h"
 #include "config.h"
 #include "dns.h"
@@ -184,6 +185,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	const struct mil_rcpt *r;
 	struct mil_reply reply;
 	enum mil_verdict v;
+	char shown[512];
 
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
@@ -192,9 +194,10 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 		record(c, r);
 	if (v == MIL_ACCEPT)
 		return SMFIS_CONTINUE;
+	sm_addr_escape(r ? r->addr : "?", shown, sizeof(shown));
 	sm_log(SM_LOG_NOTICE,
 	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
-	       queue_id(ctx), r ? r->addr : "?",
+	       queue_id(ctx), shown,
 	       r ? mil_key_state_word(r->keys.state) : "?",
 	       r ? r->keys.why : "", reply.code, reply.xcode, reply.text);
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);

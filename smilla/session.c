@@ -570,37 +570,6 @@ mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 	return entity_put(m, data, len);
 }
 
-/*
- * A log field of ADDR: octets outside printable ASCII, space, ',' (the
- * list separator) and '\' as \xHH, so that a quoted local part can
- * neither forge fields nor reach a terminal raw.  Writes into OUT (NULL:
- * only count); returns the length.
- */
-static size_t
-escape(const char *addr, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p;
-	size_t n = 0;
-
-	for (p = (const unsigned char *)addr; *p != '\0'; p++) {
-		if (*p > ' ' && *p < 127 && *p != ',' && *p != '\\') {
-			if (out != NULL)
-				out[n] = (char)*p;
-			n++;
-			continue;
-		}
-		if (out != NULL) {
-			out[n] = '\\';
-			out[n + 1] = 'x';
-			out[n + 2] = hex[*p >> 4];
-			out[n + 3] = hex[*p & 15];
-		}
-		n += 4;
-	}
-	return n;
-}
-
 void
 mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 {
@@ -618,7 +587,8 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 		const char *state = mil_key_state_word(r->keys.state);
 		const char *tag = i >= m->nrcpt ? "(refused)" : "";
 
-		len = (i ? 1 : 0) + escape(r->addr, NULL) + 1 + strlen(state) +
+		len = (i ? 1 : 0) + sm_addr_escape(r->addr, NULL, 0) + 1 +
+		      strlen(state) +
 		      strlen(tag);
 		/* Room for this one, and for "+N more" unless it is the
 		   last. */
@@ -628,7 +598,7 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 			break;
 		if (i)
 			buf[used++] = ',';
-		used += escape(r->addr, buf + used);
+		used += sm_addr_escape(r->addr, buf + used, buflen - used);
 		snprintf(buf + used, buflen - used, ":%s%s", state, tag);
 		used += 1 + strlen(state) + strlen(tag);
 	}

@@ -4,6 +4,7 @@
  *   sm_addr_parse(arg, a, why, whylen)	"<path>" -> a->addr, a->local
  *   sm_addr_clear(a)
  *   sm_addr_fold(s) / sm_addr_has_upper(s) / sm_addr_same(a, b, fold)
+ *   sm_addr_escape(addr, out, outlen)	for a log line
  *
  * Grammar (RFC 5321 section 4.1.2, with RFC 6531's UTF-8 in local
  * parts):
@@ -296,4 +297,32 @@ sm_addr_same(const char *a, const char *b, int fold)
 	     a++, b++)
 		;
 	return *a == '\0' && *b == '\0';
+}
+
+size_t
+sm_addr_escape(const char *addr, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0, w, room = outlen ? outlen - 1 : 0;
+
+	for (p = (const unsigned char *)addr; *p != '\0'; p++) {
+		w = *p > ' ' && *p < 127 && *p != ',' && *p != '\\' ? 1 : 4;
+		if (n + w <= room) {
+			if (w == 1) {
+				out[n] = (char)*p;
+			} else {
+				out[n] = '\\';
+				out[n + 1] = 'x';
+				out[n + 2] = hex[*p >> 4];
+				out[n + 3] = hex[*p & 15];
+			}
+		} else {
+			room = n < room ? n : room;	/* nothing more fits */
+		}
+		n += w;
+	}
+	if (outlen > 0)
+		out[n < room ? n : room] = '\0';
+	return n;
 }

@@ -70,4 +70,14 @@ int sm_addr_has_upper(const char *s);
  */
 int sm_addr_same(const char *a, const char *b, int fold);
 
+/*
+ * sm_addr_escape - ADDR as a log field: octets outside printable ASCII,
+ * space, ',' and '\' as \xHH, so that a quoted local part can neither
+ * add fields to a log line nor reach a terminal raw.  Writes whole
+ * octets' worth into OUT (OUTLEN with the NUL; OUT may be NULL when
+ * OUTLEN is 0) and returns the length of the whole escaped text, like
+ * snprintf.
+ */
+size_t sm_addr_escape(const char *addr, char *out, size_t outlen);
+
 #endif

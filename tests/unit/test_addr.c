@@ -140,6 +140,21 @@ test_fold(void)
 	   "same: folded or exact");
 }
 
+static void
+test_escape(void)
+{
+	char out[64];
+
+	is_int((long)sm_addr_escape("\"a b,c\\\\\"@x\xc3\xb6\x1b", out, sizeof(out)),
+	       (long)strlen("\"a\\x20b\\x2cc\\x5c\\x5c\"@x\\xc3\\xb6\\x1b"),
+	       "escape: the whole length");
+	is_str(out, "\"a\\x20b\\x2cc\\x5c\\x5c\"@x\\xc3\\xb6\\x1b",
+	       "escape: space, comma, backslash, 8-bit, ESC");
+	is_int((long)sm_addr_escape("ab cd", out, 5), 8, "escape: length past OUT");
+	is_str(out, "ab", "escape: cut before an escape, never inside");
+	is_int((long)sm_addr_escape("abc", NULL, 0), 3, "escape: count only");
+}
+
 int
 main(void)
 {
@@ -169,5 +184,6 @@ main(void)
 	}
 	test_bounds();
 	test_fold();
+	test_escape();
 	return done_testing();
 }
