@@ -321,13 +321,7 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	mil_keys_clear(&r.keys);
 	r.keys.state = MIL_KEY_SKIPPED;		/* nothing to record */
 	sm_strlcpy(r.keys.why, why, sizeof(r.keys.why));
-	if (st == SM_ADDR_TOO_LONG)
-		set_reply(reply, "501", "5.1.3", "recipient address too long "
-			  "(over %d octets)", SM_ADDR_MAX);
-	else
-		set_reply(reply, "501", "5.1.3", "<%s>: bad recipient address "
-			  "syntax (%s)", brief(arg, shown, sizeof(shown)), why);
-	/* The log puts its own brackets around it. */
+	/* Replies and the log put their own brackets around it. */
 	while (*arg == ' ' || *arg == '\t' || *arg == '<')
 		arg++;
 	brief(arg, shown, sizeof(shown));
@@ -336,6 +330,12 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	for (c = shown; *c != '\0'; c++)
 		if (!isprint((unsigned char)*c))
 			*c = '?';
+	if (st == SM_ADDR_TOO_LONG)
+		set_reply(reply, "501", "5.1.3", "recipient address too long "
+			  "(over %d octets)", SM_ADDR_MAX);
+	else
+		set_reply(reply, "501", "5.1.3", "<%s>: bad recipient address "
+			  "syntax (%s)", shown, why);
 	if ((r.addr = strdup(shown)) == NULL ||
 	    add_rcpt(&m->refused, &m->nrefused, &r) < 0) {
 		free(r.addr);
@@ -588,8 +588,7 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 		const char *tag = i >= m->nrcpt ? "(refused)" : "";
 
 		len = (i ? 1 : 0) + sm_addr_escape(r->addr, NULL, 0) + 1 +
-		      strlen(state) +
-		      strlen(tag);
+		      strlen(state) + strlen(tag);
 		/* Room for this one, and for "+N more" unless it is the
 		   last. */
 		w = i + 1 < n ? snprintf(more, sizeof(more), ",+%zu more",
