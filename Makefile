@@ -34,8 +34,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
 	     $(PKG_CFLAGS) -Isrc -Ipolicy -Ismilla
 LDLIBS = $(PKG_LIBS) -lpthread
 
-LIB_MODS = util log config names rr dns db cache cert dane pgp table reputation \
-	   smime priv
+LIB_MODS = util log config names addr rr dns db cache cert dane pgp table \
+	   reputation smime priv
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard smilla/*.h) \
        $(wildcard tests/unit/*.h)
@@ -118,6 +118,13 @@ build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c src/smime.c \
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla $(shell pkg-config --cflags librnp) \
 		-o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
 		$(shell pkg-config --libs librnp) -lpthread
+
+# The RCPT path parser (libidn2 for the domain).
+FUZZ_BINS += build/fuzz/fuzz_addr
+build/fuzz/fuzz_addr: tests/fuzz/fuzz_addr.c src/addr.c src/names.c src/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
+		$(shell pkg-config --libs libidn2)
 
 fuzz: $(FUZZ_BINS)
 

@@ -198,7 +198,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	/* The address and reasons may carry what the client wrote. */
 	sm_log(SM_LOG_NOTICE,
 	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
-	       queue_id(ctx), sm_escape(r ? r->addr : argv[0], e_addr,
+	       queue_id(ctx), sm_escape(r ? r->addr : "?", e_addr,
 					sizeof(e_addr)),
 	       r ? mil_key_state_word(r->keys.state) : "?",
 	       sm_escape_quoted(r ? r->keys.why : "", e_why, sizeof(e_why)),

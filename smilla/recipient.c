@@ -4,6 +4,8 @@
  *   mil_keys_evaluate(res, addr, ca_file, k)	pure: answer -> keys
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
  *   mil_lookup_smimea(lk, addr, k)		cache, then DNS
+ *   mil_lookup_recipient(lk, local, domain, fold, k)
+ *						as given, then lowercase
  *
  * The sqlite handle is shared by the milter's threads, so cache calls
  * are serialised here; DNS waits are not (see resolver.c).
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "dane.h"
 #include "names.h"
 #include "recipient.h"
@@ -247,4 +250,32 @@ mil_lookup_smimea(struct mil_lookup *lk, const char *addr,
 	mil_keys_evaluate(res, addr, lk->ca_file, k);
 	k->cached = hit;
 	sm_dns_result_free(res);
+}
+
+void
+mil_lookup_recipient(struct mil_lookup *lk, const char *local,
+		     const char *domain, int fold, struct mil_keys *k)
+{
+	size_t ll = strlen(local);
+	char *addr = malloc(ll + strlen(domain) + 2);
+
+	if (addr == NULL) {
+		mil_keys_clear(k);
+		k->state = MIL_KEY_TEMPERROR;
+		sm_strlcpy(k->why, "out of memory", sizeof(k->why));
+		return;
+	}
+	/* The last '@' is the domain's: a quoted local part may hold one. */
+	sprintf(addr, "%s@%s", local, domain);
+	mil_lookup_smimea(lk, addr, k);
+	if (k->state == MIL_KEY_NONE && fold && sm_addr_has_upper(local)) {
+		addr[ll] = '\0';
+		sm_addr_fold(addr);
+		addr[ll] = '@';
+		mil_lookup_smimea(lk, addr, k);
+		if (k->state != MIL_KEY_NONE)
+			sm_strlcpy(k->why + strlen(k->why), " (local part lowercased)",
+				   sizeof(k->why) - strlen(k->why));
+	}
+	free(addr);
 }

@@ -70,4 +70,14 @@ void mil_lookup_free(struct mil_lookup *lk);
 /* mil_lookup_smimea - the keys of ADDR into K (cleared first). */
 void mil_lookup_smimea(struct mil_lookup *lk, const char *addr,
 		       struct mil_keys *k);
+/*
+ * mil_lookup_recipient - the keys of the mailbox LOCAL (unquoted, as
+ * given) @ DOMAIN into K: the local part as given first; when that
+ * finds nothing (NXDOMAIN/NODATA), FOLD is set and LOCAL has ASCII
+ * uppercase, the lowercased local part (RFC 7929 section 4, RFC 8162
+ * section 3: publishers hash the local part as given, most tools
+ * lowercase it).  The OPENPGPKEY lookup keeps the same order.
+ */
+void mil_lookup_recipient(struct mil_lookup *lk, const char *local,
+			  const char *domain, int fold, struct mil_keys *k);
 #endif

@@ -22,6 +22,13 @@
  * cannot be encrypted to (452: the client sends them in a transaction
  * of their own); at the end a required recipient gets encrypted mail,
  * a verified already encrypted one, or a refusal.
+ *
+ * Recipients are compared as Postfix delivers them: the RCPT argument
+ * in sm_addr's canonical form (quotes that change nothing dropped), the
+ * local part ignoring ASCII case unless require_local_part_case =
+ * exact.  What cannot be parsed or held is refused, never waved
+ * through; a second RCPT of the same mailbox is counted (and encrypted
+ * to) once.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -29,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "cert.h"
 #include "mime.h"
 #include "names.h"
@@ -113,8 +121,12 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	p->encrypt_outbound = sm_config_bool(cfg, "encrypt_outbound");
 	p->encrypt_inbound = sm_config_bool(cfg, "encrypt_inbound");
 	path = sm_config_str(cfg, "require_encryption_table");
+	p->fold_local = strcmp(sm_config_str(cfg, "require_local_part_case"),
+			       "exact") != 0;
 	if (*path != '\0' &&
-	    (p->require = sm_table_load(path, why, whylen)) == NULL)
+	    (p->require = sm_table_load_flags(path, p->fold_local ?
+						SM_TABLE_FOLD_LOCAL : 0,
+					      why, whylen)) == NULL)
 		goto fail;
 	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
 	path = sm_config_str(cfg, "sender_copy_cert");
@@ -235,46 +247,19 @@ mil_msg_size(const struct mil_msg *m)
 }
 
 /*
- * The mailbox of an RCPT argument: "<local@domain>" (angle brackets
- * and an RFC 5321 source route dropped) with the domain normalised.
- * Returns a malloc'd address and the domain's offset, or NULL with WHY.
+ * At most LEN-1 octets of S into OUT for a reply or the log, ending in
+ * "..." when shortened; set_reply (or the caller) makes it printable.
  */
-static char *
-mailbox(const char *arg, size_t *domain_at, char *why, size_t whylen)
+static const char *
+brief(const char *s, char *out, size_t len)
 {
-	char buf[1024], dom[SM_NAME_BUF], *at, *out, *s;
-	size_t len;
-
-	while (isspace((unsigned char)*arg))
-		arg++;
-	if (sm_strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf)) {
-		sm_why(why, whylen, "address too long");
-		return NULL;
-	}
-	s = buf;
-	if (*s == '<') {
-		s++;
-		if ((at = strrchr(s, '>')) != NULL)
-			*at = '\0';
-	}
-	if (*s == '@' && (at = strchr(s, ':')) != NULL)
-		s = at + 1;
-	if ((at = strrchr(s, '@')) == NULL || at == s) {
-		sm_why(why, whylen, "no domain in address");
-		return NULL;
-	}
-	*at = '\0';
-	if (sm_names_host(at + 1, dom, sizeof(dom), why, whylen) < 0)
-		return NULL;
-	len = strlen(s);
-	if ((out = malloc(len + strlen(dom) + 2)) == NULL) {
-		sm_why(why, whylen, "out of memory");
-		return NULL;
-	}
-	sprintf(out, "%s@%s", s, dom);
-	*domain_at = len + 1;
+	if (sm_strlcpy(out, s, len) >= len && len > 4)
+		strcpy(out + len - 4, "...");
 	return out;
 }
+
+/* Longest address echoed in a reply text or kept for an unreadable one. */
+#define SHOWN 80
 
 /* Reply text without characters an MTA (or libmilter) would choke on. */
 __attribute__((format(printf, 4, 5))) static void
@@ -321,33 +306,109 @@ mix(const struct mil_msg *m, int *must, int *cannot)
 	}
 }
 
+/* An accepted recipient that is the same mailbox as ADDR, or NULL. */
+static struct mil_rcpt *
+accepted(const struct mil_msg *m, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (sm_addr_same(m->rcpt[i].addr, addr, m->p->fold_local))
+			return &m->rcpt[i];
+	return NULL;
+}
+
+/* Refuse an argument that cannot be read: kept printable for the log. */
+static enum mil_verdict
+unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
+	   const char *why, struct mil_reply *reply,
+	   const struct mil_rcpt **out)
+{
+	char shown[SHOWN];
+	struct mil_rcpt r;
+	char *c;
+
+	if (st == SM_ADDR_NOMEM)
+		return MIL_TEMPFAIL;
+	memset(&r, 0, sizeof(r));
+	mil_keys_clear(&r.keys);
+	r.keys.state = MIL_KEY_SKIPPED;		/* nothing to record */
+	sm_strlcpy(r.keys.why, why, sizeof(r.keys.why));
+	/* Replies and the log put their own brackets around it. */
+	while (*arg == ' ' || *arg == '\t' || *arg == '<')
+		arg++;
+	brief(arg, shown, sizeof(shown));
+	if ((c = strrchr(shown, '>')) != NULL && c[1] == '\0')
+		*c = '\0';
+	for (c = shown; *c != '\0'; c++)
+		if (!isprint((unsigned char)*c))
+			*c = '?';
+	if (st == SM_ADDR_TOO_LONG)
+		set_reply(reply, "501", "5.1.3", "recipient address too long "
+			  "(over %d octets)", SM_ADDR_MAX);
+	else
+		set_reply(reply, "501", "5.1.3", "<%s>: bad recipient address "
+			  "syntax (%s)", shown, why);
+	if ((r.addr = strdup(shown)) == NULL ||
+	    add_rcpt(&m->refused, &m->nrefused, &r) < 0) {
+		free(r.addr);
+		return MIL_TEMPFAIL;
+	}
+	if (out != NULL)
+		*out = &m->refused[m->nrefused - 1];
+	return MIL_REJECT;
+}
+
 enum mil_verdict
 mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	     struct mil_reply *reply, const struct mil_rcpt **out)
 {
 	const struct mil_policy *p = m->p;
 	enum mil_verdict v = MIL_ACCEPT;
+	enum sm_addr_status st;
+	struct sm_addr a;
 	struct mil_rcpt r;
-	size_t dat = 0;
+	char why[256], shown[SHOWN];
+	const char *dom;
 	int must, cannot, keyless;
-	enum mil_key_state st;
+	enum mil_key_state ks;
 
 	memset(&r, 0, sizeof(r));
 	mil_keys_clear(&r.keys);
 	if (out != NULL)
 		*out = NULL;
-	if ((r.addr = mailbox(arg, &dat, r.keys.why, sizeof(r.keys.why))) ==
-	    NULL) {
-		/* Not ours to judge: the MTA has its own address checks. */
-		if ((r.addr = strdup(arg)) == NULL)
+	if ((st = sm_addr_parse(arg, &a, why, sizeof(why))) != SM_ADDR_OK) {
+		if ((v = unreadable(m, arg, st, why, reply, out)) ==
+		    MIL_TEMPFAIL)
 			goto oom;
+		return v;
+	}
+	if (accepted(m, a.addr) != NULL) {
+		/* The MTA has it twice; the message gets it once. */
+		sm_addr_clear(&a);
+		return MIL_ACCEPT;
+	}
+	r.addr = a.addr;		/* ours now */
+	a.addr = NULL;
+	dom = r.addr + a.domain_at;
+	if (a.postmaster) {
+		/* RFC 5321 makes every server take it: the MTA's own. */
 		r.keys.state = MIL_KEY_NONE;
+		sm_strlcpy(r.keys.why, "postmaster without a domain",
+			   sizeof(r.keys.why));
+	} else if (a.literal) {
+		/* Which local domain an address literal lands in is the
+		   MTA's secret: with a table, treat it as required. */
+		r.required = sm_table_count(p->require) > 0;
+		r.keys.state = MIL_KEY_NONE;
+		sm_strlcpy(r.keys.why, "address literal", sizeof(r.keys.why));
 	} else {
-		r.inbound = mil_policy_local(p, r.addr + dat);
+		r.inbound = mil_policy_local(p, dom);
 		r.required = sm_table_match(p->require, r.addr) ||
-			     sm_table_match(p->require, r.addr + dat);
+			     sm_table_match(p->require, dom);
 		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound)
-			mil_lookup_smimea(lk, r.addr, &r.keys);
+			mil_lookup_recipient(lk, a.local, dom, p->fold_local,
+					     &r.keys);
 		else {
 			r.keys.state = MIL_KEY_SKIPPED;
 			sm_strlcpy(r.keys.why, r.inbound ? "encrypt_inbound off"
@@ -355,25 +416,27 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 				   sizeof(r.keys.why));
 		}
 	}
-	st = r.keys.state;
-	keyless = st != MIL_KEY_SECURE;
+	sm_addr_clear(&a);
+	ks = r.keys.state;
+	keyless = ks != MIL_KEY_SECURE;
 	mix(m, &must, &cannot);
-	if (r.required && (st == MIL_KEY_BOGUS || st == MIL_KEY_TEMPERROR)) {
+	brief(r.addr, shown, sizeof(shown));
+	if (r.required && (ks == MIL_KEY_BOGUS || ks == MIL_KEY_TEMPERROR)) {
 		v = MIL_TEMPFAIL;
 		set_reply(reply, "450", "4.7.5",
 			  "encryption required for <%s>: S/MIME key lookup "
-			  "failed (%s), try again later", r.addr,
-			  mil_key_state_word(st));
+			  "failed (%s), try again later", shown,
+			  mil_key_state_word(ks));
 	} else if (r.required && keyless) {
 		v = MIL_REJECT;
 		set_reply(reply, "550", "5.7.1",
 			  "encryption required for <%s>: no usable S/MIME "
-			  "key in DNSSEC-signed DNS (%s)", r.addr,
-			  mil_key_state_word(st));
+			  "key in DNSSEC-signed DNS (%s)", shown,
+			  mil_key_state_word(ks));
 	} else if ((must && keyless) || (cannot && r.required)) {
 		v = MIL_TEMPFAIL;
 		set_reply(reply, "452", "4.5.3",
-			  "<%s>: deliver separately: %s", r.addr,
+			  "<%s>: deliver separately: %s", shown,
 			  r.required ? "it requires encryption and other "
 				       "recipients cannot get it" :
 				       "other recipients require encryption");
@@ -388,7 +451,8 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 oom:
 	free(r.addr);
 	mil_keys_clear(&r.keys);
-	set_reply(reply, "451", "4.3.0", "<%s>: %s", arg,
+	/* Nothing of the argument: it may be what exhausted memory. */
+	set_reply(reply, "451", "4.3.0",
 		  "temporary resource shortage, try again later");
 	return MIL_TEMPFAIL;
 }
@@ -546,25 +610,42 @@ mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 void
 mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 {
-	size_t i, used = 0;
-	int n;
+	size_t i, n = m->nrcpt + m->nrefused, used = 0, len;
+	char more[32];
+	int w;
 
+	if (buflen == 0)
+		return;
 	buf[0] = '\0';
-	for (i = 0; i < m->nrcpt + m->nrefused && used < buflen; i++) {
+	for (i = 0; i < n; i++) {
 		const struct mil_rcpt *r = i < m->nrcpt ?
 						   &m->rcpt[i] :
 						   &m->refused[i - m->nrcpt];
+		const char *state = mil_key_state_word(r->keys.state);
+		const char *tag = i >= m->nrcpt ? "(refused)" : "";
 
-		n = snprintf(buf + used, buflen - used, "%s%s:%s%s",
-			     i ? "," : "", r->addr,
-			     mil_key_state_word(r->keys.state),
-			     i >= m->nrcpt ? "(refused)" : "");
-		if (n < 0)
+		len = (i ? 1 : 0) + sm_escape_into(r->addr, NULL, 0) + 1 +
+		      strlen(state) + strlen(tag);
+		/* Room for this one, and for "+N more" unless it is the
+		   last. */
+		w = i + 1 < n ? snprintf(more, sizeof(more), ",+%zu more",
+					 n - i - 1) : 0;
+		if (used + len + (size_t)w >= buflen)
 			break;
-		used += (size_t)n;
+		if (i)
+			buf[used++] = ',';
+		used += sm_escape_into(r->addr, buf + used, buflen - used);
+		snprintf(buf + used, buflen - used, ":%s%s", state, tag);
+		used += 1 + strlen(state) + strlen(tag);
 	}
-	if (used >= buflen && buflen > 4)
-		strcpy(buf + buflen - 4, "...");
+	if (i < n) {
+		snprintf(more, sizeof(more), "%s+%zu more", i ? "," : "",
+			 n - i);
+		if (used + strlen(more) < buflen)
+			strcpy(buf + used, more);
+		else if (buflen > 4)	/* a buffer too small for anything */
+			strcpy(buf + buflen - 4, "...");
+	}
 }
 
 /* The status header value for a message that stays plaintext. */
@@ -587,6 +668,19 @@ tempfail(struct mil_outcome *o, const char *why)
 		  "message could not be encrypted, try again later");
 }
 
+/* Append C to the N certificates in V unless it is there; the new N. */
+static size_t
+add_cert(struct sm_blob *v, size_t n, const struct sm_blob *c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].len == c->len && memcmp(v[i].data, c->data, c->len) == 0)
+			return n;
+	v[n] = *c;
+	return n + 1;
+}
+
 /* Encrypt the entity to every recipient (and the sender copy). */
 static int
 encrypt(struct mil_msg *m)
@@ -602,12 +696,13 @@ encrypt(struct mil_msg *m)
 		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
 		return -1;
 	}
-	/* Borrowed blobs: only the array is ours. */
+	/* Borrowed blobs: only the array is ours.  One RecipientInfo per
+	   certificate, however many recipients share it. */
 	for (n = 0, i = 0; i < m->nrcpt; i++)
 		for (j = 0; j < m->rcpt[i].keys.ncerts; j++)
-			certs[n++] = m->rcpt[i].keys.certs[j];
+			n = add_cert(certs, n, &m->rcpt[i].keys.certs[j]);
 	for (j = 0; j < m->p->ncopy; j++)
-		certs[n++] = m->p->copy[j];
+		n = add_cert(certs, n, &m->p->copy[j]);
 	if (m->entity == NULL &&
 	    (m->entity = mil_spool_new(m->p->mem_max)) == NULL) {
 		sm_strlcpy(m->error, "out of memory", sizeof(m->error));

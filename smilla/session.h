@@ -26,6 +26,8 @@ struct mil_policy {
 	size_t nlocal;
 	int encrypt_outbound, encrypt_inbound;
 	struct sm_table *require;	/* require_encryption_table */
+	int fold_local;			/* require_local_part_case =
+					   insensitive */
 	enum sm_smime_cipher cipher;
 	struct sm_blob *copy;		/* sender_copy_cert */
 	size_t ncopy;
@@ -90,7 +92,9 @@ struct mil_outcome {
 };
 
 struct mil_rcpt {
-	char *addr;			/* local@domain, domain normalised */
+	char *addr;			/* canonical local@domain (sm_addr);
+					   refused as unreadable: the
+					   argument, shortened and printable */
 	int inbound, required;
 	struct mil_keys keys;
 };
@@ -102,11 +106,15 @@ struct mil_msg *mil_msg_new(const struct mil_policy *p);
 void mil_msg_free(struct mil_msg *m);
 
 /*
- * mil_msg_rcpt - RCPT TO argument ARG: look the recipient up through LK
- * and decide.  On MIL_ACCEPT the recipient is part of the message; else
- * REPLY says why it is refused (the others stay).  *RCPT (may be NULL)
- * points at the recipient's record, valid until the message is freed,
- * also when it was refused.
+ * mil_msg_rcpt - RCPT TO argument ARG: parse it (sm_addr_parse), look
+ * the recipient up through LK and decide.  On MIL_ACCEPT the recipient
+ * is part of the message; else REPLY says why it is refused (the others
+ * stay): an argument that is no RFC 5321 path, or longer than
+ * SM_ADDR_MAX, is refused (501 5.1.3) whatever its domain.  *RCPT (may
+ * be NULL) points at the recipient's record, valid until the message is
+ * freed, also when it was refused; it is NULL for a second RCPT of an
+ * accepted recipient (the same mailbox under the local-part case rule),
+ * which is accepted and counted once.
  */
 enum mil_verdict mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk,
 			      const char *arg, struct mil_reply *reply,
@@ -134,7 +142,10 @@ const char *mil_msg_why_not(const struct mil_msg *m);
 void mil_msg_finish(struct mil_msg *m, struct mil_outcome *o);
 /*
  * mil_msg_summary - "addr:state,addr:state" of every recipient
- * (refused ones too) for the log line, truncated to fit BUF.
+ * (refused ones too) for the log line.  When they do not all fit BUF
+ * the list ends with "+N more", N the recipients left out; never cut
+ * inside an entry.  Octets of an address outside printable ASCII,
+ * space, ',' and '\' are written as \xHH.
  */
 void mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen);
 /* mil_msg_rcpts - the accepted recipients. */

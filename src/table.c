@@ -1,6 +1,14 @@
 /*
  * table.c - domain/host/address lists.  Entries are kept sorted so a
  * match costs one binary search per label of the name.
+ *
+ *   sm_table_load(path, why, whylen) / sm_table_load_flags(path, flags, ...)
+ *   sm_table_match(t, name) / sm_table_count(t) / sm_table_free(t)
+ *
+ * Address entries are parsed like a RCPT argument (sm_addr_parse), so
+ * the table and the milter agree on what one mailbox is; with
+ * SM_TABLE_FOLD_LOCAL they are stored in lowercase and names are folded
+ * before the search.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "names.h"
 #include "table.h"
 #include "util.h"
@@ -15,6 +24,7 @@
 struct sm_table {
 	char **v;	/* "name" exact, ".name" subdomains, "a@b" address */
 	size_t n, cap;
+	int flags;	/* SM_TABLE_* */
 };
 
 static int
@@ -44,23 +54,28 @@ add(struct sm_table *t, const char *entry)
 
 /* Normalise one entry into OUT; -1 with WHY for a bad one. */
 static int
-normalise(const char *in, char *out, size_t outlen, char *why, size_t whylen)
+normalise(const char *in, int flags, char *out, size_t outlen, char *why,
+	  size_t whylen)
 {
 	char host[SM_NAME_BUF];
-	const char *at = strrchr(in, '@');
+	struct sm_addr a;
 	int sub = in[0] == '.';
 
-	if (at != NULL) {
-		size_t local = (size_t)(at - in);
-
-		if (local == 0 || sub)
-			return sm_why(why, whylen, "bad address \"%s\"", in), -1;
-		if (sm_names_host(at + 1, host, sizeof(host), why, whylen) < 0)
-			return -1;
-		if (local + 1 + strlen(host) + 1 > outlen)
+	if (strchr(in, '@') != NULL) {
+		if (sub || sm_addr_parse(in, &a, why, whylen) != SM_ADDR_OK)
+			return sub ? (sm_why(why, whylen, "bad address \"%s\"",
+					     in), -1) : -1;
+		if (a.literal || a.postmaster) {
+			sm_addr_clear(&a);
+			return sm_why(why, whylen, "not a mail domain"), -1;
+		}
+		if (sm_strlcpy(out, a.addr, outlen) >= outlen) {
+			sm_addr_clear(&a);
 			return sm_why(why, whylen, "entry too long"), -1;
-		memcpy(out, in, local + 1);
-		strcpy(out + local + 1, host);
+		}
+		sm_addr_clear(&a);
+		if (flags & SM_TABLE_FOLD_LOCAL)
+			sm_addr_fold(out);
 		return 0;
 	}
 	if (sm_names_host(in + sub, host, sizeof(host), why, whylen) < 0)
@@ -71,6 +86,12 @@ normalise(const char *in, char *out, size_t outlen, char *why, size_t whylen)
 
 struct sm_table *
 sm_table_load(const char *path, char *why, size_t whylen)
+{
+	return sm_table_load_flags(path, 0, why, whylen);
+}
+
+struct sm_table *
+sm_table_load_flags(const char *path, int flags, char *why, size_t whylen)
 {
 	struct sm_table *t;
 	FILE *fp;
@@ -86,6 +107,7 @@ sm_table_load(const char *path, char *why, size_t whylen)
 		sm_why(why, whylen, "out of memory");
 		return NULL;
 	}
+	t->flags = flags;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *p = line, *e;
 
@@ -106,7 +128,7 @@ sm_table_load(const char *path, char *why, size_t whylen)
 			       lineno);
 			goto fail;
 		}
-		if (normalise(p, entry, sizeof(entry), inner, sizeof(inner)) < 0) {
+		if (normalise(p, flags, entry, sizeof(entry), inner, sizeof(inner)) < 0) {
 			sm_why(why, whylen, "%s:%u: %s: %s", path, lineno, p,
 			       inner);
 			goto fail;
@@ -149,27 +171,38 @@ has(const struct sm_table *t, const char *key)
 int
 sm_table_match(const struct sm_table *t, const char *name)
 {
+	/* No entry is longer than what load() holds: a longer address
+	   can only match through its domain. */
 	char buf[SM_NAME_BUF + 300];
 	const char *at, *p;
+	size_t len, i;
 
 	if (t == NULL || name == NULL || *name == '\0')
 		return 0;
-	if (sm_strlcpy(buf, name, sizeof(buf)) >= sizeof(buf))
-		return 0;
-	at = strrchr(buf, '@');
-	/* Domains compare in lowercase; local parts as given. */
-	for (p = at ? at + 1 : buf; *p; p++)
-		buf[p - buf] = (char)tolower((unsigned char)*p);
-	if (has(t, buf))
-		return 1;
-	/* An address also matches through its domain. */
-	if (at != NULL) {
-		if (has(t, at + 1))
+	at = strrchr(name, '@');
+	if ((len = strlen(name)) < sizeof(buf)) {
+		memcpy(buf, name, len + 1);
+		/* Domains compare in lowercase; local parts by the flag. */
+		for (i = at && !(t->flags & SM_TABLE_FOLD_LOCAL) ?
+				 (size_t)(at - name) : 0; i < len; i++)
+			buf[i] = (char)tolower((unsigned char)buf[i]);
+		if (has(t, buf))
 			return 1;
-		p = at + 1;
+		if (at == NULL)
+			p = buf;
+		else
+			p = buf + (at - name) + 1;
 	} else {
+		if (at == NULL || strlen(at + 1) >= sizeof(buf))
+			return 0;
+		for (i = 0, p = at + 1; p[i] != '\0'; i++)
+			buf[i] = (char)tolower((unsigned char)p[i]);
+		buf[i] = '\0';
 		p = buf;
 	}
+	/* An address also matches through its domain. */
+	if (at != NULL && has(t, p))
+		return 1;
 	for (; (p = strchr(p, '.')) != NULL; p++)
 		if (has(t, p))
 			return 1;

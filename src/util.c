@@ -177,16 +177,49 @@ sm_base64_encode(const uint8_t *data, size_t len)
 static int
 needs_escape(unsigned char c, int quoted)
 {
-	return c < ' ' || (c == ' ' && !quoted) || c >= 0x7f || c == '"' ||
-	       c == '\\';
+	return c < ' ' || c >= 0x7f || c == '"' || c == '\\' ||
+	       (!quoted && (c == ' ' || c == ','));
+}
+
+/* Escaped S into OUT, whole escapes only; the whole length, as snprintf. */
+static size_t
+escape_into(const char *s, char *out, size_t outlen, int quoted)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0, w, room = outlen ? outlen - 1 : 0;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++, n += w) {
+		w = needs_escape(*p, quoted) ? 4 : 1;
+		if (n + w > room) {
+			room = n < room ? n : room;	/* nothing more fits */
+			continue;
+		}
+		if (w == 1) {
+			out[n] = (char)*p;
+		} else {
+			out[n] = '\\';
+			out[n + 1] = 'x';
+			out[n + 2] = hex[*p >> 4];
+			out[n + 3] = hex[*p & 15];
+		}
+	}
+	if (outlen > 0)
+		out[n < room ? n : room] = '\0';
+	return n;
+}
+
+size_t
+sm_escape_into(const char *s, char *out, size_t outlen)
+{
+	return escape_into(s, out, outlen, 0);
 }
 
 static const char *
 escape(const char *s, char *buf, size_t buflen, int quoted)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p;
-	size_t n = 0;
+	size_t n;
 
 	if (s == NULL)
 		return "";
@@ -195,23 +228,10 @@ escape(const char *s, char *buf, size_t buflen, int quoted)
 			break;
 	if (*p == '\0')
 		return s;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		size_t need = needs_escape(*p, quoted) ? 4 : 1;
-
-		if (n + need + 1 > buflen) {
-			memcpy(buf + (n > buflen - 4 ? buflen - 4 : n), "...", 4);
-			return buf;
-		}
-		if (need == 1) {
-			buf[n++] = (char)*p;
-		} else {
-			buf[n++] = '\\';
-			buf[n++] = 'x';
-			buf[n++] = hex[*p >> 4];
-			buf[n++] = hex[*p & 15];
-		}
+	if ((n = escape_into(s, buf, buflen, quoted)) >= buflen) {
+		n = strlen(buf);
+		memcpy(buf + (n + 4 > buflen ? buflen - 4 : n), "...", 4);
 	}
-	buf[n] = '\0';
 	return buf;
 }
 

@@ -69,16 +69,20 @@ size_t sm_strlcpy(char *dst, const char *src, size_t size);
 
 /*
  * sm_escape - S as it may appear in a log line or a report: every
- * octet outside printable ASCII (controls, space, DEL, 8-bit) and '"',
- * '\\' become "\\xHH", so a client's text can neither end a field,
- * forge a "key=value", nor reach a terminal raw.  Returns S itself when
- * nothing needs escaping, else BUF (BUFLEN at least 4), cut to fit with
- * "..." at the end.  S may be NULL (returns "").
+ * octet outside printable ASCII (controls, DEL, 8-bit), space, ',',
+ * '"' and '\\' become "\\xHH", so a client's text can neither end a
+ * field or a list entry, forge a "key=value", nor reach a terminal raw.
+ * Returns S itself when nothing needs escaping, else BUF (BUFLEN at
+ * least 4), cut to fit with "..." at the end.  S may be NULL ("").
  * sm_escape_quoted - the same for text between double quotes, where a
- * space cannot end the field and is kept.
+ * space or a comma ends nothing and is kept.
+ * sm_escape_into - sm_escape's form written into OUT (OUTLEN with the
+ * NUL; OUT may be NULL when OUTLEN is 0), whole escapes only; returns
+ * the length of the whole escaped text, as snprintf does.
  */
 const char *sm_escape(const char *s, char *buf, size_t buflen);
 const char *sm_escape_quoted(const char *s, char *buf, size_t buflen);
+size_t sm_escape_into(const char *s, char *out, size_t outlen);
 
 /* sm_why - printf into a caller's reason buffer (WHY may be NULL). */
 void sm_why(char *why, size_t whylen, const char *fmt, ...)

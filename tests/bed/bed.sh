@@ -407,6 +407,11 @@ EOF
 		smimea dave 3 "$c/dave.der"
 		smimea sig 3 "$c/sig.der"
 		smimea pkix 1 "$c/pkix.der"
+		# Local-part case (the milter looks up as given, then
+		# lowercased): "Mixed" carries dave's certificate, "mixed"
+		# carol's.
+		smimea Mixed 3 "$c/dave.der"
+		smimea mixed 3 "$c/carol.der"
 		local i
 		for i in 01 02 03 04 05 06 07 08 09 10; do
 			smimea "rcpt$i" 3 "$c/alice.der"
@@ -597,6 +602,7 @@ SELF_SPKI_SHA256=$(sha sha256 <"$DIR/certs/self.spki.der" | upper)
 OTHER_SPKI_SHA256=$(sha sha256 <"$DIR/certs/other.spki.der" | upper)
 BOB_FPR=$(cat "$DIR/keys/bob.fpr")
 # SMIMEA: alice carol dave(EC) sig(no keyEncipherment) pkix(usage 1)
+# Mixed (dave's certificate) mixed (carol's)
 # @smilla.test, eve@bogus.smilla.test, ivan@insecure.smilla.test;
 # certs/NAME.{pem,key,der}, alice.p12 and carol.p12 (no password).
 # Ten recipients whose SMIMEA carries alice's certificate:

@@ -461,6 +461,44 @@ rej "required address, unusable certificate (milter B)" sig@smilla.test "550 5.7
 rej "required address, direction disabled (milter C)" carol@smilla.test "550 5.7.1" \
 	--local-interface 127.0.0.3
 
+# The same required mailboxes spelt otherwise (Postfix's virtual and
+# local(8) lookups fold case, so they reach must@'s and carol@'s
+# mailbox), and addresses too long to hold.
+rej_as() { # DESCRIPTION ADDRESS CODE SHOWN [swaks args]
+	local d=$1 a=$2 c=$3 s=$4
+	shift 4
+	send req "$a" "$@"
+	like "$out" "<(\*\*|~\*) +${c//./\\.} .*encryption required for <${s//./\\.}>" "$d: $c at RCPT"
+	is "$qid" "" "  nothing queued"
+}
+rej_as "required address in uppercase" MUST@smilla.test "550 5.7.1" MUST@smilla.test
+rej_as "required address quoted" '"must"@smilla.test' "550 5.7.1" must@smilla.test
+rej_as "required address quoted, capitalised" '"Must"@Smilla.Test' "550 5.7.1" Must@smilla.test
+rej_as "required address quoted, quoted pair" '"mu\st"@smilla.test' "550 5.7.1" must@smilla.test
+long=$(printf 'x%.0s' $(seq 1 1100))
+for d in nokey-required.smilla.test smilla.test; do
+	send req "$long@$d"
+	like "$out" '<(\*\*|~\*) +5[0-9][0-9] 5\.1\.3 ' "an 1100-octet local part at $d: 5xx 5.1.3"
+	is "$qid" "" "  nothing queued"
+done
+like "$(cat "$work/a.log")" 'rcpt=<xxxxxxxxxx[x.]*> state=skipped reason="address longer than 1024 octets" refused="501 5\.1\.3 ' \
+	"  refused by the milter, the address shortened in its log"
+
+msg upper "CAROL@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Required as carol@, sent to CAROL@: her key is found lowercased.
+EOF
+entity upper
+send upper CAROL@smilla.test
+like "$out" '<~  250 2\.0\.0 Ok: queued as' "required CAROL@smilla.test with carol's key: accepted"
+total=$((total + 1))
+m=$(delivered upper 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  carol decrypts it" decrypts_to "$m" carol upper
+log_is a upper ' rcpts=CAROL@smilla\.test:secure action=encrypted '
+
 msg sep "carol@smilla.test, nobody@smilla.test" <<'EOF'
 MIME-Version: 1.0
 Content-Type: text/plain; charset=us-ascii

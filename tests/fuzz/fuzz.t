@@ -1,8 +1,8 @@
 #!/bin/sh
 # Coverage-guided fuzzing (libFuzzer, with ASan and UBSan) of the
 # parsers that read what the network and DNS send: the policy request
-# parser, TLSA RDATA with fingerprint matching, and the milter's MIME
-# sniffing.  Each target runs SMILLA_FUZZ_SECONDS (10) from a seed
+# parser, TLSA RDATA with fingerprint matching, the milter's MIME
+# sniffing, and RCPT TO paths.  Each target runs SMILLA_FUZZ_SECONDS (10) from a seed
 # corpus (the golden requests; RDATA sets and messages made here); a
 # crash, a leak or a broken invariant fails the test and leaves the
 # input in the work directory.
@@ -15,7 +15,7 @@ secs=${SMILLA_FUZZ_SECONDS:-10}
 work=$(mktemp -d /tmp/smilla-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/request" "$work/rdata" "$work/mime"
+mkdir -p "$work/request" "$work/rdata" "$work/mime" "$work/addr"
 cp "$top"/tests/policy/golden/*.in "$work/request/"
 # RDATA sets: a length octet before each record (see fuzz_rdata.c).
 printf '\001\043\003\001\001%032d' 0 > "$work/rdata/311"
@@ -35,7 +35,12 @@ printf '\002multipart/encrypted; protocol="application/pgp-encrypted"; boundary=
 printf '\003\000%s' "$armor" > "$work/mime/armor"
 printf "\\003\\000$pkt" > "$work/mime/packets"
 
-for t in request rdata mime; do
+# RCPT TO arguments (see fuzz_addr.c).
+printf '<"Ca\\rol"@Example.Test>' > "$work/addr/quoted"
+printf '<@r1.test,@r2.test:carol@x.test>' > "$work/addr/route"
+printf '<user@[IPv6:2001:db8::1]>' > "$work/addr/literal"
+
+for t in request rdata mime addr; do
 	if [ ! -x "$bin/fuzz_$t" ]; then
 		ok 1 "fuzz_$t built (make fuzz)"
 		continue

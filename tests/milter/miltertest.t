@@ -3,8 +3,9 @@
 # callback sequence, aborted messages, several messages per
 # connection, and hostile input.  Each Lua script raises an error on
 # the first failed check; the milter (the ASan build) must survive all
-# of them and log one line per message.  miltertest 2.11 crashes on a
-# replaced body past about 1 KB, so encrypted messages here stay small;
+# of them and log one line per message.  address.lua sends spellings
+# of a required address, unreadable addresses, and duplicates.
+# miltertest 2.11 crashes on a replaced body past about 1 KB, so encrypted messages here stay small;
 # large ones go through Postfix in tests/e2e/milter.t.
 set -eu
 . "$(dirname "$0")/../dnssec/tap.sh"
@@ -25,7 +26,7 @@ printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' |
 check "openssl made an S/MIME body" [ -s "$work/smime.b64" ]
 export MT_SMIME="$work/smime.b64"
 
-echo "required.smilla.test" > "$work/require.tbl"
+printf 'required.smilla.test\nmust@smilla.test\n' > "$work/require.tbl"
 { cat "$BED_DIR/smilla.conf"
   echo "db_path = $work/smilla.db"
   echo "milter_socket = unix:$work/smilla.sock"
@@ -36,7 +37,7 @@ pid=$!
 wait_socket "$work/smilla.sock"
 check "smilla listening on a unix socket" [ -S "$work/smilla.sock" ]
 
-for s in sequence abort several badinput escape; do
+for s in sequence abort several badinput escape address; do
 	MT_SOCK="unix:$work/smilla.sock" MT_DIR="$here" \
 		miltertest -s "$here/$s.lua" > "$work/$s.out" 2>&1 && rc=0 || rc=$?
 	is "$rc" 0 "$s.lua: every check passed ($(grep -c '^ok:' "$work/$s.out") checks)"
@@ -63,10 +64,21 @@ is "$(grep -c 'queue_id=AB[1246] .*action=' "$work/smilla.log" || true)" 0 \
 	"aborted messages are not logged as delivered"
 like "$log" 'queue_id=ESC1 from=<evil\\x1b\[2J\\x0dx@client\.test> ' \
 	"a sender's ESC and CR are logged escaped"
-like "$log" 'queue_id=ESC1 rcpt=<.*a\\x1b\]0;pwn\\x07\\x20state=secure.*@required\.smilla\.test> state=' \
+like "$log" 'queue_id=ESC1 rcpt=<\\x22a(\\x1b|\?)\]0;pwn(\\x07|\?)\\x20state=secure\\x22@required\.smilla\.test> state=' \
 	"  and so is a refused recipient's address: its fake field is not a field"
+like "$log" 'queue_id=ESC1 from=.* rcpts=alice@smilla\.test:secure,\\x22a(\\x1b|\?)\]0;pwn(\\x07|\?)\\x20state=secure\\x22@required\.smilla\.test:skipped\(refused\) action=encrypted' \
+	"  and in the message's rcpts= list"
 check "no control character in the milter's log" \
 	sh -c "! LC_ALL=C tr -d '\n' < '$work/smilla.log' | LC_ALL=C grep -q '[[:cntrl:]]'"
+like "$log" 'queue_id=ADDR1 rcpt=<MUST@smilla\.test> state=none .*refused="550 5\.7\.1 ' \
+	"a required address in upper case is refused"
+like "$log" 'queue_id=ADDR1 rcpt=<must@smilla\.test> state=none .*refused="550 5\.7\.1 encryption required for <must@smilla\.test>' \
+	"a quoted one too, logged unquoted"
+like "$log" 'queue_id=ADDR1 rcpt=<ca\?\[31mrol@smilla\.test> state=skipped .*refused="501 5\.1\.3 ' \
+	"ESC in an address: 501 5.1.3, no raw control character logged"
+is "$(grep -c "$(printf '\033')" "$work/smilla.log" || true)" 0 "no ESC in the log"
+like "$log" 'queue_id=ADDR2 from=<sender@client\.test> rcpts=alice@smilla\.test:secure action=encrypted ' \
+	"three spellings of alice: one recipient in the log line"
 unlike "$log" 'ERROR: AddressSanitizer|runtime error' "no sanitizer reports"
 
 kill "$pid"

@@ -3,7 +3,9 @@
  * S/MIME usability and encryption (decrypted again with OpenSSL and
  * compared byte for byte), MIME sniffing, the spool, and whole
  * messages through mil_msg_* with SMIMEA answers from a real sqlite
- * cache (no DNS: every name the tests use is in the cache).
+ * cache (no DNS: every name the tests use is in the cache); then the
+ * local-part lookup order against the DNSSEC test bed (BED_DIR, set by
+ * tests/check.sh).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "mime.h"
 #include "names.h"
 #include "recipient.h"
+#include "resolver.h"
 #include "session.h"
 #include "smime.h"
 #include "spool.h"
@@ -1033,12 +1036,393 @@ test_required(void)
 	       MIL_TEMPFAIL, "keyless first, required second: 452 too");
 	mil_msg_free(m);
 	m = mil_msg_new(&policy);
-	is_int(mil_msg_rcpt(m, lookup, "no-domain", &r, NULL), MIL_ACCEPT,
-	       "an address without domain is the MTA's business");
+	is_int(mil_msg_rcpt(m, lookup, "no-domain", &r, NULL), MIL_REJECT,
+	       "an address without domain is refused, not waved through");
+	ok(strcmp(r.code, "501") == 0 && strcmp(r.xcode, "5.1.3") == 0 &&
+		   strstr(r.text, "bad recipient address syntax") != NULL,
+	   "  501 5.1.3: %s", r.text);
+	mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL);
 	is_int(mil_msg_rcpt(m, lookup, "<@relay.test:alice@keys.test>", &r,
 			    NULL), MIL_TEMPFAIL,
 	       "source route stripped (required alice, keyless before)");
 	mil_msg_free(m);
+}
+
+/* Is every octet of S printable, and S at most MAX octets? */
+static int
+tame(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 32 || s[i] > 126)
+			return 0;
+	return n <= max;
+}
+
+static char table[sizeof(dir) + 16];
+
+/* Write the require_encryption_table. */
+static void
+write_table(const char *text)
+{
+	FILE *f;
+
+	snprintf(table, sizeof(table), "%s/require", dir);
+	if ((f = fopen(table, "w")) == NULL)
+		die("table");
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Case and quoting reach the mailbox the table names: refused. */
+static void
+test_variants(void)
+{
+	static const char *const refused[] = {
+		"<CAROL@plain.test>", "<\"carol\"@plain.test>",
+		"<\"Must\"@plain.test>", "<must@plain.test>",
+		"<MUST@Plain.Test>", "<\"ca\\rol\"@plain.test>",
+		"<\"\\C\\A\\R\\O\\L\"@plain.test>",
+		"<@relay.test,@r2.test:CAROL@plain.test>",
+		"  <\"carol\"@plain.test>  ",
+	};
+	const char *req[] = { "require_encryption_table", table, NULL };
+	const struct mil_rcpt *rc;
+	struct mil_outcome o;
+	struct mil_reply r;
+	struct mil_msg *m;
+	size_t i;
+
+	write_table("carol@plain.test\nMust@plain.test\nalice@keys.test\n");
+	configure(req);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		m = mil_msg_new(&policy);
+		is_int(mil_msg_rcpt(m, lookup, refused[i], &r, &rc), MIL_REJECT,
+		       refused[i]);
+		ok(strcmp(r.code, "550") == 0 && strcmp(r.xcode, "5.7.1") == 0 &&
+			   rc != NULL && rc->required,
+		   "  550 5.7.1, required: %s", r.text);
+		mil_msg_free(m);
+	}
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<carl@plain.test>", &r, &rc), MIL_ACCEPT,
+	       "another local part at that domain is not required");
+	mil_msg_free(m);
+
+	/* With a key: accepted and encrypted (found lowercased). */
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<ALICE@keys.test>", &r, &rc),
+	       MIL_ACCEPT, "<ALICE@keys.test>, required, has a key: accepted");
+	ok(rc != NULL && rc->required && rc->keys.state == MIL_KEY_SECURE &&
+		   strcmp(rc->addr, "ALICE@keys.test") == 0,
+	   "  required, key found as alice (%s)", rc ? rc->keys.why : "-");
+	is_int(mil_msg_rcpt(m, lookup, "<\"alice\"@keys.test>", &r, &rc),
+	       MIL_ACCEPT, "<\"alice\"@keys.test>: accepted");
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, entity,
+						 sizeof(entity) - 1),
+	   "  encrypted, alice decrypts");
+	mil_msg_free(m);
+}
+
+/* require_local_part_case = exact: today's rule, quotes still dropped. */
+static void
+test_exact(void)
+{
+	const char *req[] = { "require_encryption_table", table,
+			      "require_local_part_case", "exact", NULL };
+	const struct mil_rcpt *rc;
+	struct mil_reply r;
+	struct mil_msg *m;
+
+	write_table("carol@plain.test\nMust@plain.test\n");
+	configure(req);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<CAROL@plain.test>", &r, &rc),
+	       MIL_ACCEPT, "exact: <CAROL@plain.test> is not carol@");
+	is_int(mil_msg_rcpt(m, lookup, "<must@plain.test>", &r, &rc),
+	       MIL_ACCEPT, "exact: <must@plain.test> is not Must@");
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<\"carol\"@plain.test>", &r, &rc),
+	       MIL_REJECT, "exact: <\"carol\"@plain.test> is carol@");
+	is_int(mil_msg_rcpt(m, lookup, "<\"Must\"@plain.test>", &r, &rc),
+	       MIL_REJECT, "exact: <\"Must\"@plain.test> is Must@");
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<ALICE@keys.test>", &r, &rc);
+	ok(rc != NULL && rc->keys.state == MIL_KEY_NONE,
+	   "exact: no lowercased key lookup (%s)", rc ? rc->keys.why : "-");
+	mil_msg_free(m);
+}
+
+/* Addresses that cannot be parsed or held: refused, reply tame. */
+static void
+test_unreadable(void)
+{
+	const char *req[] = { "require_encryption_table", table, NULL };
+	static const char *const domains[] = { "req.test", "plain.test" };
+	const struct mil_rcpt *rc;
+	struct mil_reply r;
+	struct mil_msg *m;
+	char *arg = malloc(1200), sum[2048];
+	size_t i;
+
+	write_table("req.test\n");
+	configure(req);
+	for (i = 0; i < 2; i++) {
+		m = mil_msg_new(&policy);
+		arg[0] = '<';
+		memset(arg + 1, 'x', 1100);
+		sprintf(arg + 1101, "@%s>", domains[i]);
+		is_int(mil_msg_rcpt(m, lookup, arg, &r, &rc), MIL_REJECT,
+		       domains[i]);
+		ok(r.code[0] == '5' && strcmp(r.xcode, "5.1.3") == 0 &&
+			   tame(r.text, 120),
+		   "  1100-octet local part: 5xx 5.1.3, short text: %s %s %s",
+		   r.code, r.xcode, r.text);
+		mil_msg_summary(m, sum, sizeof(sum));
+		ok(tame(sum, 120), "  logged short: %s", sum);
+		mil_msg_free(m);
+	}
+	m = mil_msg_new(&policy);
+	memset(arg, 0, 1200);
+	strcpy(arg, "<ca\x1b[31m\r\nrol@req.test>");
+	is_int(mil_msg_rcpt(m, lookup, arg, &r, &rc), MIL_REJECT,
+	       "control characters: refused");
+	ok(strcmp(r.code, "501") == 0 && tame(r.text, 200) &&
+		   rc != NULL && tame(rc->addr, 80),
+	   "  501, printable reply and record: %s", r.text);
+	arg[0] = '<';
+	memset(arg + 1, '(', 500);
+	strcpy(arg + 501, "@plain.test>");
+	is_int(mil_msg_rcpt(m, lookup, arg, &r, &rc), MIL_REJECT,
+	       "500 octets of junk: refused");
+	ok(tame(r.text, 200) && strstr(r.text, "...") != NULL,
+	   "  the echoed address is shortened: %s", r.text);
+	is_int(mil_msg_rcpt(m, lookup, "<>", &r, &rc), MIL_REJECT,
+	       "<>: refused");
+	is_int(mil_msg_rcpt(m, lookup, "<Postmaster>", &r, &rc), MIL_ACCEPT,
+	       "<Postmaster> (RFC 5321 4.1.1.3): accepted");
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<user@[127.0.0.1]>", &r, &rc),
+	       MIL_REJECT, "an address literal with a table: required, refused");
+	mil_msg_free(m);
+	free(arg);
+}
+
+/* Count the RecipientInfos of an ENCRYPTED outcome's CMS. */
+static int
+recipient_infos(const struct mil_outcome *o)
+{
+	size_t len;
+	char *b64 = slurp(o->body, &len);
+	BIO *mem = BIO_new_mem_buf(b64, (int)len), *f = BIO_new(BIO_f_base64());
+	CMS_ContentInfo *cms;
+	int n = -1;
+
+	mem = BIO_push(f, mem);
+	if ((cms = d2i_CMS_bio(mem, NULL)) != NULL)
+		n = sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(cms));
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(mem);
+	free(b64);
+	return n;
+}
+
+/* The same recipient twice, in any spelling: encrypted to once. */
+static void
+test_duplicates(void)
+{
+	const char *dup[] = { "<alice@keys.test>", "<ALICE@keys.test>",
+			      "<\"alice\"@keys.test>", "<alice@KEYS.TEST>",
+			      "alice@keys.test", NULL };
+	const char *shared[] = { "<alice@keys.test>", "<alice2@keys.test>",
+				 "<dave@keys.test>", "<Dave@keys.test>", NULL };
+	struct mil_outcome o;
+	struct mil_msg *m;
+	char sum[512];
+
+	configure(NULL);
+	m = start(dup);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.nrcpt == 1,
+	   "five spellings of alice: one recipient");
+	is_int(recipient_infos(&o), 1, "  one RecipientInfo");
+	ok(strstr(o.status, "recipients=1;") != NULL, "  status: %s", o.status);
+	mil_msg_summary(m, sum, sizeof(sum));
+	is_str(sum, "alice@keys.test:secure", "  logged once");
+	mil_msg_free(m);
+	m = start(shared);
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.nrcpt == 3,
+	   "alice, alice2 (alice's certificate), dave twice: three recipients");
+	is_int(recipient_infos(&o), 2, "  two RecipientInfos, one per certificate");
+	ok(opens_to(&o, &rsa, entity, sizeof(entity) - 1) &&
+		   opens_to(&o, &ec, entity, sizeof(entity) - 1),
+	   "  both keys decrypt");
+	ok(strstr(o.status, "recipients=3;") != NULL, "  status: %s", o.status);
+	mil_msg_free(m);
+}
+
+/* The log line's recipient list says what it leaves out. */
+static void
+test_summary(void)
+{
+	const char *off[] = { "encrypt_outbound", "no", NULL };
+	struct mil_reply r;
+	struct mil_msg *m = NULL;
+	char arg[64], sum[256], big[8192], *more;
+	size_t i, shown = 0;
+	unsigned long n = 0;
+
+	configure(off);
+	m = mil_msg_new(&policy);
+	for (i = 0; i < 100; i++) {
+		snprintf(arg, sizeof(arg), "<user%03zu@plain.test>", i);
+		mil_msg_rcpt(m, lookup, arg, &r, NULL);
+	}
+	mil_msg_summary(m, sum, sizeof(sum));
+	more = strrchr(sum, '+');
+	ok(more != NULL && sscanf(more, "+%lu more", &n) == 1 &&
+		   strcmp(more + strcspn(more, " "), " more") == 0,
+	   "100 recipients in 256 octets: ends with +N more: ...%s",
+	   more ? more : sum);
+	for (i = 0; sum[i] != '\0'; i++)
+		shown += sum[i] == ':';
+	is_int((long)(shown + n), 100, "  shown + N = 100");
+	ok(strstr(sum, "user000@plain.test:skipped,") == sum &&
+		   strstr(sum, "...") == NULL,
+	   "  whole entries only");
+	mil_msg_summary(m, big, sizeof(big));
+	ok(strstr(big, "more") == NULL && strstr(big, "user099@plain.test:skipped"),
+	   "  all of them when they fit");
+	mil_msg_summary(m, sum, 10);
+	ok(strcmp(sum, "+100 more") == 0, "  a tiny buffer: %s", sum);
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<\"a b,c\\\\ action=encrypted\"@plain.test>", &r,
+		     NULL);
+	mil_msg_rcpt(m, lookup, "<j\xc3\xb6rg@plain.test>", &r, NULL);
+	mil_msg_summary(m, sum, sizeof(sum));
+	is_str(sum, "\\x22a\\x20b\\x2cc\\x5c\\x5c\\x20action=encrypted\\x22@plain.test:"
+		    "skipped,j\\xc3\\xb6rg@plain.test:skipped",
+	       "  quotes, spaces, commas, backslashes and 8-bit octets escaped");
+	mil_msg_free(m);
+}
+
+/* Lowercase hex SHA-256 of the bed's certs/NAME.der into FP. */
+static int
+bed_fp(const char *bed, const char *name, char fp[65])
+{
+	char path[512];
+	uint8_t buf[8192], d[SM_DIGEST_MAX];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/certs/%s.der", bed, name);
+	if ((f = fopen(path, "rb")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (sm_digest(SM_DIGEST_SHA256, buf, n, d) == 0)
+		return 0;
+	sm_hex_encode(d, 32, fp, 0);
+	return 1;
+}
+
+/*
+ * SMIMEA through real DNS: the local part as given first, then
+ * lowercased (the bed publishes Mixed with dave's certificate, mixed
+ * and carol with carol's).
+ */
+static void
+test_bed(void)
+{
+	static const struct {
+		const char *arg, *cert;	/* cert NULL: no key */
+		int exact;
+	} cases[] = {
+		{ "<carol@smilla.test>", "carol", 0 },
+		{ "<CAROL@smilla.test>", "carol", 0 },	/* found lowercased */
+		{ "<\"Carol\"@smilla.test>", "carol", 0 },
+		{ "<Mixed@smilla.test>", "dave", 0 },	/* as given first */
+		{ "<MIXED@smilla.test>", "carol", 0 },	/* then lowercased */
+		{ "<mixed@smilla.test>", "carol", 0 },
+		{ "<CAROL@smilla.test>", NULL, 1 },	/* exact: as given */
+		{ "<Mixed@smilla.test>", "dave", 1 },
+	};
+	const char *bed = getenv("BED_DIR");
+	const char *req[] = { "require_encryption_table", table,
+			      "require_local_part_case", "insensitive", NULL };
+	const char *exact[] = { "require_encryption_table", table,
+				"require_local_part_case", "exact", NULL };
+	struct sm_config *cfg;
+	struct sm_dns_params dp;
+	struct sm_dns *dns;
+	struct mil_resolver *res;
+	struct mil_lookup *lk;
+	const struct mil_rcpt *rc;
+	struct mil_reply r;
+	struct mil_msg *m;
+	char conf[512], why[512] = "", fp[65];
+	size_t i;
+
+	if (!ok(bed != NULL, "BED_DIR is set (run through tests/check.sh)"))
+		return;
+	snprintf(conf, sizeof(conf), "%s/smilla.conf", bed);
+	cfg = sm_config_new();
+	if (!ok(sm_config_load(cfg, conf, why, sizeof(why)) == 0,
+		"bed config loads %s", why)) {
+		sm_config_free(cfg);
+		return;
+	}
+	sm_config_dns(cfg, &dp);
+	dns = sm_dns_new(&dp, why, sizeof(why));
+	sm_config_free(cfg);
+	if (!ok(dns != NULL, "resolver %s", dns ? "" : why))
+		return;
+	if ((res = mil_resolver_new(dns, why, sizeof(why))) == NULL)
+		die(why);
+	if ((lk = mil_lookup_new(NULL, res, NULL)) == NULL)
+		die("lookup");
+	write_table("carol@smilla.test\nmixed@smilla.test\n");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		configure(cases[i].exact ? exact : req);
+		m = mil_msg_new(&policy);
+		mil_msg_rcpt(m, lk, cases[i].arg, &r, &rc);
+		if (cases[i].cert == NULL) {
+			ok(rc != NULL && rc->keys.state == MIL_KEY_NONE,
+			   "%s (exact): no key (%s)", cases[i].arg,
+			   rc ? rc->keys.why : "-");
+		} else {
+			ok(bed_fp(bed, cases[i].cert, fp) && rc != NULL &&
+				   rc->keys.state == MIL_KEY_SECURE &&
+				   strcmp(rc->keys.fp, fp) == 0,
+			   "%s%s: %s's certificate (%s)", cases[i].arg,
+			   cases[i].exact ? " (exact)" : "", cases[i].cert,
+			   rc ? rc->keys.why : "-");
+		}
+		mil_msg_free(m);
+	}
+	/* Required and published as carol: the CAROL spelling gets in. */
+	configure(req);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lk, "<CAROL@smilla.test>", &r, &rc), MIL_ACCEPT,
+	       "required <CAROL@smilla.test> with carol's key: accepted");
+	mil_msg_free(m);
+	configure(exact);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lk, "<carol@smilla.test>", &r, &rc), MIL_ACCEPT,
+	       "exact: required <carol@smilla.test>: accepted");
+	mil_msg_free(m);
+	mil_lookup_free(lk);
+	mil_resolver_free(res);
 }
 
 int
@@ -1064,6 +1448,16 @@ main(void)
 	publish("eve@bogus.test", &rsa.der, SM_DNS_BOGUS);
 	publish("nokey@plain.test", NULL, SM_DNS_SECURE);
 	publish("nokey@req.test", NULL, SM_DNS_SECURE);
+	publish("alice2@keys.test", &rsa.der, SM_DNS_SECURE);
+	/* Spellings the RCPT tests look up (no DNS here). */
+	publish("ALICE@keys.test", NULL, SM_DNS_SECURE);
+	publish("Dave@keys.test", NULL, SM_DNS_SECURE);
+	publish("CAROL@plain.test", NULL, SM_DNS_SECURE);
+	publish("carol@plain.test", NULL, SM_DNS_SECURE);
+	publish("carl@plain.test", NULL, SM_DNS_SECURE);
+	publish("Must@plain.test", NULL, SM_DNS_SECURE);
+	publish("must@plain.test", NULL, SM_DNS_SECURE);
+	publish("MUST@plain.test", NULL, SM_DNS_SECURE);
 	if ((lookup = mil_lookup_new(cache, NULL, NULL)) == NULL)
 		die("lookup");
 
@@ -1076,6 +1470,12 @@ main(void)
 	test_plaintext();
 	test_untouched();
 	test_required();
+	test_variants();
+	test_duplicates();
+	test_summary();
+	test_unreadable();
+	test_exact();
+	test_bed();
 
 	mil_policy_clear(&policy);
 	mil_lookup_free(lookup);

@@ -12,20 +12,100 @@
 
 static char path[] = "/tmp/smilla-test-table-XXXXXX";
 
+struct match_case {
+	const char *name;
+	int want;
+};
+
 static struct sm_table *
-load(const char *text, char *why, size_t whylen)
+load_flags(const char *text, int flags, char *why, size_t whylen)
 {
 	FILE *fp = fopen(path, "w");
 
 	fputs(text, fp);
 	fclose(fp);
-	return sm_table_load(path, why, whylen);
+	return sm_table_load_flags(path, flags, why, whylen);
 }
 
-struct match_case {
-	const char *name;
-	int want;
-};
+static struct sm_table *
+load(const char *text, char *why, size_t whylen)
+{
+	return load_flags(text, 0, why, whylen);
+}
+
+/* A canonical address with a LEN-octet local part at DOMAIN. */
+static char *
+long_addr(size_t len, const char *domain)
+{
+	char *s = malloc(len + strlen(domain) + 2);
+
+	memset(s, 'a', len);
+	sprintf(s + len, "@%s", domain);
+	return s;
+}
+
+/* Address entries: quoted forms, local-part case, any length. */
+static void
+test_addresses(void)
+{
+	static const struct match_case folded[] = {
+		{ "carol@corp.test", 1 },
+		{ "CAROL@corp.test", 1 },	/* folded name */
+		{ "must@corp.test", 1 },	/* entry written "Must" */
+		{ "MUST@CORP.TEST", 1 },
+		{ "\"a@b\"@corp.test", 1 },	/* canonical quoted entry */
+		{ "\"A@B\"@corp.test", 1 },
+		{ "dave@corp.test", 0 },
+	};
+	static const struct match_case exact[] = {
+		{ "carol@corp.test", 1 },	/* entry written "carol" */
+		{ "CAROL@corp.test", 0 },
+		{ "Must@corp.test", 1 },
+		{ "must@corp.test", 0 },
+		{ "\"a@b\"@corp.test", 1 },
+		{ "\"A@B\"@corp.test", 0 },
+	};
+	const char *text = "\"carol\"@corp.test\nMust@Corp.test\n"
+			   "\"a\\@b\"@corp.test\n";
+	struct sm_table *t;
+	char why[512], *name;
+	size_t i;
+
+	t = load_flags(text, SM_TABLE_FOLD_LOCAL, why, sizeof(why));
+	if (!ok(t != NULL, "folding table loads %s", t ? "" : why))
+		return;
+	for (i = 0; i < sizeof(folded) / sizeof(folded[0]); i++)
+		is_int(sm_table_match(t, folded[i].name), folded[i].want,
+		       folded[i].name);
+	sm_table_free(t);
+	t = load(text, why, sizeof(why));
+	if (!ok(t != NULL, "exact table loads %s", t ? "" : why))
+		return;
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		is_int(sm_table_match(t, exact[i].name), exact[i].want,
+		       exact[i].name);
+	sm_table_free(t);
+
+	/* A long address still matches through its domain. */
+	t = load("corp.test\n.partner.test\n", why, sizeof(why));
+	name = long_addr(1000, "CORP.test");
+	is_int(sm_table_match(t, name), 1,
+	       "a 1000-octet local part at a listed domain matches");
+	free(name);
+	name = long_addr(1000, "a.partner.test");
+	is_int(sm_table_match(t, name), 1, "  and below a listed .domain");
+	free(name);
+	name = long_addr(1000, "other.test");
+	is_int(sm_table_match(t, name), 0, "  not at another domain");
+	free(name);
+	sm_table_free(t);
+	t = load("\"bad\"x@corp.test\n", why, sizeof(why));
+	ok(t == NULL && strstr(why, ":1:") != NULL, "bad address entry: %s",
+	   why);
+	t = load("user@[127.0.0.1]\n", why, sizeof(why));
+	ok(t == NULL && strstr(why, ":1:") != NULL, "address literal entry: %s",
+	   why);
+}
 
 static const struct match_case cases[] = {
 	{ "mx.example.test", 1 },	/* exact */
@@ -70,6 +150,7 @@ main(void)
 		       cases[i].name[0] ? cases[i].name : "(empty)");
 	ok(sm_table_match(NULL, "mx.example.test") == 0, "NULL table matches nothing");
 	sm_table_free(t);
+	test_addresses();
 
 	t = load("ok.example.test\nbad_name.example\n", why, sizeof(why));
 	ok(t == NULL && strstr(why, ":2: bad_name.example:") != NULL,

@@ -90,6 +90,21 @@ main(void)
 		       "escape: cut to fit, marked");
 		is_int((long)strlen(sm_escape("\x01\x01\x01\x01", eb, 12)), 11,
 		       "  within the buffer");
+		/* Addresses in a list: a quoted local part cannot add an
+		   entry; the length is known before writing. */
+		is_int((long)sm_escape_into("\"a b,c\\\\\"@x\xc3\xb6\x1b", eb,
+					    sizeof(eb)),
+		       (long)strlen("\\x22a\\x20b\\x2cc\\x5c\\x5c\\x22@x\\xc3\\xb6\\x1b"),
+		       "escape into: the whole length");
+		is_str(eb, "\\x22a\\x20b\\x2cc\\x5c\\x5c\\x22@x\\xc3\\xb6\\x1b",
+		       "escape into: quote, space, comma, backslash, 8-bit, ESC");
+		is_int((long)sm_escape_into("ab cd", eb, 5), 8,
+		       "escape into: length past OUT");
+		is_str(eb, "ab", "escape into: cut before an escape, never inside");
+		is_int((long)sm_escape_into("abc", NULL, 0), 3,
+		       "escape into: count only");
+		is_str(sm_escape_quoted("a, b", eb, sizeof(eb)), "a, b",
+		       "escape quoted: comma and space kept");
 	}
 	return done_testing();
 }
