@@ -128,6 +128,8 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 						SM_TABLE_FOLD_LOCAL : 0,
 					      why, whylen)) == NULL)
 		goto fail;
+	sm_strlcpy(p->delim, sm_config_str(cfg, "recipient_delimiter"),
+		   sizeof(p->delim));
 	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
 	path = sm_config_str(cfg, "sender_copy_cert");
 	if (*path != '\0') {
@@ -318,6 +320,38 @@ accepted(const struct mil_msg *m, const char *addr)
 	return NULL;
 }
 
+/*
+ * The mailbox LOCAL@DOM lands in without its extension: with recipient_delimiter
+ * "+", carol+news@x is delivered to carol@x, so the table and the keys
+ * of carol@x apply to it.  The local part is cut at the first delimiter
+ * that is not its first octet, as Postfix does.  1 with the base in B
+ * (sm_addr_clear it), 0 when A has no extension, -1 out of memory.
+ */
+static int
+base_address(const struct mil_policy *p, const char *local, const char *dom,
+	     struct sm_addr *b)
+{
+	size_t cut = strcspn(local, p->delim), i, n = 0;
+	char *q, why[128];
+	int rc;
+
+	if (p->delim[0] == '\0' || cut == 0 || local[cut] == '\0')
+		return 0;
+	/* Quoted, then parsed: one canonical form, whatever is left. */
+	if ((q = malloc(2 * cut + strlen(dom) + 4)) == NULL)
+		return -1;
+	q[n++] = '"';
+	for (i = 0; i < cut; i++) {
+		if (local[i] == '"' || local[i] == '\\')
+			q[n++] = '\\';
+		q[n++] = local[i];
+	}
+	sprintf(q + n, "\"@%s", dom);
+	rc = sm_addr_parse(q, b, why, sizeof(why)) == SM_ADDR_OK ? 1 : -1;
+	free(q);
+	return rc;
+}
+
 /* Refuse an argument that cannot be read: kept printable for the log. */
 static enum mil_verdict
 unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
@@ -366,11 +400,11 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	const struct mil_policy *p = m->p;
 	enum mil_verdict v = MIL_ACCEPT;
 	enum sm_addr_status st;
-	struct sm_addr a;
+	struct sm_addr a, base;
 	struct mil_rcpt r;
 	char why[256], shown[SHOWN];
 	const char *dom;
-	int must, cannot, keyless;
+	int must, cannot, keyless, has_base = 0;
 	enum mil_key_state ks;
 
 	memset(&r, 0, sizeof(r));
@@ -403,13 +437,28 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 		r.keys.state = MIL_KEY_NONE;
 		sm_strlcpy(r.keys.why, "address literal", sizeof(r.keys.why));
 	} else {
+		if ((has_base = base_address(p, a.local, dom, &base)) < 0) {
+			sm_addr_clear(&a);
+			goto oom;
+		}
 		r.inbound = mil_policy_local(p, dom);
 		r.required = sm_table_match(p->require, r.addr) ||
+			     (has_base && sm_table_match(p->require, base.addr)) ||
 			     sm_table_match(p->require, dom);
-		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound)
+		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound) {
 			mil_lookup_recipient(lk, a.local, dom, p->fold_local,
 					     &r.keys);
-		else {
+			/* Nothing for carol+news: the mailbox is carol's. */
+			if (r.keys.state == MIL_KEY_NONE && has_base) {
+				mil_lookup_recipient(lk, base.local, dom,
+						     p->fold_local, &r.keys);
+				if (r.keys.state != MIL_KEY_NONE)
+					sm_strlcpy(r.keys.why + strlen(r.keys.why),
+						   " (without the extension)",
+						   sizeof(r.keys.why) -
+							   strlen(r.keys.why));
+			}
+		} else {
 			r.keys.state = MIL_KEY_SKIPPED;
 			sm_strlcpy(r.keys.why, r.inbound ? "encrypt_inbound off"
 							 : "encrypt_outbound off",
@@ -417,6 +466,8 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 		}
 	}
 	sm_addr_clear(&a);
+	if (has_base > 0)
+		sm_addr_clear(&base);
 	ks = r.keys.state;
 	keyless = ks != MIL_KEY_SECURE;
 	mix(m, &must, &cannot);

@@ -28,6 +28,7 @@ struct mil_policy {
 	struct sm_table *require;	/* require_encryption_table */
 	int fold_local;			/* require_local_part_case =
 					   insensitive */
+	char delim[16];			/* recipient_delimiter */
 	enum sm_smime_cipher cipher;
 	struct sm_blob *copy;		/* sender_copy_cert */
 	size_t ncopy;

@@ -29,6 +29,7 @@ static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_milter_socket(const char *value, char *why, size_t whylen);
+static int check_delimiter(const char *value, char *why, size_t whylen);
 
 const struct sm_option sm_options[] = {
 	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
@@ -120,6 +121,9 @@ const struct sm_option sm_options[] = {
 	{ "require_local_part_case", SM_OPT_ENUM, "insensitive", 0, 0,
 	  "insensitive|exact", NULL,
 	  "how require_encryption_table compares local parts (delivery folds case)" },
+	{ "recipient_delimiter", SM_OPT_STRING, "+", 0, 0, NULL,
+	  check_delimiter,
+	  "characters that start a local part's extension, as Postfix's (empty: none)" },
 	{ "smime_cipher", SM_OPT_ENUM, "aes256-cbc", 0, 0,
 	  "aes256-cbc|aes256-gcm", NULL,
 	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
@@ -321,6 +325,25 @@ check_header_name(const char *value, char *why, size_t whylen)
 		return -1;
 	}
 	return check_header(value, why, whylen);
+}
+
+/* Postfix's recipient_delimiter: a few printable, unquoted octets. */
+static int
+check_delimiter(const char *value, char *why, size_t whylen)
+{
+	const char *p;
+
+	if (strlen(value) > 15) {
+		sm_why(why, whylen, "at most 15 delimiter characters");
+		return -1;
+	}
+	for (p = value; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("@\"\\.,", *p) != NULL) {
+			sm_why(why, whylen, "'%c' cannot be a recipient delimiter",
+			       *p > ' ' && *p < 0x7f ? *p : '?');
+			return -1;
+		}
+	return 0;
 }
 
 static int

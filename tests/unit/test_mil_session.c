@@ -1127,6 +1127,66 @@ test_variants(void)
 	mil_msg_free(m);
 }
 
+/* An extension (recipient_delimiter) reaches the mailbox without it. */
+static void
+test_extension(void)
+{
+	static const char *const refused[] = {
+		"<carol+news@plain.test>", "<CAROL+x@plain.test>",
+		"<\"carol+a b\"@plain.test>", "<carol+@plain.test>",
+		"<carol-list@plain.test>",
+	};
+	const char *req[] = { "require_encryption_table", table,
+			      "recipient_delimiter", "+-", NULL };
+	const char *none[] = { "require_encryption_table", table,
+			       "recipient_delimiter", "", NULL };
+	const struct mil_rcpt *rc;
+	struct mil_outcome o;
+	struct mil_reply r;
+	struct mil_msg *m;
+	size_t i;
+
+	write_table("carol@plain.test\nalice@keys.test\n");
+	configure(req);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		m = mil_msg_new(&policy);
+		ok(mil_msg_rcpt(m, lookup, refused[i], &r, &rc) == MIL_REJECT,
+		   "delimiter \"+-\": %s refused as carol", refused[i]);
+		ok(rc != NULL && rc->required && strcmp(r.code, "550") == 0,
+		   "  550, required: %s", r.text);
+		mil_msg_free(m);
+	}
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<+carol@plain.test>", &r, &rc),
+	       MIL_ACCEPT, "a delimiter as first octet starts no extension");
+	is_int(mil_msg_rcpt(m, lookup, "<carl+carol@plain.test>", &r, &rc),
+	       MIL_ACCEPT, "  and carl's extension is carl's");
+	mil_msg_free(m);
+
+	/* alice+tag has no key of its own: alice's is used. */
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<Alice+tag@keys.test>", &r, &rc),
+	       MIL_ACCEPT, "<Alice+tag@keys.test>, required: accepted");
+	ok(rc != NULL && rc->required && rc->keys.state == MIL_KEY_SECURE &&
+		   strstr(rc->keys.why, "without the extension") != NULL,
+	   "  with alice's key (%s)", rc ? rc->keys.why : "-");
+	feed(m, 1);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, entity,
+						 sizeof(entity) - 1),
+	   "  encrypted, alice decrypts");
+	mil_msg_free(m);
+
+	/* recipient_delimiter empty: the local part is taken whole. */
+	configure(none);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<carol+news@plain.test>", &r, &rc),
+	       MIL_ACCEPT, "no delimiter: carol+news is another mailbox");
+	ok(rc != NULL && !rc->required, "  not required");
+	mil_msg_free(m);
+	configure(NULL);
+}
+
 /* require_local_part_case = exact: today's rule, quotes still dropped. */
 static void
 test_exact(void)
@@ -1458,6 +1518,21 @@ main(void)
 	publish("Must@plain.test", NULL, SM_DNS_SECURE);
 	publish("must@plain.test", NULL, SM_DNS_SECURE);
 	publish("MUST@plain.test", NULL, SM_DNS_SECURE);
+	{
+		/* ... and with extensions, then without (test_extension). */
+		static const char *const ext[] = {
+			"carol+news@plain.test", "CAROL+x@plain.test",
+			"carol+x@plain.test", "carol+a b@plain.test",
+			"carol+@plain.test", "carol-list@plain.test",
+			"+carol@plain.test", "carl+carol@plain.test",
+			"Alice+tag@keys.test", "alice+tag@keys.test",
+			"Alice@keys.test",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+			publish(ext[i], NULL, SM_DNS_SECURE);
+	}
 	if ((lookup = mil_lookup_new(cache, NULL, NULL)) == NULL)
 		die("lookup");
 
@@ -1471,6 +1546,7 @@ main(void)
 	test_untouched();
 	test_required();
 	test_variants();
+	test_extension();
 	test_duplicates();
 	test_summary();
 	test_unreadable();
