@@ -28,7 +28,6 @@
  * starts no writer, so its calls write at once and may wait.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,10 +324,6 @@ fail:
 	return NULL;
 }
 
-static void
-report(struct sm_cache *cache, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /*
  * A read failed in a daemon, which reads on every request: a miss, and
  * a warning with backoff rather than a log line per request.
@@ -340,10 +335,11 @@ read_failed(struct sm_cache *cache, time_t now)
 	unsigned long due;
 
 	if ((due = sm_db_backoff_fail(&cache->rback, now, 1)) > 0)
-		report(cache, "cache read failed: %s (%lu read%s failed since"
-		       " the last warning)",
-		       sm_db_error(cache->rd, err, sizeof(err)), due,
-		       due == 1 ? "" : "s");
+		sm_db_report(cache->on_error,
+			     "cache read failed: %s (%lu read%s failed since"
+			     " the last warning)",
+			     sm_db_error(cache->rd, err, sizeof(err)), due,
+			     due == 1 ? "" : "s");
 }
 
 int
@@ -379,7 +375,8 @@ sm_cache_get(struct sm_cache *cache, const char *name, int type, time_t now,
 	}
 	if ((rc == SQLITE_ROW || rc == SQLITE_DONE) && cache->rback.total > 0 &&
 	    (due = sm_db_backoff_ok(&cache->rback)) > 0)
-		report(cache, "cache reads work again (%lu failed)", due);
+		sm_db_report(cache->on_error,
+			     "cache reads work again (%lu failed)", due);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&cache->rlock);
@@ -474,20 +471,6 @@ sm_cache_put(struct sm_cache *cache, const struct sm_dns_result *res,
 	return rc == SQLITE_DONE ? 1 : -1;
 }
 
-static void
-report(struct sm_cache *cache, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (cache->on_error == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cache->on_error(msg);
-}
-
 /*
  * The path names another file now (or none): open it (creating it),
  * and switch both sides over.  On failure the old handles stay, and the
@@ -503,14 +486,16 @@ reopen(struct sm_cache *cache, const char *gone)
 
 	if (open_writes(cache, &wr, st, note, sizeof(note), why,
 			sizeof(why)) < 0) {
-		report(cache, "cache: %s, and it cannot be opened again (%s)",
-		       gone, why);
+		sm_db_report(cache->on_error,
+			     "cache: %s, and it cannot be opened again (%s)",
+			     gone, why);
 		return;
 	}
 	if (open_reads(cache->path, &rd, &get, why, sizeof(why)) < 0) {
 		close_writes(wr, st);
-		report(cache, "cache: %s, and it cannot be opened again (%s)",
-		       gone, why);
+		sm_db_report(cache->on_error,
+			     "cache: %s, and it cannot be opened again (%s)",
+			     gone, why);
 		return;
 	}
 	close_writes(cache->wr, cache->st);
@@ -524,8 +509,9 @@ reopen(struct sm_cache *cache, const char *gone)
 	pthread_mutex_unlock(&cache->rlock);
 	sqlite3_finalize(old_get);
 	sqlite3_close(old_rd);
-	report(cache, "cache: %s: opened it again%s%s", gone,
-	       *note ? "; " : "", note);
+	sm_db_report(cache->on_error,
+		     "cache: %s: opened it again%s%s", gone,
+		     *note ? "; " : "", note);
 }
 
 /*
@@ -568,18 +554,21 @@ writes(struct sm_cache *cache, struct row *list, unsigned long dropped)
 	if (rc != SQLITE_OK) {
 		if ((due = sm_db_backoff_fail(&cache->backoff, now,
 					      n + dropped)) > 0)
-			report(cache, "cache write failed: %s (%lu entr%s not"
-			       " stored since the last warning)", err, due,
-			       due == 1 ? "y" : "ies");
+			sm_db_report(cache->on_error,
+				     "cache write failed: %s (%lu entr%s not"
+				     " stored since the last warning)", err, due,
+				     due == 1 ? "y" : "ies");
 	} else if (dropped > 0) {
 		if ((due = sm_db_backoff_fail(&cache->backoff, now,
 					      dropped)) > 0)
-			report(cache, "cache writer behind: %lu entr%s dropped"
-			       " since the last warning", due,
-			       due == 1 ? "y" : "ies");
+			sm_db_report(cache->on_error,
+				     "cache writer behind: %lu entr%s dropped"
+				     " since the last warning", due,
+				     due == 1 ? "y" : "ies");
 	} else if ((due = sm_db_backoff_ok(&cache->backoff)) > 0) {
-		report(cache, "cache writes work again (%lu entr%s were not"
-		       " stored)", due, due == 1 ? "y" : "ies");
+		sm_db_report(cache->on_error,
+			     "cache writes work again (%lu entr%s were not"
+			     " stored)", due, due == 1 ? "y" : "ies");
 	}
 }
 

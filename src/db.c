@@ -38,6 +38,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,20 @@ sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc == 0 ? 0 : -1;
+}
+
+void
+sm_db_report(void (*on_error)(const char *msg), const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (on_error == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	on_error(msg);
 }
 
 unsigned long

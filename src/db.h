@@ -95,6 +95,14 @@ int sm_db_broken(int rc);
 int sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
+ * sm_db_report - format a message and hand it to a writer's ON_ERROR
+ * callback (nothing when it is NULL): writers run off the daemons'
+ * threads and do not log themselves.
+ */
+void sm_db_report(void (*on_error)(const char *msg), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
  * Warnings with backoff.  A writer that fails again and again (read-only
  * or full disk) reports the first failure at once, then at intervals
  * doubling from SM_DB_BACKOFF_MIN up to SM_DB_BACKOFF_MAX seconds, each

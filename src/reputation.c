@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -238,24 +237,6 @@ drop(struct queued *q, size_t n)
 		free(q[i].buf);
 }
 
-static void
-report(struct sm_rep *rep, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-report(struct sm_rep *rep, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (rep->on_error == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rep->on_error(msg);
-}
-
 /*
  * The path names another file now (or none): open it (creating it)
  * and write there.  On failure the old handle stays, and the next look
@@ -270,16 +251,18 @@ reopen(struct sm_rep *rep, const char *gone)
 
 	if (open_file(rep, sm_db_path(rep->file), &file, st, note,
 		      sizeof(note), why, sizeof(why)) < 0) {
-		report(rep, "reputation store: %s, and it cannot be opened"
-		       " again: %s", gone, why);
+		sm_db_report(rep->on_error,
+			     "reputation store: %s, and it cannot be opened"
+			     " again: %s", gone, why);
 		return;
 	}
 	close_file(rep->file, rep->st);
 	rep->file = file;
 	rep->db = sm_db_handle(file);
 	memcpy(rep->st, st, sizeof(st));
-	report(rep, "reputation store: %s: opened it again%s%s", gone,
-	       *note ? "; " : "", note);
+	sm_db_report(rep->on_error,
+		     "reputation store: %s: opened it again%s%s", gone,
+		     *note ? "; " : "", note);
 }
 
 /* One round of the writer thread at NOW: look at the file, flush, report. */
@@ -294,9 +277,10 @@ writes(struct sm_rep *rep, time_t now)
 		reopen(rep, gone);
 	if (sm_rep_flush(rep, now, why, sizeof(why)) >= 0) {
 		if ((due = sm_db_backoff_ok(&rep->backoff)) > 0)
-			report(rep, "reputation store: writes work again"
-			       " after %lu failed flush%s", due,
-			       due == 1 ? "" : "es");
+			sm_db_report(rep->on_error,
+				     "reputation store: writes work again"
+				     " after %lu failed flush%s", due,
+				     due == 1 ? "" : "es");
 		return;
 	}
 	if ((due = sm_db_backoff_fail(&rep->backoff, now, 1)) == 0)
@@ -305,9 +289,10 @@ writes(struct sm_rep *rep, time_t now)
 	lost = rep->lost;
 	rep->lost = 0;
 	pthread_mutex_unlock(&rep->lock);
-	report(rep, "%s (%lu failed flush%s since the last warning;"
-	       " %zu decisions waiting, %lu dropped)", why, due,
-	       due == 1 ? "" : "es", sm_rep_queued(rep), lost);
+	sm_db_report(rep->on_error,
+		     "%s (%lu failed flush%s since the last warning;"
+		     " %zu decisions waiting, %lu dropped)", why, due,
+		     due == 1 ? "" : "es", sm_rep_queued(rep), lost);
 }
 
 static void *
