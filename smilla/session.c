@@ -352,6 +352,28 @@ base_address(const struct mil_policy *p, const char *local, const char *dom,
 	return rc;
 }
 
+/*
+ * Is "<postmaster>" (no domain) required?  The MTA delivers it to its
+ * own postmaster: required when a local domain, or postmaster@ it, is in
+ * the table.
+ */
+static int
+postmaster_required(const struct mil_policy *p)
+{
+	char addr[SM_NAME_BUF + 16];
+	size_t i;
+
+	for (i = 0; i < p->nlocal; i++) {
+		const char *d = p->local[i] + (p->local[i][0] == '.');
+
+		snprintf(addr, sizeof(addr), "postmaster@%s", d);
+		if (sm_table_match(p->require, d) ||
+		    sm_table_match(p->require, addr))
+			return 1;
+	}
+	return 0;
+}
+
 /* Refuse an argument that cannot be read: kept printable for the log. */
 static enum mil_verdict
 unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
@@ -426,7 +448,9 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	a.addr = NULL;
 	dom = r.addr + a.domain_at;
 	if (a.postmaster) {
-		/* RFC 5321 makes every server take it: the MTA's own. */
+		/* RFC 5321 makes every server take it: the MTA's own, so
+		   it is required when a local domain's postmaster is. */
+		r.required = postmaster_required(p);
 		r.keys.state = MIL_KEY_NONE;
 		sm_strlcpy(r.keys.why, "postmaster without a domain",
 			   sizeof(r.keys.why));
@@ -442,9 +466,17 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 			goto oom;
 		}
 		r.inbound = mil_policy_local(p, dom);
+		/*
+		 * Postfix routes carol%other@here and other!carol@here on
+		 * to carol@other (allow_percent_hack, swap_bangpath): where
+		 * it lands is not what the milter sees, so with a table it
+		 * is required, as an address literal is.
+		 */
 		r.required = sm_table_match(p->require, r.addr) ||
 			     (has_base && sm_table_match(p->require, base.addr)) ||
-			     sm_table_match(p->require, dom);
+			     sm_table_match(p->require, dom) ||
+			     (strpbrk(a.local, "%!") != NULL &&
+			      sm_table_count(p->require) > 0);
 		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound) {
 			mil_lookup_recipient(lk, a.local, dom, p->fold_local,
 					     &r.keys);

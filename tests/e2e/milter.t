@@ -475,6 +475,8 @@ rej_as "required address in uppercase" MUST@smilla.test "550 5.7.1" MUST@smilla.
 rej_as "required address quoted" '"must"@smilla.test' "550 5.7.1" must@smilla.test
 rej_as "required address quoted, capitalised" '"Must"@Smilla.Test' "550 5.7.1" Must@smilla.test
 rej_as "required address quoted, quoted pair" '"mu\st"@smilla.test' "550 5.7.1" must@smilla.test
+rej_as "percent hack to a required domain" 'nokey%nokey-required.smilla.test@smilla.test' "550 5.7.1" 'nokey\?nokey-required.smilla.test@smilla.test'
+rej_as "bang path to a required domain" 'nokey-required.smilla.test!nokey@smilla.test' "550 5.7.1" 'nokey-required.smilla.test!nokey@smilla.test'
 rej_as "required address with an extension (recipient_delimiter +)" 'MUST+news@smilla.test' "550 5.7.1" 'MUST\+news@smilla.test'
 long=$(printf 'x%.0s' $(seq 1 1100))
 for d in nokey-required.smilla.test smilla.test; do

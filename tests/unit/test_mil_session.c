@@ -1187,6 +1187,62 @@ test_extension(void)
 	configure(NULL);
 }
 
+/* Addresses the MTA routes elsewhere, and its own postmaster. */
+static void
+test_routes(void)
+{
+	static const char *const routed[] = {
+		"<carol%plain.test@mx.test>", "<plain.test!carol@mx.test>",
+	};
+	const char *req[] = { "require_encryption_table", table, NULL };
+	const char *pm[] = { "require_encryption_table", table,
+			     "local_domains", "mx.test, .sub.test", NULL };
+	const struct mil_rcpt *rc;
+	struct mil_reply r;
+	struct mil_msg *m;
+	size_t i;
+
+	write_table("carol@plain.test\n");
+	configure(req);
+	for (i = 0; i < sizeof(routed) / sizeof(routed[0]); i++) {
+		m = mil_msg_new(&policy);
+		ok(mil_msg_rcpt(m, lookup, routed[i], &r, &rc) == MIL_REJECT &&
+			   rc != NULL && rc->required,
+		   "%s (percent hack, bang path) with a table: required, "
+		   "refused", routed[i]);
+		mil_msg_free(m);
+	}
+	configure(NULL);
+	m = mil_msg_new(&policy);
+	ok(mil_msg_rcpt(m, lookup, routed[0], &r, &rc) == MIL_ACCEPT &&
+		   rc != NULL && !rc->required,
+	   "  without a table: accepted, not required");
+	mil_msg_free(m);
+
+	write_table("mx.test\n");
+	configure(pm);
+	m = mil_msg_new(&policy);
+	ok(mil_msg_rcpt(m, lookup, "<Postmaster>", &r, &rc) == MIL_REJECT &&
+		   rc != NULL && rc->required,
+	   "<Postmaster> when a local domain is required: refused (%s)",
+	   r.text);
+	mil_msg_free(m);
+	write_table("postmaster@sub.test\n");
+	configure(pm);
+	m = mil_msg_new(&policy);
+	ok(mil_msg_rcpt(m, lookup, "<Postmaster>", &r, &rc) == MIL_REJECT,
+	   "  and when postmaster@ a local domain is");
+	mil_msg_free(m);
+	write_table("other.test\n");
+	configure(pm);
+	m = mil_msg_new(&policy);
+	ok(mil_msg_rcpt(m, lookup, "<Postmaster>", &r, &rc) == MIL_ACCEPT &&
+		   rc != NULL && !rc->required,
+	   "  otherwise accepted");
+	mil_msg_free(m);
+	configure(NULL);
+}
+
 /* require_local_part_case = exact: today's rule, quotes still dropped. */
 static void
 test_exact(void)
@@ -1526,7 +1582,8 @@ main(void)
 			"carol+@plain.test", "carol-list@plain.test",
 			"+carol@plain.test", "carl+carol@plain.test",
 			"Alice+tag@keys.test", "alice+tag@keys.test",
-			"Alice@keys.test",
+			"Alice@keys.test", "carol%plain.test@mx.test",
+			"plain.test!carol@mx.test",
 		};
 		size_t i;
 
@@ -1547,6 +1604,7 @@ main(void)
 	test_required();
 	test_variants();
 	test_extension();
+	test_routes();
 	test_duplicates();
 	test_summary();
 	test_unreadable();
