@@ -455,7 +455,10 @@ put_uint(struct out *o, unsigned v)
 	put(o, d);
 }
 
-/* The header value's reason: no separators, so it stays parsable. */
+/*
+ * The header value's reason: no separators, so it stays parsable, and
+ * nothing but printable ASCII (reasons may quote DNS data).
+ */
 static void
 put_reason(struct out *o, const char *reason)
 {
@@ -464,7 +467,8 @@ put_reason(struct out *o, const char *reason)
 	put(o, reason);
 	for (; p < o->p; p++)
 		if (*p == ';' || *p == '(' || *p == ')' || *p == '=' ||
-		    (unsigned char)*p < ' ')
+		    *p == '"' || *p == '\\' || (unsigned char)*p < ' ' ||
+		    (unsigned char)*p >= 0x7f)
 			*p = ' ';
 }
 

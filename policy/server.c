@@ -435,7 +435,7 @@ finish(struct conn *c)
 	const char *client_name = attr(c, POL_A_CLIENT_NAME);
 	char line[1100], detail[200], *action = line + sizeof(pre) - 1;
 	char e_name[256], e_addr[160], e_helo[1024], e_state[64], e_reason[160];
-	char e_id[1024];
+	char e_id[1024], e_action[1400];
 	int prepend_ok, added;
 	size_t len;
 	double ms;
@@ -485,7 +485,7 @@ finish(struct conn *c)
 	       pol_result_word(c->d.result), detail,
 	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
 	       ms, state[0] ? sm_escape(state, e_state, sizeof(e_state)) : "-",
-	       action);
+	       sm_escape_quoted(action, e_action, sizeof(e_action)));
 }
 
 static void conn_free(struct conn *c);
