@@ -100,12 +100,36 @@ param_value(const char *p, char *out, size_t outlen, int keep, size_t *full)
 	return *p == '"' ? p + 1 : p;
 }
 
+/*
+ * The parameters a claim rests on must be said once, plainly: a second
+ * boundary=, or boundary*0= (RFC 2231), may be the one a mail reader
+ * takes while we check another.
+ */
+static void
+note_param(struct mil_ctype *ct, const char *name, unsigned *seen)
+{
+	static const char *const names[] = { "boundary", "protocol",
+					     "smime-type" };
+	size_t i, n;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i]);
+		if (strncmp(name, names[i], n) != 0)
+			continue;
+		if (name[n] == '*' || (name[n] == '\0' && (*seen & 1u << i)))
+			ct->ambiguous = 1;
+		if (name[n] == '\0')
+			*seen |= 1u << i;
+	}
+}
+
 void
 mil_mime_ctype(const char *value, struct mil_ctype *ct)
 {
 	const char *p;
 	char name[64], val[128];
 	size_t full;
+	unsigned seen = 0;
 
 	memset(ct, 0, sizeof(*ct));
 	p = token(skip_cfws(value), ct->type, sizeof(ct->type));
@@ -128,6 +152,7 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 		if (*p != '=')
 			return;
 		p = skip_cfws(p + 1);
+		note_param(ct, name, &seen);
 		if (strcmp(name, "boundary") == 0) {
 			/* Case matters in a boundary (RFC 2046). */
 			p = param_value(p, ct->boundary, sizeof(ct->boundary),
@@ -197,7 +222,7 @@ ctype_claim(const struct mil_ctype *ct)
 enum mil_format
 mil_label_claim(const struct mil_label *l)
 {
-	if (l->nctype > 1 || l->ncte > 1)
+	if (l->nctype > 1 || l->ncte > 1 || l->ct.ambiguous)
 		return MIL_FMT_NONE;	/* malformed: plaintext */
 	if (l->nctype == 0)
 		return MIL_FMT_PGP_INLINE;	/* RFC 2045: text/plain */

@@ -27,6 +27,9 @@ struct mil_ctype {
 	char protocol[128];	/* parameter protocol, lowercase */
 	char boundary[MIL_BOUNDARY_MAX + 1];	/* as given, "" if none */
 	int boundary_bad;	/* a boundary parameter, not 1-70 chars */
+	int ambiguous;		/* boundary, protocol or smime-type given
+				   twice, or in RFC 2231 form: readers
+				   may take another one than we do */
 };
 
 /* mil_mime_ctype - parse a Content-Type value (RFC 2045, tolerant). */

@@ -44,6 +44,18 @@ test_claim(void)
 		  NULL, MIL_FMT_NONE },
 		{ "application/pkcs7-mime", "application/pkcs7-mime", NULL,
 		  MIL_FMT_NONE },
+		/* A parameter said twice, or in RFC 2231 form: ambiguous. */
+		{ "multipart/encrypted; protocol=\"application/pgp-encrypted\"; "
+		  "boundary=\"A\"; boundary=\"B\"", NULL, NULL, MIL_FMT_NONE },
+		{ "multipart/encrypted; protocol=\"application/pgp-encrypted\"; "
+		  "boundary*0=\"A\"; boundary=\"B\"", NULL, NULL, MIL_FMT_NONE },
+		{ "multipart/encrypted; protocol=\"application/pgp-encrypted\"; "
+		  "protocol=\"text/plain\"; boundary=\"B\"", NULL, NULL,
+		  MIL_FMT_NONE },
+		{ "application/pkcs7-mime; smime-type=enveloped-data; "
+		  "smime-type=signed-data", NULL, NULL, MIL_FMT_NONE },
+		{ "application/pkcs7-mime; smime-type*=''enveloped-data", NULL,
+		  NULL, MIL_FMT_NONE },
 	};
 	struct mil_label l;
 	struct mil_ctype ct;
