@@ -163,6 +163,8 @@ struct pol_server {
 	size_t nflights;
 	long max_inflight;
 	long max_conns;		/* lowered when accept4 runs out of fds */
+	long cap_conns;		/* what configure() gave: restored after
+				   an episode without failures */
 	int64_t idle_ms;
 	struct conn *idle_head, *idle_tail;	/* longest idle first */
 	int paused;		/* listeners unwatched until RESUME_AT */
@@ -891,7 +893,7 @@ size_limits(struct pol_server *srv, const struct sm_config *cfg)
 	if (conns < 1)
 		conns = 1;
 	srv->max_inflight = inflight;
-	srv->max_conns = conns;
+	srv->max_conns = srv->cap_conns = conns;
 	srv->idle_ms = (int64_t)sm_config_int(cfg, "idle_timeout") * 1000;
 	sm_log(SM_LOG_INFO,
 	       "descriptor limit %ld: max_connections %ld, max_inflight %ld, "
@@ -1125,7 +1127,9 @@ listeners_watch(struct pol_server *srv, int on)
  * failures follow each other), and room is made by closing the
  * longest-idle connection.  When descriptors ran out, the cap comes
  * down to what fit, less a sixteenth for the lookups' sockets; at the
- * lowered cap every new connection replaces an idle one.
+ * lowered cap every new connection replaces an idle one.  ENFILE may be
+ * another process's doing, and limits change: after EPISODE_MS without
+ * a failure the cap is restored (restore_cap).
  */
 static void
 accept_trouble(struct pol_server *srv, int err)
@@ -1158,9 +1162,21 @@ accept_trouble(struct pol_server *srv, int err)
 		       "max_connections %ld%s",
 		       strerror(err), nopen, srv->backoff_ms,
 		       BACKOFF_MAX_MS, srv->max_conns,
-		       srv->max_conns < was ? " until reload" : "");
+		       srv->max_conns < was ? " for now" : "");
 	srv->resume_at = now + srv->backoff_ms;
 	listeners_watch(srv, 0);
+}
+
+/* An episode is over: the cap lowered by accept_trouble comes back. */
+static void
+restore_cap(struct pol_server *srv)
+{
+	if (srv->max_conns >= srv->cap_conns ||
+	    sm_now_ms() - srv->accept_failed <= EPISODE_MS)
+		return;
+	srv->max_conns = srv->cap_conns;
+	sm_log(SM_LOG_NOTICE, "accept: no failure for %d s: max_connections "
+	       "back to %ld", EPISODE_MS / 1000, srv->max_conns);
 }
 
 static void
@@ -1168,6 +1184,7 @@ accept_all(struct pol_server *srv, int lfd)
 {
 	int fd;
 
+	restore_cap(srv);
 	for (;;) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||

@@ -282,6 +282,19 @@ cpu=$(printf '%s\n' "$out" | sed -n 's/^cpu \([0-9]*\)%/\1/p')
 check "  EMFILE: the daemon uses under 10 % CPU (${cpu:-?} %)" [ "${cpu:-100}" -lt 10 ]
 like "$out" '^new [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  a new client is answered"
 is "$(grep -c 'accept: Too many open files' "$lw/log")" 1 "  one log line for the episode"
+like "$(cat "$lw/log")" 'max_connections [0-9]+ for now' "  the cap is lowered for now"
+# Ten seconds without a failure: the cap is back (an ENFILE caused by
+# another process must not shrink the daemon for good).
+sleep 10.5
+out=$(client "$lw/policy.sock" <<SCRIPT
+open back
+send back helo=good.smilla.test key=$K
+recv back 5
+SCRIPT
+)
+like "$out" '^back [0-9]+ action=PREPEND DANE-Client-Auth: pass' "  after the episode a client is answered"
+like "$(cat "$lw/log")" "accept: no failure for 10 s: max_connections back to $mc" \
+	"  and max_connections is back to $mc"
 kill -TERM $lpid
 set +e
 wait $lpid
