@@ -309,8 +309,11 @@ close_file(struct sm_db *file, sqlite3_stmt *st[ST_N])
 {
 	int i;
 
-	for (i = 0; i < ST_N; i++)
+	/* NULLed: a failed open_file closes, then sm_rep_close again. */
+	for (i = 0; i < ST_N; i++) {
 		sqlite3_finalize(st[i]);
+		st[i] = NULL;
+	}
 	sm_db_close(file);
 }
 

@@ -286,6 +286,18 @@ test_new_word(time_t t0)
 	is_int(count[SM_RESULT_TEMPERROR], 2, "the new word is counted");
 	is_int(count[SM_RESULT_PASS], 5, "the old counts stay");
 	sm_rep_close(rep);
+
+	/* A table the statements cannot use: an error, not a crash. */
+	snprintf(path, sizeof(path), "%s/odd.db", dir);
+	ok(sqlite3_open(path, &db) == SQLITE_OK &&
+	   sqlite3_exec(db, "CREATE TABLE rep_keys (a, b)", NULL, NULL,
+			NULL) == SQLITE_OK, "store with an odd rep_keys made");
+	sqlite3_close(db);
+	why[0] = '\0';
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	ok(rep == NULL && strstr(why, "odd.db") != NULL,
+	   "it does not open, and says why: %s", why);
+	sm_rep_close(rep);
 }
 
 int
