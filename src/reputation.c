@@ -12,9 +12,9 @@
  * other than the last one seen for it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,20 +121,20 @@ put(struct text *t, const char *fmt, ...)
 /*
  * For each result word, in order: BEFORE, then "n_WORD" (NAME) or
  * "?N", its parameter (PARAM), or "n_WORD = n_WORD + ?N" (UPDATE), then
- * AFTER; SEP between two words.
+ * AFTER.
  */
 enum count_form { NAME, PARAM, UPDATE };
 
 static void
 put_counts(struct text *t, enum count_form form, const char *before,
-	   const char *after, const char *sep)
+	   const char *after)
 {
 	const char *w;
 	int i;
 
 	for (i = 0; i < SM_NRESULTS; i++) {
 		w = sm_result_names[i].name;
-		put(t, "%s%s", i > 0 ? sep : "", before);
+		put(t, "%s", before);
 		if (form == NAME)
 			put(t, "n_%s", w);
 		else if (form == PARAM)
@@ -153,19 +153,19 @@ build_sql(void)
 	struct text ls = { list_sql, 0, sizeof(list_sql), 0 };
 
 	put(&s, "%s", schema_head);
-	put_counts(&s, NAME, " ", " INTEGER DEFAULT 0,", "");
+	put_counts(&s, NAME, " ", " INTEGER DEFAULT 0,");
 	put(&s, "%s", schema_tail);
 
 	put(&in, "INSERT INTO rep_identities (identity, first_seen, last_seen");
-	put_counts(&in, NAME, ", ", "", "");
+	put_counts(&in, NAME, ", ", "");
 	put(&in, ") VALUES (?1, ?2, ?3");
-	put_counts(&in, PARAM, ", ", "", "");
+	put_counts(&in, PARAM, ", ", "");
 	put(&in, ") ON CONFLICT (identity) DO UPDATE SET"
 	    " first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3)");
-	put_counts(&in, UPDATE, ", ", "", "");
+	put_counts(&in, UPDATE, ", ", "");
 
 	put(&ls, "SELECT identity, first_seen, last_seen");
-	put_counts(&ls, NAME, ", ", "", "");
+	put_counts(&ls, NAME, ", ", "");
 	put(&ls, ", keys_seen, key_changes, last_key_fp FROM rep_identities"
 	    " WHERE last_seen >= ?1 ORDER BY last_seen DESC, identity");
 
