@@ -22,7 +22,8 @@
 #include "words.h"
 
 /* The result words of words.h (SM_RESULTS), with their codes. */
-#define POL_RESULT_ENUM_(code, word, action, doc) POL_##code = SM_RESULT_##code,
+#define POL_RESULT_ENUM_(code, word, action, doc) \
+	POL_##code = SM_RESULT_##code,
 enum pol_result { SM_RESULTS(POL_RESULT_ENUM_) POL_NRESULTS = SM_NRESULTS };
 
 enum pol_source { POL_SRC_HELO, POL_SRC_CLIENT_NAME, POL_SRC_CCERT_SUBJECT };

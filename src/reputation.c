@@ -161,7 +161,8 @@ build_sql(void)
 	put(&in, ") VALUES (?1, ?2, ?3");
 	put_counts(&in, PARAM, ", ", "");
 	put(&in, ") ON CONFLICT (identity) DO UPDATE SET"
-	    " first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3)");
+	    " first_seen = min(first_seen, ?2),"
+	    " last_seen = max(last_seen, ?3)");
 	put_counts(&in, UPDATE, ", ", "");
 
 	put(&ls, "SELECT identity, first_seen, last_seen");

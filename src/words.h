@@ -61,12 +61,12 @@ enum sm_result { SM_RESULTS(SM_RESULT_ENUM_) SM_NRESULTS };
  * status header: X(CODE, word, the result counted for it, -1: none).
  */
 #define SM_KEY_STATES(X) \
-	X(SECURE, "secure", SM_RESULT_PASS)	   /* usable certificate(s) */ \
-	X(INSECURE, "insecure", SM_RESULT_NONE)	   /* records, not signed */ \
-	X(NONE, "none", SM_RESULT_NONE)		   /* no SMIMEA, no address */ \
-	X(UNUSABLE, "unusable", SM_RESULT_UNUSABLE) /* secure, none usable */ \
-	X(BOGUS, "bogus", SM_RESULT_BOGUS)	   /* validation failed */ \
-	X(TEMPERROR, "temperror", SM_RESULT_TEMPERROR) /* timeout, SERVFAIL */ \
+	X(SECURE, "secure", SM_RESULT_PASS)	/* usable certificate(s) */ \
+	X(INSECURE, "insecure", SM_RESULT_NONE)	/* records, not signed */ \
+	X(NONE, "none", SM_RESULT_NONE)		/* no SMIMEA, no address */ \
+	X(UNUSABLE, "unusable", SM_RESULT_UNUSABLE) /* none usable */ \
+	X(BOGUS, "bogus", SM_RESULT_BOGUS)	/* validation failed */ \
+	X(TEMPERROR, "temperror", SM_RESULT_TEMPERROR) /* timeout, ... */ \
 	X(SKIPPED, "skipped", -1)	/* not looked up: direction disabled */
 
 #define SM_KEY_ENUM_(code, word, result) SM_KEY_##code,

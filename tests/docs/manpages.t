@@ -291,7 +291,8 @@ done
 words="secure insecure none unusable bogus temperror skipped
 encrypted plaintext untouched rejected tempfail no-key disabled too-big
 pass"
-sets=$("$ctl" -c /dev/null config --words | sed -n 's/^key-state //p; s/^action //p')
+sets=$("$ctl" -c /dev/null config --words |
+	sed -n 's/^key-state //p; s/^action //p')
 [ -n "$sets" ]
 ok $? "smillactl config --words lists the key state and action words"
 words="$words $sets"
