@@ -34,7 +34,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
 	     $(PKG_CFLAGS) -Isrc -Ipolicy -Ismilla
 LDLIBS = $(PKG_LIBS) -lpthread
 
-LIB_MODS = util log config names addr rr dns db cache cert dane pgp table \
+LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table \
 	   reputation smime priv
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard smilla/*.h) \

@@ -16,14 +16,12 @@
 #include "dane.h"
 #include "decide.h"
 
-static const char *const words[POL_NRESULTS] = {
-	"pass", "fail", "none", "nocert", "unusable", "bogus", "temperror"
-};
-
 const char *
 pol_result_word(enum pol_result r)
 {
-	return r < POL_NRESULTS ? words[r] : "?";
+	const char *w = sm_str_name_code(sm_result_names, (int)r);
+
+	return w != NULL ? w : "?";
 }
 
 void
@@ -95,7 +93,7 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 	snprintf(pc->prepend, sizeof(pc->prepend), "PREPEND %s: ", pc->header);
 	snprintf(pc->tail, sizeof(pc->tail), "; authserv=%s)", pc->authserv);
 	for (r = 0; r < POL_NRESULTS; r++) {
-		snprintf(key, sizeof(key), "action_%s", words[r]);
+		snprintf(key, sizeof(key), "action_%s", pol_result_word(r));
 		if ((pc->action[r] = strdup(sm_config_str(cfg, key))) == NULL)
 			goto oom;
 		pc->add_header[r] = strcasecmp(pc->action[r], "header") == 0;

@@ -19,11 +19,12 @@
 #include "request.h"
 #include "table.h"
 #include "util.h"
+#include "words.h"
 
-enum pol_result {	/* order of SM_REP_RESULTS */
-	POL_PASS, POL_FAIL, POL_NONE, POL_NOCERT, POL_UNUSABLE, POL_BOGUS,
-	POL_TEMPERROR, POL_NRESULTS
-};
+/* The result words of words.h (SM_RESULTS), with their codes. */
+#define POL_RESULT_ENUM_(code, word, action, doc) \
+	POL_##code = SM_RESULT_##code,
+enum pol_result { SM_RESULTS(POL_RESULT_ENUM_) POL_NRESULTS = SM_NRESULTS };
 
 enum pol_source { POL_SRC_HELO, POL_SRC_CLIENT_NAME, POL_SRC_CCERT_SUBJECT };
 

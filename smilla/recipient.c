@@ -28,29 +28,19 @@ struct mil_lookup {
 	pthread_mutex_t lock;
 };
 
-static const char *const state_words[] = {
-	"secure", "insecure", "none", "unusable", "bogus", "temperror",
-	"skipped"
-};
-
 const char *
 mil_key_state_word(enum mil_key_state state)
 {
-	return state_words[state];
+	const char *w = sm_str_name_code(sm_key_state_names, (int)state);
+
+	return w != NULL ? w : "?";
 }
 
 const char *
 mil_key_state_result(enum mil_key_state state)
 {
-	switch (state) {
-	case MIL_KEY_SECURE: return "pass";
-	case MIL_KEY_INSECURE:
-	case MIL_KEY_NONE: return "none";
-	case MIL_KEY_UNUSABLE: return "unusable";
-	case MIL_KEY_BOGUS: return "bogus";
-	case MIL_KEY_TEMPERROR: return "temperror";
-	default: return NULL;
-	}
+	return sm_str_name_code(sm_result_names,
+				sm_key_state_result((int)state));
 }
 
 void

@@ -17,16 +17,11 @@
 #include "cache.h"
 #include "resolver.h"
 #include "util.h"
+#include "words.h"
 
-enum mil_key_state {
-	MIL_KEY_SECURE,		/* usable certificate(s) */
-	MIL_KEY_INSECURE,	/* records, but not DNSSEC-signed */
-	MIL_KEY_NONE,		/* no SMIMEA (or not an address) */
-	MIL_KEY_UNUSABLE,	/* secure records, none usable */
-	MIL_KEY_BOGUS,		/* DNSSEC validation failed */
-	MIL_KEY_TEMPERROR,	/* timeout, SERVFAIL, ... */
-	MIL_KEY_SKIPPED		/* not looked up: direction not enabled */
-};
+/* The key states of words.h (SM_KEY_STATES), with their codes. */
+#define MIL_KEY_ENUM_(code, word, result) MIL_KEY_##code = SM_KEY_##code,
+enum mil_key_state { SM_KEY_STATES(MIL_KEY_ENUM_) };
 
 struct mil_keys {
 	enum mil_key_state state;
@@ -38,7 +33,7 @@ struct mil_keys {
 	char why[256];		/* for the log */
 };
 
-/* mil_key_state_word - "secure", "insecure", "none", ... */
+/* mil_key_state_word - "secure", "insecure", "none", ... ("?"). */
 const char *mil_key_state_word(enum mil_key_state state);
 /*
  * mil_key_state_result - the reputation result word for STATE ("pass",

@@ -70,10 +70,9 @@ struct mil_msg {
 const char *
 mil_action_word(enum mil_action action)
 {
-	static const char *const w[] = {
-		"encrypted", "plaintext", "untouched", "rejected", "tempfail"
-	};
-	return w[action];
+	const char *w = sm_str_name_code(sm_mil_action_names, (int)action);
+
+	return w != NULL ? w : "?";
 }
 
 /* ------------------------------------------------------------ policy */

@@ -19,6 +19,7 @@
 #include "smime.h"
 #include "spool.h"
 #include "table.h"
+#include "words.h"
 
 /* Settings from smilla.conf, read-only while messages use them. */
 struct mil_policy {
@@ -60,15 +61,9 @@ enum mil_verdict {
 	MIL_TEMPFAIL		/* temporary: reply says why */
 };
 
-enum mil_action {
-	MIL_ENCRYPTED,		/* body replaced by S/MIME */
-	MIL_PLAINTEXT,		/* unchanged but for the status header */
-	MIL_UNTOUCHED,		/* already encrypted (verified), or no
-				   recipients: body and headers unchanged
-				   but for the status header */
-	MIL_REJECTED,
-	MIL_TEMPFAILED
-};
+/* The milter actions of words.h (SM_MIL_ACTIONS), with their codes. */
+#define MIL_ACTION_ENUM_(code, word) MIL_##code = SM_MIL_##code,
+enum mil_action { SM_MIL_ACTIONS(MIL_ACTION_ENUM_) };
 
 /* A header line to delete: NAME's INDEX-th occurrence (1-based). */
 struct mil_hdr_ref {

@@ -19,6 +19,7 @@
 #include "dns.h"
 #include "log.h"
 #include "util.h"
+#include "words.h"
 
 static int check_log(const char *value, char *why, size_t whylen);
 static int check_label(const char *value, char *why, size_t whylen);
@@ -80,20 +81,11 @@ const struct sm_option sm_options[] = {
 	  "name of this server in result headers (empty: the host name)" },
 	{ "auth_header", SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
 	  check_header_name, "name of the result header" },
-	{ "action_pass", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
-	  "action for pass: header, or a Postfix access(5) action" },
-	{ "action_fail", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
-	  "action for fail" },
-	{ "action_none", SM_OPT_STRING, "DUNNO", 0, 0, NULL, check_action,
-	  "action for none (no TLSA records, or insecure)" },
-	{ "action_nocert", SM_OPT_STRING, "DUNNO", 0, 0, NULL, check_action,
-	  "action for nocert (no client certificate)" },
-	{ "action_unusable", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
-	  "action for unusable (records fingerprints cannot decide)" },
-	{ "action_bogus", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
-	  "action for bogus (DNSSEC validation failed)" },
-	{ "action_temperror", SM_OPT_STRING, "header", 0, 0, NULL, check_action,
-	  "action for temperror (timeout, SERVFAIL)" },
+	/* action_pass ... action_temperror: one per result word (words.h) */
+#define ACTION_OPTION_(code, word, action, doc) \
+	{ "action_" word, SM_OPT_STRING, action, 0, 0, NULL, check_action, \
+	  doc },
+	SM_RESULTS(ACTION_OPTION_)
 	{ "require_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "client hosts/domains that must pass DANE client authentication" },
 	{ "lookup_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,

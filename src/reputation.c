@@ -11,9 +11,10 @@
  * changes are counted when an identity shows a public key fingerprint
  * other than the last one seen for it.
  */
-#include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,14 +24,20 @@
 #include "db.h"
 #include "reputation.h"
 #include "util.h"
+#include "words.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define QUEUE_MAX 100000	/* beyond this, events are dropped */
 #define FIELD_MAX 255		/* octets kept of each text of an event */
 
-static const char *const results[] = { SM_REP_RESULTS };
-
-static const char schema[] =
+/*
+ * The statements that name the per-result count columns (n_pass ...
+ * n_temperror, one per result word of words.h, in that order) are
+ * built once, at the first open, from the word table; the others are
+ * fixed.  The text built is the one written by hand before, so stores
+ * keep their schema.
+ */
+static const char schema_head[] =
 	"CREATE TABLE IF NOT EXISTS rep_events ("
 	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, source TEXT,"
 	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
@@ -40,11 +47,9 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS rep_events_identity"
 	" ON rep_events (identity, time);"
 	"CREATE TABLE IF NOT EXISTS rep_identities ("
-	" identity TEXT PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,"
-	" n_pass INTEGER DEFAULT 0, n_fail INTEGER DEFAULT 0,"
-	" n_none INTEGER DEFAULT 0, n_nocert INTEGER DEFAULT 0,"
-	" n_unusable INTEGER DEFAULT 0, n_bogus INTEGER DEFAULT 0,"
-	" n_temperror INTEGER DEFAULT 0, last_key_fp TEXT,"
+	" identity TEXT PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,";
+static const char schema_tail[] =
+	" last_key_fp TEXT,"
 	" keys_seen INTEGER DEFAULT 0, key_changes INTEGER DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS rep_keys ("
 	" identity TEXT, key_fp TEXT, first_seen INTEGER, last_seen INTEGER,"
@@ -53,19 +58,18 @@ static const char schema[] =
 enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
        ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_N };
 
-static const char *const sql[ST_N] = {
+/* Columns of ST_LIST after the counts. */
+#define COL_KEYS_SEEN (3 + SM_NRESULTS)
+#define COL_KEY_CHANGES (4 + SM_NRESULTS)
+#define COL_LAST_KEY (5 + SM_NRESULTS)
+
+/* ST_IDENT and ST_LIST are built by build_sql. */
+static const char *sql[ST_N] = {
 	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
 	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
 	" tls_cipher, count)"
 	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
-	"INSERT INTO rep_identities (identity, first_seen, last_seen, n_pass,"
-	" n_fail, n_none, n_nocert, n_unusable, n_bogus, n_temperror)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-	" ON CONFLICT (identity) DO UPDATE SET"
-	" first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3),"
-	" n_pass = n_pass + ?4, n_fail = n_fail + ?5, n_none = n_none + ?6,"
-	" n_nocert = n_nocert + ?7, n_unusable = n_unusable + ?8,"
-	" n_bogus = n_bogus + ?9, n_temperror = n_temperror + ?10",
+	NULL,
 	"SELECT last_key_fp FROM rep_identities WHERE identity = ?1",
 	"INSERT INTO rep_keys (identity, key_fp, first_seen, last_seen, count)"
 	" VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (identity, key_fp) DO UPDATE"
@@ -78,15 +82,98 @@ static const char *const sql[ST_N] = {
 	/* Rows come in time order: no time index to keep up per insert. */
 	"DELETE FROM rep_events WHERE id < coalesce((SELECT id FROM rep_events"
 	" WHERE time >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)",
-	"SELECT identity, first_seen, last_seen, n_pass, n_fail, n_none,"
-	" n_nocert, n_unusable, n_bogus, n_temperror, keys_seen, key_changes,"
-	" last_key_fp FROM rep_identities WHERE last_seen >= ?1"
-	" ORDER BY last_seen DESC, identity",
+	NULL,
 	"SELECT time, source, client_address, helo, identity, result, usage,"
 	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count"
 	" FROM rep_events WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
 };
+
+/* Room for every statement built, whatever the words (checked). */
+static char schema[2048], ident_sql[2048], list_sql[1024];
+static int sql_built;		/* all fitted */
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+
+struct text {
+	char *p;
+	size_t len, cap;
+	int over;
+};
+
+static void put(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->cap - t->len)
+		t->over = 1;
+	else
+		t->len += (size_t)n;
+}
+
+/*
+ * For each result word, in order: BEFORE, then "n_WORD" (NAME) or
+ * "?N", its parameter (PARAM), or "n_WORD = n_WORD + ?N" (UPDATE), then
+ * AFTER.
+ */
+enum count_form { NAME, PARAM, UPDATE };
+
+static void
+put_counts(struct text *t, enum count_form form, const char *before,
+	   const char *after)
+{
+	const char *w;
+	int i;
+
+	for (i = 0; i < SM_NRESULTS; i++) {
+		w = sm_result_names[i].name;
+		put(t, "%s", before);
+		if (form == NAME)
+			put(t, "n_%s", w);
+		else if (form == PARAM)
+			put(t, "?%d", 4 + i);
+		else
+			put(t, "n_%s = n_%s + ?%d", w, w, 4 + i);
+		put(t, "%s", after);
+	}
+}
+
+static void
+build_sql(void)
+{
+	struct text s = { schema, 0, sizeof(schema), 0 };
+	struct text in = { ident_sql, 0, sizeof(ident_sql), 0 };
+	struct text ls = { list_sql, 0, sizeof(list_sql), 0 };
+
+	put(&s, "%s", schema_head);
+	put_counts(&s, NAME, " ", " INTEGER DEFAULT 0,");
+	put(&s, "%s", schema_tail);
+
+	put(&in, "INSERT INTO rep_identities (identity, first_seen, last_seen");
+	put_counts(&in, NAME, ", ", "");
+	put(&in, ") VALUES (?1, ?2, ?3");
+	put_counts(&in, PARAM, ", ", "");
+	put(&in, ") ON CONFLICT (identity) DO UPDATE SET"
+	    " first_seen = min(first_seen, ?2),"
+	    " last_seen = max(last_seen, ?3)");
+	put_counts(&in, UPDATE, ", ", "");
+
+	put(&ls, "SELECT identity, first_seen, last_seen");
+	put_counts(&ls, NAME, ", ", "");
+	put(&ls, ", keys_seen, key_changes, last_key_fp FROM rep_identities"
+	    " WHERE last_seen >= ?1 ORDER BY last_seen DESC, identity");
+
+	sql[ST_IDENT] = ident_sql;
+	sql[ST_LIST] = list_sql;
+	sql_built = !s.over && !in.over && !ls.over;
+}
 
 #define NFIELDS 9		/* texts of an event */
 
@@ -127,35 +214,56 @@ struct sm_rep {
 int
 sm_rep_result_index(const char *result)
 {
-	int i;
-
-	for (i = 0; i < SM_REP_NRESULTS; i++)
-		if (strcmp(results[i], result) == 0)
-			return i;
-	return -1;
+	return sm_name_code(sm_result_names, result);
 }
 
-/* Stores made before rows had a count: every row was one decision. */
+/*
+ * add_column - give TABLE the column NAME (declared as DECL) when it
+ * lacks it: stores made before rows had a count, or before a result
+ * word was added to words.h, gain it with its default.
+ */
 static int
-add_count_column(sqlite3 *db)
+add_column(sqlite3 *db, const char *table, const char *name,
+	   const char *decl)
 {
 	sqlite3_stmt *st;
+	char q[256];
 	int found = 0, rc;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA table_info(rep_events)", -1, &st,
-			       NULL) != SQLITE_OK)
+	snprintf(q, sizeof(q), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		found |= strcmp((const char *)sqlite3_column_text(st, 1),
-				"count") == 0;
+				name) == 0;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	if (found)
 		return 0;
-	return sqlite3_exec(db, "ALTER TABLE rep_events ADD COLUMN"
-			    " count INTEGER NOT NULL DEFAULT 1", NULL, NULL,
-			    NULL) == SQLITE_OK ? 0 : -1;
+	if ((size_t)snprintf(q, sizeof(q), "ALTER TABLE %s ADD COLUMN %s %s",
+			     table, name, decl) >= sizeof(q))
+		return -1;
+	return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* add_columns - the columns newer than the oldest stores; 0 or -1. */
+static int
+add_columns(sqlite3 *db)
+{
+	char name[64];
+	int i;
+
+	if (add_column(db, "rep_events", "count",
+		       "INTEGER NOT NULL DEFAULT 1") < 0)
+		return -1;
+	for (i = 0; i < SM_NRESULTS; i++) {
+		snprintf(name, sizeof(name), "n_%s", sm_result_names[i].name);
+		if (add_column(db, "rep_identities", name,
+			       "INTEGER DEFAULT 0") < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void close_file(struct sm_db *file, sqlite3_stmt *st[ST_N]);
@@ -170,12 +278,17 @@ open_file(struct sm_rep *rep, const char *path, struct sm_db **file,
 	int i;
 
 	memset(st, 0, ST_N * sizeof(*st));
+	pthread_once(&sql_once, build_sql);
+	if (!sql_built) {
+		sm_why(why, whylen, "reputation store: statements too long");
+		return -1;
+	}
 	if ((*file = sm_db_open(path, &rep->params, schema, BUSY_TIMEOUT_MS,
 				note, notelen, err, sizeof(err))) == NULL) {
 		sm_why(why, whylen, "reputation store %s", err);
 		return -1;
 	}
-	if (add_count_column(sm_db_handle(*file)) < 0)
+	if (add_columns(sm_db_handle(*file)) < 0)
 		goto fail;
 	for (i = 0; i < ST_N; i++)
 		if (sql[i] != NULL &&
@@ -197,8 +310,11 @@ close_file(struct sm_db *file, sqlite3_stmt *st[ST_N])
 {
 	int i;
 
-	for (i = 0; i < ST_N; i++)
+	/* NULLed: a failed open_file closes, then sm_rep_close again. */
+	for (i = 0; i < ST_N; i++) {
 		sqlite3_finalize(st[i]);
+		st[i] = NULL;
+	}
 	sm_db_close(file);
 }
 
@@ -622,7 +738,7 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 {
 	const char *id = g[0]->ev.identity, *prev = NULL, *run = NULL;
 	sqlite3_stmt *st = rep->st[ST_IDENT];
-	long count[SM_REP_NRESULTS] = { 0 }, changes = 0, runlen = 0;
+	long count[SM_NRESULTS] = { 0 }, changes = 0, runlen = 0;
 	time_t first = g[0]->ev.time, last = g[0]->ev.time, runlast = 0;
 	char *before = NULL;
 	size_t i;
@@ -639,7 +755,7 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
-	for (k = 0; k < SM_REP_NRESULTS; k++)
+	for (k = 0; k < SM_NRESULTS; k++)
 		sqlite3_bind_int64(st, 4 + k, count[k]);
 	if (step(st) < 0)
 		return -1;
@@ -657,7 +773,7 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 		 * can claim a name with a key of their own.
 		 */
 		if (key == NULL || *key == '\0' ||
-		    strcmp(g[i]->ev.result, "pass") != 0)
+		    sm_rep_result_index(g[i]->ev.result) != SM_RESULT_PASS)
 			continue;
 		if (prev != NULL && *prev && strcmp(prev, key) != 0)
 			changes++;
@@ -841,11 +957,12 @@ sm_rep_identities(struct sm_rep *rep, time_t since, sm_rep_identity_fn *fn,
 		id.identity = col(st, 0);
 		id.first_seen = (time_t)sqlite3_column_int64(st, 1);
 		id.last_seen = (time_t)sqlite3_column_int64(st, 2);
-		for (i = 0; i < SM_REP_NRESULTS; i++)
+		for (i = 0; i < SM_NRESULTS; i++)
 			id.count[i] = (long)sqlite3_column_int64(st, 3 + i);
-		id.keys_seen = (long)sqlite3_column_int64(st, 10);
-		id.key_changes = (long)sqlite3_column_int64(st, 11);
-		id.last_key_fp = col(st, 12);
+		id.keys_seen = (long)sqlite3_column_int64(st, COL_KEYS_SEEN);
+		id.key_changes = (long)sqlite3_column_int64(st,
+							    COL_KEY_CHANGES);
+		id.last_key_fp = col(st, COL_LAST_KEY);
 		fn(arg, &id);
 		n++;
 	}

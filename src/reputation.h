@@ -19,10 +19,8 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Result words counted per identity, in column order. */
-#define SM_REP_RESULTS "pass", "fail", "none", "nocert", "unusable", \
-		       "bogus", "temperror"
-#define SM_REP_NRESULTS 7
+#include "words.h"
+
 
 struct sm_rep_event {
 	time_t time;
@@ -30,7 +28,7 @@ struct sm_rep_event {
 	const char *client_address;
 	const char *helo;
 	const char *identity;
-	const char *result;		/* one of SM_REP_RESULTS */
+	const char *result;		/* a word of sm_result_names */
 	int usage, selector, mtype;	/* matched record, -1 if none */
 	const char *cert_fp, *key_fp;	/* hex, may be empty */
 	const char *tls_protocol, *tls_cipher;
@@ -40,7 +38,7 @@ struct sm_rep_event {
 struct sm_rep_identity {
 	const char *identity;
 	time_t first_seen, last_seen;
-	long count[SM_REP_NRESULTS];
+	long count[SM_NRESULTS];	/* by enum sm_result */
 	long keys_seen, key_changes;
 	const char *last_key_fp;
 };

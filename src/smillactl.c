@@ -12,6 +12,10 @@
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *
+ * Not in the usage: "config --words" prints every word set of words.h
+ * as "SET WORD" lines (result, key-state, action), for the man page
+ * check (tests/docs/manpages.t) to take the words from the program.
+ *
  * Exit status: 0 secure data found / authenticated, 1 nothing (secure)
  * found or no match, 2 bogus or temporary failure, 64+ usage and
  * configuration errors (sysexits.h).
@@ -35,6 +39,7 @@
 #include "reputation.h"
 #include "rr.h"
 #include "util.h"
+#include "words.h"
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"
 #define KEY_FILE_MAX (1024 * 1024)
@@ -46,6 +51,7 @@ struct ctl {
 	int json;
 	int use_cache;
 	int verbose;
+	int words;		/* config --words */
 	const char *cert, *chain, *name, *email, *key, *ca_file, *identity;
 	long since;		/* seconds back; 0: all */
 	int usage, selector, mtype;
@@ -578,10 +584,26 @@ cmd_gen(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* The word sets of words.h, one "SET WORD" line each. */
+static int
+print_words(void)
+{
+	const struct sm_word_set *set;
+	const struct sm_name_code *w;
+
+	for (set = sm_word_sets; set->name != NULL; set++)
+		for (w = set->table; w->name != NULL; w++)
+			printf("%s %s\n", set->name, w->name);
+	return 0;
+}
+
 static int
 cmd_config(struct ctl *ctl)
 {
 	int i;
+
+	if (ctl->words)
+		return print_words();
 
 	for (i = 0; sm_options[i].name != NULL; i++) {
 		const char *name = sm_options[i].name;
@@ -636,7 +658,14 @@ cmd_cache(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-static const char *const result_words[] = { SM_REP_RESULTS };
+/* A count column of the report: as wide as its word, at least 6. */
+static int
+count_width(int result)
+{
+	size_t len = strlen(sm_result_names[result].name);
+
+	return len > 6 ? (int)len : 6;
+}
 
 struct report_ctx {
 	int json, n;
@@ -664,22 +693,25 @@ show_identity(void *arg, const struct sm_rep_identity *id)
 		printf("%s{\"identity\":", rc->n++ ? "," : "");
 		json_str(id->identity);
 		printf(",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);
-		for (i = 0; i < SM_REP_NRESULTS; i++)
-			printf(",\"%s\":%ld", result_words[i], id->count[i]);
+		for (i = 0; i < SM_NRESULTS; i++)
+			printf(",\"%s\":%ld", sm_result_names[i].name,
+			       id->count[i]);
 		printf(",\"keys_seen\":%ld,\"key_changes\":%ld,\"last_key\":",
 		       id->keys_seen, id->key_changes);
 		json_str(id->last_key_fp);
 		putchar('}');
 		return;
 	}
-	if (rc->n++ == 0)
-		printf("%-32s %-20s %6s %6s %6s %6s %8s %6s %9s %4s %7s\n",
-		       "identity", "last seen", "pass", "fail", "none", "nocert",
-		       "unusable", "bogus", "temperror", "keys", "changes");
+	if (rc->n++ == 0) {
+		printf("%-32s %-20s", "identity", "last seen");
+		for (i = 0; i < SM_NRESULTS; i++)
+			printf(" %*s", count_width(i), sm_result_names[i].name);
+		printf(" %4s %7s\n", "keys", "changes");
+	}
 	printf("%-32s %-20s", sm_escape(id->identity, e_id, sizeof(e_id)),
 	       last);
-	for (i = 0; i < SM_REP_NRESULTS; i++)
-		printf(" %*ld", i == 4 ? 8 : i == 6 ? 9 : 6, id->count[i]);
+	for (i = 0; i < SM_NRESULTS; i++)
+		printf(" %*ld", count_width(i), id->count[i]);
 	printf(" %4ld %7ld\n", id->keys_seen, id->key_changes);
 }
 
@@ -823,6 +855,7 @@ main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, 9 },
 		{ "since", required_argument, NULL, 10 },
 		{ "identity", required_argument, NULL, 11 },
+		{ "words", no_argument, NULL, 12 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -850,6 +883,7 @@ main(int argc, char **argv)
 		case 9: ctl.ca_file = optarg; break;
 		case 10: ctl.since = duration(optarg); break;
 		case 11: ctl.identity = optarg; break;
+		case 12: ctl.words = 1; break;
 		default: usage();
 		}
 	}

@@ -13,12 +13,13 @@
 #     values are the built-in defaults;
 #  5. every option in the usage of smilla-policyd, every smilla.conf key
 #     the policy daemon reads (the keys named in policy/*.c) and every
-#     result word it prints (policy/decide.c) appear in
+#     result word it prints (smillactl config --words) appear in
 #     docs/smilla-policyd.8;
 #  6. every key of the milter's part of the option table (src/config.c,
 #     from "smilla (milter)" on), the shared keys the milter reads (and
 #     any key named in smilla/*.c), every per-recipient state, action
-#     and reason word of its log line and status header, and, once it is
+#     (smillactl config --words) and reason word of its log line and
+#     status header, and, once it is
 #     built, every option in the usage of smilla appear in docs/smilla.8.
 #
 # Runs from anywhere; uses $SMILLA_BUILD/smillactl,
@@ -236,11 +237,11 @@ for k in $used; do
 	ok $? "$pol8 documents key $k"
 done
 
-# Result words: the words[] table of policy/decide.c.
-results=$(sed -n '/^static const char \*const words\[/,/};/p' policy/decide.c |
-	grep -o '"[a-z]*"' | tr -d '"')
+# Result words: as the program has them (src/words.h, listed by the
+# hidden "smillactl config --words"), not a copy of them here.
+results=$("$ctl" -c /dev/null config --words | sed -n 's/^result //p')
 [ -n "$results" ]
-ok $? "policy/decide.c names its result words"
+ok $? "smillactl config --words lists the result words"
 for w in $results; do
 	word_in "$doc_cm" "$w"
 	ok $? "$pol8 documents result word $w"
@@ -284,17 +285,18 @@ for k in $(printf '%s\n' $mkeys $shared $named | sort -u); do
 done
 
 # Words of the log line and the status header: those of the milter
-# contract, and the ones the code names: the state words of
-# smilla/recipient.c, the action words and reason words of
+# contract, the key state and action words as the program has them
+# (src/words.h, "smillactl config --words"), and the reason words of
 # smilla/session.c.
 words="secure insecure none unusable bogus temperror skipped
 encrypted plaintext untouched rejected tempfail no-key disabled too-big
 pass"
+sets=$("$ctl" -c /dev/null config --words |
+	sed -n 's/^key-state //p; s/^action //p')
+[ -n "$sets" ]
+ok $? "smillactl config --words lists the key state and action words"
+words="$words $sets"
 if [ -f smilla/recipient.c ] && [ -f smilla/session.c ]; then
-	words="$words $(sed -n '/state_words\[\] = {/,/};/p' smilla/recipient.c |
-		grep -o '"[a-z-]*"' | tr -d '"')"
-	words="$words $(sed -n '/^mil_action_word(/,/^}/p' smilla/session.c |
-		grep -o '"[a-z-]*"' | tr -d '"')"
 	words="$words $(grep -o 'reason = "[a-z-]*"' smilla/session.c |
 		grep -o '"[a-z-]*"' | tr -d '"')"
 	words="$words $(grep -o 'plaintext(m, o, [^;]*' smilla/session.c |

@@ -46,6 +46,13 @@ collect(void *arg, const struct sm_rep_identity *id)
 	s->n++;
 }
 
+/* The last count of each result seen (one identity). */
+static void
+counts_of(void *arg, const struct sm_rep_identity *id)
+{
+	memcpy(arg, id->count, sizeof(id->count));
+}
+
 static void
 count_events(void *arg, const struct sm_rep_event *ev)
 {
@@ -237,6 +244,62 @@ test_file(void)
 	sm_rep_close(rep);
 }
 
+/*
+ * A store from before a result word (here temperror) was added to
+ * words.h: its rep_identities lacks the count column, which opening
+ * adds; old counts stay and the new word is counted.
+ */
+static void
+test_new_word(time_t t0)
+{
+	long count[SM_NRESULTS];
+	struct sm_rep *rep;
+	char path[128], why[512];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/word.db", dir);
+	ok(sqlite3_open(path, &db) == SQLITE_OK &&
+	   sqlite3_exec(db, "CREATE TABLE rep_identities ("
+			" identity TEXT PRIMARY KEY, first_seen INTEGER,"
+			" last_seen INTEGER, n_pass INTEGER DEFAULT 0,"
+			" n_fail INTEGER DEFAULT 0, n_none INTEGER DEFAULT 0,"
+			" n_nocert INTEGER DEFAULT 0,"
+			" n_unusable INTEGER DEFAULT 0,"
+			" n_bogus INTEGER DEFAULT 0, last_key_fp TEXT,"
+			" keys_seen INTEGER DEFAULT 0,"
+			" key_changes INTEGER DEFAULT 0);"
+			"INSERT INTO rep_identities (identity, first_seen,"
+			" last_seen, n_pass) VALUES ('w.example', 1, 1, 5)",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "store without n_temperror made");
+	sqlite3_close(db);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (!ok(rep != NULL, "it opens %s", rep ? "" : why))
+		return;
+	add(rep, t0, "w.example", "temperror", "");
+	add(rep, t0 + 1, "w.example", "temperror", "");
+	is_int(sm_rep_flush(rep, t0 + 1, why, sizeof(why)), 2,
+	       "temperror decisions written");
+	memset(count, 0, sizeof(count));
+	is_int(sm_rep_identities(rep, 0, counts_of, count, why, sizeof(why)),
+	       1, "one identity");
+	is_int(count[SM_RESULT_TEMPERROR], 2, "the new word is counted");
+	is_int(count[SM_RESULT_PASS], 5, "the old counts stay");
+	sm_rep_close(rep);
+
+	/* A table the statements cannot use: an error, not a crash. */
+	snprintf(path, sizeof(path), "%s/odd.db", dir);
+	ok(sqlite3_open(path, &db) == SQLITE_OK &&
+	   sqlite3_exec(db, "CREATE TABLE rep_keys (a, b)", NULL, NULL,
+			NULL) == SQLITE_OK, "store with an odd rep_keys made");
+	sqlite3_close(db);
+	why[0] = '\0';
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	ok(rep == NULL && strstr(why, "odd.db") != NULL,
+	   "it does not open, and says why: %s", why);
+	sm_rep_close(rep);
+}
+
 int
 main(void)
 {
@@ -386,6 +449,7 @@ main(void)
 	is_int(sm_rep_flush(rep, t0, why, sizeof(why)), 2, "and new rows go in");
 	is_int(sm_rep_result_index("maybe"), -1, "unknown result");
 	sm_rep_close(rep);
+	test_new_word(t0);
 	test_file();
 	snprintf(why, sizeof(why), "rm -rf %s", dir);
 	ok(system(why) == 0, "cleanup");
