@@ -95,19 +95,21 @@ usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
 
 	if (sm_rr_tlsa_parse(rd->data, rd->len, t, why, whylen) < 0)
 		return 0;
-	if (t->selector != 0 || t->mtype != 0) {
+	if (t->selector != SM_TLSA_SELECTOR_CERT ||
+	    t->mtype != SM_TLSA_MTYPE_FULL) {
 		sm_why(why, whylen, "%u %u %u: no whole certificate to encrypt to",
 		       t->usage, t->selector, t->mtype);
 		return 0;
 	}
-	if (t->usage == 0 || t->usage == 2) {
+	if (t->usage == SM_TLSA_USAGE_PKIX_TA ||
+	    t->usage == SM_TLSA_USAGE_DANE_TA) {
 		sm_why(why, whylen, "usage %u needs a chain the record lacks",
 		       t->usage);
 		return 0;
 	}
 	cert.data = (uint8_t *)t->data;
 	cert.len = t->len;
-	if (t->usage == 1) {
+	if (t->usage == SM_TLSA_USAGE_PKIX_EE) {
 		memset(&in, 0, sizeof(in));
 		in.certs = &cert;
 		in.ncerts = 1;

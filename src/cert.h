@@ -18,9 +18,10 @@ int sm_cert_load(const char *path, struct sm_blob **certs, size_t *n,
 		 char *why, size_t whylen);
 
 /*
- * sm_cert_select - the TLSA selector data of DER: selector 0 the whole
- * certificate, 1 its SubjectPublicKeyInfo.  Returns 0 with an owned
- * blob in OUT, or -1 and WHY (not a certificate, unknown selector).
+ * sm_cert_select - the TLSA selector data of DER (selectors as in
+ * rr.h): SM_TLSA_SELECTOR_CERT the whole certificate, _SPKI its
+ * SubjectPublicKeyInfo.  Returns 0 with an owned blob in OUT, or -1
+ * and WHY (not a certificate, unknown selector).
  */
 int sm_cert_select(const struct sm_blob *der, int selector,
 		   struct sm_blob *out, char *why, size_t whylen);

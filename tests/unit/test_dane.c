@@ -479,13 +479,14 @@ teardown(void)
 static struct sm_rdata
 make_rdata(const struct rec_spec *s)
 {
-	const struct sm_blob *sel = s->selector ? &spki[s->tgt] : &der[s->tgt];
+	const struct sm_blob *sel = s->selector == SM_TLSA_SELECTOR_SPKI ?
+				    &spki[s->tgt] : &der[s->tgt];
 	struct sm_rdata rd;
 	uint8_t md[SM_DIGEST_MAX];
 	const uint8_t *data = md;
 	size_t len;
 
-	if (s->mtype == 0) {
+	if (s->mtype == SM_TLSA_MTYPE_FULL) {
 		data = sel->data;
 		len = sel->len;
 	} else if ((len = sm_digest(s->mtype, sel->data, sel->len, md)) == 0) {
