@@ -31,6 +31,7 @@
 #include "recipient.h"
 #include "reputation.h"
 #include "resolver.h"
+#include "rr.h"
 #include "session.h"
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"
@@ -170,8 +171,9 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	ev.identity = r->addr;
 	ev.result = result;
 	ev.usage = r->keys.usage;
-	ev.selector = r->keys.usage >= 0 ? 0 : -1;
-	ev.mtype = r->keys.usage >= 0 ? 0 : -1;
+	/* SMIMEA records the milter uses carry the whole certificate. */
+	ev.selector = r->keys.usage >= 0 ? SM_TLSA_SELECTOR_CERT : -1;
+	ev.mtype = r->keys.usage >= 0 ? SM_TLSA_MTYPE_FULL : -1;
 	ev.cert_fp = r->keys.fp;
 	ev.key_fp = r->keys.fp;	/* keys and changes: by certificate */
 	ev.tls_protocol = ev.tls_cipher = "";
