@@ -294,14 +294,15 @@ main(int argc, char **argv)
 		return stopping(EX_CONFIG, "error", 0);
 	}
 	for (i = 0; i < nlisten; i++)
-		if (pol_server_listen(srv, fds[i]) < 0) {
-			sm_log(SM_LOG_ERR, "out of memory");
+		if (pol_server_listen(srv, fds[i], why, sizeof(why)) < 0) {
+			sm_log(SM_LOG_ERR, "cannot listen on %s: %s", names[i],
+			       why);
 			return stopping(EX_OSERR, "error", 0);
 		}
 	free(fds);
 	sm_split_free(names, nlisten);
-	if (stdin_mode && pol_server_adopt(srv, 0, 1) < 0) {
-		sm_log(SM_LOG_ERR, "cannot serve stdin");
+	if (stdin_mode && pol_server_adopt(srv, 0, 1, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot serve stdin: %s", why);
 		return stopping(EX_OSERR, "error", 0);
 	}
 	while (!got_term) {

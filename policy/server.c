@@ -997,18 +997,22 @@ fail:
 }
 
 int
-pol_server_listen(struct pol_server *srv, int fd)
+pol_server_listen(struct pol_server *srv, int fd, char *why, size_t whylen)
 {
 	struct watch **grown = realloc(srv->listeners,
 				       (srv->nlisteners + 1) * sizeof(*grown));
 	struct epoll_event ev;
 	struct watch *w;
 
-	if (grown == NULL)
+	if (grown == NULL) {
+		sm_why(why, whylen, "out of memory");
 		return -1;
+	}
 	srv->listeners = grown;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		sm_why(why, whylen, "out of memory");
 		return -1;
+	}
 	w->kind = W_LISTENER;
 	w->fd = fd;
 	nonblock(fd);
@@ -1016,6 +1020,7 @@ pol_server_listen(struct pol_server *srv, int fd)
 	ev.events = EPOLLIN;
 	ev.data.ptr = w;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		sm_why(why, whylen, "epoll_ctl: %s", strerror(errno));
 		free(w);
 		return -1;
 	}
@@ -1024,9 +1029,14 @@ pol_server_listen(struct pol_server *srv, int fd)
 }
 
 int
-pol_server_adopt(struct pol_server *srv, int in, int out)
+pol_server_adopt(struct pol_server *srv, int in, int out, char *why,
+		 size_t whylen)
 {
-	return conn_new(srv, in, out) ? 0 : -1;
+	if (conn_new(srv, in, out) == NULL) {
+		sm_why(why, whylen, "out of memory");	/* its only failure */
+		return -1;
+	}
+	return 0;
 }
 
 size_t
