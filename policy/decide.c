@@ -31,6 +31,8 @@ pol_config_free(struct pol_config *pc)
 {
 	int i;
 
+	if (pc == NULL)
+		return;
 	for (i = 0; i < POL_NRESULTS; i++) {
 		free(pc->action[i]);
 		pc->action[i] = NULL;

@@ -47,7 +47,10 @@ void pol_server_run_once(struct pol_server *srv);
 /* pol_server_connections - client connections open. */
 size_t pol_server_connections(const struct pol_server *srv);
 
-/* pol_server_free - write the reputation log and free everything. */
+/*
+ * pol_server_free - write the reputation log and free everything (NULL
+ * allowed).
+ */
 void pol_server_free(struct pol_server *srv);
 
 #endif

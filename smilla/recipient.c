@@ -56,6 +56,8 @@ mil_key_state_result(enum mil_key_state state)
 void
 mil_keys_clear(struct mil_keys *k)
 {
+	if (k == NULL)
+		return;
 	sm_blobs_free(k->certs, k->ncerts);
 	memset(k, 0, sizeof(*k));
 	k->state = MIL_KEY_NONE;

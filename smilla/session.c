@@ -81,6 +81,8 @@ mil_action_word(enum mil_action action)
 void
 mil_policy_clear(struct mil_policy *p)
 {
+	if (p == NULL)
+		return;
 	sm_split_free(p->local, p->nlocal);
 	sm_table_free(p->require);
 	sm_blobs_free(p->copy, p->ncopy);

@@ -259,6 +259,8 @@ sm_addr_parse(const char *arg, struct sm_addr *a, char *why, size_t whylen)
 void
 sm_addr_clear(struct sm_addr *a)
 {
+	if (a == NULL)
+		return;
 	free(a->addr);
 	free(a->local);
 	memset(a, 0, sizeof(*a));

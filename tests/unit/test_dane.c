@@ -602,6 +602,14 @@ run_fp_case(const struct fp_case *c)
 	free_rdata(rrs, c->nrec);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_dane_report_free(NULL);
+	ok(1, "sm_dane_report_free(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -625,6 +633,7 @@ main(void)
 	};
 	size_t i;
 
+	free_null();
 	setup();
 	printf("# certificate mode\n");
 	for (i = 0; i < sizeof(cert_cases) / sizeof(cert_cases[0]); i++)
