@@ -6,10 +6,11 @@
  *   smilla-policyd [-c FILE] -s       serve one connection on stdin/stdout
  *                                     (Postfix spawn(8))
  *
- * One process, one poll(2) loop: client sockets, the libunbound fd and
- * timers.  A request whose TLSA data is cached is answered at once; one
- * that needs DNS waits for its lookup (shared with every other request
- * for the same name) without holding up anybody else.  SIGHUP re-reads
+ * One process, one epoll(7) loop (server.c): client sockets, the
+ * libunbound fd and timers.  A request whose TLSA data is cached is
+ * answered at once; one that needs DNS waits for its lookup (shared
+ * with every other request for the same name) without holding up
+ * anybody else.  SIGHUP re-reads
  * smilla.conf and the tables; SIGTERM/SIGINT stop the daemon after the
  * reputation log is written.  Whatever stops it (a signal, the end of
  * input under -s, an error) is logged in one "stopping" line.

@@ -1,5 +1,6 @@
 /*
- * server.c - the event loop of smilla-policyd.
+ * server.c - the event loop of smilla-policyd; the contract is
+ * server.h.
  *
  * A connection reads requests one at a time: a request is parsed,
  * copied out of the input buffer, and either decided at once (no

@@ -1,7 +1,10 @@
 /*
- * recipient.c - SMIMEA lookup and evaluation for one recipient.
+ * recipient.c - SMIMEA lookup and evaluation for one recipient.  The
+ * contract is recipient.h.
  *
  *   mil_keys_evaluate(res, addr, ca_file, k)	pure: answer -> keys
+ *   mil_keys_clear(k)
+ *   mil_key_state_word(state) / mil_key_state_result(state)
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
  *   mil_lookup_smimea(lk, addr, k)		cache, then DNS
  *   mil_lookup_recipient(lk, local, domain, fold, k)

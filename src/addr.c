@@ -1,5 +1,6 @@
 /*
- * addr.c - RFC 5321 paths into one canonical address.
+ * addr.c - RFC 5321 paths into one canonical address (contract:
+ * addr.h).
  *
  *   sm_addr_parse(arg, a, why, whylen)	"<path>" -> a->addr, a->local
  *   sm_addr_clear(a)

@@ -1,6 +1,6 @@
 /*
- * cache.c - the DNS cache on sqlite3.  Only this file, db.c and
- * reputation.c include sqlite3.h.
+ * cache.c - the DNS cache on sqlite3; the contract is cache.h.  Only
+ * this file, db.c and reputation.c include sqlite3.h.
  *
  * struct sm_cache *sm_cache_open(path, params, why, whylen)
  * int sm_cache_writer_start(cache, on_error)
@@ -8,6 +8,7 @@
  * int sm_cache_put(cache, res, now, why, whylen)
  * long sm_cache_flush(...), sm_cache_each(...)	(smillactl)
  * void sm_cache_sync(cache), sm_cache_close(cache)
+ * long sm_cache_lifetime(params, res)	the TTL policy, testable alone
  *
  * Several daemons share the file: WAL lets readers run beside one
  * writer.  RDATA is stored as one blob of (2-octet length, data) pairs.

@@ -1,5 +1,6 @@
 /*
- * cert.c - load certificates and extract TLSA selector data.
+ * cert.c - load certificates and extract TLSA selector data; the
+ * contract is cert.h.  Callers see DER blobs, never an OpenSSL type.
  */
 #include <stdio.h>
 #include <stdlib.h>

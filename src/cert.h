@@ -1,6 +1,8 @@
 /*
  * cert.h - X.509 certificates as smilla's modules see them: DER blobs.
- * OpenSSL types stay inside cert.c and dane.c.
+ * No header names an OpenSSL type: they stay inside the four files that
+ * include OpenSSL, cert.c and dane.c (X.509), smime.c (CMS) and util.c
+ * (digests).
  */
 #ifndef SM_CERT_H
 #define SM_CERT_H

@@ -1,5 +1,6 @@
 /*
- * db.c - opening and creating the shared sqlite database (db_path).
+ * db.c - opening and creating the shared sqlite database (db_path);
+ * the contract is db.h.
  *
  * struct sm_db *sm_db_open(path, params, schema, busy_ms, note, notelen,
  *                          why, whylen)
@@ -14,6 +15,8 @@
  * int sm_db_broken(rc)
  * int sm_db_thread(t, fn, arg)
  *	start a writer thread that takes no signals.
+ * void sm_db_report(on_error, fmt, ...)
+ *	a writer thread's message, handed to its ON_ERROR callback.
  * unsigned long sm_db_backoff_fail(b, now, n), sm_db_backoff_ok(b)
  *	when to repeat a warning about failing writes.
  *

@@ -1,5 +1,6 @@
 /*
- * reputation.c - decisions and per-identity aggregates in sqlite.
+ * reputation.c - decisions and per-identity aggregates in sqlite; the
+ * contract is reputation.h.
  *
  * Events are queued in memory and written in batches: one transaction
  * per flush keeps the daemons' hot path free of disk writes.  The

@@ -1,5 +1,6 @@
 /*
- * rr.c - parse and print TLSA, SMIMEA and OPENPGPKEY RDATA.
+ * rr.c - parse and print TLSA, SMIMEA and OPENPGPKEY RDATA; the
+ * contract, and the names of the TLSA fields' values, are in rr.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
