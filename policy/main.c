@@ -16,29 +16,21 @@
  * input under -s, an error) is logged in one "stopping" line.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <netinet/in.h>
 
-#include "cache.h"
 #include "config.h"
 #include "decide.h"
-#include "dns.h"
 #include "log.h"
 #include "priv.h"
-#include "reputation.h"
-#include "request.h"
 #include "server.h"
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"

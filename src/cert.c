@@ -2,7 +2,6 @@
  * cert.c - load certificates and extract TLSA selector data; the
  * contract is cert.h.  Callers see DER blobs, never an OpenSSL type.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

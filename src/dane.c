@@ -16,7 +16,6 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "cert.h"
 #include "dane.h"
 
 static const char *const mtype_names[SM_TLSA_MTYPE_MAX + 1] = {

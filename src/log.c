@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 
 #include "log.h"
 #include "util.h"

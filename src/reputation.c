@@ -12,7 +12,6 @@
  * changes are counted when an identity shows a public key fingerprint
  * other than the last one seen for it.
  */
-#include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
