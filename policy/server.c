@@ -936,9 +936,10 @@ open_stores(struct pol_server *srv, const struct sm_config *cfg,
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
 	if (srv->cache != NULL &&
-	    sm_cache_writer_start(srv->cache, rep_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
-		       " without a cache");
+	    sm_cache_writer_start(srv->cache, rep_error, why,
+				  sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer (%s); running"
+		       " without a cache", why);
 		sm_cache_close(srv->cache);
 		srv->cache = NULL;
 	}
@@ -949,9 +950,10 @@ open_stores(struct pol_server *srv, const struct sm_config *cfg,
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
 	if (srv->rep != NULL &&
-	    sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
-		       " decisions are not recorded");
+	    sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error, why,
+				sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer (%s);"
+		       " decisions are not recorded", why);
 		sm_rep_close(srv->rep);
 		srv->rep = NULL;
 	}

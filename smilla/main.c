@@ -520,9 +520,10 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		sm_log(SM_LOG_ERR, "%s; running without a cache", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
-	if (*cache != NULL && sm_cache_writer_start(*cache, store_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
-		       " without a cache");
+	if (*cache != NULL &&
+	    sm_cache_writer_start(*cache, store_error, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer (%s); running"
+		       " without a cache", why);
 		sm_cache_close(*cache);
 		*cache = NULL;
 	}
@@ -532,9 +533,10 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
-	if (rep != NULL && sm_rep_writer_start(rep, 1000, store_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
-		       " decisions are not recorded");
+	if (rep != NULL &&
+	    sm_rep_writer_start(rep, 1000, store_error, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer (%s);"
+		       " decisions are not recorded", why);
 		sm_rep_close(rep);
 		rep = NULL;
 	}

@@ -609,10 +609,16 @@ writer_main(void *arg)
 }
 
 int
-sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *))
+sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *),
+		      char *why, size_t whylen)
 {
+	/* A second thread would lose the first one's handle and race it. */
+	if (cache->running) {
+		sm_why(why, whylen, "the cache writer is already running");
+		return -1;
+	}
 	cache->on_error = on_error;
-	if (sm_db_thread(&cache->writer, writer_main, cache) < 0)
+	if (sm_db_thread(&cache->writer, writer_main, cache, why, whylen) < 0)
 		return -1;
 	cache->running = 1;
 	return 0;

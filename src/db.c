@@ -336,7 +336,8 @@ sm_db_gone(struct sm_db *db, time_t now, long every_s, char *why,
 }
 
 int
-sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg, char *why,
+	     size_t whylen)
 {
 	sigset_t all, old;
 	int rc;
@@ -345,7 +346,11 @@ sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc == 0 ? 0 : -1;
+	if (rc != 0) {
+		sm_why(why, whylen, "cannot start a thread: %s", strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -96,7 +96,7 @@ test_full(void)
 	}
 	snprintf(path, sizeof(path), "%s/full.db", mnt);
 	if ((c = sm_cache_open(path, &p, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0) {
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0) {
 		ok(0, "cache opens on the small tmpfs: %s", why);
 		goto out;
 	}
