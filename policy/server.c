@@ -1035,8 +1035,9 @@ int
 pol_server_adopt(struct pol_server *srv, int in, int out, char *why,
 		 size_t whylen)
 {
+	/* Memory is all conn_new can run out of. */
 	if (conn_new(srv, in, out) == NULL) {
-		sm_why(why, whylen, "out of memory");	/* its only failure */
+		sm_why(why, whylen, "out of memory");
 		return -1;
 	}
 	return 0;

@@ -97,9 +97,10 @@ report_new(const struct sm_rdata *rrs, size_t n)
 static void
 agility(struct sm_dane_report *rep, unsigned supported)
 {
-	uint8_t best[SM_TLSA_USAGE_MAX + 1][SM_TLSA_SELECTOR_MAX + 1] = { { 0 } };
+	uint8_t best[SM_TLSA_USAGE_MAX + 1][SM_TLSA_SELECTOR_MAX + 1];
 	size_t i;
 
+	memset(best, 0, sizeof(best));
 	for (i = 0; i < rep->count; i++) {
 		struct sm_dane_rec *r = &rep->recs[i];
 

@@ -93,7 +93,8 @@ sm_rr_format(int type, const uint8_t *rd, size_t len)
 	case SM_RR_SMIMEA:
 		/* Unknown usages print fine; only broken lengths go generic. */
 		if (len < 4 ||
-		    (rd[2] != SM_TLSA_MTYPE_FULL && rd[2] <= SM_TLSA_MTYPE_MAX &&
+		    (rd[2] != SM_TLSA_MTYPE_FULL &&
+		     rd[2] <= SM_TLSA_MTYPE_MAX &&
 		     len - 3 != sm_digest_len(rd[2])))
 			return generic(rd, len);
 		if ((out = malloc(2 * len + 16)) == NULL)

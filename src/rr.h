@@ -30,7 +30,7 @@ struct sm_rdata {
  * refuses records above them.
  */
 /* Certificate usages, RFC 6698 section 7.2. */
-#define SM_TLSA_USAGE_PKIX_TA	0	/* CA constraint, PKIX-valid too */
+#define SM_TLSA_USAGE_PKIX_TA	0	/* CA constraint */
 #define SM_TLSA_USAGE_PKIX_EE	1	/* service certificate constraint */
 #define SM_TLSA_USAGE_DANE_TA	2	/* trust anchor assertion */
 #define SM_TLSA_USAGE_DANE_EE	3	/* domain-issued certificate */
@@ -38,7 +38,7 @@ struct sm_rdata {
 
 /* Selectors, RFC 6698 section 7.3. */
 #define SM_TLSA_SELECTOR_CERT	0	/* the full certificate (DER) */
-#define SM_TLSA_SELECTOR_SPKI	1	/* its SubjectPublicKeyInfo (DER) */
+#define SM_TLSA_SELECTOR_SPKI	1	/* its SubjectPublicKeyInfo */
 #define SM_TLSA_SELECTOR_MAX	SM_TLSA_SELECTOR_SPKI
 
 /*

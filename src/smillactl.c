@@ -547,20 +547,24 @@ cmd_gen(struct ctl *ctl, int argc, char **argv)
 			usage();
 		owner_name(ctl, type, ctl->name, owner, sizeof(owner));
 		gen_association(owner, type, ctl->cert,
-				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE : ctl->usage,
+				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE :
+						 ctl->usage,
 				ctl->selector < 0 ? SM_TLSA_SELECTOR_SPKI :
 						    ctl->selector,
-				ctl->mtype < 0 ? SM_TLSA_MTYPE_SHA256 : ctl->mtype);
+				ctl->mtype < 0 ? SM_TLSA_MTYPE_SHA256 :
+						 ctl->mtype);
 	} else if (type == SM_RR_SMIMEA) {
 		if (ctl->cert == NULL || ctl->email == NULL)
 			usage();
 		owner_name(ctl, type, ctl->email, owner, sizeof(owner));
 		/* Encrypting senders need the whole certificate: 3 0 0. */
 		gen_association(owner, type, ctl->cert,
-				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE : ctl->usage,
+				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE :
+						 ctl->usage,
 				ctl->selector < 0 ? SM_TLSA_SELECTOR_CERT :
 						    ctl->selector,
-				ctl->mtype < 0 ? SM_TLSA_MTYPE_FULL : ctl->mtype);
+				ctl->mtype < 0 ? SM_TLSA_MTYPE_FULL :
+						 ctl->mtype);
 	} else {
 		struct sm_blob pub;
 		uint8_t *buf;
