@@ -1,6 +1,6 @@
 /*
  * decide.c - DANE client authentication decisions from what Postfix
- * hands a policy server.
+ * hands a policy server.  The contract is decide.h.
  *
  * Only DANE-EE records can be decided from the two fingerprints; see
  * sm_dane_match_fp.  Candidates are tried in the configured order: the
@@ -29,6 +29,8 @@ pol_config_free(struct pol_config *pc)
 {
 	int i;
 
+	if (pc == NULL)
+		return;
 	for (i = 0; i < POL_NRESULTS; i++) {
 		free(pc->action[i]);
 		pc->action[i] = NULL;

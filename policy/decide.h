@@ -102,6 +102,7 @@ struct pol_decision {
  */
 int pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 		    const char *authserv_default, char *why, size_t whylen);
+/* pol_config_free - free what PC holds (PC is the caller's); NULL allowed. */
 void pol_config_free(struct pol_config *pc);
 
 /*

@@ -6,38 +6,31 @@
  *   smilla-policyd [-c FILE] -s       serve one connection on stdin/stdout
  *                                     (Postfix spawn(8))
  *
- * One process, one poll(2) loop: client sockets, the libunbound fd and
- * timers.  A request whose TLSA data is cached is answered at once; one
- * that needs DNS waits for its lookup (shared with every other request
- * for the same name) without holding up anybody else.  SIGHUP re-reads
+ * One process, one epoll(7) loop (server.c): client sockets, the
+ * libunbound fd and timers.  A request whose TLSA data is cached is
+ * answered at once; one that needs DNS waits for its lookup (shared
+ * with every other request for the same name) without holding up
+ * anybody else.  SIGHUP re-reads
  * smilla.conf and the tables; SIGTERM/SIGINT stop the daemon after the
  * reputation log is written.  Whatever stops it (a signal, the end of
  * input under -s, an error) is logged in one "stopping" line.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <netinet/in.h>
 
-#include "cache.h"
 #include "config.h"
 #include "decide.h"
-#include "dns.h"
 #include "log.h"
 #include "priv.h"
-#include "reputation.h"
-#include "request.h"
 #include "server.h"
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"
@@ -294,14 +287,15 @@ main(int argc, char **argv)
 		return stopping(EX_CONFIG, "error", 0);
 	}
 	for (i = 0; i < nlisten; i++)
-		if (pol_server_listen(srv, fds[i]) < 0) {
-			sm_log(SM_LOG_ERR, "out of memory");
+		if (pol_server_listen(srv, fds[i], why, sizeof(why)) < 0) {
+			sm_log(SM_LOG_ERR, "cannot listen on %s: %s", names[i],
+			       why);
 			return stopping(EX_OSERR, "error", 0);
 		}
 	free(fds);
 	sm_split_free(names, nlisten);
-	if (stdin_mode && pol_server_adopt(srv, 0, 1) < 0) {
-		sm_log(SM_LOG_ERR, "cannot serve stdin");
+	if (stdin_mode && pol_server_adopt(srv, 0, 1, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot serve stdin: %s", why);
 		return stopping(EX_OSERR, "error", 0);
 	}
 	while (!got_term) {

@@ -1,5 +1,6 @@
 /*
- * request.c - bounded, in-place parser for policy requests.
+ * request.c - bounded, in-place parser for policy requests; the
+ * contract is request.h.
  *
  * The first pass only looks: it finds the empty line that ends the
  * request and enforces the bounds, without touching the buffer, so an

@@ -1,5 +1,6 @@
 /*
- * server.c - the event loop of smilla-policyd.
+ * server.c - the event loop of smilla-policyd; the contract is
+ * server.h.
  *
  * A connection reads requests one at a time: a request is parsed,
  * copied out of the input buffer, and either decided at once (no
@@ -937,9 +938,10 @@ open_stores(struct pol_server *srv, const struct sm_config *cfg,
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
 	if (srv->cache != NULL &&
-	    sm_cache_writer_start(srv->cache, rep_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
-		       " without a cache");
+	    sm_cache_writer_start(srv->cache, rep_error, why,
+				  sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer (%s); running"
+		       " without a cache", why);
 		sm_cache_close(srv->cache);
 		srv->cache = NULL;
 	}
@@ -950,9 +952,10 @@ open_stores(struct pol_server *srv, const struct sm_config *cfg,
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
 	if (srv->rep != NULL &&
-	    sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
-		       " decisions are not recorded");
+	    sm_rep_writer_start(srv->rep, FLUSH_MS, rep_error, why,
+				sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer (%s);"
+		       " decisions are not recorded", why);
 		sm_rep_close(srv->rep);
 		srv->rep = NULL;
 	}
@@ -999,18 +1002,22 @@ fail:
 }
 
 int
-pol_server_listen(struct pol_server *srv, int fd)
+pol_server_listen(struct pol_server *srv, int fd, char *why, size_t whylen)
 {
 	struct watch **grown = realloc(srv->listeners,
 				       (srv->nlisteners + 1) * sizeof(*grown));
 	struct epoll_event ev;
 	struct watch *w;
 
-	if (grown == NULL)
+	if (grown == NULL) {
+		sm_why(why, whylen, "out of memory");
 		return -1;
+	}
 	srv->listeners = grown;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		sm_why(why, whylen, "out of memory");
 		return -1;
+	}
 	w->kind = W_LISTENER;
 	w->fd = fd;
 	nonblock(fd);
@@ -1018,6 +1025,7 @@ pol_server_listen(struct pol_server *srv, int fd)
 	ev.events = EPOLLIN;
 	ev.data.ptr = w;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		sm_why(why, whylen, "epoll_ctl: %s", strerror(errno));
 		free(w);
 		return -1;
 	}
@@ -1026,9 +1034,15 @@ pol_server_listen(struct pol_server *srv, int fd)
 }
 
 int
-pol_server_adopt(struct pol_server *srv, int in, int out)
+pol_server_adopt(struct pol_server *srv, int in, int out, char *why,
+		 size_t whylen)
 {
-	return conn_new(srv, in, out) ? 0 : -1;
+	/* Memory is all conn_new can run out of. */
+	if (conn_new(srv, in, out) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 size_t

@@ -27,11 +27,19 @@ struct pol_server *pol_server_new(const struct sm_config *cfg, char *why,
 int pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 			 char *why, size_t whylen);
 
-/* pol_server_listen - accept connections on listening socket FD. */
-int pol_server_listen(struct pol_server *srv, int fd);
+/*
+ * pol_server_listen - accept connections on listening socket FD.  0, or
+ * -1 with WHY (out of memory, or epoll refused the descriptor).
+ */
+int pol_server_listen(struct pol_server *srv, int fd, char *why,
+		      size_t whylen);
 
-/* pol_server_adopt - serve one connection reading IN, writing OUT. */
-int pol_server_adopt(struct pol_server *srv, int in, int out);
+/*
+ * pol_server_adopt - serve one connection reading IN, writing OUT.  0,
+ * or -1 with WHY (out of memory).
+ */
+int pol_server_adopt(struct pol_server *srv, int in, int out, char *why,
+		     size_t whylen);
 
 /* pol_server_run_once - one round of the loop (waits at most 1 s). */
 void pol_server_run_once(struct pol_server *srv);
@@ -39,7 +47,10 @@ void pol_server_run_once(struct pol_server *srv);
 /* pol_server_connections - client connections open. */
 size_t pol_server_connections(const struct pol_server *srv);
 
-/* pol_server_free - write the reputation log and free everything. */
+/*
+ * pol_server_free - write the reputation log and free everything (NULL
+ * allowed).
+ */
 void pol_server_free(struct pol_server *srv);
 
 #endif

@@ -31,6 +31,7 @@
 #include "recipient.h"
 #include "reputation.h"
 #include "resolver.h"
+#include "rr.h"
 #include "session.h"
 
 #define DEFAULT_CONF "/etc/smilla/smilla.conf"
@@ -170,8 +171,9 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	ev.identity = r->addr;
 	ev.result = result;
 	ev.usage = r->keys.usage;
-	ev.selector = r->keys.usage >= 0 ? 0 : -1;
-	ev.mtype = r->keys.usage >= 0 ? 0 : -1;
+	/* SMIMEA records the milter uses carry the whole certificate. */
+	ev.selector = r->keys.usage >= 0 ? SM_TLSA_SELECTOR_CERT : -1;
+	ev.mtype = r->keys.usage >= 0 ? SM_TLSA_MTYPE_FULL : -1;
 	ev.cert_fp = r->keys.fp;
 	ev.key_fp = r->keys.fp;	/* keys and changes: by certificate */
 	ev.tls_protocol = ev.tls_cipher = "";
@@ -518,9 +520,10 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		sm_log(SM_LOG_ERR, "%s; running without a cache", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
-	if (*cache != NULL && sm_cache_writer_start(*cache, store_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the cache writer; running"
-		       " without a cache");
+	if (*cache != NULL &&
+	    sm_cache_writer_start(*cache, store_error, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the cache writer (%s); running"
+		       " without a cache", why);
 		sm_cache_close(*cache);
 		*cache = NULL;
 	}
@@ -530,9 +533,10 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
-	if (rep != NULL && sm_rep_writer_start(rep, 1000, store_error) < 0) {
-		sm_log(SM_LOG_ERR, "cannot start the reputation writer;"
-		       " decisions are not recorded");
+	if (rep != NULL &&
+	    sm_rep_writer_start(rep, 1000, store_error, why, sizeof(why)) < 0) {
+		sm_log(SM_LOG_ERR, "cannot start the reputation writer (%s);"
+		       " decisions are not recorded", why);
 		sm_rep_close(rep);
 		rep = NULL;
 	}

@@ -1,6 +1,7 @@
 /*
  * mime.c - header classification, Content-Type parsing, and the test
- * of whether a message really is already encrypted.
+ * of whether a message really is already encrypted.  The contract is
+ * mime.h.
  *
  *   mil_mime_is_content(name)
  *   mil_mime_ctype(value, ct)
@@ -10,6 +11,7 @@
  *   mil_mime_pgp_mime(body, len, boundary, why, whylen)
  *   mil_mime_base64(in, len, out, outlen, why, whylen)
  *   mil_inline_init(s) / mil_inline_feed(s, data, len)
+ *   mil_format_word(format)
  *
  * The MIME structure is parsed here; what is inside (CMS, OpenPGP
  * packets) is judged by the libraries behind smime.c and pgp.c.

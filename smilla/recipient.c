@@ -1,7 +1,10 @@
 /*
- * recipient.c - SMIMEA lookup and evaluation for one recipient.
+ * recipient.c - SMIMEA lookup and evaluation for one recipient.  The
+ * contract is recipient.h.
  *
  *   mil_keys_evaluate(res, addr, ca_file, k)	pure: answer -> keys
+ *   mil_keys_clear(k)
+ *   mil_key_state_word(state) / mil_key_state_result(state)
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
  *   mil_lookup_smimea(lk, addr, k)		cache, then DNS
  *   mil_lookup_recipient(lk, local, domain, fold, k)
@@ -46,6 +49,8 @@ mil_key_state_result(enum mil_key_state state)
 void
 mil_keys_clear(struct mil_keys *k)
 {
+	if (k == NULL)
+		return;
 	sm_blobs_free(k->certs, k->ncerts);
 	memset(k, 0, sizeof(*k));
 	k->state = MIL_KEY_NONE;
@@ -85,19 +90,21 @@ usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
 
 	if (sm_rr_tlsa_parse(rd->data, rd->len, t, why, whylen) < 0)
 		return 0;
-	if (t->selector != 0 || t->mtype != 0) {
+	if (t->selector != SM_TLSA_SELECTOR_CERT ||
+	    t->mtype != SM_TLSA_MTYPE_FULL) {
 		sm_why(why, whylen, "%u %u %u: no whole certificate to encrypt to",
 		       t->usage, t->selector, t->mtype);
 		return 0;
 	}
-	if (t->usage == 0 || t->usage == 2) {
+	if (t->usage == SM_TLSA_USAGE_PKIX_TA ||
+	    t->usage == SM_TLSA_USAGE_DANE_TA) {
 		sm_why(why, whylen, "usage %u needs a chain the record lacks",
 		       t->usage);
 		return 0;
 	}
 	cert.data = (uint8_t *)t->data;
 	cert.len = t->len;
-	if (t->usage == 1) {
+	if (t->usage == SM_TLSA_USAGE_PKIX_EE) {
 		memset(&in, 0, sizeof(in));
 		in.certs = &cert;
 		in.ncerts = 1;

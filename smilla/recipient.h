@@ -41,7 +41,7 @@ const char *mil_key_state_word(enum mil_key_state state);
  */
 const char *mil_key_state_result(enum mil_key_state state);
 
-/* mil_keys_clear - free what K holds and reset it (state none). */
+/* mil_keys_clear - free what K holds, reset it (state none); NULL allowed. */
 void mil_keys_clear(struct mil_keys *k);
 
 /*
@@ -61,6 +61,10 @@ struct mil_lookup;
 struct mil_lookup *mil_lookup_new(struct sm_cache *cache,
 				  struct mil_resolver *resolver,
 				  const char *ca_file);
+/*
+ * mil_lookup_free - release LK (NULL allowed); the cache and resolver
+ * stay the caller's.
+ */
 void mil_lookup_free(struct mil_lookup *lk);
 /* mil_lookup_smimea - the keys of ADDR into K (cleared first). */
 void mil_lookup_smimea(struct mil_lookup *lk, const char *addr,

@@ -1,5 +1,6 @@
 /*
  * resolver.c - one thread drives the libunbound context for everyone.
+ * The contract is resolver.h.
  *
  *   mil_resolver_new(dns, why, whylen) / mil_resolver_free(r)
  *   mil_resolve(r, name, type)

@@ -1,12 +1,18 @@
 /*
  * session.c - one message: recipients, policy, MIME entity, encryption.
+ * The contract (phases, ownership, return values) is session.h.
  *
  *   mil_policy_load(p, cfg, authserv_default, why, whylen)
+ *   mil_policy_clear(p) / mil_policy_local(p, domain)
  *   mil_msg_new(p) / mil_msg_free(m)
  *   mil_msg_rcpt(m, lk, arg, reply, rcpt)	RCPT: look up, decide
  *   mil_msg_header(m, name, value, leadspc)	header phase
  *   mil_msg_eoh(m) / mil_msg_body(m, data, len)
  *   mil_msg_finish(m, outcome)			end of message
+ *   mil_msg_error(m) / mil_msg_why_not(m)	reasons, for the log
+ *   mil_msg_summary(m, buf, buflen)		"addr:state,..." for the log
+ *   mil_msg_rcpts(m, &n) / mil_msg_size(m)
+ *   mil_action_word(action)
  *
  * Decisions, in order: a message that is already encrypted is left
  * alone, but for its status header; one whose recipients all have
@@ -80,6 +86,8 @@ mil_action_word(enum mil_action action)
 void
 mil_policy_clear(struct mil_policy *p)
 {
+	if (p == NULL)
+		return;
 	sm_split_free(p->local, p->nlocal);
 	sm_table_free(p->require);
 	sm_blobs_free(p->copy, p->ncopy);

@@ -44,6 +44,7 @@ struct mil_policy {
  */
 int mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 		    const char *authserv_default, char *why, size_t whylen);
+/* mil_policy_clear - free what P holds and zero it; NULL allowed. */
 void mil_policy_clear(struct mil_policy *p);
 /* mil_policy_local - 1 when DOMAIN (normalised) is in local_domains. */
 int mil_policy_local(const struct mil_policy *p, const char *domain);
@@ -99,6 +100,7 @@ struct mil_msg;
 
 /* mil_msg_new - a message under policy P (borrowed); NULL on OOM. */
 struct mil_msg *mil_msg_new(const struct mil_policy *p);
+/* mil_msg_free - release M and all it holds (NULL allowed). */
 void mil_msg_free(struct mil_msg *m);
 
 /*

@@ -1,8 +1,10 @@
 /*
  * spool.c - message storage for the milter: memory, then a file.
+ * The contract is spool.h.
  *
  *   mil_spool_new(mem_max) / mil_spool_free(spool)
  *   mil_spool_write(spool, data, len, why, whylen)
+ *   mil_spool_size(spool) / mil_spool_on_disk(spool)
  *   mil_spool_reader(spool, why, whylen)	read it back from the start
  *   mil_spool_writer(spool)			a stream appending to it
  *   mil_spool_tmpfile(why, whylen)		a private scratch file
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "spool.h"
 #include "util.h"

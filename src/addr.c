@@ -1,5 +1,6 @@
 /*
- * addr.c - RFC 5321 paths into one canonical address.
+ * addr.c - RFC 5321 paths into one canonical address (contract:
+ * addr.h).
  *
  *   sm_addr_parse(arg, a, why, whylen)	"<path>" -> a->addr, a->local
  *   sm_addr_clear(a)
@@ -259,6 +260,8 @@ sm_addr_parse(const char *arg, struct sm_addr *a, char *why, size_t whylen)
 void
 sm_addr_clear(struct sm_addr *a)
 {
+	if (a == NULL)
+		return;
 	free(a->addr);
 	free(a->local);
 	memset(a, 0, sizeof(*a));

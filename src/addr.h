@@ -51,7 +51,10 @@ struct sm_addr {
 enum sm_addr_status sm_addr_parse(const char *arg, struct sm_addr *a,
 				  char *why, size_t whylen);
 
-/* sm_addr_clear - free what A holds (A itself is the caller's). */
+/*
+ * sm_addr_clear - free what A holds (A itself is the caller's); NULL
+ * allowed.
+ */
 void sm_addr_clear(struct sm_addr *a);
 
 /*

@@ -1,6 +1,6 @@
 /*
- * cache.c - the DNS cache on sqlite3.  Only this file, db.c and
- * reputation.c include sqlite3.h.
+ * cache.c - the DNS cache on sqlite3; the contract is cache.h.  Only
+ * this file, db.c and reputation.c include sqlite3.h.
  *
  * struct sm_cache *sm_cache_open(path, params, why, whylen)
  * int sm_cache_writer_start(cache, on_error)
@@ -8,6 +8,7 @@
  * int sm_cache_put(cache, res, now, why, whylen)
  * long sm_cache_flush(...), sm_cache_each(...)	(smillactl)
  * void sm_cache_sync(cache), sm_cache_close(cache)
+ * long sm_cache_lifetime(params, res)	the TTL policy, testable alone
  *
  * Several daemons share the file: WAL lets readers run beside one
  * writer.  RDATA is stored as one blob of (2-octet length, data) pairs.
@@ -29,7 +30,6 @@
  */
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -609,10 +609,16 @@ writer_main(void *arg)
 }
 
 int
-sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *))
+sm_cache_writer_start(struct sm_cache *cache, void (*on_error)(const char *),
+		      char *why, size_t whylen)
 {
+	/* A second thread would lose the first one's handle and race it. */
+	if (cache->running) {
+		sm_why(why, whylen, "the cache writer is already running");
+		return -1;
+	}
 	cache->on_error = on_error;
-	if (sm_db_thread(&cache->writer, writer_main, cache) < 0)
+	if (sm_db_thread(&cache->writer, writer_main, cache, why, whylen) < 0)
 		return -1;
 	cache->running = 1;
 	return 0;

@@ -49,10 +49,12 @@ struct sm_cache *sm_cache_open(const char *path,
  * with the busy timeout, reopens the file when PARAMS->db.check_s finds
  * it deleted or replaced, and calls ON_ERROR (may be NULL) with what to
  * log: failed writes and drops with backoff (sm_db_backoff), the first
- * success after them, a file found gone.  0, or -1.
+ * success after them, a file found gone.  0, or -1 with WHY (no
+ * thread, or one is already running).
  */
 int sm_cache_writer_start(struct sm_cache *cache,
-			  void (*on_error)(const char *msg));
+			  void (*on_error)(const char *msg), char *why,
+			  size_t whylen);
 
 /*
  * sm_cache_sync - wait until the writer has written (or failed to

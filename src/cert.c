@@ -1,7 +1,7 @@
 /*
- * cert.c - load certificates and extract TLSA selector data.
+ * cert.c - load certificates and extract TLSA selector data; the
+ * contract is cert.h.  Callers see DER blobs, never an OpenSSL type.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "cert.h"
+#include "rr.h"
 
 #define CERT_FILE_MAX (1024 * 1024)
 
@@ -104,7 +105,7 @@ sm_cert_select(const struct sm_blob *der, int selector, struct sm_blob *out,
 		sm_why(why, whylen, "not a DER certificate");
 		return -1;
 	}
-	if (selector == 0) {
+	if (selector == SM_TLSA_SELECTOR_CERT) {
 		X509_free(x);
 		if ((out->data = malloc(der->len)) == NULL) {
 			sm_why(why, whylen, "out of memory");
@@ -114,7 +115,7 @@ sm_cert_select(const struct sm_blob *der, int selector, struct sm_blob *out,
 		out->len = der->len;
 		return 0;
 	}
-	if (selector != 1) {
+	if (selector != SM_TLSA_SELECTOR_SPKI) {
 		X509_free(x);
 		sm_why(why, whylen, "unknown selector %d", selector);
 		return -1;

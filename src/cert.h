@@ -1,6 +1,8 @@
 /*
  * cert.h - X.509 certificates as smilla's modules see them: DER blobs.
- * OpenSSL types stay inside cert.c and dane.c.
+ * No header names an OpenSSL type: they stay inside the four files that
+ * include OpenSSL, cert.c and dane.c (X.509), smime.c (CMS) and util.c
+ * (digests).
  */
 #ifndef SM_CERT_H
 #define SM_CERT_H
@@ -18,9 +20,10 @@ int sm_cert_load(const char *path, struct sm_blob **certs, size_t *n,
 		 char *why, size_t whylen);
 
 /*
- * sm_cert_select - the TLSA selector data of DER: selector 0 the whole
- * certificate, 1 its SubjectPublicKeyInfo.  Returns 0 with an owned
- * blob in OUT, or -1 and WHY (not a certificate, unknown selector).
+ * sm_cert_select - the TLSA selector data of DER (selectors as in
+ * rr.h): SM_TLSA_SELECTOR_CERT the whole certificate, _SPKI its
+ * SubjectPublicKeyInfo.  Returns 0 with an owned blob in OUT, or -1
+ * and WHY (not a certificate, unknown selector).
  */
 int sm_cert_select(const struct sm_blob *der, int selector,
 		   struct sm_blob *out, char *why, size_t whylen);

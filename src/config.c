@@ -1,5 +1,6 @@
 /*
- * config.c - option table and the smilla.conf parser.
+ * config.c - option table and the smilla.conf parser; the contract is
+ * config.h.
  *
  * Values are kept as text (what the admin wrote, trimmed) plus, for
  * numeric and boolean types, the parsed number, so accessors never fail

@@ -16,10 +16,13 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "cert.h"
 #include "dane.h"
 
-static const char *const mtype_names[] = { "full", "SHA2-256", "SHA2-512" };
+static const char *const mtype_names[SM_TLSA_MTYPE_MAX + 1] = {
+	[SM_TLSA_MTYPE_FULL] = "full",
+	[SM_TLSA_MTYPE_SHA256] = "SHA2-256",
+	[SM_TLSA_MTYPE_SHA512] = "SHA2-512"
+};
 
 const char *
 sm_dane_result_word(enum sm_dane_result result)
@@ -94,13 +97,15 @@ report_new(const struct sm_rdata *rrs, size_t n)
 static void
 agility(struct sm_dane_report *rep, unsigned supported)
 {
-	uint8_t best[4][2] = { { 0 } };
+	uint8_t best[SM_TLSA_USAGE_MAX + 1][SM_TLSA_SELECTOR_MAX + 1];
 	size_t i;
 
+	memset(best, 0, sizeof(best));
 	for (i = 0; i < rep->count; i++) {
 		struct sm_dane_rec *r = &rep->recs[i];
 
-		if (r->verdict == SM_DANE_REC_UNUSABLE || r->tlsa.mtype == 0 ||
+		if (r->verdict == SM_DANE_REC_UNUSABLE ||
+		    r->tlsa.mtype == SM_TLSA_MTYPE_FULL ||
 		    !(supported & 1u << r->tlsa.mtype))
 			continue;
 		if (r->tlsa.mtype > best[r->tlsa.usage][r->tlsa.selector])
@@ -110,7 +115,8 @@ agility(struct sm_dane_report *rep, unsigned supported)
 		struct sm_dane_rec *r = &rep->recs[i];
 		uint8_t b;
 
-		if (r->verdict == SM_DANE_REC_UNUSABLE || r->tlsa.mtype == 0)
+		if (r->verdict == SM_DANE_REC_UNUSABLE ||
+		    r->tlsa.mtype == SM_TLSA_MTYPE_FULL)
 			continue;
 		b = best[r->tlsa.usage][r->tlsa.selector];
 		if (r->tlsa.mtype < b) {
@@ -141,6 +147,14 @@ conclude(struct sm_dane_report *rep)
 		      rep->count > 0 ? SM_DANE_UNUSABLE : SM_DANE_NONE;
 }
 
+/* What T's selector picks out of a certificate, for the log. */
+static const char *
+selected(const struct sm_tlsa *t)
+{
+	return t->selector == SM_TLSA_SELECTOR_SPKI ? "public key" :
+						      "certificate";
+}
+
 /* Does record T match selector data SEL (hashing it as T asks)? */
 static int
 matches(const struct sm_tlsa *t, const uint8_t *sel, size_t len)
@@ -148,7 +162,7 @@ matches(const struct sm_tlsa *t, const uint8_t *sel, size_t len)
 	uint8_t md[SM_DIGEST_MAX];
 	size_t n;
 
-	if (t->mtype == 0)
+	if (t->mtype == SM_TLSA_MTYPE_FULL)
 		return t->len == len && memcmp(t->data, sel, len) == 0;
 	n = sm_digest(t->mtype, sel, len, md);
 	return n != 0 && n == t->len && memcmp(t->data, md, n) == 0;
@@ -161,7 +175,7 @@ matches_x509(const struct sm_tlsa *t, X509 *x)
 	unsigned char *der = NULL;
 	int len, ok;
 
-	if (t->selector == 0)
+	if (t->selector == SM_TLSA_SELECTOR_CERT)
 		len = i2d_X509(x, &der);
 	else
 		len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
@@ -244,7 +258,8 @@ try_dane_ta(struct sm_dane_rec *r, X509 *ee, STACK_OF(X509) *chain,
 		if (matches_x509(&r->tlsa, sk_X509_value(chain, i)))
 			ta = sk_X509_value(chain, i);
 	/* A full certificate in the record may serve as the anchor. */
-	if (ta == NULL && r->tlsa.selector == 0 && r->tlsa.mtype == 0)
+	if (ta == NULL && r->tlsa.selector == SM_TLSA_SELECTOR_CERT &&
+	    r->tlsa.mtype == SM_TLSA_MTYPE_FULL)
 		ta = own = parse_der(r->tlsa.data, r->tlsa.len);
 	if (ta == NULL) {
 		snprintf(r->why, sizeof(r->why),
@@ -268,7 +283,7 @@ try_dane_ta(struct sm_dane_rec *r, X509 *ee, STACK_OF(X509) *chain,
 	X509_free(own);
 }
 
-/* Lazily computed PKIX validation shared by usages 0 and 1. */
+/* Lazily computed PKIX validation shared by PKIX-TA and PKIX-EE. */
 struct pkix {
 	int done, ok;
 	STACK_OF(X509) *chain;
@@ -301,7 +316,7 @@ try_pkix(struct sm_dane_rec *r, struct pkix *pk, X509 *ee,
 			 pk->why);
 		return;
 	}
-	if (r->tlsa.usage == 1) {
+	if (r->tlsa.usage == SM_TLSA_USAGE_PKIX_EE) {
 		if (matches_x509(&r->tlsa, ee)) {
 			r->verdict = SM_DANE_REC_MATCH;
 			snprintf(r->why, sizeof(r->why),
@@ -335,7 +350,7 @@ sm_dane_match_cert(const struct sm_rdata *rrs, size_t n,
 
 	if (rep == NULL)
 		return NULL;
-	agility(rep, 1u << 1 | 1u << 2);
+	agility(rep, 1u << SM_TLSA_MTYPE_SHA256 | 1u << SM_TLSA_MTYPE_SHA512);
 	if (in->ncerts == 0 ||
 	    (ee = parse_der(in->certs[0].data, in->certs[0].len)) == NULL) {
 		for (i = 0; i < rep->count; i++)
@@ -359,24 +374,22 @@ sm_dane_match_cert(const struct sm_rdata *rrs, size_t n,
 		if (r->verdict != SM_DANE_REC_NOMATCH)
 			continue;
 		switch (r->tlsa.usage) {
-		case 3:
+		case SM_TLSA_USAGE_DANE_EE:
 			if (matches_x509(&r->tlsa, ee)) {
 				r->verdict = SM_DANE_REC_MATCH;
 				snprintf(r->why, sizeof(r->why),
 					 "end-entity %s matches",
-					 r->tlsa.selector ? "public key" :
-							    "certificate");
+					 selected(&r->tlsa));
 			} else {
 				snprintf(r->why, sizeof(r->why),
 					 "end-entity %s does not match",
-					 r->tlsa.selector ? "public key" :
-							    "certificate");
+					 selected(&r->tlsa));
 			}
 			break;
-		case 2:
+		case SM_TLSA_USAGE_DANE_TA:
 			try_dane_ta(r, ee, chain, in);
 			break;
-		default:
+		default:	/* PKIX-TA, PKIX-EE */
 			try_pkix(r, &pk, ee, chain, in);
 			break;
 		}
@@ -405,15 +418,16 @@ sm_dane_match_fp(const struct sm_rdata *rrs, size_t n, const uint8_t *cert_fp,
 	agility(rep, 1u << alg);
 	for (i = 0; i < rep->count; i++) {
 		struct sm_dane_rec *r = &rep->recs[i];
-		const uint8_t *fp = r->tlsa.selector ? spki_fp : cert_fp;
-		const char *what = r->tlsa.selector ? "public key" : "certificate";
+		int spki = r->tlsa.selector == SM_TLSA_SELECTOR_SPKI;
+		const uint8_t *fp = spki ? spki_fp : cert_fp;
+		const char *what = selected(&r->tlsa);
 		uint8_t md[SM_DIGEST_MAX];
 		int ok;
 
 		if (r->verdict != SM_DANE_REC_NOMATCH)
 			continue;
 		r->verdict = SM_DANE_REC_UNUSABLE;
-		if (r->tlsa.usage != 3) {
+		if (r->tlsa.usage != SM_TLSA_USAGE_DANE_EE) {
 			snprintf(r->why, sizeof(r->why),
 				 "usage %u needs the certificate chain, "
 				 "fingerprints cannot decide it", r->tlsa.usage);
@@ -424,7 +438,7 @@ sm_dane_match_fp(const struct sm_rdata *rrs, size_t n, const uint8_t *cert_fp,
 				 what);
 			continue;
 		}
-		if (r->tlsa.mtype == 0) {
+		if (r->tlsa.mtype == SM_TLSA_MTYPE_FULL) {
 			ok = sm_digest(alg, r->tlsa.data, r->tlsa.len, md) == fplen &&
 			     memcmp(md, fp, fplen) == 0;
 		} else if (r->tlsa.mtype == (uint8_t)alg) {
@@ -437,7 +451,7 @@ sm_dane_match_fp(const struct sm_rdata *rrs, size_t n, const uint8_t *cert_fp,
 		}
 		r->verdict = ok ? SM_DANE_REC_MATCH : SM_DANE_REC_NOMATCH;
 		/* No formatting here: this runs for every policy decision. */
-		sm_strlcpy(r->why, r->tlsa.selector ?
+		sm_strlcpy(r->why, spki ?
 			   (ok ? "public key fingerprint matches" :
 				 "public key fingerprint does not match") :
 			   (ok ? "certificate fingerprint matches" :

@@ -1,5 +1,6 @@
 /*
- * db.c - opening and creating the shared sqlite database (db_path).
+ * db.c - opening and creating the shared sqlite database (db_path);
+ * the contract is db.h.
  *
  * struct sm_db *sm_db_open(path, params, schema, busy_ms, note, notelen,
  *                          why, whylen)
@@ -14,6 +15,8 @@
  * int sm_db_broken(rc)
  * int sm_db_thread(t, fn, arg)
  *	start a writer thread that takes no signals.
+ * void sm_db_report(on_error, fmt, ...)
+ *	a writer thread's message, handed to its ON_ERROR callback.
  * unsigned long sm_db_backoff_fail(b, now, n), sm_db_backoff_ok(b)
  *	when to repeat a warning about failing writes.
  *
@@ -333,7 +336,8 @@ sm_db_gone(struct sm_db *db, time_t now, long every_s, char *why,
 }
 
 int
-sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg, char *why,
+	     size_t whylen)
 {
 	sigset_t all, old;
 	int rc;
@@ -342,7 +346,11 @@ sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc == 0 ? 0 : -1;
+	if (rc != 0) {
+		sm_why(why, whylen, "cannot start a thread: %s", strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 void

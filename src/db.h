@@ -90,9 +90,10 @@ int sm_db_broken(int rc);
  * sm_db_thread - start FN(ARG) as a writer thread in *T, with every
  * signal blocked in it, so the daemon's signals reach the thread that
  * waits for them (an event loop in epoll_wait) and not a writer.
- * 0, or -1.
+ * 0, or -1 with WHY (pthread_create's error).
  */
-int sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg);
+int sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg, char *why,
+		 size_t whylen);
 
 /*
  * sm_db_report - format a message and hand it to a writer's ON_ERROR

@@ -1,6 +1,6 @@
 /*
- * dns.c - libunbound behind the sm_dns interface.  The only file that
- * includes unbound.h.
+ * dns.c - libunbound behind the sm_dns interface (dns.h, the
+ * contract).  The only file that includes unbound.h.
  *
  * Every lookup, synchronous or not, is an asynchronous libunbound query
  * plus a deadline kept here: a server that never answers would

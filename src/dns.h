@@ -61,7 +61,10 @@ struct sm_dns;
 struct sm_dns *sm_dns_new(const struct sm_dns_params *params, char *why,
 			  size_t whylen);
 
-/* sm_dns_free - cancel pending lookups (no callbacks) and free DNS. */
+/*
+ * sm_dns_free - cancel pending lookups (no callbacks) and free DNS
+ * (NULL allowed).
+ */
 void sm_dns_free(struct sm_dns *dns);
 
 /*

@@ -1,5 +1,6 @@
 /*
- * log.c - syslog or stderr logging with a level filter.
+ * log.c - syslog or stderr logging with a level filter; the contract
+ * is log.h.
  *
  * Before sm_log_open() is called, lines go to stderr at level info, so
  * a program can report config errors before it knows where to log.
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 
 #include "log.h"
 #include "util.h"

@@ -1,5 +1,6 @@
 /*
- * names.c - owner names for client TLSA, SMIMEA and OPENPGPKEY lookups.
+ * names.c - owner names for client TLSA, SMIMEA and OPENPGPKEY lookups;
+ * the contract is names.h.
  *
  * The HELO name and mail addresses come from the network, so every
  * check here is a bound: nothing longer than DNS allows leaves this
@@ -7,7 +8,6 @@
  */
 #include <ctype.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <idn2.h>

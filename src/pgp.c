@@ -1,6 +1,7 @@
 /*
  * pgp.c - import and export OpenPGP keys with librnp, without a key
  * ring on disk or an agent: every call has its own in-memory FFI.
+ * The contract is pgp.h; librnp types stay in here.
  *
  *   sm_pgp_export_public(in, len, addr, out, why, whylen)
  *   sm_pgp_describe(in, len, buf, buflen)

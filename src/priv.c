@@ -1,5 +1,5 @@
 /*
- * priv.c - socket ownership and dropping root.
+ * priv.c - socket ownership and dropping root (contract: priv.h).
  *
  *   sm_priv_chown(path, owner, why, whylen)
  *   sm_priv_drop(user, why, whylen)

@@ -1,5 +1,6 @@
 /*
- * reputation.c - decisions and per-identity aggregates in sqlite.
+ * reputation.c - decisions and per-identity aggregates in sqlite; the
+ * contract is reputation.h.
  *
  * Events are queued in memory and written in batches: one transaction
  * per flush keeps the daemons' hot path free of disk writes.  The
@@ -441,11 +442,16 @@ writer_main(void *arg)
 
 int
 sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
-		    void (*on_error)(const char *why))
+		    void (*on_error)(const char *msg), char *why, size_t whylen)
 {
+	/* A second thread would lose the first one's handle and race it. */
+	if (rep->running) {
+		sm_why(why, whylen, "the reputation writer is already running");
+		return -1;
+	}
 	rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	rep->on_error = on_error;
-	if (sm_db_thread(&rep->writer, writer_main, rep) < 0)
+	if (sm_db_thread(&rep->writer, writer_main, rep, why, whylen) < 0)
 		return -1;
 	rep->running = 1;
 	return 0;

@@ -90,10 +90,11 @@ long sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen);
  * the file found deleted or replaced (looked at every PARAMS->check_s
  * seconds) and opened again.  sm_rep_add stays safe to call from the
  * daemon's thread; sm_rep_close stops the thread after a last flush.
- * 0, or -1.
+ * 0, or -1 with WHY (no thread, or one is already running).
  */
 int sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
-			void (*on_error)(const char *why));
+			void (*on_error)(const char *why), char *why,
+			size_t whylen);
 
 /*
  * sm_rep_identities - call FN for each identity seen since SINCE, most

@@ -1,5 +1,6 @@
 /*
- * rr.c - parse and print TLSA, SMIMEA and OPENPGPKEY RDATA.
+ * rr.c - parse and print TLSA, SMIMEA and OPENPGPKEY RDATA; the
+ * contract, and the names of the TLSA fields' values, are in rr.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,11 @@
 
 #include "rr.h"
 #include "util.h"
+
+/* Matching types double as digest algorithms (see rr.h). */
+_Static_assert(SM_TLSA_MTYPE_SHA256 == SM_DIGEST_SHA256 &&
+	       SM_TLSA_MTYPE_SHA512 == SM_DIGEST_SHA512,
+	       "TLSA matching types and enum sm_digest disagree");
 
 int
 sm_rr_tlsa_parse(const uint8_t *rd, size_t len, struct sm_tlsa *t, char *why,
@@ -23,15 +29,15 @@ sm_rr_tlsa_parse(const uint8_t *rd, size_t len, struct sm_tlsa *t, char *why,
 	t->mtype = rd[2];
 	t->data = rd + 3;
 	t->len = len - 3;
-	if (t->usage > 3) {
+	if (t->usage > SM_TLSA_USAGE_MAX) {
 		sm_why(why, whylen, "unknown certificate usage %u", t->usage);
 		return -1;
 	}
-	if (t->selector > 1) {
+	if (t->selector > SM_TLSA_SELECTOR_MAX) {
 		sm_why(why, whylen, "unknown selector %u", t->selector);
 		return -1;
 	}
-	if (t->mtype > 2) {
+	if (t->mtype > SM_TLSA_MTYPE_MAX) {
 		sm_why(why, whylen, "unknown matching type %u", t->mtype);
 		return -1;
 	}
@@ -39,9 +45,11 @@ sm_rr_tlsa_parse(const uint8_t *rd, size_t len, struct sm_tlsa *t, char *why,
 		sm_why(why, whylen, "no certificate association data");
 		return -1;
 	}
-	if (t->mtype != 0 && t->len != sm_digest_len(t->mtype)) {
+	if (t->mtype != SM_TLSA_MTYPE_FULL &&
+	    t->len != sm_digest_len(t->mtype)) {
 		sm_why(why, whylen, "%s digest of %zu octets, expected %zu",
-		       t->mtype == 1 ? "SHA2-256" : "SHA2-512", t->len,
+		       t->mtype == SM_TLSA_MTYPE_SHA256 ? "SHA2-256" :
+							  "SHA2-512", t->len,
 		       sm_digest_len(t->mtype));
 		return -1;
 	}
@@ -85,7 +93,9 @@ sm_rr_format(int type, const uint8_t *rd, size_t len)
 	case SM_RR_SMIMEA:
 		/* Unknown usages print fine; only broken lengths go generic. */
 		if (len < 4 ||
-		    (rd[2] >= 1 && rd[2] <= 2 && len - 3 != sm_digest_len(rd[2])))
+		    (rd[2] != SM_TLSA_MTYPE_FULL &&
+		     rd[2] <= SM_TLSA_MTYPE_MAX &&
+		     len - 3 != sm_digest_len(rd[2])))
 			return generic(rd, len);
 		if ((out = malloc(2 * len + 16)) == NULL)
 			return NULL;

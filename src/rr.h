@@ -23,11 +23,38 @@ struct sm_rdata {
 	size_t len;
 };
 
+/*
+ * The three numbers that open a TLSA/SMIMEA record, as the IANA
+ * registries of RFC 6698 number them (mnemonics from RFC 7218).  The
+ * _MAX values are the highest this implementation knows; the parser
+ * refuses records above them.
+ */
+/* Certificate usages, RFC 6698 section 7.2. */
+#define SM_TLSA_USAGE_PKIX_TA	0	/* CA constraint */
+#define SM_TLSA_USAGE_PKIX_EE	1	/* service certificate constraint */
+#define SM_TLSA_USAGE_DANE_TA	2	/* trust anchor assertion */
+#define SM_TLSA_USAGE_DANE_EE	3	/* domain-issued certificate */
+#define SM_TLSA_USAGE_MAX	SM_TLSA_USAGE_DANE_EE
+
+/* Selectors, RFC 6698 section 7.3. */
+#define SM_TLSA_SELECTOR_CERT	0	/* the full certificate (DER) */
+#define SM_TLSA_SELECTOR_SPKI	1	/* its SubjectPublicKeyInfo */
+#define SM_TLSA_SELECTOR_MAX	SM_TLSA_SELECTOR_SPKI
+
+/*
+ * Matching types, RFC 6698 section 7.4.  The digest ones equal
+ * enum sm_digest in util.h (rr.c checks that at compile time).
+ */
+#define SM_TLSA_MTYPE_FULL	0	/* the selected data itself */
+#define SM_TLSA_MTYPE_SHA256	1	/* SHA2-256 of it */
+#define SM_TLSA_MTYPE_SHA512	2	/* SHA2-512 of it */
+#define SM_TLSA_MTYPE_MAX	SM_TLSA_MTYPE_SHA512
+
 /* A parsed TLSA/SMIMEA record; DATA points into the parsed RDATA. */
 struct sm_tlsa {
-	uint8_t usage;		/* 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE */
-	uint8_t selector;	/* 0 full certificate, 1 SubjectPublicKeyInfo */
-	uint8_t mtype;		/* 0 full, 1 SHA2-256, 2 SHA2-512 */
+	uint8_t usage;		/* SM_TLSA_USAGE_* */
+	uint8_t selector;	/* SM_TLSA_SELECTOR_* */
+	uint8_t mtype;		/* SM_TLSA_MTYPE_* */
 	const uint8_t *data;
 	size_t len;
 };

@@ -266,7 +266,8 @@ record_note(int type, const struct sm_rdata *rd, char *buf, size_t buflen)
 		return;
 	}
 	if (sm_rr_tlsa_parse(rd->data, rd->len, &t, NULL, 0) == 0 &&
-	    t.selector == 0 && t.mtype == 0) {
+	    t.selector == SM_TLSA_SELECTOR_CERT &&
+	    t.mtype == SM_TLSA_MTYPE_FULL) {
 		struct sm_blob der = { (uint8_t *)t.data, t.len };
 		char subj[256];
 
@@ -512,7 +513,8 @@ gen_association(const char *owner, int type, const char *cert, int u, int s,
 	size_t n, len;
 	char why[256];
 
-	if (u < 0 || u > 3 || s < 0 || s > 1 || m < 0 || m > 2)
+	if (u < 0 || u > SM_TLSA_USAGE_MAX || s < 0 ||
+	    s > SM_TLSA_SELECTOR_MAX || m < 0 || m > SM_TLSA_MTYPE_MAX)
 		die(EX_USAGE, "%s", "usage 0-3, selector 0-1, mtype 0-2");
 	if (sm_cert_load(cert, &certs, &n, why, sizeof(why)) < 0)
 		die(EX_NOINPUT, "%s", why);
@@ -523,7 +525,7 @@ gen_association(const char *owner, int type, const char *cert, int u, int s,
 	rd[0] = (uint8_t)u;
 	rd[1] = (uint8_t)s;
 	rd[2] = (uint8_t)m;
-	if (m == 0) {
+	if (m == SM_TLSA_MTYPE_FULL) {
 		memcpy(rd + 3, sel.data, sel.len);
 		len = sel.len;
 	} else {
@@ -551,18 +553,24 @@ cmd_gen(struct ctl *ctl, int argc, char **argv)
 			usage();
 		owner_name(ctl, type, ctl->name, owner, sizeof(owner));
 		gen_association(owner, type, ctl->cert,
-				ctl->usage < 0 ? 3 : ctl->usage,
-				ctl->selector < 0 ? 1 : ctl->selector,
-				ctl->mtype < 0 ? 1 : ctl->mtype);
+				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE :
+						 ctl->usage,
+				ctl->selector < 0 ? SM_TLSA_SELECTOR_SPKI :
+						    ctl->selector,
+				ctl->mtype < 0 ? SM_TLSA_MTYPE_SHA256 :
+						 ctl->mtype);
 	} else if (type == SM_RR_SMIMEA) {
 		if (ctl->cert == NULL || ctl->email == NULL)
 			usage();
 		owner_name(ctl, type, ctl->email, owner, sizeof(owner));
 		/* Encrypting senders need the whole certificate: 3 0 0. */
 		gen_association(owner, type, ctl->cert,
-				ctl->usage < 0 ? 3 : ctl->usage,
-				ctl->selector < 0 ? 0 : ctl->selector,
-				ctl->mtype < 0 ? 0 : ctl->mtype);
+				ctl->usage < 0 ? SM_TLSA_USAGE_DANE_EE :
+						 ctl->usage,
+				ctl->selector < 0 ? SM_TLSA_SELECTOR_CERT :
+						    ctl->selector,
+				ctl->mtype < 0 ? SM_TLSA_MTYPE_FULL :
+						 ctl->mtype);
 	} else {
 		struct sm_blob pub;
 		uint8_t *buf;

@@ -1,5 +1,11 @@
 /*
- * smime.c - S/MIME encryption with OpenSSL CMS.
+ * smime.c - S/MIME encryption with OpenSSL CMS.  The contract is
+ * smime.h; OpenSSL types stay in here.
+ *
+ *   sm_smime_cipher_parse(name) / sm_smime_cipher_name(cipher)
+ *   sm_smime_type(cipher)
+ *	the config words of the two ciphers, and the smime-type each
+ *	gives the result.
  *
  *   sm_smime_usable(der, why, whylen)
  *	1 when mail can be encrypted to the certificate, 0 and a reason.

@@ -1,6 +1,7 @@
 /*
  * table.c - domain/host/address lists.  Entries are kept sorted so a
- * match costs one binary search per label of the name.
+ * match costs one binary search per label of the name.  The contract
+ * is table.h.
  *
  *   sm_table_load(path, why, whylen) / sm_table_load_flags(path, flags, ...)
  *   sm_table_match(t, name) / sm_table_count(t) / sm_table_free(t)

@@ -1,5 +1,6 @@
 /*
- * util.c - hex/base64 coding, digests, bounded copies, clocks.
+ * util.c - hex/base64 coding, digests, bounded copies, clocks; the
+ * contract is util.h.
  *
  * sm_digest() wraps OpenSSL's EVP one-shot digest so that callers never
  * see an OpenSSL type.  The hex decoder accepts the colon-separated form

@@ -93,6 +93,7 @@ void sm_why(char *why, size_t whylen, const char *fmt, ...)
  * words (free with sm_split_free).  Returns 0, or -1 when out of memory.
  */
 int sm_split(const char *s, char ***words, size_t *n);
+/* sm_split_free - free N words and the array (NULL allowed). */
 void sm_split_free(char **words, size_t n);
 
 /* sm_now_ms - monotonic clock in milliseconds. */

@@ -818,8 +818,12 @@ test_locked(void)
 
 	path_in_tmp(path, sizeof(path), "locked.db");
 	if ((c = sm_cache_open(path, &repair, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0)
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
 		die("open with writer");
+	why[0] = '\0';
+	ok(sm_cache_writer_start(c, on_msg, why, sizeof(why)) < 0 &&
+	   strstr(why, "already running") != NULL,
+	   "writer: a second one is refused, saying why (%s)", why);
 	ok(works(c, "warm.example"), "writer: an entry is stored and found");
 	msgs_clear();
 	lock = hold_lock(path);
@@ -867,7 +871,7 @@ test_backoff(void)
 
 	path_in_tmp(path, sizeof(path), "fail.db");
 	if ((c = sm_cache_open(path, &repair, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0)
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
 		die("open with writer");
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON dns_cache"
@@ -909,7 +913,7 @@ test_read_errors(void)
 
 	path_in_tmp(path, sizeof(path), "rd.db");
 	if ((c = sm_cache_open(path, &repair, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0)
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
 		die("open with writer");
 	ok(works(c, "rd.example"), "reads: an entry is stored and found");
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
@@ -952,7 +956,7 @@ test_deleted(void)
 	p.db.check_s = 0;	/* the daemons look every few seconds */
 	path_in_tmp(path, sizeof(path), "gone.db");
 	if ((c = sm_cache_open(path, &p, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0)
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
 		die("open with writer");
 	ok(works(c, "one.example"), "deleted file: before, writes work");
 	msgs_clear();
@@ -975,7 +979,7 @@ test_deleted(void)
 
 	/* Replaced by another file (a restored backup, say). */
 	if ((c = sm_cache_open(path, &p, why, sizeof(why))) == NULL ||
-	    sm_cache_writer_start(c, on_msg) < 0)
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
 		die("open with writer");
 	msgs_clear();
 	{
@@ -994,6 +998,14 @@ test_deleted(void)
 	remove_db(path);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_cache_close(NULL);
+	ok(1, "sm_cache_close(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -1001,6 +1013,7 @@ main(void)
 	struct sm_dns_result *res;
 	char db[128], conc[128], missing[128];
 
+	free_null();
 	if (mkdtemp(tmpdir) == NULL)
 		die("mkdtemp");
 	path_in_tmp(db, sizeof(db), "cache.db");

@@ -57,6 +57,14 @@ static const struct bad_case bad[] = {
 	{ "fingerprint_digest = md5\n", ":1: fingerprint_digest" },
 };
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_config_free(NULL);
+	ok(1, "sm_config_free(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -65,6 +73,7 @@ main(void)
 	const char *path;
 	size_t i;
 
+	free_null();
 	if (mkdtemp(dir) == NULL)
 		return 1;
 

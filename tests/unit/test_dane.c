@@ -479,13 +479,14 @@ teardown(void)
 static struct sm_rdata
 make_rdata(const struct rec_spec *s)
 {
-	const struct sm_blob *sel = s->selector ? &spki[s->tgt] : &der[s->tgt];
+	const struct sm_blob *sel = s->selector == SM_TLSA_SELECTOR_SPKI ?
+				    &spki[s->tgt] : &der[s->tgt];
 	struct sm_rdata rd;
 	uint8_t md[SM_DIGEST_MAX];
 	const uint8_t *data = md;
 	size_t len;
 
-	if (s->mtype == 0) {
+	if (s->mtype == SM_TLSA_MTYPE_FULL) {
 		data = sel->data;
 		len = sel->len;
 	} else if ((len = sm_digest(s->mtype, sel->data, sel->len, md)) == 0) {
@@ -601,6 +602,14 @@ run_fp_case(const struct fp_case *c)
 	free_rdata(rrs, c->nrec);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_dane_report_free(NULL);
+	ok(1, "sm_dane_report_free(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -624,6 +633,7 @@ main(void)
 	};
 	size_t i;
 
+	free_null();
 	setup();
 	printf("# certificate mode\n");
 	for (i = 0; i < sizeof(cert_cases) / sizeof(cert_cases[0]); i++)

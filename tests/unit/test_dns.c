@@ -89,6 +89,16 @@ offline(void)
 	unlink(path);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_dns_free(NULL);
+	ok(1, "sm_dns_free(NULL) is a no-op");
+	sm_dns_result_free(NULL);
+	ok(1, "sm_dns_result_free(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -102,6 +112,7 @@ main(void)
 	int64_t t0, t;
 	size_t i;
 
+	free_null();
 	offline();
 	if (bed == NULL) {
 		ok(0, "BED_DIR is set (run through tests/check.sh)");

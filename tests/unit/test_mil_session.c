@@ -1541,12 +1541,31 @@ test_bed(void)
 	mil_resolver_free(res);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	mil_keys_clear(NULL);
+	ok(1, "mil_keys_clear(NULL) is a no-op");
+	mil_policy_clear(NULL);
+	ok(1, "mil_policy_clear(NULL) is a no-op");
+	mil_msg_free(NULL);
+	ok(1, "mil_msg_free(NULL) is a no-op");
+	mil_spool_free(NULL);
+	ok(1, "mil_spool_free(NULL) is a no-op");
+	mil_lookup_free(NULL);
+	ok(1, "mil_lookup_free(NULL) is a no-op");
+	mil_resolver_free(NULL);
+	ok(1, "mil_resolver_free(NULL) is a no-op");
+}
+
 int
 main(void)
 {
 	struct sm_cache_params cp = { 60, 86400, 300, 300, { 0, 0, 0 } };
 	char db[sizeof(dir) + 16], why[256];
 
+	free_null();
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp");
 	make(&rsa, "rsa", "digitalSignature,keyEncipherment", "emailProtection");

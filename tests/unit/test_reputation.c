@@ -196,7 +196,7 @@ test_file(void)
 	/* Deleted under the writer: noticed, created anew, written to. */
 	p.check_s = 0;
 	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
-	if (rep == NULL || sm_rep_writer_start(rep, 20, on_msg) < 0)
+	if (rep == NULL || sm_rep_writer_start(rep, 20, on_msg, NULL, 0) < 0)
 		return;
 	add(rep, now, "d1.example", "pass", "K");
 	ok(wait_for(rep, NULL), "writer: an event is written");
@@ -223,7 +223,7 @@ test_file(void)
 			 " END", NULL, NULL, NULL) != SQLITE_OK)
 		return;
 	nmsg = 0;
-	if (sm_rep_writer_start(rep, 10, on_msg) < 0)
+	if (sm_rep_writer_start(rep, 10, on_msg, NULL, 0) < 0)
 		return;
 	for (i = 0; i < 50; i++) {	/* about 50 failed flushes */
 		add(rep, now, "f.example", "pass", "K");
@@ -300,6 +300,14 @@ test_new_word(time_t t0)
 	sm_rep_close(rep);
 }
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_rep_close(NULL);
+	ok(1, "sm_rep_close(NULL) is a no-op");
+}
+
 int
 main(void)
 {
@@ -309,6 +317,7 @@ main(void)
 	int n = 0;
 	time_t t0 = 1700000000;
 
+	free_null();
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/rep.db", dir);
@@ -358,7 +367,11 @@ main(void)
 	/* The writer thread flushes by itself (at the real time, so the
 	   events must be recent), and once more on close. */
 	t0 = time(NULL) - 86400 - 10;
-	ok(sm_rep_writer_start(rep, 50, NULL) == 0, "writer started");
+	ok(sm_rep_writer_start(rep, 50, NULL, NULL, 0) == 0, "writer started");
+	why[0] = '\0';
+	ok(sm_rep_writer_start(rep, 50, NULL, why, sizeof(why)) < 0 &&
+	   strstr(why, "already running") != NULL,
+	   "a second writer is refused, saying why (%s)", why);
 	add(rep, t0 + 86400 + 16, "c.example", "pass", "DD");
 	usleep(300000);
 	is_int((long)sm_rep_queued(rep), 0, "writer flushed within 300 ms");

@@ -30,6 +30,16 @@ static const struct hcase hcases[] = {
 	{ "0123456789abcdefABCDEF", 0, 11, "0123456789abcdefabcdef" },
 };
 
+/* Every free and clear takes NULL (a crash here fails the test). */
+static void
+free_null(void)
+{
+	sm_blobs_free(NULL, 0);
+	ok(1, "sm_blobs_free(NULL, 0) is a no-op");
+	sm_split_free(NULL, 0);
+	ok(1, "sm_split_free(NULL, 0) is a no-op");
+}
+
 int
 main(void)
 {
@@ -38,6 +48,7 @@ main(void)
 	size_t i;
 	long n;
 
+	free_null();
 	for (i = 0; i < sizeof(hcases) / sizeof(hcases[0]); i++) {
 		const struct hcase *c = &hcases[i];
 
