@@ -3,7 +3,7 @@
 # smillactl's real lookups, including a timeout and libunbound's threads.
 # Any memory error or definite leak fails the test point.
 set -eu
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 vg() {

@@ -7,7 +7,7 @@
 # crash, a leak or a broken invariant fails the test and leaves the
 # input in the work directory.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 top=${SMILLA_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin="$top/build/fuzz"

@@ -6,7 +6,7 @@
 # good one is answered, then the connection is closed without a reply.
 # SMILLA_BLESS=1 writes missing .ref files (review them before commit).
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)
