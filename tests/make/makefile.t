@@ -15,6 +15,8 @@ set -eu
 top=${SMILLA_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/lib/tap.sh"
 cd "$top"
+# Under "make check" the outer make's flags (-j, B=...) must not leak in.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 B=build
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smilla-make.XXXXXX")
