@@ -4,6 +4,7 @@
 #   make check      install Debian deps, build with ASan/UBSan, run all tests
 #   make demo       show smillactl against a local DNSSEC test bed
 #   make bench      benchmarks (bench/)
+#   make fuzz       libFuzzer targets (tests/fuzz/) into $(B)/fuzz, or FUZZ_B
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Plain GNU make; libraries come from pkg-config.
