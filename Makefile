@@ -4,6 +4,7 @@
 #   make check      install Debian deps, build with ASan/UBSan, run all tests
 #   make demo       show smillactl against a local DNSSEC test bed
 #   make bench      benchmarks (bench/)
+#   make fuzz       libFuzzer targets (tests/fuzz/) into $(B)/fuzz, or FUZZ_B
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Plain GNU make; libraries come from pkg-config.
@@ -32,13 +33,17 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) \
 	     $(PKG_CFLAGS) -Isrc -Ipolicy -Ismilla
+# Each object's header dependencies, written by the compiler beside it
+# (-MMD: the headers it includes; -MP: a rule per header so a removed
+# header does not stop the build).  An object without its .d (built by
+# an older Makefile) is rebuilt: the empty rule for the .d files makes a missing
+# one count as changed.
+DEPFLAGS = -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread
 
 LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table \
 	   reputation smime priv
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
-HDRS = $(wildcard src/*.h) $(wildcard policy/*.h) $(wildcard smilla/*.h) \
-       $(wildcard tests/unit/*.h)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
 POL_MODS = main server request decide
@@ -51,18 +56,17 @@ PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
 .PHONY: all check check-build demo bench install clean deps unit fuzz
 .SUFFIXES:
-.SECONDARY:
 
 all: $(PROGS)
 
-$(B)/%.o: %.c $(HDRS)
+$(B)/%.o: %.c $(B)/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # The milter's objects go to milter/: $(B)/smilla is the program.
-$(B)/milter/%.o: smilla/%.c $(HDRS)
+$(B)/milter/%.o: smilla/%.c $(B)/milter/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
@@ -92,41 +96,63 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
 
 unit: $(UNIT_BINS)
 
-# libFuzzer targets (tests/fuzz/), built with clang: the parsers that
-# read what the network and DNS send (policy requests, RDATA, MIME),
-# with the modules they need.
+# libFuzzer targets, built with clang: the parsers that read what the
+# network and DNS send, with the modules they need.  A target is
+# tests/fuzz/fuzz_NAME.c plus one line here naming its modules (and, if
+# it needs more than OpenSSL, its libraries); tests/fuzz/fuzz.t runs
+# every tests/fuzz/fuzz_*.c that was built into $(FUZZ_B).
+FUZZ_B ?= $(B)/fuzz
 FUZZ_CC ?= clang
+FUZZ_PKGS = openssl librnp libidn2
 FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) \
 	     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	     -Isrc -Ipolicy $(shell pkg-config --cflags openssl)
+	     -Isrc -Ipolicy -Ismilla $(shell pkg-config --cflags $(FUZZ_PKGS))
 FUZZ_LIBS = $(shell pkg-config --libs openssl)
-FUZZ_BINS = build/fuzz/fuzz_request build/fuzz/fuzz_rdata build/fuzz/fuzz_mime
 
-build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c policy/request.c src/util.c $(HDRS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+# Policy requests.
+fuzz_request_SRCS = policy/request.c src/util.c
+# TLSA RDATA with fingerprint matching.
+fuzz_rdata_SRCS = src/dane.c src/rr.c src/util.c src/cert.c
+# MIME sniffing, with the verifiers behind "already encrypted": CMS
+# (smime.c, OpenSSL) and OpenPGP packets (pgp.c, librnp).
+fuzz_mime_SRCS = smilla/mime.c src/smime.c src/pgp.c src/util.c
+fuzz_mime_LIBS = $(shell pkg-config --libs librnp) -lpthread
+# RCPT TO paths (libidn2 for the domain).
+fuzz_addr_SRCS = src/addr.c src/names.c src/util.c
+fuzz_addr_LIBS = $(shell pkg-config --libs libidn2)
 
-build/fuzz/fuzz_rdata: tests/fuzz/fuzz_rdata.c src/dane.c src/rr.c src/util.c src/cert.c $(HDRS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 
-# The MIME target also runs the verifiers behind "already encrypted":
-# CMS (smime.c, OpenSSL) and OpenPGP packets (pgp.c, librnp).
-build/fuzz/fuzz_mime: tests/fuzz/fuzz_mime.c smilla/mime.c src/smime.c \
-		src/pgp.c src/util.c $(HDRS)
+# Objects with the fuzzer's instrumentation: a tree of their own.
+# clang writes the .d after the object: touch the object, or it would
+# look older than its .d and be rebuilt every time.
+$(FUZZ_B)/obj/%.o: %.c $(FUZZ_B)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ismilla $(shell pkg-config --cflags librnp) \
-		-o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
-		$(shell pkg-config --libs librnp) -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(DEPFLAGS) -c -o $@ $<
+	@touch $@
 
-# The RCPT path parser (libidn2 for the domain).
-FUZZ_BINS += build/fuzz/fuzz_addr
-build/fuzz/fuzz_addr: tests/fuzz/fuzz_addr.c src/addr.c src/names.c src/util.c $(HDRS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS) \
-		$(shell pkg-config --libs libidn2)
+# $(FUZZ_B)/fuzz_NAME: its own .c and $(fuzz_NAME_SRCS).
+define fuzz_target
+$$(FUZZ_B)/$(1): $$(patsubst %.c,$$(FUZZ_B)/obj/%.o,tests/fuzz/$(1).c $$($(1)_SRCS))
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -o $$@ $$^ $$(FUZZ_LIBS) $$($(1)_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 
 fuzz: $(FUZZ_BINS)
+
+# The header dependencies of every object built before (none yet: it
+# is built anyway).
+FUZZ_OBJS = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(sort \
+	    $(foreach t,$(FUZZ_TARGETS),tests/fuzz/$(t).c $($(t)_SRCS))))
+ALL_OBJS = $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
+	   $(B)/src/smillactl.o $(UNIT_BINS:%=%.o) $(FUZZ_OBJS)
+-include $(wildcard $(ALL_OBJS:.o=.d))
+$(ALL_OBJS:.o=.d): ;
+# Keep the objects make sees only as steps to a program (the unit
+# tests'), without making every file secondary: a missing secondary .d
+# would not count as changed.
+.SECONDARY: $(ALL_OBJS)
 
 deps:
 	./scripts/deps.sh

@@ -34,5 +34,5 @@ if [ $# -gt 0 ]; then
 	prove --exec '' --timer -f "$@"
 	exit
 fi
-units=$(ls build/asan/tests/unit/test_* | grep -v '\.o$')
+units=$(ls build/asan/tests/unit/test_* | grep -v '\.[od]$')
 prove --exec '' --timer -f $units tests/*/*.t

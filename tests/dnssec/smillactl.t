@@ -3,7 +3,7 @@
 # lookup, verify for each record form, gen output that matches what the
 # zone publishes, and the exit codes scripts rely on.
 set -eu
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 ctl="$SMILLA_BUILD/smillactl"

@@ -3,7 +3,7 @@
 # smillactl's real lookups, including a timeout and libunbound's threads.
 # Any memory error or definite leak fails the test point.
 set -eu
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 vg() {
@@ -12,7 +12,7 @@ vg() {
 }
 
 for t in "$SMILLA_PLAIN"/tests/unit/test_*; do
-	case $t in *.o) continue ;; esac
+	case $t in *.o|*.d) continue ;; esac	# objects and their dependency files
 	vg "$t"
 	is "$rc" 0 "valgrind $(basename "$t")"
 	[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v '^ok' | sed 's/^/#   /' | head -30

@@ -38,26 +38,11 @@ pol8=docs/smilla-policyd.8
 mil8=docs/smilla.8
 example=contrib/smilla.conf
 
-n=0
-failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-
-diag() {
-	printf '%s\n' "$@" | sed 's/^/#   /'
-}
+# ok, diag, skip, done_testing
+. tests/lib/tap.sh
 
 finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || exit 1
+	done_testing || exit 1
 	exit 0
 }
 
@@ -321,8 +306,7 @@ if [ -x "$mil" ]; then
 		ok $? "$mil8 documents option -$o"
 	done
 else
-	n=$((n + 1))
-	echo "ok $n # SKIP smilla is not built ($mil)"
+	skip "smilla is not built ($mil)"
 fi
 
 finish

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # A stand-in Postfix policy server, for the e2e harness's self-test
-# (tests/e2e/harness-selftest.sh).  Core Perl modules only.
+# (tests/e2e/harness.t).  Core Perl modules only.
 #
 #   fake-policy.pl [--log FILE] [--pidfile FILE] SOCKET   listen on a unix socket
 #   fake-policy.pl [--log FILE] --stdin                   one connection on

@@ -12,7 +12,7 @@
 # Each has its own require_encryption_table and cache database.
 set -eu
 export LC_ALL=C
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 t_start=$EPOCHREALTIME

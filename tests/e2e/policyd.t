@@ -3,7 +3,7 @@
 # smtpd_tls_ask_ccert) calls the daemon; swaks is the sending MTA with
 # real certificates and the HELO names of the DNSSEC test bed.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)

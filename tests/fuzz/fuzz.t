@@ -1,22 +1,26 @@
 #!/bin/sh
 # Coverage-guided fuzzing (libFuzzer, with ASan and UBSan) of the
-# parsers that read what the network and DNS send: the policy request
-# parser, TLSA RDATA with fingerprint matching, the milter's MIME
-# sniffing, and RCPT TO paths.  Each target runs SMILLA_FUZZ_SECONDS (10) from a seed
-# corpus (the golden requests; RDATA sets and messages made here); a
+# parsers that read what the network and DNS send: every
+# tests/fuzz/fuzz_NAME.c, as the Makefile built it into SMILLA_FUZZ_B
+# (default: $SMILLA_PLAIN/fuzz, i.e. build/fuzz).  Each target runs
+# SMILLA_FUZZ_SECONDS (10) from a seed corpus, the files made here in
+# WORK/NAME (none yet for a new target: it starts from nothing); a
 # crash, a leak or a broken invariant fails the test and leaves the
 # input in the work directory.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 top=${SMILLA_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin="$top/build/fuzz"
+bin=${SMILLA_FUZZ_B:-${SMILLA_PLAIN:-$top/build}/fuzz}
 secs=${SMILLA_FUZZ_SECONDS:-10}
 work=$(mktemp -d /tmp/smilla-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/request" "$work/rdata" "$work/mime" "$work/addr"
-cp "$top"/tests/policy/golden/*.in "$work/request/"
+# The golden requests, without their comments (as golden.t sends them).
+for f in "$top"/tests/policy/golden/*.in; do
+	sed '/^#/d' "$f" > "$work/request/$(basename "$f")"
+done
 # RDATA sets: a length octet before each record (see fuzz_rdata.c).
 printf '\001\043\003\001\001%032d' 0 > "$work/rdata/311"
 printf '\000\003\003\000\000\003\002\001\001' > "$work/rdata/short"
@@ -40,7 +44,9 @@ printf '<"Ca\\rol"@Example.Test>' > "$work/addr/quoted"
 printf '<@r1.test,@r2.test:carol@x.test>' > "$work/addr/route"
 printf '<user@[IPv6:2001:db8::1]>' > "$work/addr/literal"
 
-for t in request rdata mime addr; do
+targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+for t in $targets; do
+	mkdir -p "$work/$t"
 	if [ ! -x "$bin/fuzz_$t" ]; then
 		ok 1 "fuzz_$t built (make fuzz)"
 		continue

@@ -5,7 +5,7 @@
 # ignores SIGHUP, and SIGTERM stops it (pid file removed when "user"
 # may).
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/proc.sh"
 require_bed
 

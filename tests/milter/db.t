@@ -7,7 +7,7 @@
 # goes through; one that cannot be opened at all leaves the milter
 # working without a cache, never down.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 # below N LIMIT: N is a number under LIMIT (one command, for check).
 below() { [ -n "$1" ] && [ "$1" -lt "$2" ]; }

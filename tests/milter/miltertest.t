@@ -8,7 +8,7 @@
 # miltertest 2.11 crashes on a replaced body past about 1 KB, so encrypted messages here stay small;
 # large ones go through Postfix in tests/e2e/milter.t.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)

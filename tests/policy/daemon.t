@@ -9,7 +9,7 @@
 # lowered under the running daemon, EMFILE) cost no CPU and a new
 # client is still answered.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)

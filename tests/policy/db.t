@@ -8,7 +8,7 @@
 # decides; one that cannot be opened at all leaves it deciding without
 # a cache, never down.
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 # below N LIMIT: N is a number under LIMIT (one command, for check).
 below() { [ -n "$1" ] && [ "$1" -lt "$2" ]; }

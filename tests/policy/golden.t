@@ -4,9 +4,14 @@
 # test bed and its answers must equal golden/NAME.ref byte for byte.
 # bad-*.in hold a malformed or oversized request after a good one: the
 # good one is answered, then the connection is closed without a reply.
+# Lines starting with '#' are comments, removed before the daemon reads
+# the file: before each request, what it tests and "# Expect: TEXT", how
+# its answer's action starts, or "# Expect: no answer" (a malformed
+# request, and any after it).  Each request has one, and the answers
+# must agree with them.
 # SMILLA_BLESS=1 writes missing .ref files (review them before commit).
 set -eu
-. "$(dirname "$0")/../dnssec/tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +37,7 @@ for in in "$here"/golden/*.in; do
 	name=$(basename "$in" .in)
 	ref="$here/golden/$name.ref"
 	case $name in req-*) conf=require ;; *) conf=plain ;; esac
-	sed -e "s/@GOOD_CERT@/$GOOD_CERT_SHA256_COLON/g" \
+	sed -e '/^#/d' -e "s/@GOOD_CERT@/$GOOD_CERT_SHA256_COLON/g" \
 	    -e "s/@GOOD_SPKI@/$GOOD_SPKI_SHA256_COLON/g" "$in" > "$work/$name.in"
 	set +e
 	"$pd" -c "$work/$conf.conf" -s < "$work/$name.in" > "$work/$name.out" 2> "$work/$name.log"
@@ -48,6 +53,25 @@ for in in "$here"/golden/*.in; do
 		ok 1 "$name: answers equal $name.ref"
 		sed 's/^/#   /' "$work/$name.diff" | head -40
 	fi
+	# The "# Expect:" lines, one per request, against the answers in order.
+	grep -a '^# Expect: ' "$in" | sed 's/^# Expect: //' > "$work/$name.expect" || true
+	is "$(wc -l < "$work/$name.expect")" "$(grep -ac '^request=' "$in")" \
+		"$name: one '# Expect:' comment per request"
+	sed -n 's/^action=//p' "$work/$name.out" > "$work/$name.actions"
+	wrong=$(awk -v NA="no answer" '
+		NR == FNR { want[++n] = $0; next }
+		{ got[++m] = $0 }
+		END {
+			j = 0
+			for (i = 1; i <= n; i++) {
+				if (want[i] == NA) continue
+				j++
+				if (substr(got[j], 1, length(want[i])) != want[i])
+					printf "request %d: want \"%s...\", got \"%s\"\n", i, want[i], got[j]
+			}
+			if (j != m) printf "%d answers expected, %d given\n", j, m
+		}' "$work/$name.expect" "$work/$name.actions")
+	is "$wrong" "" "$name: the answers are what '# Expect:' says"
 	answers=$(grep -c '^action=' "$work/$name.out" || true)
 	decisions=$(grep -c ' result=' "$work/$name.log" || true)
 	is "$decisions" "$answers" "$name: one log line per answer"

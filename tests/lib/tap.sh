@@ -1,10 +1,16 @@
-# tap.sh - TAP helpers for the shell tests, sourced by tests/*/*.t.
+# tap.sh - TAP helpers for the shell tests, sourced by every tests/*/*.t.
 #
 #   run CMD...            run a command, keep stdout+stderr in $out, rc in $rc
 #   ok COND-RC NAME       one test point from an exit status (0 = pass)
 #   is GOT WANT NAME      equality
 #   like TEXT PATTERN NAME  grep -E match
+#   unlike TEXT PATTERN NAME  the pattern must not match
+#   check NAME CMD...     one test point from a command's exit status
+#   skip NAME             a point that is skipped (counted, never failed)
+#   diag TEXT...          each argument's lines as "#" comments
 #   done_testing          the plan; exit status 1 if anything failed
+#   require_bed           load $BED_DIR/bed.env or fail (not under check.sh)
+#   wait_socket PATH      wait up to 5 s for a unix socket
 
 tap_n=0
 tap_fail=0
@@ -36,6 +42,15 @@ like() {
 		printf '%s\n' "$1" | sed 's/^/#   /' | head -20
 		printf '#  wanted /%s/\n' "$2"
 	fi
+}
+
+skip() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n # SKIP $1"
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/#   /'
 }
 
 run() {

@@ -13,10 +13,14 @@
 #   6. Postfix restarted with POLICY=spawn:/usr/bin/perl fake-policy.pl --stdin
 #   7. everything stopped; ps shows nothing left
 #
-# usage: tests/e2e/harness-selftest.sh [WORKDIR]
+# Part of make check: it is the one test of what a real Postfix sends a
+# policy server (attributes per stage, fingerprint form, spawn(8) user),
+# which the golden requests (tests/policy/golden/*.in) imitate.
+#
+# usage: tests/e2e/harness.t [WORKDIR]
 # Needs root.  WORKDIR defaults to a fresh /tmp/smilla-e2e.XXXXXX (mode
 # 755: the postfix user must traverse it); it is removed on success unless
-# KEEP=1, kept on failure.  Output is TAP-like; exit status 0 = all ok.
+# KEEP=1, kept on failure.  Output is TAP; exit status 0 = all ok.
 # shellcheck disable=SC2034 # R, D, M4: read by checks run through eval
 set -eu
 umask 022
@@ -24,7 +28,6 @@ umask 022
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 ROOT=$(cd "$HERE/../.." && pwd -P)
 PF_SH=$HERE/postfix.sh
-FAKE=$HERE/fake-policy.pl
 BED_SH=$ROOT/tests/bed/bed.sh
 
 if [ $# -ge 1 ]; then
@@ -38,27 +41,18 @@ chmod 755 "$WORK"
 BED=$WORK/bed
 PF=$WORK/pf
 mkdir -p "$PF"
+# spawn(8) runs the stand-in as nobody, who may not traverse the
+# checkout (a clone below a 0700 home): it runs from the work dir.
+cp "$HERE/fake-policy.pl" "$WORK/fake-policy.pl"
+chmod 755 "$WORK/fake-policy.pl"
+FAKE=$WORK/fake-policy.pl
 
-N=0
-FAILED=0
+# ok, check, done_testing
+. "$HERE/../lib/tap.sh"
 TIMES=$WORK/times
 : >"$TIMES"
 FP_PID=""
 
-ok() {
-	N=$((N + 1))
-	echo "ok $N - $*"
-}
-not_ok() {
-	N=$((N + 1))
-	FAILED=$((FAILED + 1))
-	echo "not ok $N - $*"
-}
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
 # timed LABEL COMMAND...: run, record the wall time (in a file: timed often
 # runs in a subshell, in a pipeline or $(...)), keep the exit status.
 timed() {
@@ -90,15 +84,16 @@ cleanup() {
 	"$PF_SH" stop "$PF" >/dev/null 2>&1 || true
 	stop_fake
 	"$BED_SH" stop "$BED" >/dev/null 2>&1 || true
-	if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-		echo "# FAILED ($FAILED of $N checks, exit $rc); work dir kept: $WORK"
+	if [ "$rc" -ne 0 ] || [ "$tap_fail" -ne 0 ]; then
+		echo "# FAILED ($tap_fail of $tap_n checks, exit $rc); work dir kept: $WORK"
 		[ "$rc" -ne 0 ] || rc=1
 	elif [ "${KEEP:-0}" = 1 ]; then
-		echo "# all $N checks ok; work dir kept: $WORK"
+		echo "# all $tap_n checks ok; work dir kept: $WORK"
 	else
 		rm -rf "$WORK"
-		echo "# all $N checks ok"
+		echo "# all $tap_n checks ok"
 	fi
+	echo "1..$tap_n"
 	exit "$rc"
 }
 trap cleanup EXIT
