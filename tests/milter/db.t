@@ -8,9 +8,9 @@
 # working without a cache, never down.
 set -eu
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/sqlite.sh"
 require_bed
 # below N LIMIT: N is a number under LIMIT (one command, for check).
-below() { [ -n "$1" ] && [ "$1" -lt "$2" ]; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 work="$BED_DIR/milter-db"
@@ -59,18 +59,7 @@ is "$(stat -c %a "$db-shm")" 640 "  -shm 0640"
 # write to the cache.
 run "$SMILLA_BUILD/smillactl" -c "$work/smilla.conf" cache flush
 is "$rc" 0 "cache flushed"
-(printf 'BEGIN EXCLUSIVE;\n'; sleep 7; printf 'COMMIT;\n') | sqlite3 "$db" &
-holder=$!
-locked=1
-for i in $(seq 1 50); do
-	if ! sqlite3 -cmd ".timeout 0" "$db" "BEGIN IMMEDIATE; ROLLBACK;" \
-		>/dev/null 2>&1; then
-		locked=0
-		break
-	fi
-	sleep 0.1
-done
-ok $locked "another process holds BEGIN EXCLUSIVE"
+check "another process holds BEGIN EXCLUSIVE" hold_lock "$db" 7
 t0=$(date +%s%N)
 message locked
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
