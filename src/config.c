@@ -33,103 +33,128 @@ static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_milter_socket(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
 
+/* Shorthands for the programs column of the table. */
+#define PD	SM_PROG_POLICYD
+#define MIL	SM_PROG_MILTER
+#define CTL	SM_PROG_CTL
+#define ALL	SM_PROG_ALL
+
 const struct sm_option sm_options[] = {
-	{ "trust_anchor_file", SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
+	{ "trust_anchor_file", ALL, SM_OPT_PATH, "/usr/share/dns/root.key", 0, 0,
 	  NULL, NULL,
 	  "DNSSEC trust anchors (DS or DNSKEY records in zone-file format)" },
-	{ "unbound_conf", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "unbound_conf", ALL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "optional unbound.conf for the resolver (stub zones, forwarders)" },
-	{ "dns_timeout", SM_OPT_TIME, "5", 1, 300, NULL, NULL,
+	{ "dns_timeout", ALL, SM_OPT_TIME, "5", 1, 300, NULL, NULL,
 	  "seconds a DNS lookup may take before it counts as a timeout" },
-	{ "db_path", SM_OPT_PATH, "/var/lib/smilla/smilla.db", 0, 0, NULL,
+	{ "db_path", ALL, SM_OPT_PATH, "/var/lib/smilla/smilla.db", 0, 0, NULL,
 	  NULL, "sqlite database shared by the cache and the reputation log" },
-	{ "db_mode", SM_OPT_STRING, "0640", 0, 0, NULL, check_mode,
+	{ "db_mode", ALL, SM_OPT_STRING, "0640", 0, 0, NULL, check_mode,
 	  "permissions of a database file created (octal), whatever the umask" },
-	{ "cache_min_ttl", SM_OPT_TIME, "60", 0, 31536000, NULL, NULL,
+	{ "cache_min_ttl", ALL, SM_OPT_TIME, "60", 0, 31536000, NULL, NULL,
 	  "cached answers are kept at least this long" },
-	{ "cache_max_ttl", SM_OPT_TIME, "86400", 0, 31536000, NULL, NULL,
+	{ "cache_max_ttl", ALL, SM_OPT_TIME, "86400", 0, 31536000, NULL, NULL,
 	  "cached answers are kept at most this long" },
-	{ "cache_negative_ttl", SM_OPT_TIME, "300", 0, 31536000, NULL, NULL,
+	{ "cache_negative_ttl", ALL, SM_OPT_TIME, "300", 0, 31536000, NULL, NULL,
 	  "how long NXDOMAIN and no-data answers are cached" },
-	{ "cache_bogus_ttl", SM_OPT_TIME, "60", 0, 3600, NULL, NULL,
+	{ "cache_bogus_ttl", ALL, SM_OPT_TIME, "60", 0, 3600, NULL, NULL,
 	  "how long DNSSEC-bogus answers are cached (0: never)" },
-	{ "log", SM_OPT_STRING, "syslog:mail", 0, 0, NULL, check_log,
+	{ "log", PD | MIL, SM_OPT_STRING, "syslog:mail", 0, 0, NULL, check_log,
 	  "where to log: stderr, syslog or syslog:FACILITY" },
-	{ "log_level", SM_OPT_ENUM, "info", 0, 0,
+	{ "log_level", PD | MIL, SM_OPT_ENUM, "info", 0, 0,
 	  "err|warning|notice|info|debug", NULL, "lowest level logged" },
-	{ "client_service_label", SM_OPT_STRING, "smtp-client", 0, 0, NULL,
+	{ "client_service_label", PD | CTL, SM_OPT_STRING, "smtp-client", 0, 0, NULL,
 	  check_label,
 	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
-	{ "reputation_retention", SM_OPT_TIME, "90d", 3600, 315360000, NULL,
+	{ "reputation_retention", ALL, SM_OPT_TIME, "90d", 3600, 315360000, NULL,
 	  NULL, "how long reputation events are kept" },
 
 	/* smilla-policyd */
-	{ "listen", SM_OPT_STRING, "unix:/run/smilla/policyd.sock", 0, 0, NULL,
+	{ "listen", PD, SM_OPT_STRING, "unix:/run/smilla/policyd.sock", 0, 0, NULL,
 	  check_listen,
 	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated" },
-	{ "user", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	{ "user", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "unprivileged user to run as after binding (empty: stay)" },
-	{ "socket_mode", SM_OPT_STRING, "0666", 0, 0, NULL, check_mode,
+	{ "socket_mode", PD | MIL, SM_OPT_STRING, "0666", 0, 0, NULL, check_mode,
 	  "permissions of unix listening sockets (octal)" },
-	{ "socket_owner", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	{ "socket_owner", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "owner of unix listening sockets, USER or USER:GROUP (empty: user)" },
-	{ "identity", SM_OPT_STRING, "helo, client_name, ccert_subject", 0, 0,
+	{ "identity", PD, SM_OPT_STRING, "helo, client_name, ccert_subject", 0, 0,
 	  NULL, check_identity,
 	  "client identity candidates, in order: helo, client_name, ccert_subject" },
-	{ "fingerprint_digest", SM_OPT_ENUM, "sha256", 0, 0, "sha256|sha512",
+	{ "fingerprint_digest", PD, SM_OPT_ENUM, "sha256", 0, 0, "sha256|sha512",
 	  NULL, "digest of Postfix's ccert fingerprints (smtpd_tls_fingerprint_digest)" },
-	{ "authserv_id", SM_OPT_STRING, "", 0, 0, NULL, check_header,
+	{ "authserv_id", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, check_header,
 	  "name of this server in result headers (empty: the host name)" },
-	{ "auth_header", SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
+	{ "auth_header", PD, SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
 	  check_header_name, "name of the result header" },
 	/* action_pass ... action_temperror: one per result word (words.h) */
 #define ACTION_OPTION_(code, word, action, doc) \
-	{ "action_" word, SM_OPT_STRING, action, 0, 0, NULL, check_action, \
+	{ "action_" word, PD, SM_OPT_STRING, action, 0, 0, NULL, check_action, \
 	  doc },
 	SM_RESULTS(ACTION_OPTION_)
-	{ "require_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "require_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "client hosts/domains that must pass DANE client authentication" },
-	{ "lookup_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "lookup_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "if set, only these client hosts/domains are looked up in DNS" },
-	{ "max_inflight", SM_OPT_INT, "0", 0, 100000, NULL, NULL,
+	{ "max_inflight", PD, SM_OPT_INT, "0", 0, 100000, NULL, NULL,
 	  "most DNS lookups in flight at once; beyond it: temperror (0: from the descriptor limit)" },
-	{ "max_connections", SM_OPT_INT, "0", 0, 1000000, NULL, NULL,
+	{ "max_connections", PD, SM_OPT_INT, "0", 0, 1000000, NULL, NULL,
 	  "most client connections held at once (0: from the descriptor limit)" },
-	{ "idle_timeout", SM_OPT_TIME, "330", 1, 86400, NULL, NULL,
+	{ "idle_timeout", PD, SM_OPT_TIME, "330", 1, 86400, NULL, NULL,
 	  "seconds a connection may sit idle or inside a request before it is closed" },
 	/* smilla (milter) */
-	{ "milter_socket", SM_OPT_STRING, "unix:/run/smilla/smilla.sock", 0, 0,
+	{ "milter_socket", MIL, SM_OPT_STRING, "unix:/run/smilla/smilla.sock", 0, 0,
 	  NULL, check_milter_socket,
 	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)" },
-	{ "pid_file", SM_OPT_PATH, "/run/smilla/smilla.pid", 0, 0, NULL, NULL,
+	{ "pid_file", MIL, SM_OPT_PATH, "/run/smilla/smilla.pid", 0, 0, NULL, NULL,
 	  "pid file written when smilla detaches (empty: none)" },
-	{ "local_domains", SM_OPT_STRING, "", 0, 0, NULL, NULL,
+	{ "local_domains", MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "recipient domains that are inbound (.example.test: and below)" },
-	{ "encrypt_outbound", SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
+	{ "encrypt_outbound", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
 	  "encrypt mail to recipients outside local_domains" },
-	{ "encrypt_inbound", SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
+	{ "encrypt_inbound", MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
 	  "encrypt mail to recipients in local_domains (encryption at rest)" },
-	{ "require_encryption_table", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "require_encryption_table", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "recipient domains/addresses whose mail must be encrypted" },
-	{ "require_local_part_case", SM_OPT_ENUM, "insensitive", 0, 0,
+	{ "require_local_part_case", MIL, SM_OPT_ENUM, "insensitive", 0, 0,
 	  "insensitive|exact", NULL,
 	  "how require_encryption_table compares local parts (delivery folds case)" },
-	{ "recipient_delimiter", SM_OPT_STRING, "+", 0, 0, NULL,
+	{ "recipient_delimiter", MIL, SM_OPT_STRING, "+", 0, 0, NULL,
 	  check_delimiter,
 	  "characters that start a local part's extension, as Postfix's (empty: none)" },
-	{ "smime_cipher", SM_OPT_ENUM, "aes256-cbc", 0, 0,
+	{ "smime_cipher", MIL, SM_OPT_ENUM, "aes256-cbc", 0, 0,
 	  "aes256-cbc|aes256-gcm", NULL,
 	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
-	{ "sender_copy_cert", SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "sender_copy_cert", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "certificate (PEM) every encrypted message is also encrypted to" },
-	{ "max_memory_body", SM_OPT_INT, "1048576", 0, 1073741824, NULL, NULL,
+	{ "max_memory_body", MIL, SM_OPT_INT, "1048576", 0, 1073741824, NULL, NULL,
 	  "message octets held in memory; beyond it a 0600 temporary file" },
-	{ "max_message_size", SM_OPT_INT, "67108864", 1024, 2147483647, NULL,
+	{ "max_message_size", MIL, SM_OPT_INT, "67108864", 1024, 2147483647, NULL,
 	  NULL, "largest message (octets) smilla encrypts" },
-	{ "status_header", SM_OPT_STRING, "X-Smilla", 0, 0, NULL,
+	{ "status_header", MIL, SM_OPT_STRING, "X-Smilla", 0, 0, NULL,
 	  check_header_name, "name of the milter's status header" },
-	{ NULL, 0, NULL, 0, 0, NULL, NULL, NULL }
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, NULL }
 };
+
+#undef PD
+#undef MIL
+#undef CTL
+#undef ALL
+
+const char *
+sm_config_type_name(enum sm_opt_type type)
+{
+	switch (type) {
+	case SM_OPT_STRING: return "string";
+	case SM_OPT_PATH: return "path";
+	case SM_OPT_INT: return "int";
+	case SM_OPT_TIME: return "time";
+	case SM_OPT_BOOL: return "bool";
+	case SM_OPT_ENUM: return "enum";
+	}
+	return "?";
+}
 
 struct value {
 	char *text;

@@ -4,9 +4,9 @@
  * Syntax: "key = value" lines; blank lines and lines whose first
  * non-blank character is '#' are ignored; a later line for the same key
  * overrides an earlier one.  Every key is declared once in the option
- * table (sm_options) with its type, default and a one-line description;
- * that table drives the parser, "smillactl config" and the man page
- * check.  Unknown keys and bad values are errors naming file and line.
+ * table (sm_options) with the programs that read it, its type, default,
+ * bounds and a one-line description; that table drives the parser,
+ * "smillactl config" (--table prints it whole) and the man page check.  Unknown keys and bad values are errors naming file and line.
  */
 #ifndef SM_CONFIG_H
 #define SM_CONFIG_H
@@ -22,8 +22,15 @@ enum sm_opt_type {
 	SM_OPT_ENUM	/* one of the words in "choices" */
 };
 
+/* The programs that read a key (sm_option.progs, a bit set). */
+#define SM_PROG_POLICYD	0x1	/* smilla-policyd */
+#define SM_PROG_MILTER	0x2	/* smilla */
+#define SM_PROG_CTL	0x4	/* smillactl */
+#define SM_PROG_ALL	(SM_PROG_POLICYD | SM_PROG_MILTER | SM_PROG_CTL)
+
 struct sm_option {
 	const char *name;
+	unsigned progs;		/* SM_PROG_* bits */
 	enum sm_opt_type type;
 	const char *def;	/* default, in config-file syntax */
 	long min, max;		/* SM_OPT_INT / SM_OPT_TIME bounds */
@@ -35,6 +42,9 @@ struct sm_option {
 
 /* The option table, terminated by an entry whose name is NULL. */
 extern const struct sm_option sm_options[];
+
+/* sm_config_type_name - "string", "path", "int", "time", "bool", "enum". */
+const char *sm_config_type_name(enum sm_opt_type type);
 
 struct sm_config;
 

@@ -8,7 +8,7 @@
  *                           --selector S --mtype M]
  *   smillactl [-c FILE] gen smimea --cert PEM --email ADDR
  *   smillactl [-c FILE] gen openpgpkey --key FILE --email ADDR
- *   smillactl [-c FILE] config [-v]
+ *   smillactl [-c FILE] config [-v] | config --table
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *
@@ -52,6 +52,7 @@ struct ctl {
 	int use_cache;
 	int verbose;
 	int words;		/* config --words */
+	int table;		/* config --table */
 	const char *cert, *chain, *name, *email, *key, *ca_file, *identity;
 	long since;		/* seconds back; 0: all */
 	int usage, selector, mtype;
@@ -68,7 +69,7 @@ usage(void)
 	      "  gen tlsa --cert PEM --name HOST [--usage U --selector S --mtype M]\n"
 	      "  gen smimea --cert PEM --email ADDRESS\n"
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
-	      "  config [-v]\n"
+	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
 	      "  report [--since DURATION] [--identity HOST] [--json]\n",
 	      stderr);
@@ -605,6 +606,48 @@ print_words(void)
 	return 0;
 }
 
+/*
+ * config --table: the option table itself, one tab-separated line per
+ * key: name, programs (comma-separated), type, default (as in the file;
+ * empty when none), range (MIN-MAX for numbers and durations, in
+ * seconds; the words, '|'-separated, for enums; "-" otherwise) and the
+ * one-line description.
+ */
+static int
+print_table(void)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} progs[] = {
+		{ SM_PROG_POLICYD, "smilla-policyd" },
+		{ SM_PROG_MILTER, "smilla" },
+		{ SM_PROG_CTL, "smillactl" },
+	};
+	const struct sm_option *o;
+	size_t i;
+
+	for (o = sm_options; o->name != NULL; o++) {
+		const char *sep = "";
+
+		printf("%s\t", o->name);
+		for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+			if (o->progs & progs[i].bit) {
+				printf("%s%s", sep, progs[i].name);
+				sep = ",";
+			}
+		printf("\t%s\t%s\t", sm_config_type_name(o->type), o->def);
+		if (o->type == SM_OPT_INT || o->type == SM_OPT_TIME)
+			printf("%ld-%ld", o->min, o->max);
+		else if (o->type == SM_OPT_ENUM)
+			printf("%s", o->choices);
+		else
+			putchar('-');
+		printf("\t%s\n", o->doc);
+	}
+	return 0;
+}
+
 static int
 cmd_config(struct ctl *ctl)
 {
@@ -612,6 +655,8 @@ cmd_config(struct ctl *ctl)
 
 	if (ctl->words)
 		return print_words();
+	if (ctl->table)
+		return print_table();
 
 	for (i = 0; sm_options[i].name != NULL; i++) {
 		const char *name = sm_options[i].name;
@@ -864,6 +909,7 @@ main(int argc, char **argv)
 		{ "since", required_argument, NULL, 10 },
 		{ "identity", required_argument, NULL, 11 },
 		{ "words", no_argument, NULL, 12 },
+		{ "table", no_argument, NULL, 13 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -892,6 +938,7 @@ main(int argc, char **argv)
 		case 10: ctl.since = duration(optarg); break;
 		case 11: ctl.identity = optarg; break;
 		case 12: ctl.words = 1; break;
+		case 13: ctl.table = 1; break;
 		default: usage();
 		}
 	}
