@@ -3,7 +3,9 @@
 #
 #  1. every key of the option table (as "smillactl config" prints it) has
 #     an ".It Cm KEY" entry in docs/smilla.conf.5, and every such entry
-#     is a real key;
+#     is a real key, and states the default and the range (numbers,
+#     durations) or words (enums) the table has ("smillactl config
+#     --table");
 #  2. docs/smillactl.1, docs/smilla.conf.5, docs/smilla-policyd.8 and
 #     docs/smilla.8 format without a warning (groff -mdoc -ww);
 #  3. every command word and option in the usage of smillactl appears in
@@ -98,6 +100,102 @@ for k in $doc_keys; do
 	word_in "$keys" "$k"
 	ok $? "$conf5 entry $k is a key of the option table"
 done
+
+# Defaults and ranges: what smilla.conf.5 states for each key against
+# the table itself ("smillactl config --table": key, programs, type,
+# default, range, doc; tab-separated).  A key's entry runs from its
+# ".It Cm KEY No =" line to the next such line.  Its "Default:" text
+# (the rest of that line, else the next line without its macro) must
+# begin with the default as written in the table ("empty" when there is
+# none); a number or duration must state "from MIN [unit] to MAX [unit]"
+# equal to the table's bounds (units second ... week); an enum entry
+# must name every one of its words with .Cm.
+"$ctl" -c /dev/null config --table >"$tmp/table"
+[ -s "$tmp/table" ] && [ "$(wc -l <"$tmp/table")" -eq "$(printf '%s\n' $keys | wc -l)" ]
+ok $? "smillactl config --table prints every key"
+
+awk '
+function unit(w) {
+	sub(/[.,;:)]+$/, "", w)
+	if (w ~ /^seconds?$/) return 1
+	if (w ~ /^minutes?$/) return 60
+	if (w ~ /^hours?$/) return 3600
+	if (w ~ /^days?$/) return 86400
+	if (w ~ /^weeks?$/) return 604800
+	return 0
+}
+function num(w) {
+	sub(/[.,;:)]+$/, "", w)
+	return w ~ /^[0-9]+$/ ? w : ""
+}
+function flush(   n, w, i, j, lo, hi, u1, u2) {
+	if (key == "") return
+	range = ""
+	n = split(text, w, " ")
+	for (i = 1; i + 2 <= n && range == ""; i++) {
+		if (w[i] != "from" || (lo = num(w[i + 1])) == "") continue
+		j = i + 2
+		u1 = unit(w[j])
+		if (u1) j++
+		if (w[j] != "to" || (hi = num(w[j + 1])) == "") continue
+		u2 = unit(w[j + 2])
+		if (!u2) u2 = 1
+		if (!u1) u1 = u2
+		range = (lo * u1) "-" (hi * u2)
+	}
+	printf "%s\t%s\t%s\t%s\n", key, def, range, words
+	key = ""
+}
+/^\.It Cm [a-z_0-9]+ No =/ {
+	flush()
+	key = $3; def = ""; text = ""; words = " "; want_def = 0
+	next
+}
+/^\.S[hs] / { flush(); next }
+key == "" { next }
+want_def { def = $0; sub(/^\.[A-Z][a-z] /, "", def); want_def = 0 }
+/^Default:/ {
+	def = $0
+	sub(/^Default: */, "", def)
+	if (def == "") want_def = 1
+}
+/^\.Cm / {
+	for (i = 2; i <= NF && $i !~ /^[A-Z][a-z]$/; i++) words = words $i " "
+}
+{ line = $0; sub(/^\.[A-Z][a-z] /, "", line); text = text " " line }
+END { flush() }
+' "$conf5" >"$tmp/stated"
+
+# Empty fields survive read only with a separator that is not white space.
+us=$(printf '\037')
+tr '\t' '\037' <"$tmp/table" >"$tmp/table.us"
+while IFS="$us" read -r k progs type def range doc; do
+	stated=$(awk -F '\t' -v k="$k" '$1 == k' "$tmp/stated")
+	sdef=$(printf '%s\n' "$stated" | cut -f2)
+	srange=$(printf '%s\n' "$stated" | cut -f3)
+	swords=$(printf '%s\n' "$stated" | cut -f4)
+	if [ -z "$def" ]; then
+		case $sdef in empty*) r=0 ;; *) r=1 ;; esac
+	else
+		case $sdef in
+		"$def" | "$def"[" ,.;:("]*) r=0 ;;
+		*) r=1 ;;
+		esac
+	fi
+	ok $r "$conf5: default of $k is ${def:-empty}"
+	[ $r -eq 0 ] || diag "the page says: Default: $sdef"
+	case $type in
+	int | time)
+		is "$srange" "$range" "$conf5: range of $k is $range" ;;
+	enum)
+		r=0
+		for w in $(printf '%s\n' "$range" | tr '|' ' '); do
+			case $swords in *" $w "*) ;; *) r=1 ;; esac
+		done
+		ok $r "$conf5: $k lists the words $range"
+		[ $r -eq 0 ] || diag "the entry names: $swords" ;;
+	esac
+done <"$tmp/table.us"
 
 # ---- 2. the pages format cleanly ----
 
