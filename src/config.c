@@ -391,9 +391,14 @@ parse_bool(const char *s)
 	return -1;
 }
 
+/*
+ * A number, or for IS_TIME a duration (NUMBER[s|m|h|d|w]), within
+ * [MIN, MAX]: the one parser of both, for the option table and for
+ * sm_config_duration.  The reason in WHY does not name a key.
+ */
 static int
-parse_number(const struct sm_option *o, const char *s, long *out, char *why,
-	     size_t whylen)
+parse_value(int is_time, const char *s, long min, long max, long *out,
+	    char *why, size_t whylen)
 {
 	char *end;
 	long mult = 1, v;
@@ -401,11 +406,11 @@ parse_number(const struct sm_option *o, const char *s, long *out, char *why,
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (end == s || errno != 0 || v < 0) {
-		sm_why(why, whylen, "%s: \"%s\" is not a %s", o->name, s,
-		       o->type == SM_OPT_TIME ? "duration" : "number");
+		sm_why(why, whylen, "\"%s\" is not a %s", s,
+		       is_time ? "duration" : "number");
 		return -1;
 	}
-	if (o->type == SM_OPT_TIME && *end != '\0' && end[1] == '\0') {
+	if (is_time && *end != '\0' && end[1] == '\0') {
 		switch (*end++) {
 		case 's': mult = 1; break;
 		case 'm': mult = 60; break;
@@ -416,19 +421,38 @@ parse_number(const struct sm_option *o, const char *s, long *out, char *why,
 		}
 	}
 	if (*end != '\0') {
-		sm_why(why, whylen, "%s: \"%s\" is not a %s", o->name, s,
-		       o->type == SM_OPT_TIME ?
-			       "duration (NUMBER[s|m|h|d|w])" : "number");
+		sm_why(why, whylen, "\"%s\" is not a %s", s,
+		       is_time ? "duration (NUMBER[s|m|h|d|w])" : "number");
 		return -1;
 	}
-	if (v > LONG_MAX / mult || v * mult < o->min || v * mult > o->max) {
-		sm_why(why, whylen, "%s: %s out of range (%ld..%ld%s)", o->name,
-		       s, o->min, o->max,
-		       o->type == SM_OPT_TIME ? " seconds" : "");
+	if (v > LONG_MAX / mult || v * mult < min || v * mult > max) {
+		sm_why(why, whylen, "%s out of range (%ld..%ld%s)", s, min, max,
+		       is_time ? " seconds" : "");
 		return -1;
 	}
 	*out = v * mult;
 	return 0;
+}
+
+static int
+parse_number(const struct sm_option *o, const char *s, long *out, char *why,
+	     size_t whylen)
+{
+	char inner[256];
+
+	if (parse_value(o->type == SM_OPT_TIME, s, o->min, o->max, out, inner,
+			sizeof(inner)) < 0) {
+		sm_why(why, whylen, "%s: %s", o->name, inner);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sm_config_duration(const char *s, long min, long max, long *out, char *why,
+		   size_t whylen)
+{
+	return parse_value(1, s, min, max, out, why, whylen);
 }
 
 static int

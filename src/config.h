@@ -96,6 +96,16 @@ void sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p);
 struct sm_db_params;
 void sm_config_db(const struct sm_config *cfg, struct sm_db_params *p);
 
+/*
+ * sm_config_duration - parse S as smilla.conf parses a duration:
+ * NUMBER[s|m|h|d|w], seconds without a suffix, within [MIN, MAX]
+ * seconds.  Returns 0 with the seconds in *OUT, or -1 with the reason
+ * in WHY (*OUT untouched).  For durations given elsewhere (smillactl's
+ * --since), so that there is one syntax.
+ */
+int sm_config_duration(const char *s, long min, long max, long *out,
+		       char *why, size_t whylen);
+
 /* sm_config_source - "file:line" where KEY was set, or "default". */
 const char *sm_config_source(const struct sm_config *cfg, const char *key);
 

@@ -859,23 +859,17 @@ cmd_report(struct ctl *ctl)
 	return n > 0 ? 0 : 1;
 }
 
-/* A duration as in smilla.conf: NUMBER[s|m|h|d|w]. */
+/* A duration as in smilla.conf (its parser): 1 second to 100 years. */
 static long
 duration(const char *arg)
 {
-	char *end;
-	long v = strtol(arg, &end, 10), mult = 1;
+	char why[256];
+	long v;
 
-	switch (*end) {
-	case 's': mult = 1; end++; break;
-	case 'm': mult = 60; end++; break;
-	case 'h': mult = 3600; end++; break;
-	case 'd': mult = 86400; end++; break;
-	case 'w': mult = 604800; end++; break;
-	}
-	if (end == arg || *end != '\0' || v <= 0 || v > 100L * 365 * 86400 / mult)
+	if (sm_config_duration(arg, 1, 100L * 365 * 86400, &v, why,
+			       sizeof(why)) < 0)
 		die(EX_USAGE, "bad duration \"%s\" (NUMBER[s|m|h|d|w])", arg);
-	return v * mult;
+	return v;
 }
 
 static int

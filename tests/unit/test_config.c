@@ -158,6 +158,34 @@ main(void)
 	   "failed set keeps the old value");
 	sm_config_free(cfg);
 
+	/* The duration parser others share (smillactl --since). */
+	{
+		long secs = -1;
+
+		ok(sm_config_duration("90d", 1, 315360000, &secs, why,
+				      sizeof(why)) == 0 && secs == 7776000,
+		   "duration 90d = 7776000 (%ld)", secs);
+		ok(sm_config_duration("15m", 1, 3600, &secs, why,
+				      sizeof(why)) == 0 && secs == 900,
+		   "duration 15m = 900 (%ld)", secs);
+		secs = 42;
+		ok(sm_config_duration("0", 1, 3600, &secs, why,
+				      sizeof(why)) < 0 &&
+		   strstr(why, "0 out of range (1..3600 seconds)") != NULL &&
+		   secs == 42, "duration below the bound refused: %s", why);
+		ok(sm_config_duration("2h", 1, 3600, &secs, why,
+				      sizeof(why)) < 0 &&
+		   strstr(why, "out of range") != NULL,
+		   "duration above the bound refused: %s", why);
+		ok(sm_config_duration("3x", 1, 3600, &secs, why,
+				      sizeof(why)) < 0 &&
+		   strstr(why, "\"3x\" is not a duration") != NULL,
+		   "bad suffix refused: %s", why);
+		ok(sm_config_duration("99999999999999999999w", 0, 3600, &secs,
+				      why, sizeof(why)) < 0,
+		   "overflow refused: %s", why);
+	}
+
 	/* Every option's default must parse (sm_config_new aborts if not)
 	   and carry a description. */
 	for (i = 0; sm_options[i].name != NULL; i++)
