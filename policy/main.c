@@ -33,8 +33,6 @@
 #include "priv.h"
 #include "server.h"
 
-#define DEFAULT_CONF "/etc/smilla/smilla.conf"
-
 static volatile sig_atomic_t got_hup, got_term;	/* got_term: the signal */
 
 static void
@@ -205,8 +203,7 @@ load_config(const char *path, char *why, size_t whylen)
 		sm_why(why, whylen, "out of memory");
 		return NULL;
 	}
-	if ((path != NULL || access(DEFAULT_CONF, F_OK) == 0) &&
-	    sm_config_load(cfg, path ? path : DEFAULT_CONF, why, whylen) < 0) {
+	if (sm_config_load_default(cfg, path, why, whylen) < 0) {
 		sm_config_free(cfg);
 		return NULL;
 	}

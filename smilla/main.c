@@ -34,8 +34,6 @@
 #include "rr.h"
 #include "session.h"
 
-#define DEFAULT_CONF "/etc/smilla/smilla.conf"
-
 /* Per SMTP connection. */
 struct conn {
 	struct mil_msg *msg;
@@ -568,9 +566,7 @@ main(int argc, char **argv)
 		fputs("smilla: out of memory\n", stderr);
 		return EX_OSERR;
 	}
-	if ((path != NULL || access(DEFAULT_CONF, F_OK) == 0) &&
-	    sm_config_load(cfg, path ? path : DEFAULT_CONF, why,
-			   sizeof(why)) < 0) {
+	if (sm_config_load_default(cfg, path, why, sizeof(why)) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return EX_CONFIG;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "config.h"
@@ -658,6 +659,17 @@ sm_config_load(struct sm_config *cfg, const char *path, char *why,
 	}
 	fclose(fp);
 	return rc == 0 ? check_all(cfg, path, why, whylen) : rc;
+}
+
+int
+sm_config_load_default(struct sm_config *cfg, const char *path, char *why,
+		       size_t whylen)
+{
+	/* The default file may be absent: the built-in defaults then apply. */
+	if (path == NULL && access(SM_CONFIG_DEFAULT_PATH, F_OK) != 0)
+		return 0;
+	return sm_config_load(cfg, path ? path : SM_CONFIG_DEFAULT_PATH, why,
+			      whylen);
 }
 
 static const struct value *

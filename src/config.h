@@ -62,6 +62,19 @@ void sm_config_free(struct sm_config *cfg);
 int sm_config_load(struct sm_config *cfg, const char *path, char *why,
 		   size_t whylen);
 
+/* The configuration file every program reads when not told another. */
+#define SM_CONFIG_DEFAULT_PATH "/etc/smilla/smilla.conf"
+
+/*
+ * sm_config_load_default - what every program does with its -c option:
+ * load PATH into CFG or, when PATH is NULL, SM_CONFIG_DEFAULT_PATH if
+ * that file exists (if it does not, CFG keeps the built-in defaults and
+ * the call succeeds).  A PATH given must exist.  Returns as
+ * sm_config_load.
+ */
+int sm_config_load_default(struct sm_config *cfg, const char *path,
+			   char *why, size_t whylen);
+
 /*
  * sm_config_set - set KEY to VALUE as if read from a file (for command
  * line overrides and tests).  Returns 0, or -1 with the reason in WHY.

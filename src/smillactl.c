@@ -41,7 +41,6 @@
 #include "util.h"
 #include "words.h"
 
-#define DEFAULT_CONF "/etc/smilla/smilla.conf"
 #define KEY_FILE_MAX (1024 * 1024)
 
 enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_TROUBLE = 2 };
@@ -155,11 +154,7 @@ load_config(const char *path)
 
 	if (cfg == NULL)
 		die(EX_OSERR, "%s", "out of memory");
-	/* The default file may be absent: defaults then apply. */
-	if (path == NULL && access(DEFAULT_CONF, F_OK) != 0)
-		return cfg;
-	if (sm_config_load(cfg, path ? path : DEFAULT_CONF, why,
-			   sizeof(why)) < 0)
+	if (sm_config_load_default(cfg, path, why, sizeof(why)) < 0)
 		die(EX_CONFIG, "%s", why);
 	return cfg;
 }

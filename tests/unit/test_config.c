@@ -158,6 +158,27 @@ main(void)
 	   "failed set keeps the old value");
 	sm_config_free(cfg);
 
+	/* What every program does with -c: a file given must load... */
+	cfg = sm_config_new();
+	ok(sm_config_load_default(cfg, conf_file("dns_timeout = 11\n"), why,
+				  sizeof(why)) == 0 &&
+	   sm_config_int(cfg, "dns_timeout") == 11, "load_default: file given");
+	ok(sm_config_load_default(cfg, "/nonexistent/smilla.conf", why,
+				  sizeof(why)) < 0 &&
+	   strstr(why, "/nonexistent/smilla.conf: No such file") != NULL,
+	   "load_default: a file given must exist: %s", why);
+	sm_config_free(cfg);
+	/* ... and without one, an absent default file means the defaults. */
+	cfg = sm_config_new();
+	if (access(SM_CONFIG_DEFAULT_PATH, F_OK) != 0)
+		ok(sm_config_load_default(cfg, NULL, why, sizeof(why)) == 0 &&
+		   strcmp(sm_config_source(cfg, "dns_timeout"), "default") == 0,
+		   "load_default: no %s, built-in defaults",
+		   SM_CONFIG_DEFAULT_PATH);
+	else
+		ok(1, "# SKIP %s exists here", SM_CONFIG_DEFAULT_PATH);
+	sm_config_free(cfg);
+
 	/* The duration parser others share (smillactl --since). */
 	{
 		long secs = -1;
