@@ -34,6 +34,17 @@ static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_milter_socket(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
 
+/* The words of the enum keys (log_level's are log.h's). */
+static const struct sm_name_code digests[] = {
+	{ "sha256", 0 }, { "sha512", 1 }, { NULL, -1 }
+};
+static const struct sm_name_code local_part_cases[] = {
+	{ "insensitive", 0 }, { "exact", 1 }, { NULL, -1 }
+};
+static const struct sm_name_code smime_ciphers[] = {
+	{ "aes256-cbc", 0 }, { "aes256-gcm", 1 }, { NULL, -1 }
+};
+
 /* Shorthands for the programs column of the table. */
 #define PD	SM_PROG_POLICYD
 #define MIL	SM_PROG_MILTER
@@ -63,7 +74,7 @@ const struct sm_option sm_options[] = {
 	{ "log", PD | MIL, SM_OPT_STRING, "syslog:mail", 0, 0, NULL, check_log,
 	  "where to log: stderr, syslog or syslog:FACILITY" },
 	{ "log_level", PD | MIL, SM_OPT_ENUM, "info", 0, 0,
-	  "err|warning|notice|info|debug", NULL, "lowest level logged" },
+	  sm_log_level_names, NULL, "lowest level logged" },
 	{ "client_service_label", PD | CTL, SM_OPT_STRING, "smtp-client", 0, 0, NULL,
 	  check_label,
 	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
@@ -83,7 +94,7 @@ const struct sm_option sm_options[] = {
 	{ "identity", PD, SM_OPT_STRING, "helo, client_name, ccert_subject", 0, 0,
 	  NULL, check_identity,
 	  "client identity candidates, in order: helo, client_name, ccert_subject" },
-	{ "fingerprint_digest", PD, SM_OPT_ENUM, "sha256", 0, 0, "sha256|sha512",
+	{ "fingerprint_digest", PD, SM_OPT_ENUM, "sha256", 0, 0, digests,
 	  NULL, "digest of Postfix's ccert fingerprints (smtpd_tls_fingerprint_digest)" },
 	{ "authserv_id", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, check_header,
 	  "name of this server in result headers (empty: the host name)" },
@@ -119,13 +130,13 @@ const struct sm_option sm_options[] = {
 	{ "require_encryption_table", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "recipient domains/addresses whose mail must be encrypted" },
 	{ "require_local_part_case", MIL, SM_OPT_ENUM, "insensitive", 0, 0,
-	  "insensitive|exact", NULL,
+	  local_part_cases, NULL,
 	  "how require_encryption_table compares local parts (delivery folds case)" },
 	{ "recipient_delimiter", MIL, SM_OPT_STRING, "+", 0, 0, NULL,
 	  check_delimiter,
 	  "characters that start a local part's extension, as Postfix's (empty: none)" },
 	{ "smime_cipher", MIL, SM_OPT_ENUM, "aes256-cbc", 0, 0,
-	  "aes256-cbc|aes256-gcm", NULL,
+	  smime_ciphers, NULL,
 	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
 	{ "sender_copy_cert", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "certificate (PEM) every encrypted message is also encrypted to" },
@@ -456,27 +467,34 @@ sm_config_duration(const char *s, long min, long max, long *out, char *why,
 	return parse_value(1, s, min, max, out, why, whylen);
 }
 
+/* The words of CHOICES as "a|b|c", in BUF of LEN octets. */
+static const char *
+join_words(const struct sm_name_code *choices, char *buf, size_t len)
+{
+	const struct sm_name_code *w;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (w = choices; w->name != NULL && n < len; w++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "|" : "",
+				      w->name);
+	return buf;
+}
+
 static int
 parse_enum(const struct sm_option *o, const char *s, long *out, char *why,
 	   size_t whylen)
 {
-	const char *p = o->choices;
-	size_t len = strlen(s);
-	long i;
+	char words[256];
+	int code = sm_name_code(o->choices, s);
 
-	for (i = 0; p != NULL; i++) {
-		const char *bar = strchr(p, '|');
-		size_t wl = bar ? (size_t)(bar - p) : strlen(p);
-
-		if (wl == len && strncmp(p, s, len) == 0) {
-			*out = i;
-			return 0;
-		}
-		p = bar ? bar + 1 : NULL;
+	if (code < 0) {
+		sm_why(why, whylen, "%s: \"%s\" is not one of %s", o->name, s,
+		       join_words(o->choices, words, sizeof(words)));
+		return -1;
 	}
-	sm_why(why, whylen, "%s: \"%s\" is not one of %s", o->name, s,
-	       o->choices);
-	return -1;
+	*out = code;
+	return 0;
 }
 
 static int

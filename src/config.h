@@ -13,13 +13,15 @@
 
 #include <stddef.h>
 
+#include "words.h"
+
 enum sm_opt_type {
 	SM_OPT_STRING,	/* free text (validated per option, if at all) */
 	SM_OPT_PATH,	/* a file name; empty means "not set" */
 	SM_OPT_INT,	/* decimal integer within [min, max] */
 	SM_OPT_TIME,	/* seconds; suffix s, m, h, d or w allowed */
 	SM_OPT_BOOL,	/* yes/no, true/false, on/off, 1/0 */
-	SM_OPT_ENUM	/* one of the words in "choices" */
+	SM_OPT_ENUM	/* one of the words of "choices" */
 };
 
 /* The programs that read a key (sm_option.progs, a bit set). */
@@ -34,7 +36,8 @@ struct sm_option {
 	enum sm_opt_type type;
 	const char *def;	/* default, in config-file syntax */
 	long min, max;		/* SM_OPT_INT / SM_OPT_TIME bounds */
-	const char *choices;	/* SM_OPT_ENUM: words separated by '|' */
+	/* SM_OPT_ENUM: the words and the codes sm_config_int gives */
+	const struct sm_name_code *choices;
 	/* extra check for strings: 0 ok, -1 with reason */
 	int (*check)(const char *value, char *why, size_t whylen);
 	const char *doc;

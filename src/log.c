@@ -29,8 +29,15 @@ static const struct {
 	{ "local7", LOG_LOCAL7 },
 };
 
-static const char *const level_names[] = { "err", "warning", "notice",
-					   "info", "debug" };
+const struct sm_name_code sm_log_level_names[] = {
+	{ "err", SM_LOG_ERR },
+	{ "warning", SM_LOG_WARNING },
+	{ "notice", SM_LOG_NOTICE },
+	{ "info", SM_LOG_INFO },
+	{ "debug", SM_LOG_DEBUG },
+	{ NULL, -1 }
+};
+/* syslog priorities, indexed by sm_log_level */
 static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				  LOG_DEBUG };
 
@@ -42,16 +49,18 @@ static int
 parse(const char *spec, const char *level, int *facility, int *sys, int *lvl,
       char *why, size_t whylen)
 {
-	size_t i;
+	const struct sm_name_code *w;
+	char words[128];
+	size_t i, n = 0;
 
-	*lvl = -1;
-	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-		if (strcmp(level, level_names[i]) == 0)
-			*lvl = (int)i;
-	if (*lvl < 0) {
-		sm_why(why, whylen,
-		       "unknown log level \"%s\" (err, warning, notice, info, debug)",
-		       level);
+	if ((*lvl = sm_name_code(sm_log_level_names, level)) < 0) {
+		words[0] = '\0';
+		for (w = sm_log_level_names; w->name != NULL && n < sizeof(words);
+		     w++)
+			n += (size_t)snprintf(words + n, sizeof(words) - n,
+					      "%s%s", n ? ", " : "", w->name);
+		sm_why(why, whylen, "unknown log level \"%s\" (%s)", level,
+		       words);
 		return -1;
 	}
 	*facility = LOG_MAIL;
@@ -119,8 +128,9 @@ sm_log(enum sm_log_level level, const char *fmt, ...)
 	if (use_syslog)
 		syslog(level_prio[level], "%s", line);
 	else
-		fprintf(stderr, "%s: %s: %s\n", ident_buf, level_names[level],
-			line);
+		/* the table is in code order: entry LEVEL is LEVEL's word */
+		fprintf(stderr, "%s: %s: %s\n", ident_buf,
+			sm_log_level_names[level].name, line);
 }
 
 int

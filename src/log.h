@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "words.h"
+
 enum sm_log_level {
 	SM_LOG_ERR,
 	SM_LOG_WARNING,
@@ -15,6 +17,13 @@ enum sm_log_level {
 	SM_LOG_INFO,
 	SM_LOG_DEBUG
 };
+
+/*
+ * The level words, most severe first, with their sm_log_level: the one
+ * list that sm_log_open, the log_level key of smilla.conf and its
+ * stderr lines take them from.
+ */
+extern const struct sm_name_code sm_log_level_names[];
 
 /*
  * sm_log_open - direct logging for program IDENT.  SPEC is "stderr",

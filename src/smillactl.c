@@ -620,6 +620,7 @@ print_table(void)
 		{ SM_PROG_CTL, "smillactl" },
 	};
 	const struct sm_option *o;
+	const struct sm_name_code *w;
 	size_t i;
 
 	for (o = sm_options; o->name != NULL; o++) {
@@ -635,7 +636,9 @@ print_table(void)
 		if (o->type == SM_OPT_INT || o->type == SM_OPT_TIME)
 			printf("%ld-%ld", o->min, o->max);
 		else if (o->type == SM_OPT_ENUM)
-			printf("%s", o->choices);
+			for (w = o->choices; w->name != NULL; w++)
+				printf("%s%s", w == o->choices ? "" : "|",
+				       w->name);
 		else
 			putchar('-');
 		printf("\t%s\n", o->doc);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/smilla-test-config-XXXXXX";
@@ -178,6 +179,31 @@ main(void)
 	else
 		ok(1, "# SKIP %s exists here", SM_CONFIG_DEFAULT_PATH);
 	sm_config_free(cfg);
+
+	/* log_level's words are log.h's, one list for both. */
+	{
+		const struct sm_name_code *w;
+		int all = 1;
+
+		for (i = 0; sm_options[i].name != NULL; i++)
+			if (strcmp(sm_options[i].name, "log_level") == 0)
+				break;
+		ok(sm_options[i].choices == sm_log_level_names,
+		   "log_level takes its words from sm_log_level_names");
+		cfg = sm_config_new();
+		for (w = sm_log_level_names; w->name != NULL; w++)
+			if (sm_config_set(cfg, "log_level", w->name, why,
+					  sizeof(why)) < 0 ||
+			    sm_config_int(cfg, "log_level") != w->code ||
+			    sm_log_check("stderr", w->name, why,
+					 sizeof(why)) < 0)
+				all = 0;
+		ok(all, "every level word is a log_level and an sm_log level");
+		ok(sm_log_check("stderr", "loud", why, sizeof(why)) < 0 &&
+		   strstr(why, "(err, warning, notice, info, debug)") != NULL,
+		   "unknown level names the words: %s", why);
+		sm_config_free(cfg);
+	}
 
 	/* The duration parser others share (smillactl --since). */
 	{
