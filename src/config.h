@@ -6,7 +6,8 @@
  * overrides an earlier one.  Every key is declared once in the option
  * table (sm_options) with the programs that read it, its type, default,
  * bounds and a one-line description; that table drives the parser,
- * "smillactl config" (--table prints it whole) and the man page check.  Unknown keys and bad values are errors naming file and line.
+ * "smillactl config" (--table prints it whole) and the man page check.
+ * Unknown keys and bad values are errors naming file and line.
  */
 #ifndef SM_CONFIG_H
 #define SM_CONFIG_H

@@ -55,8 +55,8 @@ parse(const char *spec, const char *level, int *facility, int *sys, int *lvl,
 
 	if ((*lvl = sm_name_code(sm_log_level_names, level)) < 0) {
 		words[0] = '\0';
-		for (w = sm_log_level_names; w->name != NULL && n < sizeof(words);
-		     w++)
+		for (w = sm_log_level_names;
+		     w->name != NULL && n < sizeof(words); w++)
 			n += (size_t)snprintf(words + n, sizeof(words) - n,
 					      "%s%s", n ? ", " : "", w->name);
 		sm_why(why, whylen, "unknown log level \"%s\" (%s)", level,
