@@ -65,68 +65,106 @@ answered(void *arg, struct sm_dns_result *res)
 	free(f);
 }
 
-/* Get candidate I of C's request a result, now or later. */
-void
-pol_flight_need(struct pol_conn *c, int i)
+/*
+ * The verdict of the previous request of the session, when it asked for
+ * the same names and keys and the memory cache entry it came from is
+ * still there.  1 when candidate I has its verdict.
+ */
+static int
+from_memo(struct pol_conn *c, int i, time_t now)
 {
-	struct pol_server *srv = c->srv;
-	const char *name = c->d.cand[i].owner;
-	const struct pol_mc *hit;
-	struct sm_dns_result *res = NULL;
 	struct pol_vmemo *m = &c->vmemo[i];
-	struct pol_flight *f;
-	struct pol_waiter *w;
-	time_t now = time(NULL);
-	char why[256];
 
-	/* Same names and keys as the last request, same cache entry. */
-	if (c->d.memo_hit && m->gen == srv->mc_gen && m->expires > now) {
+	if (c->d.memo_hit && m->gen == c->srv->mc_gen && m->expires > now) {
 		pol_verdict_set(&c->d, i, &m->v);
-		return;
+		return 1;
 	}
 	m->gen = 0;
-	if ((hit = pol_mc_get(srv, name, now)) != NULL) {
-		pol_found(&srv->pc, &c->d, i, hit->res);
-		m->gen = srv->mc_gen;
-		m->expires = hit->expires;
-		pol_verdict_get(&c->d, i, &m->v);
-		return;
-	}
+	return 0;
+}
+
+/* From the memory cache, remembered in the memo for the next request. */
+static int
+from_mcache(struct pol_conn *c, int i, time_t now)
+{
+	struct pol_server *srv = c->srv;
+	struct pol_vmemo *m = &c->vmemo[i];
+	const struct pol_mc *hit;
+
+	if ((hit = pol_mc_get(srv, c->d.cand[i].owner, now)) == NULL)
+		return 0;
+	pol_found(&srv->pc, &c->d, i, hit->res);
+	m->gen = srv->mc_gen;
+	m->expires = hit->expires;
+	pol_verdict_get(&c->d, i, &m->v);
+	return 1;
+}
+
+/*
+ * From the sqlite cache, kept in the memory cache too.  A cache that
+ * cannot be read is logged and counts as a miss: DNS answers.
+ */
+static int
+from_cache(struct pol_conn *c, int i, time_t now)
+{
+	struct pol_server *srv = c->srv;
+	struct sm_dns_result *res = NULL;
+	char why[256];
+
 	if (srv->cache != NULL &&
-	    sm_cache_get(srv->cache, name, SM_RR_TLSA, now, &res, why,
-			 sizeof(why)) < 0)
+	    sm_cache_get(srv->cache, c->d.cand[i].owner, SM_RR_TLSA, now, &res,
+			 why, sizeof(why)) < 0)
 		sm_log(SM_LOG_WARNING, "%s", why);
-	if (res != NULL) {
-		pol_found(&srv->pc, &c->d, i, res);
-		pol_mc_put(srv, res, (long)res->ttl, now);
-		return;
-	}
-	c->used_dns = 1;
+	if (res == NULL)
+		return 0;
+	pol_found(&srv->pc, &c->d, i, res);
+	pol_mc_put(srv, res, (long)res->ttl, now);
+	return 1;
+}
+
+/*
+ * The flight for NAME: the one in the air, or a new one (at most
+ * max_inflight).  NULL when none can be had, with candidate I failed
+ * for the reason.
+ */
+static struct pol_flight *
+flight_for(struct pol_conn *c, int i, const char *name)
+{
+	struct pol_server *srv = c->srv;
+	struct pol_flight *f;
+
 	for (f = srv->flights; f != NULL; f = f->next)
 		if (strcmp(f->name, name) == 0)
-			break;
-	if (f == NULL) {
-		if ((long)srv->nflights >= srv->max_inflight) {
-			pol_fail_lookup(&c->d, i, "too many lookups in flight");
-			return;
-		}
-		if ((f = calloc(1, sizeof(*f))) == NULL ||
-		    (f->name = strdup(name)) == NULL) {
-			free(f);
-			pol_fail_lookup(&c->d, i, "out of memory");
-			return;
-		}
-		f->srv = srv;
-		if (sm_dns_submit(srv->dns, name, SM_RR_TLSA, answered, f) < 0) {
-			free(f->name);
-			free(f);
-			pol_fail_lookup(&c->d, i, "cannot start lookup");
-			return;
-		}
-		f->next = srv->flights;
-		srv->flights = f;
-		srv->nflights++;
+			return f;
+	if ((long)srv->nflights >= srv->max_inflight) {
+		pol_fail_lookup(&c->d, i, "too many lookups in flight");
+		return NULL;
 	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->name = strdup(name)) == NULL) {
+		free(f);
+		pol_fail_lookup(&c->d, i, "out of memory");
+		return NULL;
+	}
+	f->srv = srv;
+	if (sm_dns_submit(srv->dns, name, SM_RR_TLSA, answered, f) < 0) {
+		free(f->name);
+		free(f);
+		pol_fail_lookup(&c->d, i, "cannot start lookup");
+		return NULL;
+	}
+	f->next = srv->flights;
+	srv->flights = f;
+	srv->nflights++;
+	return f;
+}
+
+/* Candidate I of C waits for F; C->waiting counts it. */
+static void
+wait_for(struct pol_conn *c, int i, struct pol_flight *f)
+{
+	struct pol_waiter *w;
+
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		/* The flight goes on; this request just cannot wait for it. */
 		pol_fail_lookup(&c->d, i, "out of memory");
@@ -137,6 +175,21 @@ pol_flight_need(struct pol_conn *c, int i)
 	w->next = f->waiters;
 	f->waiters = w;
 	c->waiting++;
+}
+
+/* Get candidate I of C's request a result, now or later. */
+void
+pol_flight_need(struct pol_conn *c, int i)
+{
+	struct pol_flight *f;
+	time_t now = time(NULL);
+
+	if (from_memo(c, i, now) || from_mcache(c, i, now) ||
+	    from_cache(c, i, now))
+		return;
+	c->used_dns = 1;
+	if ((f = flight_for(c, i, c->d.cand[i].owner)) != NULL)
+		wait_for(c, i, f);
 }
 
 void
