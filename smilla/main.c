@@ -152,31 +152,39 @@ on_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* One reputation row per recipient lookup. */
+/* One reputation row per recipient lookup: one per kind of key. */
 static void
 record(const struct conn *c, const struct mil_rcpt *r)
 {
 	struct sm_rep_event ev;
-	const char *result = mil_key_state_result(r->keys.state);
+	const struct mil_keys *k;
+	const char *result;
+	int i;
 
-	if (result == NULL || rep == NULL)
-		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.time = time(NULL);
-	ev.source = "milter";
-	ev.client_address = c->client;
-	ev.helo = c->helo;
-	ev.identity = r->addr;
-	ev.result = result;
-	ev.usage = r->keys.usage;
-	/* SMIMEA records the milter uses carry the whole certificate. */
-	ev.selector = r->keys.usage >= 0 ? SM_TLSA_SELECTOR_CERT : -1;
-	ev.mtype = r->keys.usage >= 0 ? SM_TLSA_MTYPE_FULL : -1;
-	ev.cert_fp = r->keys.fp;
-	ev.key_fp = r->keys.fp;	/* keys and changes: by certificate */
-	ev.tls_protocol = ev.tls_cipher = "";
-	if (sm_rep_add(rep, &ev) < 0)
-		sm_log(SM_LOG_WARNING, "reputation: out of memory");
+	for (i = 0; i < MIL_NKINDS && rep != NULL; i++) {
+		k = &r->keys[i];
+		if ((result = mil_key_state_result(k->state)) == NULL)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.time = time(NULL);
+		ev.source = "milter";
+		ev.client_address = c->client;
+		ev.helo = c->helo;
+		ev.identity = r->addr;
+		ev.result = result;
+		ev.key_type = mil_kind_record(k->kind);
+		ev.usage = k->usage;
+		/* SMIMEA records the milter uses carry the whole
+		   certificate; OPENPGPKEY ones have no such fields. */
+		ev.selector = k->usage >= 0 ? SM_TLSA_SELECTOR_CERT : -1;
+		ev.mtype = k->usage >= 0 ? SM_TLSA_MTYPE_FULL : -1;
+		ev.cert_fp = k->kind == MIL_SMIME ? k->fp : "";
+		ev.key_fp = k->fp;	/* keys and changes: by certificate
+					   or OpenPGP fingerprint */
+		ev.tls_protocol = ev.tls_cipher = "";
+		if (sm_rep_add(rep, &ev) < 0)
+			sm_log(SM_LOG_WARNING, "reputation: out of memory");
+	}
 }
 
 static sfsistat
@@ -186,7 +194,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	const struct mil_rcpt *r;
 	struct mil_reply reply;
 	enum mil_verdict v;
-	char e_addr[1024], e_why[512], e_reply[512];
+	char e_addr[1024], e_why[1200], e_reply[512], rwhy[600];
 
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
@@ -200,8 +208,9 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
 	       queue_id(ctx), sm_escape(r ? r->addr : "?", e_addr,
 					sizeof(e_addr)),
-	       r ? mil_key_state_word(r->keys.state) : "?",
-	       sm_escape_quoted(r ? r->keys.why : "", e_why, sizeof(e_why)),
+	       r ? mil_key_state_word(r->state) : "?",
+	       sm_escape_quoted(r ? mil_rcpt_why(r, rwhy, sizeof(rwhy)) : "",
+				e_why, sizeof(e_why)),
 	       reply.code, reply.xcode,
 	       sm_escape_quoted(reply.text, e_reply, sizeof(e_reply)));
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
@@ -255,7 +264,7 @@ add_header(SMFICTX *ctx, const struct conn *c, const char *name,
 	return smfi_addheader(ctx, (char *)name, buf);
 }
 
-/* The base64 body, its "\n" line ends made CRLF, in 64 KB pieces. */
+/* The new body, its "\n" line ends made CRLF, in 64 KB pieces. */
 static int
 replace_body(SMFICTX *ctx, struct mil_spool *body)
 {
@@ -305,10 +314,12 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 	    ((o->add_mime_version &&
 	      add_header(ctx, c, "MIME-Version", "1.0") != MI_SUCCESS) ||
 	     add_header(ctx, c, "Content-Type", o->content_type) != MI_SUCCESS ||
-	     add_header(ctx, c, "Content-Transfer-Encoding", "base64") !=
-		     MI_SUCCESS ||
-	     add_header(ctx, c, "Content-Disposition",
-			"attachment; filename=\"smime.p7m\"") != MI_SUCCESS ||
+	     (o->cte != NULL &&
+	      add_header(ctx, c, "Content-Transfer-Encoding", o->cte) !=
+		      MI_SUCCESS) ||
+	     (o->disposition != NULL &&
+	      add_header(ctx, c, "Content-Disposition", o->disposition) !=
+		      MI_SUCCESS) ||
 	     replace_body(ctx, o->body) != MI_SUCCESS))
 		return MI_FAILURE;
 	if (o->status[0] == '\0')

@@ -1,13 +1,14 @@
 /*
- * recipient.c - SMIMEA lookup and evaluation for one recipient.  The
- * contract is recipient.h.
+ * recipient.c - SMIMEA and OPENPGPKEY lookup and evaluation for one
+ * recipient.  The contract is recipient.h.
  *
+ *   mil_kind_format(kind) / mil_kind_record(kind) / mil_kind_parse(word)
  *   mil_keys_evaluate(res, addr, ca_file, k)	pure: answer -> keys
- *   mil_keys_clear(k)
+ *   mil_keys_init(k, state, why) / mil_keys_clear(k) / mil_keys_best(k, kinds)
  *   mil_key_state_word(state) / mil_key_state_result(state)
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
- *   mil_lookup_smimea(lk, addr, k)		cache, then DNS
- *   mil_lookup_recipient(lk, local, domain, fold, k)
+ *   mil_lookup_keys(lk, addr, kinds, k)	cache, then DNS at once
+ *   mil_lookup_recipient(lk, local, domain, fold, kinds, k)
  *						as given, then lowercase
  *
  * The sqlite handle is shared by the milter's threads, so cache calls
@@ -21,8 +22,19 @@
 #include "addr.h"
 #include "dane.h"
 #include "names.h"
+#include "pgp.h"
 #include "recipient.h"
 #include "smime.h"
+
+/* Per kind: the RR type and the owner name (the words are words.h's). */
+static const struct kind {
+	int type;
+	int (*name)(const char *addr, char *out, size_t outlen, char *why,
+		    size_t whylen);
+} kinds[MIL_NKINDS] = {
+	[MIL_SMIME] = { SM_RR_SMIMEA, sm_names_smimea },
+	[MIL_OPENPGP] = { SM_RR_OPENPGPKEY, sm_names_openpgpkey },
+};
 
 struct mil_lookup {
 	struct sm_cache *cache;
@@ -30,6 +42,24 @@ struct mil_lookup {
 	char *ca_file;
 	pthread_mutex_t lock;
 };
+
+const char *
+mil_kind_format(enum mil_kind kind)
+{
+	return sm_str_name_code(sm_format_names, (int)kind);
+}
+
+const char *
+mil_kind_record(enum mil_kind kind)
+{
+	return sm_str_name_code(sm_format_records, (int)kind);
+}
+
+int
+mil_kind_parse(const char *word)
+{
+	return sm_name_code(sm_format_names, word);
+}
 
 const char *
 mil_key_state_word(enum mil_key_state state)
@@ -49,12 +79,48 @@ mil_key_state_result(enum mil_key_state state)
 void
 mil_keys_clear(struct mil_keys *k)
 {
+	enum mil_kind kind;
+
 	if (k == NULL)
 		return;
+	kind = k->kind;
 	sm_blobs_free(k->certs, k->ncerts);
 	memset(k, 0, sizeof(*k));
+	k->kind = kind;
 	k->state = MIL_KEY_NONE;
 	k->usage = -1;
+}
+
+void
+mil_keys_init(struct mil_keys k[MIL_NKINDS], enum mil_key_state state,
+	      const char *why)
+{
+	int i;
+
+	for (i = 0; i < MIL_NKINDS; i++) {
+		memset(&k[i], 0, sizeof(k[i]));
+		k[i].kind = (enum mil_kind)i;
+		mil_keys_clear(&k[i]);
+		k[i].state = state;
+		sm_strlcpy(k[i].why, why, sizeof(k[i].why));
+	}
+}
+
+enum mil_kind
+mil_keys_best(const struct mil_keys k[MIL_NKINDS], unsigned want)
+{
+	static const enum mil_key_state order[] = {
+		MIL_KEY_SECURE, MIL_KEY_TEMPERROR, MIL_KEY_BOGUS,
+		MIL_KEY_UNUSABLE, MIL_KEY_INSECURE, MIL_KEY_NONE,
+	};
+	size_t o;
+	int i;
+
+	for (o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (i = 0; i < MIL_NKINDS; i++)
+			if ((want & MIL_KIND_BIT(i)) && k[i].state == order[o])
+				return (enum mil_kind)i;
+	return MIL_SMIME;	/* all skipped */
 }
 
 static int
@@ -78,9 +144,9 @@ add_cert(struct mil_keys *k, const uint8_t *der, size_t len)
 	return 0;
 }
 
-/* Is record RD usable for ADDR?  1, or 0 with the reason in WHY. */
+/* Is SMIMEA record RD usable for ADDR?  1, or 0 with the reason in WHY. */
 static int
-usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
+smimea_usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
        struct sm_tlsa *t, char *why, size_t whylen)
 {
 	struct sm_dane_cert_input in;
@@ -125,12 +191,52 @@ usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
 	return sm_smime_usable(&cert, why, whylen);
 }
 
+/* Add a usable record of RR to K: 0, or -1 when out of memory. */
+static int
+add_record(struct mil_keys *k, const struct sm_rdata *rd, const char *addr,
+	   const char *ca_file, char *why, size_t whylen)
+{
+	struct sm_tlsa t;
+	uint8_t d[SM_DIGEST_MAX];
+	struct sm_pgp_check pc;
+	struct sm_blob key = { (uint8_t *)rd->data, rd->len };
+	char detail[200];
+	int rc;
+
+	if (k->kind == MIL_OPENPGP) {
+		if ((rc = sm_pgp_usable(&key, addr, &pc, detail,
+					sizeof(detail))) < 0)
+			return -1;
+		if (rc == 0) {
+			/* The word first: it is what an admin greps for. */
+			sm_why(why, whylen, "%s (%s%s%s)",
+			       sm_pgp_unusable_word(pc.reason), pc.fpr,
+			       *pc.fpr ? ": " : "", detail);
+			return 0;
+		}
+		if (add_cert(k, rd->data, rd->len) < 0)
+			return -1;
+		if (k->fp[0] == '\0')
+			sm_strlcpy(k->fp, pc.fpr, sizeof(k->fp));
+		return 0;
+	}
+	if (!smimea_usable(rd, addr, ca_file, &t, why, whylen))
+		return 0;
+	if (add_cert(k, t.data, t.len) < 0)
+		return -1;
+	if (k->usage < 0) {
+		k->usage = t.usage;
+		if (sm_digest(SM_DIGEST_SHA256, t.data, t.len, d))
+			sm_hex_encode(d, 32, k->fp, 0);
+	}
+	return 0;
+}
+
 void
 mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
 		  const char *ca_file, struct mil_keys *k)
 {
-	struct sm_tlsa t;
-	uint8_t d[SM_DIGEST_MAX];
+	const char *rec = k->kind == MIL_OPENPGP ? "OPENPGPKEY" : "SMIMEA";
 	char why[256] = "";
 	size_t i;
 
@@ -160,31 +266,26 @@ mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
 	}
 	if (res->sec != SM_DNS_SECURE) {
 		k->state = MIL_KEY_INSECURE;
-		sm_strlcpy(k->why, "SMIMEA not DNSSEC-signed", sizeof(k->why));
+		sm_why(k->why, sizeof(k->why), "%s not DNSSEC-signed", rec);
 		return;
 	}
-	for (i = 0; i < res->count; i++) {
-		if (!usable(&res->rr[i], addr, ca_file, &t, why, sizeof(why)))
-			continue;
-		if (add_cert(k, t.data, t.len) < 0) {
+	for (i = 0; i < res->count; i++)
+		if (add_record(k, &res->rr[i], addr, ca_file, why,
+			       sizeof(why)) < 0) {
 			mil_keys_clear(k);
 			k->state = MIL_KEY_TEMPERROR;
 			sm_strlcpy(k->why, "out of memory", sizeof(k->why));
 			return;
 		}
-		if (k->usage < 0)
-			k->usage = t.usage;
-	}
 	if (k->ncerts == 0) {
 		k->state = MIL_KEY_UNUSABLE;
 		sm_strlcpy(k->why, *why ? why : "empty RRset", sizeof(k->why));
 		return;
 	}
 	k->state = MIL_KEY_SECURE;
-	if (sm_digest(SM_DIGEST_SHA256, k->certs[0].data, k->certs[0].len, d))
-		sm_hex_encode(d, 32, k->fp, 0);
-	sm_why(k->why, sizeof(k->why), "%zu certificate%s", k->ncerts,
-	       k->ncerts == 1 ? "" : "s");
+	sm_why(k->why, sizeof(k->why), "%zu %s", k->ncerts,
+	       k->kind == MIL_OPENPGP ? (k->ncerts == 1 ? "key" : "keys") :
+	       (k->ncerts == 1 ? "certificate" : "certificates"));
 }
 
 struct mil_lookup *
@@ -215,64 +316,105 @@ mil_lookup_free(struct mil_lookup *lk)
 	free(lk);
 }
 
-void
-mil_lookup_smimea(struct mil_lookup *lk, const char *addr,
-		  struct mil_keys *k)
+/* K's answer from the cache into *RES: 1 found, 0 not (locks LK). */
+static int
+cached(struct mil_lookup *lk, const char *name, int type, time_t now,
+       struct sm_dns_result **res)
 {
-	struct sm_dns_result *res = NULL;
-	char name[SM_NAME_BUF];
-	time_t now = time(NULL);
-	int hit = 0;
+	int hit;
 
-	mil_keys_clear(k);
-	if (sm_names_smimea(addr, name, sizeof(name), k->why,
-			    sizeof(k->why)) < 0) {
-		k->state = MIL_KEY_NONE;
-		return;
+	if (lk->cache == NULL)
+		return 0;
+	pthread_mutex_lock(&lk->lock);
+	hit = sm_cache_get(lk->cache, name, type, now, res, NULL, 0) == 1;
+	pthread_mutex_unlock(&lk->lock);
+	return hit;
+}
+
+void
+mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned want,
+		struct mil_keys k[MIL_NKINDS])
+{
+	char names[MIL_NKINDS][SM_NAME_BUF];
+	const char *ask[MIL_NKINDS];
+	int types[MIL_NKINDS], slot[MIL_NKINDS];
+	struct sm_dns_result *res[MIL_NKINDS] = { NULL }, *got[MIL_NKINDS];
+	time_t now = time(NULL);
+	size_t n = 0, j;
+	int i;
+
+	for (i = 0; i < MIL_NKINDS; i++) {
+		if (!(want & MIL_KIND_BIT(i)))
+			continue;
+		mil_keys_clear(&k[i]);
+		if (kinds[i].name(addr, names[i], sizeof(names[i]), k[i].why,
+				  sizeof(k[i].why)) < 0) {
+			want &= ~MIL_KIND_BIT(i);	/* no such name: none */
+			continue;
+		}
+		if ((k[i].cached = cached(lk, names[i], kinds[i].type, now,
+					  &res[i])))
+			continue;
+		slot[n] = i;
+		ask[n] = names[i];
+		types[n++] = kinds[i].type;
 	}
-	if (lk->cache != NULL) {
-		pthread_mutex_lock(&lk->lock);
-		hit = sm_cache_get(lk->cache, name, SM_RR_SMIMEA, now, &res, NULL,
-				   0) == 1;
-		pthread_mutex_unlock(&lk->lock);
-	}
-	if (!hit) {
-		res = mil_resolve(lk->resolver, name, SM_RR_SMIMEA);
-		if (res != NULL && lk->cache != NULL) {
-			pthread_mutex_lock(&lk->lock);
-			sm_cache_put(lk->cache, res, now, NULL, 0);
-			pthread_mutex_unlock(&lk->lock);
+	if (n > 0) {
+		mil_resolve_all(lk->resolver, ask, types, n, got);
+		for (j = 0; j < n; j++) {
+			res[slot[j]] = got[j];
+			if (got[j] != NULL && lk->cache != NULL) {
+				pthread_mutex_lock(&lk->lock);
+				sm_cache_put(lk->cache, got[j], now, NULL, 0);
+				pthread_mutex_unlock(&lk->lock);
+			}
 		}
 	}
-	mil_keys_evaluate(res, addr, lk->ca_file, k);
-	k->cached = hit;
-	sm_dns_result_free(res);
+	for (i = 0; i < MIL_NKINDS; i++) {
+		if (!(want & MIL_KIND_BIT(i)))
+			continue;
+		mil_keys_evaluate(res[i], addr, lk->ca_file, &k[i]);
+		sm_dns_result_free(res[i]);
+	}
 }
 
 void
 mil_lookup_recipient(struct mil_lookup *lk, const char *local,
-		     const char *domain, int fold, struct mil_keys *k)
+		     const char *domain, int fold, unsigned want,
+		     struct mil_keys k[MIL_NKINDS])
 {
 	size_t ll = strlen(local);
 	char *addr = malloc(ll + strlen(domain) + 2);
+	unsigned again = 0;
+	int i;
 
 	if (addr == NULL) {
-		mil_keys_clear(k);
-		k->state = MIL_KEY_TEMPERROR;
-		sm_strlcpy(k->why, "out of memory", sizeof(k->why));
+		for (i = 0; i < MIL_NKINDS; i++)
+			if (want & MIL_KIND_BIT(i)) {
+				mil_keys_clear(&k[i]);
+				k[i].state = MIL_KEY_TEMPERROR;
+				sm_strlcpy(k[i].why, "out of memory",
+					   sizeof(k[i].why));
+			}
 		return;
 	}
 	/* The last '@' is the domain's: a quoted local part may hold one. */
 	sprintf(addr, "%s@%s", local, domain);
-	mil_lookup_smimea(lk, addr, k);
-	if (k->state == MIL_KEY_NONE && fold && sm_addr_has_upper(local)) {
+	mil_lookup_keys(lk, addr, want, k);
+	for (i = 0; i < MIL_NKINDS; i++)
+		if ((want & MIL_KIND_BIT(i)) && k[i].state == MIL_KEY_NONE)
+			again |= MIL_KIND_BIT(i);
+	if (again && fold && sm_addr_has_upper(local)) {
 		addr[ll] = '\0';
 		sm_addr_fold(addr);
 		addr[ll] = '@';
-		mil_lookup_smimea(lk, addr, k);
-		if (k->state != MIL_KEY_NONE)
-			sm_strlcpy(k->why + strlen(k->why), " (local part lowercased)",
-				   sizeof(k->why) - strlen(k->why));
+		mil_lookup_keys(lk, addr, again, k);
+		for (i = 0; i < MIL_NKINDS; i++)
+			if ((again & MIL_KIND_BIT(i)) &&
+			    k[i].state != MIL_KEY_NONE)
+				sm_strlcpy(k[i].why + strlen(k[i].why),
+					   " (local part lowercased)",
+					   sizeof(k[i].why) - strlen(k[i].why));
 	}
 	free(addr);
 }

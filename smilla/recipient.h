@@ -1,15 +1,21 @@
 /*
- * recipient.h - what the milter knows about one recipient's S/MIME
- * keys: the SMIMEA RRset at the recipient's hashed owner name (RFC
- * 8162), looked up through the shared cache, and the certificates in
- * it that mail can be encrypted to.
+ * recipient.h - what the milter knows about one recipient's keys: the
+ * SMIMEA RRset (RFC 8162) and the OPENPGPKEY RRset (RFC 7929) at the
+ * recipient's hashed owner names, looked up through the shared cache
+ * and concurrently in DNS, and the keys in them that mail can be
+ * encrypted to.  Only DNSSEC-secure RRsets are used.
  *
- * A record is usable when the RRset is DNSSEC-secure, it carries the
+ * An SMIMEA record is usable when the RRset is DNSSEC-secure, it carries the
  * whole certificate (selector 0, matching type 0), its usage is DANE-EE
  * (3, taken as is, RFC 7671 section 5.1) or PKIX-EE (1, the certificate
  * must verify against the CA store for the address), and the key can
  * receive encrypted mail (sm_smime_usable).  DANE-TA and PKIX-TA
  * records need a chain the record does not carry.
+ *
+ * An OPENPGPKEY record is usable when its key passes sm_pgp_check
+ * (pgp.h): a valid, unrevoked primary key, a valid encryption (sub)key
+ * that has not expired, and a valid user ID with exactly the
+ * recipient's address.
  */
 #ifndef MIL_RECIPIENT_H
 #define MIL_RECIPIENT_H
@@ -23,12 +29,39 @@
 #define MIL_KEY_ENUM_(code, word, result) MIL_KEY_##code = SM_KEY_##code,
 enum mil_key_state { SM_KEY_STATES(MIL_KEY_ENUM_) };
 
+/*
+ * The kinds of keys: the formats of words.h (SM_FORMATS), in the order
+ * of struct mil_rcpt's keys[].
+ */
+enum mil_kind {
+	MIL_SMIME = SM_FORMAT_SMIME,	/* SMIMEA records, S/MIME */
+	MIL_OPENPGP = SM_FORMAT_OPENPGP	/* OPENPGPKEY records, PGP/MIME */
+};
+#define MIL_NKINDS SM_NFORMATS
+#define MIL_KIND_BIT(kind) (1u << (kind))
+#define MIL_KINDS_ALL (MIL_KIND_BIT(MIL_SMIME) | MIL_KIND_BIT(MIL_OPENPGP))
+
+/* mil_kind_format - the encryption_formats word: "smime", "openpgp". */
+const char *mil_kind_format(enum mil_kind kind);
+
+/* mil_kind_record - the record's name: "smimea", "openpgpkey". */
+const char *mil_kind_record(enum mil_kind kind);
+
+/* mil_kind_parse - the kind of an encryption_formats word, or -1. */
+int mil_kind_parse(const char *word);
+
 struct mil_keys {
+	enum mil_kind kind;
 	enum mil_key_state state;
-	struct sm_blob *certs;	/* usable certificates (DER), owned */
+	/* usable keys, owned: certificates (DER) for SMIMEA, transferable
+	   public keys (the RDATA) for OPENPGPKEY */
+	struct sm_blob *certs;
 	size_t ncerts;
-	int usage;		/* usage of the first usable record, or -1 */
-	char fp[65];		/* SHA-256 of the first certificate, hex */
+	int usage;		/* SMIMEA: usage of the first usable record,
+				   or -1 */
+	char fp[65];		/* SMIMEA: SHA-256 of the first certificate;
+				   OPENPGPKEY: the first key's fingerprint;
+				   hex */
 	int cached;		/* the answer came from the cache */
 	char why[256];		/* for the log */
 };
@@ -41,13 +74,33 @@ const char *mil_key_state_word(enum mil_key_state state);
  */
 const char *mil_key_state_result(enum mil_key_state state);
 
-/* mil_keys_clear - free what K holds, reset it (state none); NULL allowed. */
+/*
+ * mil_keys_clear - free what K holds, reset it (state none, kind
+ * kept); NULL allowed.
+ */
 void mil_keys_clear(struct mil_keys *k);
 
 /*
- * mil_keys_evaluate - fill K from the SMIMEA answer RES (NULL: out of
- * memory) for ADDR; CA_FILE is the PKIX store for usage 1 (NULL: the
- * system's).  K must be cleared.
+ * mil_keys_init - K[i] cleared, of kind i, state STATE (MIL_KEY_NONE or
+ * MIL_KEY_SKIPPED) with WHY, for each of the MIL_NKINDS kinds.
+ */
+void mil_keys_init(struct mil_keys k[MIL_NKINDS], enum mil_key_state state,
+		   const char *why);
+
+/*
+ * mil_keys_best - what K[] (one per kind, of the kinds in KINDS) add up
+ * to, for decisions and the log: secure when any kind is; else the
+ * first of temperror, bogus, unusable, insecure, none, skipped that a
+ * kind has (a retry may find a key: those come first).  Returns the
+ * index of the kind that gave it.
+ */
+enum mil_kind mil_keys_best(const struct mil_keys k[MIL_NKINDS],
+			    unsigned kinds);
+
+/*
+ * mil_keys_evaluate - fill K (of K->kind, cleared) from the answer RES
+ * (NULL: out of memory) for ADDR; CA_FILE is the PKIX store for SMIMEA
+ * usage 1 (NULL: the system's).
  */
 void mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
 		       const char *ca_file, struct mil_keys *k);
@@ -66,17 +119,23 @@ struct mil_lookup *mil_lookup_new(struct sm_cache *cache,
  * stay the caller's.
  */
 void mil_lookup_free(struct mil_lookup *lk);
-/* mil_lookup_smimea - the keys of ADDR into K (cleared first). */
-void mil_lookup_smimea(struct mil_lookup *lk, const char *addr,
-		       struct mil_keys *k);
 /*
- * mil_lookup_recipient - the keys of the mailbox LOCAL (unquoted, as
- * given) @ DOMAIN into K: the local part as given first; when that
- * finds nothing (NXDOMAIN/NODATA), FOLD is set and LOCAL has ASCII
- * uppercase, the lowercased local part (RFC 7929 section 4, RFC 8162
- * section 3: publishers hash the local part as given, most tools
- * lowercase it).  The OPENPGPKEY lookup keeps the same order.
+ * mil_lookup_keys - the keys of ADDR, of each kind in KINDS (a set of
+ * MIL_KIND_BIT), into K[kind] (cleared first; the other kinds are left
+ * alone): from the cache where it has the answer, the rest from DNS at
+ * once, so that lookups that all time out cost one dns_timeout.
+ */
+void mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned kinds,
+		     struct mil_keys k[MIL_NKINDS]);
+/*
+ * mil_lookup_recipient - mil_lookup_keys for the mailbox LOCAL
+ * (unquoted, as given) @ DOMAIN: the local part as given first; for
+ * each kind that found nothing (NXDOMAIN/NODATA), when FOLD is set and
+ * LOCAL has ASCII uppercase, the lowercased local part (RFC 7929
+ * section 4, RFC 8162 section 3: publishers hash the local part as
+ * given, GnuPG and most tools lowercase it).
  */
 void mil_lookup_recipient(struct mil_lookup *lk, const char *local,
-			  const char *domain, int fold, struct mil_keys *k);
+			  const char *domain, int fold, unsigned kinds,
+			  struct mil_keys k[MIL_NKINDS]);
 #endif

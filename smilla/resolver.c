@@ -4,6 +4,7 @@
  *
  *   mil_resolver_new(dns, why, whylen) / mil_resolver_free(r)
  *   mil_resolve(r, name, type)
+ *   mil_resolve_all(r, names, types, n, res)	several at once
  *
  * A caller queues a request on its own stack and sleeps on the shared
  * condition variable; the thread wakes on a pipe, submits what is
@@ -190,23 +191,52 @@ mil_resolver_free(struct mil_resolver *r)
 	free(r);
 }
 
-struct sm_dns_result *
-mil_resolve(struct mil_resolver *r, const char *name, int type)
+void
+mil_resolve_all(struct mil_resolver *r, const char *const *names,
+		const int *types, size_t n, struct sm_dns_result **res)
 {
-	struct request req = { name, type, 0, NULL, r, NULL };
+	struct request one, *req = n == 1 ? &one : calloc(n, sizeof(*req));
+	size_t i, left = n;
 
+	if (req == NULL) {
+		for (i = 0; i < n; i++)
+			res[i] = failure(names[i], types[i], "out of memory");
+		return;
+	}
 	pthread_mutex_lock(&r->lock);
 	if (r->stop) {
 		pthread_mutex_unlock(&r->lock);
-		return failure(name, type, "shutting down");
+		for (i = 0; i < n; i++)
+			res[i] = failure(names[i], types[i], "shutting down");
+		goto done;
 	}
-	req.next = r->queue;
-	r->queue = &req;
+	for (i = 0; i < n; i++) {
+		req[i] = (struct request){ names[i], types[i], 0, NULL, r,
+					   r->queue };
+		r->queue = &req[i];
+	}
 	pthread_mutex_unlock(&r->lock);
 	poke(r);
 	pthread_mutex_lock(&r->lock);
-	while (!req.done)
-		pthread_cond_wait(&r->answered, &r->lock);
+	while (left > 0) {
+		for (left = 0, i = 0; i < n; i++)
+			left += !req[i].done;
+		if (left > 0)
+			pthread_cond_wait(&r->answered, &r->lock);
+	}
 	pthread_mutex_unlock(&r->lock);
-	return req.res;
+	for (i = 0; i < n; i++)
+		res[i] = req[i].res;
+done:
+	if (req != &one)
+		free(req);
+}
+
+struct sm_dns_result *
+mil_resolve(struct mil_resolver *r, const char *name, int type)
+{
+	struct sm_dns_result *res;
+
+	mil_resolve_all(r, &name, &type, 1, &res);
+	return res;
 }

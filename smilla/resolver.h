@@ -30,4 +30,12 @@ void mil_resolver_free(struct mil_resolver *r);
  */
 struct sm_dns_result *mil_resolve(struct mil_resolver *r, const char *name,
 				  int type);
+/*
+ * mil_resolve_all - look the N NAMES/TYPES up at once and wait for all
+ * of them: N lookups that all time out cost one DNS timeout.  RES[i] is
+ * the owned answer for NAMES[i], NULL only when out of memory.
+ */
+void mil_resolve_all(struct mil_resolver *r, const char *const *names,
+		     const int *types, size_t n, struct sm_dns_result **res);
+
 #endif

@@ -16,17 +16,20 @@
  *
  * Decisions, in order: a message that is already encrypted is left
  * alone, but for its status header; one whose recipients all have
- * usable keys is encrypted (unless it is over max_message_size); any
- * other passes as it is, with a status header.  "Already encrypted" is
+ * usable keys in one format is encrypted (unless it is over
+ * max_message_size), in the first format of encryption_formats that
+ * covers them all: S/MIME, or PGP/MIME (RFC 3156: a "Version: 1"
+ * control part and the armored message); any other passes as it is,
+ * with a status header.  "Already encrypted" is
  * what the body is, not what the header says: when the header claims
  * an encrypted shape the body is kept (a spool of its own, bounded by
  * max_message_size) and checked at the end (mime.c).  Incoming status
  * headers are deleted on every path that delivers.
  *
  * Recipients that require encryption are refused at RCPT time when they
- * cannot get it, and never share a transaction with recipients that
- * cannot be encrypted to (452: the client sends them in a transaction
- * of their own); at the end a required recipient gets encrypted mail,
+ * cannot get it, and never share a transaction with recipients they
+ * have no format in common with (452: the client sends them in a
+ * transaction of their own); at the end a required recipient gets encrypted mail,
  * a verified already encrypted one, or a refusal.
  *
  * Recipients are compared as Postfix delivers them: the RCPT argument
@@ -46,6 +49,7 @@
 #include "cert.h"
 #include "mime.h"
 #include "names.h"
+#include "pgp.h"
 #include "session.h"
 
 struct mil_msg {
@@ -71,6 +75,7 @@ struct mil_msg {
 	size_t size;
 	char error[256];
 	char why_not[256];		/* why the claim did not verify */
+	char boundary[48];		/* PGP/MIME */
 };
 
 const char *
@@ -91,7 +96,67 @@ mil_policy_clear(struct mil_policy *p)
 	sm_split_free(p->local, p->nlocal);
 	sm_table_free(p->require);
 	sm_blobs_free(p->copy, p->ncopy);
+	sm_blobs_free(p->pgp_copy, p->npgp_copy);
 	memset(p, 0, sizeof(*p));
+}
+
+/* encryption_formats: the words in order (config checked them). */
+static int
+load_formats(struct mil_policy *p, const char *value, char *why,
+	     size_t whylen)
+{
+	char **w;
+	size_t n, i;
+	int k;
+
+	if (sm_split(value, &w, &n) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((k = mil_kind_parse(w[i])) >= 0 &&
+		    !(p->kinds & MIL_KIND_BIT(k)) && p->nformats < MIL_NKINDS) {
+			p->formats[p->nformats++] = (enum mil_kind)k;
+			p->kinds |= MIL_KIND_BIT(k);
+		}
+	sm_split_free(w, n);
+	return 0;
+}
+
+/* sender_copy_key: an OpenPGP public key file, as its transferable key. */
+static int
+load_pgp_copy(struct mil_policy *p, const char *path, char *why,
+	      size_t whylen)
+{
+	uint8_t *buf;
+	size_t len;
+	struct sm_pgp_check pc;
+	char r[256];
+	int rc = -1;
+
+	if (*path == '\0')
+		return 0;
+	if ((buf = sm_read_file(path, 1 << 20, &len, r, sizeof(r))) == NULL) {
+		sm_why(why, whylen, "sender_copy_key: %s", r);
+		return -1;
+	}
+	if ((p->pgp_copy = calloc(1, sizeof(*p->pgp_copy))) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		goto done;
+	}
+	if (sm_pgp_export_public(buf, len, NULL, p->pgp_copy, r,
+				 sizeof(r)) < 0 ||
+	    sm_pgp_usable(p->pgp_copy, NULL, &pc, r, sizeof(r)) != 1) {
+		sm_why(why, whylen, "sender_copy_key: %s: %s", path, r);
+		sm_blobs_free(p->pgp_copy, 1);
+		p->pgp_copy = NULL;
+		goto done;
+	}
+	p->npgp_copy = 1;
+	rc = 0;
+done:
+	free(buf);
+	return rc;
 }
 
 int
@@ -137,6 +202,15 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 		goto fail;
 	sm_strlcpy(p->delim, sm_config_str(cfg, "recipient_delimiter"),
 		   sizeof(p->delim));
+	/* With exact local parts CAROL and carol are two mailboxes:
+	   carol's key is not CAROL's. */
+	p->fold_lookup = sm_config_bool(cfg, "key_lookup_lowercase") &&
+			 p->fold_local;
+	if (load_formats(p, sm_config_str(cfg, "encryption_formats"), why,
+			 whylen) < 0 ||
+	    load_pgp_copy(p, sm_config_str(cfg, "sender_copy_key"), why,
+			  whylen) < 0)
+		goto fail;
 	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
 	path = sm_config_str(cfg, "sender_copy_cert");
 	if (*path != '\0') {
@@ -199,14 +273,23 @@ mil_msg_new(const struct mil_policy *p)
 }
 
 static void
+rcpt_clear(struct mil_rcpt *r)
+{
+	int k;
+
+	free(r->addr);
+	r->addr = NULL;
+	for (k = 0; k < MIL_NKINDS; k++)
+		mil_keys_clear(&r->keys[k]);
+}
+
+static void
 free_rcpts(struct mil_rcpt *v, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(v[i].addr);
-		mil_keys_clear(&v[i].keys);
-	}
+	for (i = 0; i < n; i++)
+		rcpt_clear(&v[i]);
 	free(v);
 }
 
@@ -300,19 +383,64 @@ add_rcpt(struct mil_rcpt **v, size_t *n, struct mil_rcpt *r)
 	return 0;
 }
 
-/* Does the message hold recipients that must be encrypted / cannot be? */
-static void
-mix(const struct mil_msg *m, int *must, int *cannot)
+/* The formats (MIL_KIND_BITs) R has a usable key in. */
+static unsigned
+secure_kinds(const struct mil_policy *p, const struct mil_rcpt *r)
 {
+	unsigned bits = 0;
+	int i;
+
+	for (i = 0; i < MIL_NKINDS; i++)
+		if ((p->kinds & MIL_KIND_BIT(i)) &&
+		    r->keys[i].state == MIL_KEY_SECURE)
+			bits |= MIL_KIND_BIT(i);
+	return bits;
+}
+
+/*
+ * Does the message hold recipients that must be encrypted?  The formats
+ * every recipient has a usable key in into *COMMON (all formats when
+ * there is no recipient yet); *CANNOT when there is none.
+ */
+static void
+mix(const struct mil_msg *m, int *must, int *cannot, unsigned *common)
+{
+	unsigned c = m->p->kinds;
 	size_t i;
 
-	*must = *cannot = 0;
+	*must = 0;
 	for (i = 0; i < m->nrcpt; i++) {
 		if (m->rcpt[i].required)
 			*must = 1;
-		if (m->rcpt[i].keys.state != MIL_KEY_SECURE)
-			*cannot = 1;
+		c &= secure_kinds(m->p, &m->rcpt[i]);
 	}
+	*cannot = m->nrcpt > 0 && c == 0;
+	if (common != NULL)
+		*common = c;
+}
+
+const char *
+mil_rcpt_why(const struct mil_rcpt *r, char *buf, size_t buflen)
+{
+	size_t used = 0;
+	int i, n = 0;
+
+	if (buflen == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < MIL_NKINDS; i++)
+		if (r->keys[i].state != MIL_KEY_SKIPPED)
+			n++;
+	if (n == 0)	/* not looked up: one reason for all */
+		return sm_strlcpy(buf, r->keys[r->best].why, buflen), buf;
+	for (i = 0; i < MIL_NKINDS && used < buflen; i++) {
+		if (r->keys[i].state == MIL_KEY_SKIPPED)
+			continue;
+		used += (size_t)snprintf(buf + used, buflen - used, "%s%s: %s",
+					 used ? "; " : "", mil_kind_record(i),
+					 r->keys[i].why);
+	}
+	return buf;
 }
 
 /* An accepted recipient that is the same mailbox as ADDR, or NULL. */
@@ -394,9 +522,8 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	if (st == SM_ADDR_NOMEM)
 		return MIL_TEMPFAIL;
 	memset(&r, 0, sizeof(r));
-	mil_keys_clear(&r.keys);
-	r.keys.state = MIL_KEY_SKIPPED;		/* nothing to record */
-	sm_strlcpy(r.keys.why, why, sizeof(r.keys.why));
+	mil_keys_init(r.keys, MIL_KEY_SKIPPED, why);	/* nothing to record */
+	r.state = MIL_KEY_SKIPPED;
 	/* Replies and the log put their own brackets around it. */
 	while (*arg == ' ' || *arg == '\t' || *arg == '<')
 		arg++;
@@ -422,6 +549,61 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	return MIL_REJECT;
 }
 
+/* Set every kind of R's keys to STATE with WHY (not looked up). */
+static void
+keys_say(struct mil_rcpt *r, enum mil_key_state state, const char *why)
+{
+	int i;
+
+	for (i = 0; i < MIL_NKINDS; i++) {
+		mil_keys_clear(&r->keys[i]);
+		r->keys[i].state = state;
+		sm_strlcpy(r->keys[i].why, why, sizeof(r->keys[i].why));
+	}
+}
+
+/* Append NOTE to the reasons of the kinds in BITS. */
+static void
+keys_note(struct mil_rcpt *r, unsigned bits, const char *note)
+{
+	int i;
+
+	for (i = 0; i < MIL_NKINDS; i++)
+		if (bits & MIL_KIND_BIT(i))
+			sm_strlcpy(r->keys[i].why + strlen(r->keys[i].why), note,
+				   sizeof(r->keys[i].why) -
+					   strlen(r->keys[i].why));
+}
+
+/*
+ * Look R's keys up in every format of the policy: LOCAL@DOM, then for
+ * the kinds that found nothing the mailbox without its extension.
+ */
+static void
+look_up(const struct mil_policy *p, struct mil_lookup *lk,
+	struct mil_rcpt *r, const char *local, const char *dom,
+	const struct sm_addr *base)
+{
+	unsigned again = 0;
+	int i;
+
+	mil_lookup_recipient(lk, local, dom, p->fold_lookup, p->kinds, r->keys);
+	/* Nothing for carol+news: the mailbox is carol's. */
+	for (i = 0; base != NULL && i < MIL_NKINDS; i++)
+		if ((p->kinds & MIL_KIND_BIT(i)) &&
+		    r->keys[i].state == MIL_KEY_NONE)
+			again |= MIL_KIND_BIT(i);
+	if (again) {
+		mil_lookup_recipient(lk, base->local, dom, p->fold_lookup, again,
+				     r->keys);
+		for (i = 0; i < MIL_NKINDS; i++)
+			if ((again & MIL_KIND_BIT(i)) &&
+			    r->keys[i].state == MIL_KEY_NONE)
+				again &= ~MIL_KIND_BIT(i);
+		keys_note(r, again, " (without the extension)");
+	}
+}
+
 enum mil_verdict
 mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	     struct mil_reply *reply, const struct mil_rcpt **out)
@@ -433,11 +615,12 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	struct mil_rcpt r;
 	char why[256], shown[SHOWN];
 	const char *dom;
-	int must, cannot, keyless, has_base = 0;
+	int must, cannot, keyless, has_base = 0, i;
+	unsigned common;
 	enum mil_key_state ks;
 
 	memset(&r, 0, sizeof(r));
-	mil_keys_clear(&r.keys);
+	mil_keys_init(r.keys, MIL_KEY_NONE, "");
 	if (out != NULL)
 		*out = NULL;
 	if ((st = sm_addr_parse(arg, &a, why, sizeof(why))) != SM_ADDR_OK) {
@@ -458,15 +641,12 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 		/* RFC 5321 makes every server take it: the MTA's own, so
 		   it is required when a local domain's postmaster is. */
 		r.required = postmaster_required(p);
-		r.keys.state = MIL_KEY_NONE;
-		sm_strlcpy(r.keys.why, "postmaster without a domain",
-			   sizeof(r.keys.why));
+		keys_say(&r, MIL_KEY_NONE, "postmaster without a domain");
 	} else if (a.literal) {
 		/* Which local domain an address literal lands in is the
 		   MTA's secret: with a table, treat it as required. */
 		r.required = sm_table_count(p->require) > 0;
-		r.keys.state = MIL_KEY_NONE;
-		sm_strlcpy(r.keys.why, "address literal", sizeof(r.keys.why));
+		keys_say(&r, MIL_KEY_NONE, "address literal");
 	} else {
 		if ((has_base = base_address(p, a.local, dom, &base)) < 0) {
 			sm_addr_clear(&a);
@@ -484,52 +664,50 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 			     sm_table_match(p->require, dom) ||
 			     (strpbrk(a.local, "%!") != NULL &&
 			      sm_table_count(p->require) > 0);
-		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound) {
-			mil_lookup_recipient(lk, a.local, dom, p->fold_local,
-					     &r.keys);
-			/* Nothing for carol+news: the mailbox is carol's. */
-			if (r.keys.state == MIL_KEY_NONE && has_base) {
-				mil_lookup_recipient(lk, base.local, dom,
-						     p->fold_local, &r.keys);
-				if (r.keys.state != MIL_KEY_NONE)
-					sm_strlcpy(r.keys.why + strlen(r.keys.why),
-						   " (without the extension)",
-						   sizeof(r.keys.why) -
-							   strlen(r.keys.why));
-			}
-		} else {
-			r.keys.state = MIL_KEY_SKIPPED;
-			sm_strlcpy(r.keys.why, r.inbound ? "encrypt_inbound off"
-							 : "encrypt_outbound off",
-				   sizeof(r.keys.why));
-		}
+		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound)
+			look_up(p, lk, &r, a.local, dom, has_base ? &base : NULL);
+		else
+			keys_say(&r, MIL_KEY_SKIPPED, r.inbound ?
+				 "encrypt_inbound off" : "encrypt_outbound off");
 	}
 	sm_addr_clear(&a);
 	if (has_base > 0)
 		sm_addr_clear(&base);
-	ks = r.keys.state;
-	keyless = ks != MIL_KEY_SECURE;
-	mix(m, &must, &cannot);
+	for (i = 0; i < MIL_NKINDS; i++)
+		if (!(p->kinds & MIL_KIND_BIT(i))) {
+			mil_keys_clear(&r.keys[i]);
+			r.keys[i].state = MIL_KEY_SKIPPED;
+			sm_strlcpy(r.keys[i].why, "not in encryption_formats",
+				   sizeof(r.keys[i].why));
+		}
+	r.best = mil_keys_best(r.keys, p->kinds);
+	r.state = ks = r.keys[r.best].state;
+	keyless = secure_kinds(p, &r) == 0;
+	mix(m, &must, &cannot, &common);
+	common &= secure_kinds(p, &r);
 	brief(r.addr, shown, sizeof(shown));
-	if (r.required && (ks == MIL_KEY_BOGUS || ks == MIL_KEY_TEMPERROR)) {
+	if (r.required && keyless &&
+	    (ks == MIL_KEY_BOGUS || ks == MIL_KEY_TEMPERROR)) {
 		v = MIL_TEMPFAIL;
 		set_reply(reply, "450", "4.7.5",
-			  "encryption required for <%s>: S/MIME key lookup "
-			  "failed (%s), try again later", shown,
-			  mil_key_state_word(ks));
+			  "encryption required for <%s>: key lookup failed "
+			  "(%s %s), try again later", shown,
+			  mil_kind_record(r.best), mil_key_state_word(ks));
 	} else if (r.required && keyless) {
 		v = MIL_REJECT;
 		set_reply(reply, "550", "5.7.1",
-			  "encryption required for <%s>: no usable S/MIME "
-			  "key in DNSSEC-signed DNS (%s)", shown,
+			  "encryption required for <%s>: no usable key in "
+			  "DNSSEC-signed DNS (%s)", shown,
 			  mil_key_state_word(ks));
-	} else if ((must && keyless) || (cannot && r.required)) {
+	} else if ((must || r.required) && common == 0) {
 		v = MIL_TEMPFAIL;
 		set_reply(reply, "452", "4.5.3",
 			  "<%s>: deliver separately: %s", shown,
 			  r.required ? "it requires encryption and other "
-				       "recipients cannot get it" :
-				       "other recipients require encryption");
+				       "recipients cannot get it in the same "
+				       "format" :
+				       "other recipients require encryption "
+				       "it cannot get in the same format");
 	}
 	if (v == MIL_ACCEPT ? add_rcpt(&m->rcpt, &m->nrcpt, &r) < 0 :
 			      add_rcpt(&m->refused, &m->nrefused, &r) < 0)
@@ -539,8 +717,7 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 					 &m->refused[m->nrefused - 1];
 	return v;
 oom:
-	free(r.addr);
-	mil_keys_clear(&r.keys);
+	rcpt_clear(&r);
 	/* Nothing of the argument: it may be what exhausted memory. */
 	set_reply(reply, "451", "4.3.0",
 		  "temporary resource shortage, try again later");
@@ -602,7 +779,7 @@ first_header(struct mil_msg *m)
 	int must, cannot;
 
 	m->headers_seen = 1;
-	mix(m, &must, &cannot);
+	mix(m, &must, &cannot, NULL);
 	m->want_entity = m->nrcpt > 0 && !cannot;
 }
 
@@ -711,7 +888,7 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 		const struct mil_rcpt *r = i < m->nrcpt ?
 						   &m->rcpt[i] :
 						   &m->refused[i - m->nrcpt];
-		const char *state = mil_key_state_word(r->keys.state);
+		const char *state = mil_key_state_word(r->state);
 		const char *tag = i >= m->nrcpt ? "(refused)" : "";
 
 		len = (i ? 1 : 0) + sm_escape_into(r->addr, NULL, 0) + 1 +
@@ -771,28 +948,68 @@ add_cert(struct sm_blob *v, size_t n, const struct sm_blob *c)
 	return n + 1;
 }
 
-/* Encrypt the entity to every recipient (and the sender copy). */
+/*
+ * Write the PGP/MIME parts around the armored message (RFC 3156
+ * section 4).  No preamble or epilogue: with nothing but the two parts
+ * the result passes mil_mime_pgp_mime, so that it is left alone as
+ * already encrypted wherever it passes smilla again.
+ */
 static int
-encrypt(struct mil_msg *m)
+pgp_mime(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
+	 const char *boundary, char *why, size_t whylen)
 {
+	if (fprintf(out, "--%s\n"
+			 "Content-Type: application/pgp-encrypted\n"
+			 "Content-Description: PGP/MIME version identification\n"
+			 "\n"
+			 "Version: 1\n"
+			 "\n"
+			 "--%s\n"
+			 "Content-Type: application/octet-stream; "
+			 "name=\"encrypted.asc\"\n"
+			 "Content-Description: OpenPGP encrypted message\n"
+			 "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+			 "\n", boundary, boundary) < 0) {
+		sm_strlcpy(why, "cannot write the encrypted message", whylen);
+		return -1;
+	}
+	if (sm_pgp_encrypt(in, keys, n, out, why, whylen) < 0)
+		return -1;
+	if (fprintf(out, "\n--%s--\n", boundary) < 0) {
+		sm_strlcpy(why, "cannot write the encrypted message", whylen);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Encrypt the entity in format KIND to every recipient (and the sender
+ * copy); for PGP/MIME the parts are delimited by BOUNDARY.
+ */
+static int
+encrypt(struct mil_msg *m, enum mil_kind kind, const char *boundary)
+{
+	const struct sm_blob *copy = kind == MIL_OPENPGP ? m->p->pgp_copy :
+							   m->p->copy;
+	size_t ncopy = kind == MIL_OPENPGP ? m->p->npgp_copy : m->p->ncopy;
 	struct sm_blob *certs;
-	size_t i, j, n = m->p->ncopy;
+	size_t i, j, n = ncopy;
 	FILE *in = NULL, *out = NULL;
 	int rc = -1;
 
 	for (i = 0; i < m->nrcpt; i++)
-		n += m->rcpt[i].keys.ncerts;
+		n += m->rcpt[i].keys[kind].ncerts;
 	if ((certs = calloc(n, sizeof(*certs))) == NULL) {
 		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
 		return -1;
 	}
-	/* Borrowed blobs: only the array is ours.  One RecipientInfo per
-	   certificate, however many recipients share it. */
+	/* Borrowed blobs: only the array is ours.  One RecipientInfo (or
+	   PKESK) per key, however many recipients share it. */
 	for (n = 0, i = 0; i < m->nrcpt; i++)
-		for (j = 0; j < m->rcpt[i].keys.ncerts; j++)
-			n = add_cert(certs, n, &m->rcpt[i].keys.certs[j]);
-	for (j = 0; j < m->p->ncopy; j++)
-		n = add_cert(certs, n, &m->p->copy[j]);
+		for (j = 0; j < m->rcpt[i].keys[kind].ncerts; j++)
+			n = add_cert(certs, n, &m->rcpt[i].keys[kind].certs[j]);
+	for (j = 0; j < ncopy; j++)
+		n = add_cert(certs, n, &copy[j]);
 	if (m->entity == NULL &&
 	    (m->entity = mil_spool_new(m->p->mem_max)) == NULL) {
 		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
@@ -807,8 +1024,11 @@ encrypt(struct mil_msg *m)
 			sm_strlcpy(m->error, "out of memory", sizeof(m->error));
 		goto done;
 	}
-	if (sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->error,
-			     sizeof(m->error)) < 0)
+	if ((kind == MIL_OPENPGP ?
+		     pgp_mime(in, certs, n, out, boundary, m->error,
+			      sizeof(m->error)) :
+		     sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->error,
+				      sizeof(m->error))) < 0)
 		goto done;
 	if (fclose(out) != 0) {
 		out = NULL;
@@ -825,6 +1045,50 @@ done:
 		fclose(out);
 	free(certs);
 	return rc;
+}
+
+/* The first format of encryption_formats in COMMON. */
+static enum mil_kind
+choose(const struct mil_policy *p, unsigned common)
+{
+	size_t i;
+
+	for (i = 0; i < p->nformats; i++)
+		if (common & MIL_KIND_BIT(p->formats[i]))
+			return p->formats[i];
+	return p->formats[0];	/* not reached: COMMON is not empty */
+}
+
+/* The outcome's headers and status for a message encrypted as KIND. */
+static void
+encrypted(struct mil_msg *m, struct mil_outcome *o, enum mil_kind kind,
+	  const char *boundary)
+{
+	o->action = MIL_ENCRYPTED;
+	o->reason = NULL;
+	o->kind = kind;
+	o->body = m->out;
+	o->add_mime_version = !m->has_mime_version;
+	if (kind == MIL_OPENPGP) {
+		snprintf(o->content_type, sizeof(o->content_type),
+			 "multipart/encrypted; "
+			 "protocol=\"application/pgp-encrypted\"; "
+			 "boundary=\"%s\"", boundary);
+		o->cte = NULL;
+		o->disposition = NULL;
+		snprintf(o->status, sizeof(o->status),
+			 "encrypted pgp; recipients=%zu; cipher=aes256; "
+			 "authserv=%s", m->nrcpt, m->p->authserv);
+		return;
+	}
+	snprintf(o->content_type, sizeof(o->content_type),
+		 "application/pkcs7-mime; smime-type=%s; name=\"smime.p7m\"",
+		 sm_smime_type(m->p->cipher));
+	o->cte = "base64";
+	o->disposition = "attachment; filename=\"smime.p7m\"";
+	snprintf(o->status, sizeof(o->status),
+		 "encrypted smime; recipients=%zu; cipher=%s; authserv=%s",
+		 m->nrcpt, sm_smime_cipher_name(m->p->cipher), m->p->authserv);
 }
 
 /*
@@ -866,18 +1130,24 @@ void
 mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 {
 	enum mil_format fmt = MIL_FMT_NONE;
+	enum mil_kind kind = MIL_SMIME;
 	int must, cannot, skipped = 0;
+	unsigned common;
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
 	o->nrcpt = m->nrcpt;
 	for (i = 0; i < m->nrcpt; i++) {
-		if (m->rcpt[i].keys.state == MIL_KEY_SECURE)
+		if (m->rcpt[i].state == MIL_KEY_SECURE)
 			o->nkeys++;
-		if (m->rcpt[i].keys.state == MIL_KEY_SKIPPED)
+		if (m->rcpt[i].state == MIL_KEY_SKIPPED)
 			skipped = 1;
 	}
-	mix(m, &must, &cannot);
+	mix(m, &must, &cannot, &common);
+	if (!cannot && m->nrcpt > 0) {
+		kind = choose(m->p, common);
+		sm_random_token(m->boundary, sizeof(m->boundary), "smilla-pgp-");
+	}
 	if (m->nrcpt == 0) {
 		o->action = MIL_UNTOUCHED;
 		o->reason = "no-recipients";
@@ -907,21 +1177,11 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 			return;
 		}
 		plaintext(m, o, "too-big");
-	} else if (encrypt(m) < 0) {
+	} else if (encrypt(m, kind, m->boundary) < 0) {
 		tempfail(o, m->error);
 		return;
 	} else {
-		o->action = MIL_ENCRYPTED;
-		o->reason = NULL;
-		o->body = m->out;
-		o->add_mime_version = !m->has_mime_version;
-		snprintf(o->content_type, sizeof(o->content_type),
-			 "application/pkcs7-mime; smime-type=%s; "
-			 "name=\"smime.p7m\"", sm_smime_type(m->p->cipher));
-		snprintf(o->status, sizeof(o->status),
-			 "encrypted smime; recipients=%zu; cipher=%s; "
-			 "authserv=%s", m->nrcpt,
-			 sm_smime_cipher_name(m->p->cipher), m->p->authserv);
+		encrypted(m, o, kind, m->boundary);
 	}
 	/* A required recipient gets encrypted mail or a refusal: only a
 	   body that verified passes unchanged. */

@@ -6,8 +6,9 @@
  *
  * The MIME entity (Content-* header lines as received, an empty line,
  * the body) is spooled only when the message can be encrypted at all,
- * that is when every recipient has usable keys; the body alone, when
- * the header claims it is already encrypted, to check that claim.
+ * that is when every recipient has usable keys in one format; the
+ * body alone, when the header claims it is already encrypted, to
+ * check that claim.
  */
 #ifndef MIL_SESSION_H
 #define MIL_SESSION_H
@@ -30,9 +31,16 @@ struct mil_policy {
 	int fold_local;			/* require_local_part_case =
 					   insensitive */
 	char delim[16];			/* recipient_delimiter */
+	int fold_lookup;		/* key_lookup_lowercase */
+	enum mil_kind formats[MIL_NKINDS]; /* encryption_formats, in order */
+	size_t nformats;
+	unsigned kinds;			/* the same, as MIL_KIND_BITs */
 	enum sm_smime_cipher cipher;
 	struct sm_blob *copy;		/* sender_copy_cert */
 	size_t ncopy;
+	struct sm_blob *pgp_copy;	/* sender_copy_key (transferable
+					   public keys) */
+	size_t npgp_copy;
 	size_t mem_max, max_size;
 	char status_header[128];
 	char authserv[256];
@@ -78,13 +86,19 @@ struct mil_outcome {
 	struct mil_reply reply;		/* REJECTED / TEMPFAILED */
 	char status[512];		/* status header value, "" for none */
 	enum mil_format format;		/* UNTOUCHED already-encrypted */
+	enum mil_kind kind;		/* ENCRYPTED: S/MIME or PGP/MIME */
 	char content_type[160];		/* ENCRYPTED: new Content-Type */
+	const char *cte;		/* ENCRYPTED: Content-Transfer-Encoding,
+					   NULL for none (7bit) */
+	const char *disposition;	/* ENCRYPTED: Content-Disposition,
+					   NULL for none */
 	int add_mime_version;		/* ENCRYPTED: message had none */
 	const struct mil_hdr_ref *del;	/* incoming status headers (every
 					   accepted outcome), and for
 					   ENCRYPTED the Content-* ones */
 	size_t ndel;
-	struct mil_spool *body;		/* ENCRYPTED: base64, "\n" lines */
+	struct mil_spool *body;		/* ENCRYPTED: the new body, "\n"
+					   line ends (7bit text) */
 	size_t nrcpt, nkeys;
 };
 
@@ -93,8 +107,18 @@ struct mil_rcpt {
 					   refused as unreadable: the
 					   argument, shortened and printable */
 	int inbound, required;
-	struct mil_keys keys;
+	struct mil_keys keys[MIL_NKINDS];	/* by enum mil_kind */
+	enum mil_key_state state;	/* what they add up to
+					   (mil_keys_best) */
+	enum mil_kind best;		/* the kind that gave STATE */
 };
+
+/*
+ * mil_rcpt_why - "smimea: WHY; openpgpkey: WHY" of the kinds R was
+ * looked up in (or the one reason when it was not looked up), for the
+ * log; BUF holds what the recipient's records and names gave.
+ */
+const char *mil_rcpt_why(const struct mil_rcpt *r, char *buf, size_t buflen);
 
 struct mil_msg;
 

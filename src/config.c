@@ -32,6 +32,7 @@ static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_milter_socket(const char *value, char *why, size_t whylen);
+static int check_formats(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
 
 /* The words of the enum keys (log_level's are log.h's). */
@@ -139,7 +140,14 @@ const struct sm_option sm_options[] = {
 	  smime_ciphers, NULL,
 	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
 	{ "sender_copy_cert", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
-	  "certificate (PEM) every encrypted message is also encrypted to" },
+	  "certificate (PEM) every S/MIME message is also encrypted to" },
+	{ "sender_copy_key", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "OpenPGP public key every PGP/MIME message is also encrypted to" },
+	{ "encryption_formats", MIL, SM_OPT_STRING, "smime openpgp", 0, 0,
+	  NULL, check_formats,
+	  "formats a message may be encrypted in, preferred first: smime, openpgp" },
+	{ "key_lookup_lowercase", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
+	  "when a local part with uppercase finds no key, look up its lowercase form" },
 	{ "max_memory_body", MIL, SM_OPT_INT, "1048576", 0, 1073741824, NULL,
 	  NULL,
 	  "message octets held in memory; beyond it a 0600 temporary file" },
@@ -271,6 +279,38 @@ check_milter_socket(const char *value, char *why, size_t whylen)
 	}
 	sm_why(why, whylen, "\"%s\" is not unix:/PATH or inet:PORT@HOST", value);
 	return -1;
+}
+
+static int
+format_ok(const char *w)
+{
+	return sm_name_code(sm_format_names, w) >= 0;
+}
+
+/* Formats: known words, each once. */
+static int
+check_formats(const char *value, char *why, size_t whylen)
+{
+	char **v;
+	size_t n, i, j;
+	int rc;
+
+	if ((rc = check_words(value, format_ok, "no format given",
+			      "\"%s\" is not smime or openpgp", why,
+			      whylen)) < 0)
+		return rc;
+	if (sm_split(value, &v, &n) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		for (j = 0; j < i && rc == 0; j++)
+			if (strcmp(v[i], v[j]) == 0) {
+				sm_why(why, whylen, "\"%s\" given twice", v[i]);
+				rc = -1;
+			}
+	sm_split_free(v, n);
+	return rc;
 }
 
 static int

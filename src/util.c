@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/random.h>
+
 #include <openssl/evp.h>
 
 #include "util.h"
@@ -84,6 +86,28 @@ sm_digest_parse(const char *name)
 	if (strcmp(name, "sha512") == 0)
 		return SM_DIGEST_SHA512;
 	return -1;
+}
+
+void
+sm_random_token(char *out, size_t outlen, const char *prefix)
+{
+	static unsigned long counter;
+	uint8_t r[16];
+	char hex[33];
+	size_t pl;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		unsigned long c = __atomic_add_fetch(&counter, 1,
+						     __ATOMIC_RELAXED);
+		uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)c << 32);
+
+		memset(r, 0, sizeof(r));
+		memcpy(r, &t, sizeof(t));
+	}
+	sm_hex_encode(r, sizeof(r), hex, 0);
+	pl = sm_strlcpy(out, prefix, outlen);
+	if (pl < outlen)
+		sm_strlcpy(out + pl, hex, outlen - pl);
 }
 
 void

@@ -48,6 +48,14 @@ int sm_digest_parse(const char *name);
 void sm_hex_encode(const uint8_t *data, size_t len, char *out, int upper);
 
 /*
+ * sm_random_token - PREFIX and random hex digits (at least 128 bits'
+ * worth when OUTLEN leaves room for 32) into OUT, for MIME boundaries
+ * nobody can guess or put in a message ahead.  Never fails: the
+ * kernel's random source, or the time and a counter if that fails.
+ */
+void sm_random_token(char *out, size_t outlen, const char *prefix);
+
+/*
  * sm_hex_decode - decode hex digits from IN into OUT (capacity MAX),
  * skipping ':' separators when COLONS is set (the form Postfix uses for
  * fingerprints).  Returns the number of octets, or -1 on an odd count,

@@ -32,10 +32,23 @@ const struct sm_name_code sm_mil_action_names[] = {
 	{ NULL, -1 }
 };
 
+#define FORMAT_NAME_(code, word, record) { word, SM_FORMAT_##code },
+const struct sm_name_code sm_format_names[] = {
+	SM_FORMATS(FORMAT_NAME_)
+	{ NULL, -1 }
+};
+
+#define FORMAT_RECORD_(code, word, record) { record, SM_FORMAT_##code },
+const struct sm_name_code sm_format_records[] = {
+	SM_FORMATS(FORMAT_RECORD_)
+	{ NULL, -1 }
+};
+
 const struct sm_word_set sm_word_sets[] = {
 	{ "result", sm_result_names },
 	{ "key-state", sm_key_state_names },
 	{ "action", sm_mil_action_names },
+	{ "format", sm_format_names },
 	{ NULL, NULL }
 };
 

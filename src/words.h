@@ -74,7 +74,7 @@ enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
 
 /* What the milter did with a message, as logged: X(CODE, word). */
 #define SM_MIL_ACTIONS(X) \
-	X(ENCRYPTED, "encrypted")  /* body replaced by S/MIME */ \
+	X(ENCRYPTED, "encrypted")  /* body replaced by S/MIME or PGP/MIME */ \
 	X(PLAINTEXT, "plaintext")  /* unchanged but for the status header */ \
 	X(UNTOUCHED, "untouched")  /* already encrypted (verified), or no \
 				      recipients: unchanged but for the \
@@ -85,15 +85,29 @@ enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
 #define SM_MIL_ACTION_ENUM_(code, word) SM_MIL_##code,
 enum sm_mil_action { SM_MIL_ACTIONS(SM_MIL_ACTION_ENUM_) SM_NMIL_ACTIONS };
 
+/*
+ * The milter's encryption formats, as in encryption_formats and the
+ * status header, with the record type a recipient's keys for it are
+ * published in: X(CODE, word, record word).
+ */
+#define SM_FORMATS(X) \
+	X(SMIME, "smime", "smimea")		/* S/MIME, RFC 8551 */ \
+	X(OPENPGP, "openpgp", "openpgpkey")	/* PGP/MIME, RFC 3156 */
+
+#define SM_FORMAT_ENUM_(code, word, record) SM_FORMAT_##code,
+enum sm_format { SM_FORMATS(SM_FORMAT_ENUM_) SM_NFORMATS };
+
 /* The tables, in code order, each ending with { NULL, -1 }. */
 extern const struct sm_name_code sm_result_names[];
 extern const struct sm_name_code sm_key_state_names[];
 extern const struct sm_name_code sm_mil_action_names[];
+extern const struct sm_name_code sm_format_names[];
+extern const struct sm_name_code sm_format_records[];	/* record words */
 
 /* sm_key_state_result - the result counted for STATE, -1 for none. */
 int sm_key_state_result(int state);
 
-/* One set by name, for listing: "result", "key-state", "action". */
+/* One set by name, for listing: "result", "key-state", "action", "format". */
 struct sm_word_set {
 	const char *name;
 	const struct sm_name_code *table;

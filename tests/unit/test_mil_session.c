@@ -332,6 +332,15 @@ publish(const char *addr, const struct sm_blob *cert, enum sm_dns_sec sec)
 	if (sm_cache_put(cache, res, time(NULL), why, sizeof(why)) != 1)
 		die("cache put");
 	sm_dns_result_free(res);
+	/* No OpenPGP key for anyone here (test_pgp_rcpt has them). */
+	if (sm_names_openpgpkey(addr, name, sizeof(name), why,
+				sizeof(why)) < 0)
+		die(why);
+	res = sm_dns_result_new(name, SM_RR_OPENPGPKEY, SM_DNS_NXDOMAIN, sec);
+	res->ttl = 3600;
+	if (sm_cache_put(cache, res, time(NULL), why, sizeof(why)) != 1)
+		die("cache put");
+	sm_dns_result_free(res);
 }
 
 static struct mil_policy policy;
@@ -1114,9 +1123,9 @@ test_variants(void)
 	m = mil_msg_new(&policy);
 	is_int(mil_msg_rcpt(m, lookup, "<ALICE@keys.test>", &r, &rc),
 	       MIL_ACCEPT, "<ALICE@keys.test>, required, has a key: accepted");
-	ok(rc != NULL && rc->required && rc->keys.state == MIL_KEY_SECURE &&
+	ok(rc != NULL && rc->required && rc->state == MIL_KEY_SECURE &&
 		   strcmp(rc->addr, "ALICE@keys.test") == 0,
-	   "  required, key found as alice (%s)", rc ? rc->keys.why : "-");
+	   "  required, key found as alice (%s)", rc ? rc->keys[MIL_SMIME].why : "-");
 	is_int(mil_msg_rcpt(m, lookup, "<\"alice\"@keys.test>", &r, &rc),
 	       MIL_ACCEPT, "<\"alice\"@keys.test>: accepted");
 	feed(m, 1);
@@ -1167,9 +1176,9 @@ test_extension(void)
 	m = mil_msg_new(&policy);
 	is_int(mil_msg_rcpt(m, lookup, "<Alice+tag@keys.test>", &r, &rc),
 	       MIL_ACCEPT, "<Alice+tag@keys.test>, required: accepted");
-	ok(rc != NULL && rc->required && rc->keys.state == MIL_KEY_SECURE &&
-		   strstr(rc->keys.why, "without the extension") != NULL,
-	   "  with alice's key (%s)", rc ? rc->keys.why : "-");
+	ok(rc != NULL && rc->required && rc->state == MIL_KEY_SECURE &&
+		   strstr(rc->keys[MIL_SMIME].why, "without the extension") != NULL,
+	   "  with alice's key (%s)", rc ? rc->keys[MIL_SMIME].why : "-");
 	feed(m, 1);
 	mil_msg_finish(m, &o);
 	ok(o.action == MIL_ENCRYPTED && opens_to(&o, &rsa, entity,
@@ -1269,8 +1278,8 @@ test_exact(void)
 	mil_msg_free(m);
 	m = mil_msg_new(&policy);
 	mil_msg_rcpt(m, lookup, "<ALICE@keys.test>", &r, &rc);
-	ok(rc != NULL && rc->keys.state == MIL_KEY_NONE,
-	   "exact: no lowercased key lookup (%s)", rc ? rc->keys.why : "-");
+	ok(rc != NULL && rc->state == MIL_KEY_NONE,
+	   "exact: no lowercased key lookup (%s)", rc ? rc->keys[MIL_SMIME].why : "-");
 	mil_msg_free(m);
 }
 
@@ -1513,16 +1522,16 @@ test_bed(void)
 		m = mil_msg_new(&policy);
 		mil_msg_rcpt(m, lk, cases[i].arg, &r, &rc);
 		if (cases[i].cert == NULL) {
-			ok(rc != NULL && rc->keys.state == MIL_KEY_NONE,
+			ok(rc != NULL && rc->state == MIL_KEY_NONE,
 			   "%s (exact): no key (%s)", cases[i].arg,
-			   rc ? rc->keys.why : "-");
+			   rc ? rc->keys[MIL_SMIME].why : "-");
 		} else {
 			ok(bed_fp(bed, cases[i].cert, fp) && rc != NULL &&
-				   rc->keys.state == MIL_KEY_SECURE &&
-				   strcmp(rc->keys.fp, fp) == 0,
+				   rc->state == MIL_KEY_SECURE &&
+				   strcmp(rc->keys[MIL_SMIME].fp, fp) == 0,
 			   "%s%s: %s's certificate (%s)", cases[i].arg,
 			   cases[i].exact ? " (exact)" : "", cases[i].cert,
-			   rc ? rc->keys.why : "-");
+			   rc ? rc->keys[MIL_SMIME].why : "-");
 		}
 		mil_msg_free(m);
 	}

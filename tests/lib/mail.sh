@@ -1,0 +1,176 @@
+# tests/lib/mail.sh - sending test messages through a private Postfix
+# (tests/e2e/postfix.sh) and looking at what was delivered: for the
+# milter's end-to-end tests.  Sourced after tests/lib/tap.sh, with these
+# set by the caller:
+#   work    the test's directory (msg/ and out/ in it are used)
+#   pf      the Postfix instance directory (postfix.env sourced)
+#   PF_SH   tests/e2e/postfix.sh
+#   certs   the bed's certificates (decrypt)
+#
+#   msg NAME TO < message       write msg/NAME.eml and .wire
+#   send NAME TO [swaks args]   sets rc, out, qid
+#   delivered NAME N            paths of N delivered copies
+#   hdr FILE NAME / body FILE / lf FILE
+#   entity NAME                 msg/NAME.entity, what encryption must hold
+#   decrypt FILE KEY OUT / decrypts_to FILE KEY NAME [TAG]   (S/MIME)
+#   same_file A B / unchanged FILE NAME / headers_kept FILE NAME
+#   logline MILTER QID / log_is MILTER NAME PATTERN   ($work/MILTER.log)
+
+# msg NAME TO: a message from stdin (header lines after the standard ones,
+# an empty line, the body; LF line ends, turned into CRLF) written to
+# msg/NAME.eml, and msg/NAME.wire for swaks --no-data-fixup (dot-stuffed,
+# ending in "." without CRLF; swaks adds it).  Subject: milter-NAME.
+msg() {
+	local name=$1 to=$2
+	{
+		printf 'From: Sender <sender@client.test>\n'
+		printf 'To: %s\n' "$to"
+		printf 'Subject: milter-%s\n' "$name"
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-ID: <%s.%s@client.test>\n' "$name" "$$"
+		cat
+	} | perl -pe 's/\r?\n\z/\r\n/' >"$work/msg/$name.eml"
+	wire "$name"
+}
+wire() {
+	perl -0777 -pe 's/^\./../mg; $_ .= "."' "$work/msg/$1.eml" >"$work/msg/$1.wire"
+}
+
+# send NAME TO [swaks args]: send msg/NAME.wire; sets rc, out, qid.
+send() {
+	local name=$1 to=$2
+	shift 2
+	"$PF_SH" send "$pf" --to "$to" --ehlo client.test --suppress-data \
+		--no-data-fixup --data "@$work/msg/$name.wire" "$@" \
+		>"$work/out/$name.out" 2>&1 && rc=0 || rc=$?
+	out=$(cat "$work/out/$name.out")
+	qid=$(sed -n 's/^<~  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' "$work/out/$name.out" | tail -n1)
+}
+
+# delivered NAME N: wait (30 s) for N messages with Subject milter-NAME in
+# the Maildir; prints their paths, one a line.  Reads header sections only.
+# Right after send: returns at once if the message got no queue id.
+delivered() {
+	local f=""
+	[ -n "${qid:-}" ] || return 1 # not accepted: nothing to wait for
+	for _ in $(seq 1 300); do
+		f=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f -exec \
+			awk -v s="Subject: milter-$1" '
+				$0 == "" { nextfile }
+				$0 == s { print FILENAME; nextfile }' {} + 2>/dev/null | sort)
+		if [ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -ge "$2" ]; then
+			printf '%s\n' "$f"
+			return 0
+		fi
+		sleep 0.1
+	done
+	printf '%s\n' "$f"
+	return 1
+}
+
+# hdr FILE NAME: values of header NAME (case-insensitive), one a line;
+# unfolded with each line break and the whitespace around it turned into
+# one space, leading whitespace removed.  CRLF or LF files.
+hdr() {
+	awk -v want="$(printf '%s' "$2" | tr 'A-Z' 'a-z')" '
+		function flush() { if (cur != "") { n = index(cur, ":"); k = tolower(substr(cur, 1, n - 1));
+			if (n > 0 && k == want) { v = substr(cur, n + 1); sub(/^[ \t]+/, "", v); print v } } cur = "" }
+		{ sub(/\r$/, "") }
+		/^$/ { flush(); exit }
+		/^[ \t]/ { if (cur != "") { l = $0; sub(/^[ \t]+/, "", l); sub(/[ \t]+$/, "", cur); cur = cur " " l } next }
+		{ flush(); cur = $0 }
+		END { flush() }' "$1"
+}
+# body FILE: everything after the header section.
+body() { sed '1,/^$/d' "$1"; }
+# the CRLF file $1 with LF line ends
+lf() { perl -pe 's/\r\n\z/\n/' "$1"; }
+
+# entity NAME: the MIME entity of msg/NAME.eml as the milter must encrypt
+# it: its Content-* header fields (folding kept) + CRLF + the body.
+entity() {
+	perl -0777 -ne '
+		my ($h, $b) = /\A(.*?\r\n)\r\n(.*)\z/s or die "no header/body split";
+		my @f;
+		for my $l (split /(?<=\r\n)/, $h) {
+			if ($l =~ /^[ \t]/ && @f) { $f[-1] .= $l } else { push @f, $l }
+		}
+		print grep({ /^Content-/i } @f), "\r\n", $b;
+	' "$work/msg/$1.eml" >"$work/msg/$1.entity"
+}
+
+# decrypt FILE KEYNAME OUT: openssl cms over the base64 body of a delivered
+# message with certs/KEYNAME.{key,pem}.
+decrypt() {
+	body "$1" | base64 -d >"$3.der" 2>/dev/null || return 1
+	openssl cms -decrypt -binary -inform DER -in "$3.der" \
+		-inkey "$certs/$2.key" -recip "$certs/$2.pem" -out "$3" 2>"$3.err"
+}
+# same_file A B: byte-exact, with a hint on failure
+same_file() {
+	if cmp -s "$1" "$2"; then return 0; fi
+	echo "# $1 and $2 differ: $(cmp "$1" "$2" 2>&1 | head -n1)"
+	echo "# sizes $(stat -c %s "$1" 2>/dev/null) vs $(stat -c %s "$2" 2>/dev/null)"
+	return 1
+}
+# decrypts_to FILE KEYNAME NAME [TAG]: decrypt and compare with msg/NAME.entity
+decrypts_to() {
+	local o="$work/out/$3.${4:-$2}.dec"
+	decrypt "$1" "$2" "$o" || { sed 's/^/# /' "$o.err" 2>/dev/null | head -5; return 1; }
+	same_file "$o" "$work/msg/$3.entity"
+}
+
+# The per-message log line(s) of queue id $2 in milter $1's log (other
+# lines, e.g. a notice about a refused recipient, carry rcpt=, not rcpts=).
+logline() { grep -F "queue_id=$2 " "$work/$1.log" | grep -F ' rcpts=' || true; }
+# log_is MILTER NAME PATTERN: exactly one per-message line for this
+# message's queue id, matching PATTERN.
+log_is() {
+	local l
+	l=$(logline "$1" "$qid")
+	is "$(printf '%s' "$l" | grep -c .)" 1 "  one log line for queue_id=$qid"
+	like "$l" "$3" "  log: $3"
+}
+
+# unchanged FILE NAME: the delivered body is the sent one (LF line ends,
+# as Postfix stores it).
+unchanged() {
+	body "$1" >"$work/out/$2.body"
+	lf "$work/msg/$2.eml" | sed '1,/^$/d' >"$work/out/$2.sentbody"
+	same_file "$work/out/$2.body" "$work/out/$2.sentbody"
+}
+
+# encrypted_ok FILE N CIPHER: the outer header of an encrypted message.
+encrypted_ok() {
+	local f=$1 n=$2 cipher=$3 type=enveloped-data
+	[ "$cipher" = aes256-gcm ] && type=authEnveloped-data
+	like "$(hdr "$f" Content-Type)" "^application/pkcs7-mime; *smime-type=$type; *name=\"?smime\.p7m\"?\$" \
+		"  Content-Type: application/pkcs7-mime; smime-type=$type"
+	is "$(hdr "$f" Content-Type | wc -l)" 1 "  one Content-Type (the original one removed)"
+	is "$(hdr "$f" Content-Transfer-Encoding)" base64 "  Content-Transfer-Encoding: base64"
+	like "$(hdr "$f" Content-Disposition)" '^attachment; *filename="?smime\.p7m"?$' \
+		"  Content-Disposition: attachment; filename=smime.p7m"
+	is "$(hdr "$f" MIME-Version)" 1.0 "  one MIME-Version: 1.0"
+	is "$(hdr "$f" X-Smilla)" "encrypted smime; recipients=$n; cipher=$cipher; authserv=mx.smilla.test" \
+		"  X-Smilla: encrypted smime; recipients=$n"
+}
+# plaintext_ok FILE NAME REASON N K: passed unencrypted with status header
+plaintext_ok() {
+	is "$(hdr "$1" X-Smilla)" "plaintext; reason=$3; recipients=$4; keys=$5; authserv=mx.smilla.test" \
+		"  X-Smilla: plaintext; reason=$3; recipients=$4; keys=$5"
+	check "  body unchanged" unchanged "$1" "$2"
+	is "$(hdr "$1" Content-Type)" "$(hdr "$work/msg/$2.eml" Content-Type | tr -d '\r')" \
+		"  Content-Type unchanged"
+}
+# headers_kept FILE NAME: display/routing headers as sent
+headers_kept() {
+	local h ok=0
+	for h in From To Subject Date Message-ID; do
+		if [ "$(hdr "$1" "$h")" != "$(hdr "$work/msg/$2.eml" "$h" | tr -d '\r')" ]; then
+			echo "# header $h: '$(hdr "$1" "$h")'"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
