@@ -13,8 +13,9 @@
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *
  * Not in the usage: "config --words" prints every word set of words.h
- * as "SET WORD" lines (result, key-state, action), for the man page
- * check (tests/docs/manpages.t) to take the words from the program.
+ * as "SET WORD" lines (result, key-state, action, key-type), for the
+ * man page check (tests/docs/manpages.t) to take the words from the
+ * program.
  *
  * Exit status: 0 secure data found / authenticated, 1 nothing (secure)
  * found or no match, 2 bogus or temporary failure, 64+ usage and

@@ -32,10 +32,17 @@ const struct sm_name_code sm_mil_action_names[] = {
 	{ NULL, -1 }
 };
 
+#define KEY_TYPE_NAME_(code, word) { word, SM_KEY_TYPE_##code },
+const struct sm_name_code sm_key_type_names[] = {
+	SM_KEY_TYPES(KEY_TYPE_NAME_)
+	{ NULL, -1 }
+};
+
 const struct sm_word_set sm_word_sets[] = {
 	{ "result", sm_result_names },
 	{ "key-state", sm_key_state_names },
 	{ "action", sm_mil_action_names },
+	{ "key-type", sm_key_type_names },
 	{ NULL, NULL }
 };
 

@@ -72,6 +72,20 @@ enum sm_result { SM_RESULTS(SM_RESULT_ENUM_) SM_NRESULTS };
 #define SM_KEY_ENUM_(code, word, result) SM_KEY_##code,
 enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
 
+/*
+ * Kinds of key a decision was about, as recorded in the reputation
+ * store and reported: X(CODE, word).  Key changes are counted within
+ * one kind, so a recipient's S/MIME certificate and OpenPGP key taking
+ * turns is no change.
+ */
+#define SM_KEY_TYPES(X) \
+	X(TLSA, "tlsa")		/* the policy daemon: a client's key */ \
+	X(SMIMEA, "smimea")	/* the milter: an S/MIME certificate */ \
+	X(OPENPGPKEY, "openpgpkey")	/* the milter: an OpenPGP key */
+
+#define SM_KEY_TYPE_ENUM_(code, word) SM_KEY_TYPE_##code,
+enum sm_key_type { SM_KEY_TYPES(SM_KEY_TYPE_ENUM_) SM_NKEY_TYPES };
+
 /* What the milter did with a message, as logged: X(CODE, word). */
 #define SM_MIL_ACTIONS(X) \
 	X(ENCRYPTED, "encrypted")  /* body replaced by S/MIME */ \
@@ -89,11 +103,15 @@ enum sm_mil_action { SM_MIL_ACTIONS(SM_MIL_ACTION_ENUM_) SM_NMIL_ACTIONS };
 extern const struct sm_name_code sm_result_names[];
 extern const struct sm_name_code sm_key_state_names[];
 extern const struct sm_name_code sm_mil_action_names[];
+extern const struct sm_name_code sm_key_type_names[];
 
 /* sm_key_state_result - the result counted for STATE, -1 for none. */
 int sm_key_state_result(int state);
 
-/* One set by name, for listing: "result", "key-state", "action". */
+/*
+ * One set by name, for listing: "result", "key-state", "action",
+ * "key-type".
+ */
 struct sm_word_set {
 	const char *name;
 	const struct sm_name_code *table;
