@@ -174,6 +174,7 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	ev.mtype = r->keys.usage >= 0 ? SM_TLSA_MTYPE_FULL : -1;
 	ev.cert_fp = r->keys.fp;
 	ev.key_fp = r->keys.fp;	/* keys and changes: by certificate */
+	ev.key_type = sm_key_type_names[SM_KEY_TYPE_SMIMEA].name;
 	ev.tls_protocol = ev.tls_cipher = "";
 	if (sm_rep_add(rep, &ev) < 0)
 		sm_log(SM_LOG_WARNING, "reputation: out of memory");

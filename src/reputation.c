@@ -37,8 +37,8 @@
  * milter's are addresses) and "tlsa" for the others (the policy
  * daemon's are host names or [address]).  It all happens in one
  * transaction taken with BEGIN IMMEDIATE, after which the schema is
- * looked at again: of two processes opening an old store at once, one
- * migrates and the other finds it done.  A store already up to date
+ * looked at again: of processes opening an old store at once, one
+ * migrates and the others find it done.  A store already up to date
  * is only looked at, without a lock.  Daemons of the older code still
  * running on a migrated file fail their flushes (their statements name
  * the old key of rep_keys) until restarted.
@@ -415,12 +415,10 @@ migrate(sqlite3 *db, char *err, size_t errlen)
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
 		/*
 		 * Under the write lock now: another opener may have migrated
-		 * meanwhile.  Reading the schema table makes sqlite reload
-		 * the schema if it changed, so the second look sees it.
+		 * meanwhile, so look again.  PRAGMA table_info checks the
+		 * schema cookie and sees the other's columns.
 		 */
-		if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL,
-				 NULL, NULL) == SQLITE_OK &&
-		    upgrades_of(db, 1) >= 0 &&
+		if (upgrades_of(db, 1) >= 0 &&
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 			return 0;
 		sm_db_error(db, err, errlen);
