@@ -153,6 +153,16 @@ row_of(void *arg, const struct sm_rep_event *ev)
 	r->n++;
 }
 
+/* Add the rows of identity ID to R. */
+static void
+rows_of(struct sm_rep *rep, const char *id, struct rows *r)
+{
+	char why[512];
+
+	if (sm_rep_events(rep, id, 0, 100, row_of, r, why, sizeof(why)) < 0)
+		printf("#   %s\n", why);
+}
+
 
 
 /* Messages of the writer thread, as a daemon would log them. */
@@ -366,6 +376,28 @@ test_new_word(time_t t0)
 	sm_rep_close(rep);
 }
 
+/* The first column of the first row of Q on the store at PATH, as text. */
+static const char *
+query(const char *path, const char *q)
+{
+	static char buf[256];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	snprintf(buf, sizeof(buf), "(error)");
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(buf, sizeof(buf), "%s",
+				 sqlite3_column_text(st, 0) ?
+				 (const char *)sqlite3_column_text(st, 0) :
+				 "(null)");
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return buf;
+}
+
 /*
  * Key changes are counted within a key type: a recipient's S/MIME
  * certificate and OpenPGP key taking turns change nothing, in one flush
@@ -382,7 +414,6 @@ test_kinds(time_t t0)
 	struct totals t;
 	struct rows r;
 	char path[128], why[512];
-	sqlite3 *db;
 	int i;
 
 	snprintf(path, sizeof(path), "%s/kinds.db", dir);
@@ -447,8 +478,7 @@ test_kinds(time_t t0)
 	       "decisions that differ in the key type only: rows of their own");
 	sm_rep_flush(rep, t0 + 20, why, sizeof(why));
 	memset(&r, 0, sizeof(r));
-	sm_rep_events(rep, "eve@one.example", 0, 100, row_of, &r, why,
-		      sizeof(why));
+	rows_of(rep, "eve@one.example", &r);
 	is_int(r.n, 3, "  three rows read back");
 	is_str(r.row[2], "test smimea E", "  with their types");
 	is_str(r.row[1], "test openpgpkey E", "  ...");
@@ -457,19 +487,9 @@ test_kinds(time_t t0)
 	is_int(t.keys, 1, "  one fingerprint under three types is one key");
 	is_int(t.changes, 0, "  and no change");
 	sm_rep_close(rep);
-	if (sqlite3_open(path, &db) == SQLITE_OK) {
-		sqlite3_stmt *st;
-
-		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM rep_events"
-				       " WHERE identity = 'eve@one.example'"
-				       " AND key_type IS NULL", -1, &st,
-				       NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW)
-			is_int(sqlite3_column_int(st, 0), 1,
-			       "  unknown is stored as NULL");
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
+	is_str(query(path, "SELECT count(*) FROM rep_events WHERE identity ="
+		     " 'eve@one.example' AND key_type IS NULL"), "1",
+	       "  unknown is stored as NULL");
 }
 
 /*
@@ -536,28 +556,6 @@ make_old(const char *path)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The first column of the first row of Q on the store at PATH, as text. */
-static const char *
-query(const char *path, const char *q)
-{
-	static char buf[256];
-	sqlite3_stmt *st;
-	sqlite3 *db;
-
-	snprintf(buf, sizeof(buf), "(error)");
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(buf, sizeof(buf), "%s",
-				 sqlite3_column_text(st, 0) ?
-				 (const char *)sqlite3_column_text(st, 0) :
-				 "(null)");
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return buf;
-}
-
 static long
 sum_of(struct sm_rep *rep, const char *id)
 {
@@ -589,12 +587,9 @@ test_migrate(time_t t0)
 	if (!ok(rep != NULL, "it opens %s", rep ? "" : why))
 		return;
 	memset(&r, 0, sizeof(r));
-	sm_rep_events(rep, "mx.old.example", 0, 100, row_of, &r, why,
-		      sizeof(why));
-	sm_rep_events(rep, "bob@old.example", 0, 100, row_of, &r, why,
-		      sizeof(why));
-	sm_rep_events(rep, "x.old.example", 0, 100, row_of, &r, why,
-		      sizeof(why));
+	rows_of(rep, "mx.old.example", &r);
+	rows_of(rep, "bob@old.example", &r);
+	rows_of(rep, "x.old.example", &r);
 	is_int(r.n, 3, "its rows are read");
 	is_str(r.row[0], "policyd tlsa K1", "  a policyd row: tlsa");
 	is_str(r.row[1], "milter smimea A", "  a milter row: smimea");
