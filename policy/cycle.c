@@ -62,6 +62,7 @@ record_event(struct pol_conn *c, const struct pol_candidate *cand)
 	/* Only well-formed fingerprints count as keys seen. */
 	ev.cert_fp = c->d.cert_fp ? attr(c, POL_A_CCERT_FINGERPRINT) : "";
 	ev.key_fp = c->d.key_fp ? attr(c, POL_A_CCERT_PUBKEY_FINGERPRINT) : "";
+	ev.key_type = sm_key_type_names[SM_KEY_TYPE_TLSA].name;
 	ev.tls_protocol = attr(c, POL_A_ENCRYPTION_PROTOCOL);
 	ev.tls_cipher = attr(c, POL_A_ENCRYPTION_CIPHER);
 	/* Drops are counted and reported at most once a second. */

@@ -52,7 +52,8 @@ mil_kind_format(enum mil_kind kind)
 const char *
 mil_kind_record(enum mil_kind kind)
 {
-	return sm_str_name_code(sm_format_records, (int)kind);
+	return sm_str_name_code(sm_key_type_names,
+				sm_format_key_type((int)kind));
 }
 
 int

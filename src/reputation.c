@@ -8,9 +8,40 @@
  * while sqlite works or waits, so sm_rep_add never waits on the disk.
  * The file is opened through db.c (mode, a broken file moved aside);
  * the writer thread reopens it when it was deleted or replaced, and
- * reports failing flushes with backoff.  Key
- * changes are counted when an identity shows a public key fingerprint
- * other than the last one seen for it.
+ * reports failing flushes with backoff.
+ *
+ * Keys.  Every row says which kind of key it was about (key_type, a
+ * word of sm_key_type_names; NULL when unknown).  rep_keys holds one
+ * row per (identity, key_type, key_fp) an identity passed with, and
+ * rep_last_keys the last fingerprint of each kind per identity.  A key
+ * change is counted when a passing decision shows another fingerprint
+ * than the last one of its own kind, so a recipient whose SMIMEA and
+ * OPENPGPKEY rows alternate changes nothing, while a new certificate
+ * replacing the old one does; rows of unknown kind ('' in the key
+ * tables, which key on it) are a kind of their own.  keys_seen counts
+ * distinct fingerprints.  The last keys have a table of their own
+ * rather than a mark in rep_keys: "the last of this kind" there would
+ * have to come from last_seen, which is kept to the second and cannot
+ * order two keys seen in the same one, or from a flag cleared on one
+ * row and set on another; here it is one upsert per identity and kind.
+ * rep_identities.last_key_fp stays the latest key of any kind.
+ *
+ * Stores made by older code are brought up to date when opened
+ * (migrate): the columns added since (rows' count, a count per result
+ * word, key_type) with ALTER TABLE, and rep_keys, whose primary key
+ * gained key_type, rebuilt.  The kind of the rows from before kinds is
+ * derived, not left unknown, so key changes go on being counted across
+ * the upgrade: rows of source "policyd" are "tlsa", of "milter"
+ * "smimea" (the only kind it looked up then); keys and last keys, which
+ * have no source, are "smimea" for identities with an '@' (the
+ * milter's are addresses) and "tlsa" for the others (the policy
+ * daemon's are host names or [address]).  It all happens in one
+ * transaction taken with BEGIN IMMEDIATE, after which the schema is
+ * looked at again: of processes opening an old store at once, one
+ * migrates and the others find it done.  A store already up to date
+ * is only looked at, without a lock.  Daemons of the older code still
+ * running on a migrated file fail their flushes (their statements name
+ * the old key of rep_keys) until restarted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,7 +67,8 @@
  * n_temperror, one per result word of words.h, in that order) are
  * built once, at the first open, from the word table; the others are
  * fixed.  The text built is the one written by hand before, so stores
- * keep their schema.
+ * keep their schema.  Columns added since the first stores come last,
+ * where ALTER TABLE puts them in the stores that gain them.
  */
 static const char schema_head[] =
 	"CREATE TABLE IF NOT EXISTS rep_events ("
@@ -44,19 +76,27 @@ static const char schema_head[] =
 	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
 	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
 	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT,"
-	" count INTEGER NOT NULL DEFAULT 1);"
+	" count INTEGER NOT NULL DEFAULT 1, key_type TEXT);"
 	"CREATE INDEX IF NOT EXISTS rep_events_identity"
 	" ON rep_events (identity, time);"
 	"CREATE TABLE IF NOT EXISTS rep_identities ("
 	" identity TEXT PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,";
+
+/* rep_keys, as created and as rebuilt from an older one. */
+#define KEYS_COLUMNS \
+	" identity TEXT, key_type TEXT NOT NULL DEFAULT '', key_fp TEXT," \
+	" first_seen INTEGER, last_seen INTEGER, count INTEGER," \
+	" PRIMARY KEY (identity, key_type, key_fp)"
+
 static const char schema_tail[] =
 	" last_key_fp TEXT,"
 	" keys_seen INTEGER DEFAULT 0, key_changes INTEGER DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS rep_keys ("
-	" identity TEXT, key_fp TEXT, first_seen INTEGER, last_seen INTEGER,"
-	" count INTEGER, PRIMARY KEY (identity, key_fp));";
+	"CREATE TABLE IF NOT EXISTS rep_keys (" KEYS_COLUMNS ");"
+	"CREATE TABLE IF NOT EXISTS rep_last_keys ("
+	" identity TEXT, key_type TEXT NOT NULL DEFAULT '',"
+	" key_fp TEXT NOT NULL, PRIMARY KEY (identity, key_type));";
 
-enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
+enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_PUT, ST_KEY_SEEN,
        ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_N };
 
 /* Columns of ST_LIST after the counts. */
@@ -68,15 +108,20 @@ enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_SEEN,
 static const char *sql[ST_N] = {
 	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
 	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
-	" tls_cipher, count)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+	" tls_cipher, count, key_type)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
 	NULL,
-	"SELECT last_key_fp FROM rep_identities WHERE identity = ?1",
-	"INSERT INTO rep_keys (identity, key_fp, first_seen, last_seen, count)"
-	" VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (identity, key_fp) DO UPDATE"
-	" SET last_seen = ?3, count = count + ?4",
+	"SELECT key_fp FROM rep_last_keys WHERE identity = ?1 AND key_type = ?2",
+	"INSERT INTO rep_keys (identity, key_type, key_fp, first_seen,"
+	" last_seen, count) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
+	" ON CONFLICT (identity, key_type, key_fp) DO UPDATE"
+	" SET last_seen = ?4, count = count + ?5",
+	"INSERT INTO rep_last_keys (identity, key_type, key_fp)"
+	" VALUES (?1, ?2, ?3) ON CONFLICT (identity, key_type) DO UPDATE"
+	" SET key_fp = ?3",
+	/* A fingerprint seen as two kinds is still one key. */
 	"UPDATE rep_identities SET keys_seen ="
-	" (SELECT count(*) FROM rep_keys WHERE identity = ?1)"
+	" (SELECT count(DISTINCT key_fp) FROM rep_keys WHERE identity = ?1)"
 	" WHERE identity = ?1",
 	"UPDATE rep_identities SET key_changes = key_changes + ?2,"
 	" last_key_fp = ?3 WHERE identity = ?1",
@@ -85,8 +130,8 @@ static const char *sql[ST_N] = {
 	" WHERE time >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)",
 	NULL,
 	"SELECT time, source, client_address, helo, identity, result, usage,"
-	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count"
-	" FROM rep_events WHERE identity = ?1 AND time >= ?2"
+	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
+	" key_type FROM rep_events WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
 };
 
@@ -176,7 +221,7 @@ build_sql(void)
 	sql_built = !s.over && !in.over && !ls.over;
 }
 
-#define NFIELDS 9		/* texts of an event */
+#define NFIELDS 10		/* texts of an event */
 
 /* A queued row: the decisions merged into it are EV.count. */
 struct queued {
@@ -218,14 +263,9 @@ sm_rep_result_index(const char *result)
 	return sm_name_code(sm_result_names, result);
 }
 
-/*
- * add_column - give TABLE the column NAME (declared as DECL) when it
- * lacks it: stores made before rows had a count, or before a result
- * word was added to words.h, gain it with its default.
- */
+/* has_column - whether TABLE has the column NAME: 1, 0, or -1. */
 static int
-add_column(sqlite3 *db, const char *table, const char *name,
-	   const char *decl)
+has_column(sqlite3 *db, const char *table, const char *name)
 {
 	sqlite3_stmt *st;
 	char q[256];
@@ -238,33 +278,155 @@ add_column(sqlite3 *db, const char *table, const char *name,
 		found |= strcmp((const char *)sqlite3_column_text(st, 1),
 				name) == 0;
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -1;
-	if (found)
-		return 0;
-	if ((size_t)snprintf(q, sizeof(q), "ALTER TABLE %s ADD COLUMN %s %s",
-			     table, name, decl) >= sizeof(q))
-		return -1;
-	return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return rc == SQLITE_DONE ? found : -1;
 }
 
-/* add_columns - the columns newer than the oldest stores; 0 or -1. */
+/*
+ * Run Q with the words of the kinds older stores held: ?1 the
+ * policy daemon's ("tlsa"), ?2 the milter's ("smimea").  0 or -1.
+ */
 static int
-add_columns(sqlite3 *db)
+run_kinds(sqlite3 *db, const char *q)
 {
-	char name[64];
-	int i;
+	sqlite3_stmt *st;
+	int rc;
 
-	if (add_column(db, "rep_events", "count",
-		       "INTEGER NOT NULL DEFAULT 1") < 0)
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	for (i = 0; i < SM_NRESULTS; i++) {
-		snprintf(name, sizeof(name), "n_%s", sm_result_names[i].name);
-		if (add_column(db, "rep_identities", name,
-			       "INTEGER DEFAULT 0") < 0)
+	sqlite3_bind_text(st, 1, sm_key_type_names[SM_KEY_TYPE_TLSA].name, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sm_key_type_names[SM_KEY_TYPE_SMIMEA].name,
+			  -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The rows from before kinds: their kind from their source. */
+static int
+kind_events(sqlite3 *db)
+{
+	return run_kinds(db, "UPDATE rep_events SET key_type = CASE source"
+			 " WHEN 'policyd' THEN ?1 WHEN 'milter' THEN ?2 END");
+}
+
+/*
+ * rep_keys keyed by kind too: rebuilt (a primary key cannot be
+ * altered), its keys and the identities' last keys given the kind of
+ * the daemon that records such identities.
+ */
+static int
+kind_keys(sqlite3 *db)
+{
+	if (sqlite3_exec(db, "CREATE TABLE rep_keys_new (" KEYS_COLUMNS ")",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    run_kinds(db, "INSERT INTO rep_keys_new (identity, key_type,"
+		      " key_fp, first_seen, last_seen, count)"
+		      " SELECT identity, CASE WHEN instr(identity, '@') > 0"
+		      " THEN ?2 ELSE ?1 END, key_fp, first_seen, last_seen,"
+		      " count FROM rep_keys") < 0 ||
+	    sqlite3_exec(db, "DROP TABLE rep_keys; ALTER TABLE rep_keys_new"
+			 " RENAME TO rep_keys", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return run_kinds(db, "INSERT OR IGNORE INTO rep_last_keys (identity,"
+			 " key_type, key_fp) SELECT identity,"
+			 " CASE WHEN instr(identity, '@') > 0 THEN ?2 ELSE ?1"
+			 " END, last_key_fp FROM rep_identities"
+			 " WHERE last_key_fp <> ''");
+}
+
+/*
+ * What stores made by older code may lack, oldest first: a column,
+ * added as DECL when there is one, then FIX run (which may do it all).
+ */
+static const struct upgrade {
+	const char *table, *column, *decl;
+	int (*fix)(sqlite3 *db);
+} upgrades[] = {
+	{ "rep_events", "count", "INTEGER NOT NULL DEFAULT 1", NULL },
+	{ "rep_events", "key_type", "TEXT", kind_events },
+	{ "rep_keys", "key_type", NULL, kind_keys },
+};
+
+/* Bring TABLE up to COLUMN when it lacks it (APPLY); 1 lacking, 0, -1. */
+static int
+upgrade(sqlite3 *db, int apply, const char *table, const char *column,
+	const char *decl, int (*fix)(sqlite3 *db))
+{
+	char q[256];
+	int rc;
+
+	if ((rc = has_column(db, table, column)) != 0)
+		return rc < 0 ? -1 : 0;
+	if (!apply)
+		return 1;
+	if (decl != NULL) {
+		if ((size_t)snprintf(q, sizeof(q), "ALTER TABLE %s ADD COLUMN"
+				     " %s %s", table, column, decl) >=
+		    sizeof(q) ||
+		    sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
 			return -1;
 	}
-	return 0;
+	return fix != NULL && fix(db) < 0 ? -1 : 1;
+}
+
+/*
+ * Each upgrade, and a count column per result word (n_temperror was
+ * added after the first stores; so will be any new word): with APPLY,
+ * made; without, only counted.  The number lacking, or -1.
+ */
+static int
+upgrades_of(sqlite3 *db, int apply)
+{
+	const struct upgrade *u;
+	char name[64];
+	int i, rc, n = 0;
+
+	for (u = upgrades; u < upgrades + sizeof(upgrades) / sizeof(*u);
+	     u++) {
+		if ((rc = upgrade(db, apply, u->table, u->column, u->decl,
+				  u->fix)) < 0)
+			return -1;
+		n += rc;
+	}
+	for (i = 0; i < SM_NRESULTS; i++) {
+		snprintf(name, sizeof(name), "n_%s", sm_result_names[i].name);
+		if ((rc = upgrade(db, apply, "rep_identities", name,
+				  "INTEGER DEFAULT 0", NULL)) < 0)
+			return -1;
+		n += rc;
+	}
+	return n;
+}
+
+/*
+ * migrate - bring a store made by older code up to date, in one
+ * transaction; nothing to do costs no lock.  0, or -1 with ERR.
+ */
+static int
+migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = upgrades_of(db, 0)) == 0)
+		return 0;
+	if (rc > 0 &&
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+		/*
+		 * Under the write lock now: another opener may have migrated
+		 * meanwhile, so look again.  PRAGMA table_info checks the
+		 * schema cookie and sees the other's columns.
+		 */
+		if (upgrades_of(db, 1) >= 0 &&
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		sm_db_error(db, err, errlen);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	sm_db_error(db, err, errlen);
+	return -1;
 }
 
 static void close_file(struct sm_db *file, sqlite3_stmt *st[ST_N]);
@@ -289,18 +451,19 @@ open_file(struct sm_rep *rep, const char *path, struct sm_db **file,
 		sm_why(why, whylen, "reputation store %s", err);
 		return -1;
 	}
-	if (add_columns(sm_db_handle(*file)) < 0)
+	if (migrate(sm_db_handle(*file), err, sizeof(err)) < 0)
 		goto fail;
 	for (i = 0; i < ST_N; i++)
 		if (sql[i] != NULL &&
 		    sqlite3_prepare_v3(sm_db_handle(*file), sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &st[i],
-				       NULL) != SQLITE_OK)
+				       NULL) != SQLITE_OK) {
+			sm_db_error(sm_db_handle(*file), err, sizeof(err));
 			goto fail;
+		}
 	return 0;
 fail:
-	sm_why(why, whylen, "reputation store %s: %s", path,
-	       sm_db_error(sm_db_handle(*file), err, sizeof(err)));
+	sm_why(why, whylen, "reputation store %s: %s", path, err);
 	close_file(*file, st);
 	*file = NULL;
 	return -1;
@@ -491,6 +654,7 @@ fields(struct sm_rep_event *ev, const char **f[NFIELDS])
 	f[6] = &ev->key_fp;
 	f[7] = &ev->tls_protocol;
 	f[8] = &ev->tls_cipher;
+	f[9] = &ev->key_type;
 }
 
 /*
@@ -705,10 +869,14 @@ store_event(struct sm_rep *rep, const struct sm_rep_event *ev)
 	sqlite3_bind_text(st, 12, ev->tls_protocol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 13, ev->tls_cipher, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 14, ev->count);
+	if (*ev->key_type)
+		sqlite3_bind_text(st, 15, ev->key_type, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 15);	/* unknown, as in older rows */
 	return step(st);
 }
 
-/* Batch order for aggregation: by identity, then as queued. */
+/* Batch order for aggregation: by identity, key type, then as queued. */
 static int
 by_identity(const void *a, const void *b)
 {
@@ -716,38 +884,117 @@ by_identity(const void *a, const void *b)
 	const struct queued *y = *(const struct queued *const *)b;
 	int c = strcmp(x->ev.identity, y->ev.identity);
 
+	if (c == 0)
+		c = strcmp(x->ev.key_type, y->ev.key_type);
 	return c ? c : (x < y ? -1 : x > y);
 }
 
+/*
+ * Only keys that authenticated the identity count: anybody can claim a
+ * name with a key of their own.
+ */
 static int
-store_key_run(struct sm_rep *rep, const char *identity, const char *key,
-	      time_t last, long count)
+keyed(const struct queued *q)
+{
+	return q->ev.key_fp[0] != '\0' &&
+	       sm_rep_result_index(q->ev.result) == SM_RESULT_PASS;
+}
+
+static int
+store_key_run(struct sm_rep *rep, const struct sm_rep_event *ev,
+	      const char *key, time_t last, long count)
 {
 	sqlite3_stmt *st = rep->st[ST_KEY_NEW];
 
-	sqlite3_bind_text(st, 1, identity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
-	sqlite3_bind_int64(st, 4, count);
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->key_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)last);
+	sqlite3_bind_int64(st, 5, count);
 	return step(st);
 }
 
 /*
- * The aggregates of one identity's events G[0..N): one statement for
- * the counters, and per run of the same key one for the key table, so
- * a busy identity costs a handful of statements per flush, not per
- * event.  Keys are those of passing decisions; key changes are counted
- * against the last such key on record.
+ * The keys of G[0..N), events of one identity and one key type in
+ * queue order: per run of the same key one statement for rep_keys, and
+ * the last key of the type kept.  A change is a key other than the
+ * type's last one, on record or earlier in the batch; they are added
+ * to *CHANGES, and *LATEST becomes the latest event with a key, of
+ * whatever type.
+ */
+static int
+store_keys(struct sm_rep *rep, struct queued **g, size_t n, long *changes,
+	   const struct queued **latest)
+{
+	const struct sm_rep_event *ev = &g[0]->ev;
+	sqlite3_stmt *st = rep->st[ST_KEY_GET];
+	const char *prev, *run = NULL, *key;
+	long runlen = 0;
+	time_t runlast = 0;
+	char *before = NULL;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && !keyed(g[i]); i++)
+		;
+	if (i == n)
+		return 0;
+	sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->key_type, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	    (before = strdup((const char *)sqlite3_column_text(st, 0))) ==
+	    NULL)
+		rc = -1;
+	sqlite3_reset(st);
+	prev = before;
+	for (; i < n && rc == 0; i++) {
+		if (!keyed(g[i]))
+			continue;
+		key = g[i]->ev.key_fp;
+		if (prev != NULL && *prev && strcmp(prev, key) != 0)
+			(*changes)++;
+		prev = key;
+		if (*latest == NULL || g[i] > *latest)
+			*latest = g[i];
+		if (run != NULL && strcmp(run, key) == 0) {
+			runlen += g[i]->ev.count;
+			runlast = g[i]->ev.time;
+			continue;
+		}
+		if (run != NULL)
+			rc = store_key_run(rep, ev, run, runlast, runlen);
+		run = key;
+		runlen = g[i]->ev.count;
+		runlast = g[i]->ev.time;
+	}
+	if (rc == 0)
+		rc = store_key_run(rep, ev, run, runlast, runlen);
+	if (rc == 0) {
+		st = rep->st[ST_KEY_PUT];
+		sqlite3_bind_text(st, 1, ev->identity, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ev->key_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, prev, -1, SQLITE_STATIC);
+		rc = step(st);
+	}
+	free(before);
+	return rc;
+}
+
+/*
+ * The aggregates of one identity's events G[0..N), sorted by key type:
+ * one statement for the counters, the keys of each type (store_keys),
+ * then the identity's keys seen, changes and latest key, so a busy
+ * identity costs a handful of statements per flush, not per event.
  */
 static int
 store_group(struct sm_rep *rep, struct queued **g, size_t n)
 {
-	const char *id = g[0]->ev.identity, *prev = NULL, *run = NULL;
+	const char *id = g[0]->ev.identity;
+	const struct queued *latest = NULL;
 	sqlite3_stmt *st = rep->st[ST_IDENT];
-	long count[SM_NRESULTS] = { 0 }, changes = 0, runlen = 0;
-	time_t first = g[0]->ev.time, last = g[0]->ev.time, runlast = 0;
-	char *before = NULL;
-	size_t i;
+	long count[SM_NRESULTS] = { 0 }, changes = 0;
+	time_t first = g[0]->ev.time, last = g[0]->ev.time;
+	size_t i, j;
 	int k, rc = 0;
 
 	for (i = 0; i < n; i++) {
@@ -765,51 +1012,24 @@ store_group(struct sm_rep *rep, struct queued **g, size_t n)
 		sqlite3_bind_int64(st, 4 + k, count[k]);
 	if (step(st) < 0)
 		return -1;
-	st = rep->st[ST_KEY_GET];
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		before = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	prev = before;
-	for (i = 0; i < n && rc == 0; i++) {
-		const char *key = g[i]->ev.key_fp;
-
-		/*
-		 * Only keys that authenticated the identity count: anybody
-		 * can claim a name with a key of their own.
-		 */
-		if (key == NULL || *key == '\0' ||
-		    sm_rep_result_index(g[i]->ev.result) != SM_RESULT_PASS)
-			continue;
-		if (prev != NULL && *prev && strcmp(prev, key) != 0)
-			changes++;
-		prev = key;
-		if (run != NULL && strcmp(run, key) == 0) {
-			runlen += g[i]->ev.count;
-			runlast = g[i]->ev.time;
-			continue;
-		}
-		if (run != NULL)
-			rc = store_key_run(rep, id, run, runlast, runlen);
-		run = key;
-		runlen = g[i]->ev.count;
-		runlast = g[i]->ev.time;
+	for (i = 0; i < n && rc == 0; i = j) {
+		for (j = i + 1; j < n && strcmp(g[j]->ev.key_type,
+						g[i]->ev.key_type) == 0; j++)
+			;
+		rc = store_keys(rep, g + i, j - i, &changes, &latest);
 	}
-	if (rc == 0 && run != NULL)
-		rc = store_key_run(rep, id, run, runlast, runlen);
-	if (rc == 0 && run != NULL) {
+	if (rc == 0 && latest != NULL) {
 		st = rep->st[ST_KEY_SEEN];
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		rc = step(st);
 	}
-	if (rc == 0 && run != NULL) {
+	if (rc == 0 && latest != NULL) {
 		st = rep->st[ST_KEY_LAST];
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, changes);
-		sqlite3_bind_text(st, 3, prev, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, latest->ev.key_fp, -1, SQLITE_STATIC);
 		rc = step(st);
 	}
-	free(before);
 	return rc;
 }
 
@@ -1004,6 +1224,7 @@ sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 		ev.tls_protocol = col(st, 11);
 		ev.tls_cipher = col(st, 12);
 		ev.count = (long)sqlite3_column_int64(st, 13);
+		ev.key_type = col(st, 14);
 		fn(arg, &ev);
 		n++;
 	}

@@ -12,6 +12,12 @@
  * second) cannot be told apart: the queue merges them into one row
  * with a count.  A busy client costs a row a second, not a row a
  * decision; nothing is lost.
+ *
+ * Each row says which kind of key it was about (key_type: "tlsa",
+ * "smimea", "openpgpkey").  An identity's key changes when a passing
+ * decision shows another fingerprint than the last one of the same
+ * kind: an S/MIME certificate and an OpenPGP key of one recipient
+ * taking turns change nothing.
  */
 #ifndef SM_REPUTATION_H
 #define SM_REPUTATION_H
@@ -31,6 +37,8 @@ struct sm_rep_event {
 	const char *result;		/* a word of sm_result_names */
 	int usage, selector, mtype;	/* matched record, -1 if none */
 	const char *cert_fp, *key_fp;	/* hex, may be empty */
+	const char *key_type;		/* a word of sm_key_type_names;
+					   NULL or empty: unknown */
 	const char *tls_protocol, *tls_cipher;
 	long count;			/* decisions in this row (read side) */
 };
@@ -39,8 +47,9 @@ struct sm_rep_identity {
 	const char *identity;
 	time_t first_seen, last_seen;
 	long count[SM_NRESULTS];	/* by enum sm_result */
-	long keys_seen, key_changes;
-	const char *last_key_fp;
+	long keys_seen, key_changes;	/* distinct keys; changes within
+					   a key type */
+	const char *last_key_fp;	/* the latest key of any type */
 };
 
 struct sm_rep;
@@ -50,8 +59,10 @@ struct sm_db_params;
 /*
  * sm_rep_open - open (create) the store at PATH as sm_db_open does
  * (PARAMS may be NULL: defaults, no repair); events are kept for
- * RETENTION seconds.  NULL and WHY on error; on success WHY is empty,
- * or says that a broken file was moved aside (to log as a warning).
+ * RETENTION seconds.  A store made by an older smilla gains what it
+ * lacks (columns, the key type) in one transaction, whoever opens it
+ * first.  NULL and WHY on error; on success WHY is empty, or says that
+ * a broken file was moved aside (to log as a warning).
  */
 struct sm_rep *sm_rep_open(const char *path,
 			   const struct sm_db_params *params, long retention,

@@ -13,8 +13,9 @@
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *
  * Not in the usage: "config --words" prints every word set of words.h
- * as "SET WORD" lines (result, key-state, action), for the man page
- * check (tests/docs/manpages.t) to take the words from the program.
+ * as "SET WORD" lines (result, key-state, action, key-type), for the
+ * man page check (tests/docs/manpages.t) to take the words from the
+ * program.
  *
  * Exit status: 0 secure data found / authenticated, 1 nothing (secure)
  * found or no match, 2 bogus or temporary failure, 64+ usage and
@@ -771,7 +772,7 @@ show_event(void *arg, const struct sm_rep_event *ev)
 {
 	struct report_ctx *rc = arg;
 	char when[32], rec[16] = "-";
-	char e_addr[256], e_helo[1024], e_tls[128], e_key[600];
+	char e_addr[256], e_helo[1024], e_tls[128], e_key[600], e_type[128];
 
 	fmt_time(ev->time, when, sizeof(when));
 	if (ev->usage >= 0)
@@ -787,6 +788,8 @@ show_event(void *arg, const struct sm_rep_event *ev)
 		json_str(ev->client_address);
 		printf(",\"helo\":");
 		json_str(ev->helo);
+		printf(",\"key_type\":");
+		json_str(ev->key_type[0] ? ev->key_type : NULL);
 		printf(",\"key_fp\":");
 		json_str(ev->key_fp);
 		printf(",\"tls\":");
@@ -795,12 +798,14 @@ show_event(void *arg, const struct sm_rep_event *ev)
 		return;
 	}
 	/* Stored as the client sent them: escaped for the terminal. */
-	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key=%s"
-	       " count=%ld\n", when, ev->result, rec,
+	printf("  %s %-9s record=%s client=[%s] helo=%s tls=%s key_type=%s"
+	       " key=%s count=%ld\n", when, ev->result, rec,
 	       sm_escape(ev->client_address, e_addr, sizeof(e_addr)),
 	       ev->helo[0] ? sm_escape(ev->helo, e_helo, sizeof(e_helo)) : "-",
 	       ev->tls_protocol[0] ? sm_escape(ev->tls_protocol, e_tls,
 					       sizeof(e_tls)) : "-",
+	       ev->key_type[0] ? sm_escape(ev->key_type, e_type,
+					   sizeof(e_type)) : "-",
 	       ev->key_fp[0] ? sm_escape(ev->key_fp, e_key, sizeof(e_key)) : "-",
 	       ev->count);
 }

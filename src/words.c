@@ -32,15 +32,15 @@ const struct sm_name_code sm_mil_action_names[] = {
 	{ NULL, -1 }
 };
 
-#define FORMAT_NAME_(code, word, record) { word, SM_FORMAT_##code },
+#define FORMAT_NAME_(code, word, type) { word, SM_FORMAT_##code },
 const struct sm_name_code sm_format_names[] = {
 	SM_FORMATS(FORMAT_NAME_)
 	{ NULL, -1 }
 };
 
-#define FORMAT_RECORD_(code, word, record) { record, SM_FORMAT_##code },
-const struct sm_name_code sm_format_records[] = {
-	SM_FORMATS(FORMAT_RECORD_)
+#define KEY_TYPE_NAME_(code, word) { word, SM_KEY_TYPE_##code },
+const struct sm_name_code sm_key_type_names[] = {
+	SM_KEY_TYPES(KEY_TYPE_NAME_)
 	{ NULL, -1 }
 };
 
@@ -48,6 +48,7 @@ const struct sm_word_set sm_word_sets[] = {
 	{ "result", sm_result_names },
 	{ "key-state", sm_key_state_names },
 	{ "action", sm_mil_action_names },
+	{ "key-type", sm_key_type_names },
 	{ "format", sm_format_names },
 	{ NULL, NULL }
 };
@@ -83,4 +84,13 @@ sm_key_state_result(int state)
 	static const int result[] = { SM_KEY_STATES(KEY_RESULT_) };
 
 	return state >= 0 && state < SM_NKEY_STATES ? result[state] : -1;
+}
+
+int
+sm_format_key_type(int format)
+{
+#define FORMAT_TYPE_(code, word, type) SM_KEY_TYPE_##type,
+	static const int type[] = { SM_FORMATS(FORMAT_TYPE_) };
+
+	return format >= 0 && format < SM_NFORMATS ? type[format] : -1;
 }

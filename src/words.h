@@ -72,6 +72,20 @@ enum sm_result { SM_RESULTS(SM_RESULT_ENUM_) SM_NRESULTS };
 #define SM_KEY_ENUM_(code, word, result) SM_KEY_##code,
 enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
 
+/*
+ * Kinds of key a decision was about, as recorded in the reputation
+ * store and reported: X(CODE, word).  Key changes are counted within
+ * one kind, so a recipient's S/MIME certificate and OpenPGP key taking
+ * turns is no change.
+ */
+#define SM_KEY_TYPES(X) \
+	X(TLSA, "tlsa")		/* the policy daemon: a client's key */ \
+	X(SMIMEA, "smimea")	/* the milter: an S/MIME certificate */ \
+	X(OPENPGPKEY, "openpgpkey")	/* the milter: an OpenPGP key */
+
+#define SM_KEY_TYPE_ENUM_(code, word) SM_KEY_TYPE_##code,
+enum sm_key_type { SM_KEY_TYPES(SM_KEY_TYPE_ENUM_) SM_NKEY_TYPES };
+
 /* What the milter did with a message, as logged: X(CODE, word). */
 #define SM_MIL_ACTIONS(X) \
 	X(ENCRYPTED, "encrypted")  /* body replaced by S/MIME or PGP/MIME */ \
@@ -87,12 +101,12 @@ enum sm_mil_action { SM_MIL_ACTIONS(SM_MIL_ACTION_ENUM_) SM_NMIL_ACTIONS };
 
 /*
  * The milter's encryption formats, as in encryption_formats and the
- * status header, with the record type a recipient's keys for it are
- * published in: X(CODE, word, record word).
+ * status header, with the kind of key (SM_KEY_TYPES) a recipient's
+ * keys for it are published as: X(CODE, word, key type code).
  */
 #define SM_FORMATS(X) \
-	X(SMIME, "smime", "smimea")		/* S/MIME, RFC 8551 */ \
-	X(OPENPGP, "openpgp", "openpgpkey")	/* PGP/MIME, RFC 3156 */
+	X(SMIME, "smime", SMIMEA)	/* S/MIME, RFC 8551 */ \
+	X(OPENPGP, "openpgp", OPENPGPKEY)	/* PGP/MIME, RFC 3156 */
 
 #define SM_FORMAT_ENUM_(code, word, record) SM_FORMAT_##code,
 enum sm_format { SM_FORMATS(SM_FORMAT_ENUM_) SM_NFORMATS };
@@ -102,12 +116,18 @@ extern const struct sm_name_code sm_result_names[];
 extern const struct sm_name_code sm_key_state_names[];
 extern const struct sm_name_code sm_mil_action_names[];
 extern const struct sm_name_code sm_format_names[];
-extern const struct sm_name_code sm_format_records[];	/* record words */
+extern const struct sm_name_code sm_key_type_names[];
 
 /* sm_key_state_result - the result counted for STATE, -1 for none. */
 int sm_key_state_result(int state);
 
-/* One set by name, for listing: "result", "key-state", "action", "format". */
+/* sm_format_key_type - the key type (enum sm_key_type) of FORMAT, -1. */
+int sm_format_key_type(int format);
+
+/*
+ * One set by name, for listing: "result", "key-state", "action",
+ * "key-type", "format".
+ */
 struct sm_word_set {
 	const char *name;
 	const struct sm_name_code *table;

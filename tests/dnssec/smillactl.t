@@ -195,4 +195,66 @@ C config
 like "$out" "^unbound_conf = $BED_DIR/unbound.conf\$" "config prints the effective value"
 like "$out" '^cache_max_ttl = 86400$' "  and defaults"
 
+# ---- report: each row's key type, also from a store made before types ----
+# The schema and rows of the code before key types (rep_events without
+# key_type, rep_keys keyed by identity and fingerprint): report migrates
+# it and shows the rows' types as derived from their source.
+old="$BED_DIR/old-rep.db"
+now=$(date +%s)
+sqlite3 "$old" "
+CREATE TABLE rep_events (id INTEGER PRIMARY KEY, time INTEGER NOT NULL,
+ source TEXT, client_address TEXT, helo TEXT, identity TEXT NOT NULL,
+ result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,
+ cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT,
+ count INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX rep_events_identity ON rep_events (identity, time);
+CREATE TABLE rep_identities (identity TEXT PRIMARY KEY, first_seen INTEGER,
+ last_seen INTEGER, n_pass INTEGER DEFAULT 0, n_fail INTEGER DEFAULT 0,
+ n_none INTEGER DEFAULT 0, n_nocert INTEGER DEFAULT 0,
+ n_unusable INTEGER DEFAULT 0, n_bogus INTEGER DEFAULT 0,
+ n_temperror INTEGER DEFAULT 0, last_key_fp TEXT,
+ keys_seen INTEGER DEFAULT 0, key_changes INTEGER DEFAULT 0);
+CREATE TABLE rep_keys (identity TEXT, key_fp TEXT, first_seen INTEGER,
+ last_seen INTEGER, count INTEGER, PRIMARY KEY (identity, key_fp));
+INSERT INTO rep_events (time, source, client_address, helo, identity, result,
+ usage, selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher) VALUES
+ ($now, 'policyd', '192.0.2.9', 'mx.old.smilla.test', 'mx.old.smilla.test',
+  'pass', 3, 1, 1, 'CE:RT', 'AB:CD', 'TLSv1.3', 'X'),
+ ($now, 'milter', '192.0.2.9', 'mx.old.smilla.test', 'bob@old.smilla.test',
+  'pass', 3, 0, 0, 'EF01', 'EF01', '', ''),
+ ($now, 'other', '192.0.2.9', '', 'x.old.smilla.test', 'none',
+  NULL, NULL, NULL, '', '', '', '');
+INSERT INTO rep_identities (identity, first_seen, last_seen, n_pass,
+ last_key_fp, keys_seen, key_changes) VALUES
+ ('mx.old.smilla.test', $now, $now, 1, 'AB:CD', 2, 1);
+INSERT INTO rep_keys VALUES ('mx.old.smilla.test', 'AB:CD', $now, $now, 1),
+ ('mx.old.smilla.test', '01:23', $now, $now, 1);
+"
+check "a store of the code before key types made" [ -s "$old" ]
+{ cat "$conf"; echo "db_path = $old"; } > "$BED_DIR/old-rep.conf"
+O() { run "$ctl" -c "$BED_DIR/old-rep.conf" "$@"; }
+O report --identity mx.old.smilla.test
+is "$rc" 0 "report --identity on the old store"
+like "$out" '^  [-0-9T:Z]+ pass +record=3 1 1 client=\[192\.0\.2\.9\] helo=mx\.old\.smilla\.test tls=TLSv1\.3 key_type=tlsa key=AB:CD count=1$' \
+	"  a policy daemon's old row: key_type=tlsa"
+O report --identity bob@old.smilla.test
+like "$out" ' key_type=smimea key=EF01 count=1$' "  a milter's old row: key_type=smimea"
+O report --identity x.old.smilla.test
+like "$out" ' key_type=- key=- count=1$' "  another source: key_type=-"
+O report --identity mx.old.smilla.test --json
+t=$(printf '%s' "$out" | perl -MJSON::PP -e '
+	my $e = decode_json(join "", <STDIN>)->{events}[0];
+	print join " ", $e->{key_type}, $e->{key_fp}, $e->{count}')
+is "$t" "tlsa AB:CD 1" "  --json: key_type, key_fp, count"
+O report --identity x.old.smilla.test --json
+t=$(printf '%s' "$out" | perl -MJSON::PP -e '
+	my $e = decode_json(join "", <STDIN>)->{events}[0];
+	print exists $e->{key_type} && !defined $e->{key_type} ? "null" : "?"')
+is "$t" null "  --json: an unknown key type is null"
+O report
+like "$out" '^mx\.old\.smilla\.test +[-0-9T:Z]+ +1 +0 +0 +0 +0 +0 +0 +2 +1$' \
+	"  the old totals: two keys, one change"
+is "$(sqlite3 "$old" "select group_concat(key_type, ' ') from (select key_type from rep_keys order by key_fp)")" \
+	"tlsa tlsa" "  rep_keys now keyed by type"
+
 done_testing

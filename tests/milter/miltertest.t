@@ -92,4 +92,6 @@ like "$out" '^alice@smilla\.test +[-0-9T:Z]+ +[1-9][0-9]* +0 +0 +0 +0 +0 +0 +1 +
 like "$out" '^nobody@smilla\.test +[-0-9T:Z]+ +0 +0 +[1-9][0-9]* ' "report: nobody has none"
 run "$SMILLA_BUILD/smillactl" -c "$work/smilla.conf" report --identity alice@smilla.test
 like "$out" 'pass' "report --identity alice@smilla.test lists its decisions"
+like "$out" ' pass +record=3 0 0 .* key_type=smimea key=[0-9a-fA-F]+ count=' \
+	"  the milter's rows are of key type smimea"
 done_testing

@@ -96,6 +96,8 @@ like "$out" '^host\.bogus\.smilla\.test .* 0 +0 +0 +0 +0 +2 +0 ' "  bogus counte
 run $ctl report --identity GOOD.smilla.test.
 like "$out" 'pass +record=3 1 1 client=\[127\.0\.0\.1\] helo=good\.smilla\.test tls=TLSv1\.3' \
 	"report --identity: events with record, client, TLS"
+like "$out" 'pass +record=3 1 1 client=\[127\.0\.0\.1\] helo=good\.smilla\.test tls=TLSv1\.3 key_type=tlsa key=[0-9A-F:]+ count=' \
+	"  the policy daemon's rows are of key type tlsa"
 total=$(printf '%s\n' "$out" | sed -n 's/.* pass .* count=\([0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 is "$total" "$n" "report --identity: the rows' counts add up to the pass decisions"
 run $ctl report --json --since 1h

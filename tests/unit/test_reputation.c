@@ -1,12 +1,15 @@
 /*
  * test_reputation - the reputation store: events, per-identity counts,
- * keys seen and key changes across flushes, retention, the writer
- * thread, and reading it back; the file: a broken one moved aside, a
- * deleted one noticed by the writer and created anew, failing flushes
- * reported with backoff (sqlite is used directly only to make writes
- * fail, with a trigger).
+ * keys seen and key changes across flushes and per key type, retention,
+ * the writer thread, and reading it back; the file: a broken one moved
+ * aside, a deleted one noticed by the writer and created anew, failing
+ * flushes reported with backoff, a store made by the code before key
+ * types migrated, also by several processes at once (sqlite is used
+ * directly to make writes fail, with a trigger, and to make and look
+ * into old stores).
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -68,9 +71,10 @@ sum_events(void *arg, const struct sm_rep_event *ev)
 
 static const char *client = "192.0.2.1";
 
+/* One decision about ID with the key KEY of kind TYPE (NULL: unknown). */
 static void
-add(struct sm_rep *rep, time_t t, const char *id, const char *result,
-    const char *key)
+add_kind(struct sm_rep *rep, time_t t, const char *id, const char *result,
+	 const char *type, const char *key)
 {
 	struct sm_rep_event ev;
 
@@ -85,8 +89,80 @@ add(struct sm_rep *rep, time_t t, const char *id, const char *result,
 	ev.selector = 1;
 	ev.mtype = 1;
 	ev.key_fp = key;
+	ev.key_type = type;
 	sm_rep_add(rep, &ev);
 }
+
+static void
+add(struct sm_rep *rep, time_t t, const char *id, const char *result,
+    const char *key)
+{
+	add_kind(rep, t, id, result, NULL, key);
+}
+
+/* The totals of one identity, WANT. */
+struct totals {
+	const char *want;
+	int found;
+	long pass, keys, changes;
+	char last_key[64];
+};
+
+static void
+totals_of(void *arg, const struct sm_rep_identity *id)
+{
+	struct totals *t = arg;
+
+	if (strcmp(id->identity, t->want) != 0)
+		return;
+	t->found++;
+	t->pass = id->count[SM_RESULT_PASS];
+	t->keys = id->keys_seen;
+	t->changes = id->key_changes;
+	snprintf(t->last_key, sizeof(t->last_key), "%s", id->last_key_fp);
+}
+
+static struct totals
+totals(struct sm_rep *rep, const char *want)
+{
+	struct totals t;
+	char why[512];
+
+	memset(&t, 0, sizeof(t));
+	t.want = want;
+	if (sm_rep_identities(rep, 0, totals_of, &t, why, sizeof(why)) < 0)
+		printf("#   %s\n", why);
+	return t;
+}
+
+/* Events as read back: "source key_type key_fp" per row, newest first. */
+struct rows {
+	int n;
+	char row[8][128];
+};
+
+static void
+row_of(void *arg, const struct sm_rep_event *ev)
+{
+	struct rows *r = arg;
+
+	if (r->n < 8)
+		snprintf(r->row[r->n], sizeof(r->row[0]), "%s %s %s",
+			 ev->source, *ev->key_type ? ev->key_type : "-",
+			 *ev->key_fp ? ev->key_fp : "-");
+	r->n++;
+}
+
+/* Add the rows of identity ID to R. */
+static void
+rows_of(struct sm_rep *rep, const char *id, struct rows *r)
+{
+	char why[512];
+
+	if (sm_rep_events(rep, id, 0, 100, row_of, r, why, sizeof(why)) < 0)
+		printf("#   %s\n", why);
+}
+
 
 
 /* Messages of the writer thread, as a daemon would log them. */
@@ -300,6 +376,336 @@ test_new_word(time_t t0)
 	sm_rep_close(rep);
 }
 
+/* The first column of the first row of Q on the store at PATH, as text. */
+static const char *
+query(const char *path, const char *q)
+{
+	static char buf[256];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	snprintf(buf, sizeof(buf), "(error)");
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(buf, sizeof(buf), "%s",
+				 sqlite3_column_text(st, 0) ?
+				 (const char *)sqlite3_column_text(st, 0) :
+				 "(null)");
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return buf;
+}
+
+/*
+ * Key changes are counted within a key type: a recipient's S/MIME
+ * certificate and OpenPGP key taking turns change nothing, in one flush
+ * or across flushes; a new key of the same type does.
+ */
+static void
+test_kinds(time_t t0)
+{
+	static const char *turns[4][2] = {
+		{ "smimea", "A" }, { "openpgpkey", "B" },
+		{ "smimea", "A" }, { "openpgpkey", "B" },
+	};
+	struct sm_rep *rep;
+	struct totals t;
+	struct rows r;
+	char path[128], why[512];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/kinds.db", dir);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (!ok(rep != NULL, "kinds: store opens %s", rep ? "" : why))
+		return;
+	for (i = 0; i < 4; i++)
+		add_kind(rep, t0 + i, "bob@one.example", "pass", turns[i][0],
+			 turns[i][1]);
+	is_int(sm_rep_flush(rep, t0 + 4, why, sizeof(why)), 4,
+	       "smimea A, openpgpkey B, smimea A, openpgpkey B: one flush");
+	t = totals(rep, "bob@one.example");
+	is_int(t.changes, 0, "  no key change");
+	is_int(t.keys, 2, "  two keys seen");
+	is_str(t.last_key, "B", "  the latest key, of either type");
+	for (i = 0; i < 4; i++) {
+		add_kind(rep, t0 + i, "bob@two.example", "pass", turns[i][0],
+			 turns[i][1]);
+		sm_rep_flush(rep, t0 + i, why, sizeof(why));
+	}
+	t = totals(rep, "bob@two.example");
+	is_int(t.changes, 0, "the same in four flushes: no key change");
+	is_int(t.keys, 2, "  two keys seen");
+
+	add_kind(rep, t0 + 10, "bob@one.example", "pass", "smimea", "C");
+	add_kind(rep, t0 + 10, "bob@two.example", "openpgpkey", "fail", "X");
+	sm_rep_flush(rep, t0 + 10, why, sizeof(why));
+	t = totals(rep, "bob@one.example");
+	is_int(t.changes, 1, "then smimea C (on record: A): one change");
+	is_int(t.keys, 3, "  three keys seen");
+	is_str(t.last_key, "C", "  C the latest");
+	add_kind(rep, t0, "carol@one.example", "pass", "smimea", "A");
+	add_kind(rep, t0 + 1, "carol@one.example", "pass", "smimea", "C");
+	sm_rep_flush(rep, t0 + 1, why, sizeof(why));
+	is_int(totals(rep, "carol@one.example").changes, 1,
+	       "smimea A then smimea C in one flush: one change");
+	add_kind(rep, t0, "dave@one.example", "pass", "smimea", "A");
+	add_kind(rep, t0 + 1, "dave@one.example", "pass", "openpgpkey", "B");
+	add_kind(rep, t0 + 2, "dave@one.example", "pass", "smimea", "C");
+	add_kind(rep, t0 + 3, "dave@one.example", "pass", "openpgpkey", "D");
+	sm_rep_flush(rep, t0 + 3, why, sizeof(why));
+	t = totals(rep, "dave@one.example");
+	is_int(t.changes, 2, "both types replaced, interleaved: two changes");
+	is_str(t.last_key, "D", "  the latest key is the last one queued");
+
+	/* No type (older callers) is a type of its own. */
+	add(rep, t0, "h.example", "pass", "K");
+	add_kind(rep, t0 + 1, "h.example", "pass", "tlsa", "L");
+	add(rep, t0 + 2, "h.example", "pass", "K");
+	add_kind(rep, t0 + 3, "h.example", "pass", "tlsa", "L");
+	add_kind(rep, t0 + 4, "h.example", "pass", "", "M");
+	sm_rep_flush(rep, t0 + 4, why, sizeof(why));
+	is_int(totals(rep, "h.example").changes, 1,
+	       "unknown K, tlsa L, unknown K, tlsa L, unknown M: one change");
+
+	/* The type is part of the row. */
+	add_kind(rep, t0 + 20, "eve@one.example", "pass", "smimea", "E");
+	add_kind(rep, t0 + 20, "eve@one.example", "pass", "openpgpkey", "E");
+	add_kind(rep, t0 + 20, "eve@one.example", "pass", NULL, "E");
+	add_kind(rep, t0 + 20, "eve@one.example", "pass", "smimea", "E");
+	is_int((long)sm_rep_queued_rows(rep), 3,
+	       "decisions that differ in the key type only: rows of their own");
+	sm_rep_flush(rep, t0 + 20, why, sizeof(why));
+	memset(&r, 0, sizeof(r));
+	rows_of(rep, "eve@one.example", &r);
+	is_int(r.n, 3, "  three rows read back");
+	is_str(r.row[2], "test smimea E", "  with their types");
+	is_str(r.row[1], "test openpgpkey E", "  ...");
+	is_str(r.row[0], "test - E", "  unknown: empty");
+	t = totals(rep, "eve@one.example");
+	is_int(t.keys, 1, "  one fingerprint under three types is one key");
+	is_int(t.changes, 0, "  and no change");
+	sm_rep_close(rep);
+	is_str(query(path, "SELECT count(*) FROM rep_events WHERE identity ="
+		     " 'eve@one.example' AND key_type IS NULL"), "1",
+	       "  unknown is stored as NULL");
+}
+
+/*
+ * The schema of the code before key types, as its statements created
+ * it: the fixture of the migration tests.  With rows as that code wrote
+ * them: a policy daemon's identity with two keys and one change, a
+ * milter's recipient with one certificate, and a row of another source.
+ */
+static const char old_store[] =
+	"CREATE TABLE IF NOT EXISTS rep_events ("
+	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, source TEXT,"
+	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
+	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
+	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT,"
+	" count INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX IF NOT EXISTS rep_events_identity"
+	" ON rep_events (identity, time);"
+	"CREATE TABLE IF NOT EXISTS rep_identities ("
+	" identity TEXT PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,"
+	" n_pass INTEGER DEFAULT 0, n_fail INTEGER DEFAULT 0,"
+	" n_none INTEGER DEFAULT 0, n_nocert INTEGER DEFAULT 0,"
+	" n_unusable INTEGER DEFAULT 0, n_bogus INTEGER DEFAULT 0,"
+	" n_temperror INTEGER DEFAULT 0, last_key_fp TEXT,"
+	" keys_seen INTEGER DEFAULT 0, key_changes INTEGER DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS rep_keys ("
+	" identity TEXT, key_fp TEXT, first_seen INTEGER, last_seen INTEGER,"
+	" count INTEGER, PRIMARY KEY (identity, key_fp));"
+	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
+	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
+	" tls_cipher, count) VALUES"
+	" (1700000000, 'policyd', '192.0.2.9', 'mx.old.example',"
+	"  'mx.old.example', 'pass', 3, 1, 1, 'CERT', 'K1', 'TLSv1.3', 'X', 1),"
+	" (1700000000, 'milter', '192.0.2.9', 'mx.old.example',"
+	"  'bob@old.example', 'pass', 3, 0, 0, 'A', 'A', '', '', 2),"
+	" (1700000000, 'other', '192.0.2.9', '', 'x.old.example', 'none',"
+	"  NULL, NULL, NULL, '', '', '', '', 1);"
+	"INSERT INTO rep_identities (identity, first_seen, last_seen, n_pass,"
+	" last_key_fp, keys_seen, key_changes) VALUES"
+	" ('mx.old.example', 1699999900, 1700000000, 5, 'K1', 2, 1),"
+	" ('bob@old.example', 1699999900, 1700000000, 7, 'A', 1, 0);"
+	"INSERT INTO rep_identities (identity, first_seen, last_seen, n_none)"
+	" VALUES ('x.old.example', 1700000000, 1700000000, 1);"
+	"INSERT INTO rep_keys VALUES"
+	" ('mx.old.example', 'K0', 1699999900, 1699999950, 2),"
+	" ('mx.old.example', 'K1', 1699999950, 1700000000, 3),"
+	" ('bob@old.example', 'A', 1699999900, 1700000000, 7);";
+
+#define OLD_T 1700000000	/* the time of the old rows */
+
+static int
+make_old(const char *path)
+{
+	sqlite3 *db;
+	char *err = NULL;
+	int rc;
+
+	remove_db(path);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_exec(db, old_store, NULL, NULL, &err)) != SQLITE_OK)
+		printf("#   old store: %s\n", err);
+	sqlite3_free(err);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static long
+sum_of(struct sm_rep *rep, const char *id)
+{
+	char why[512];
+	long sum = 0;
+
+	sm_rep_events(rep, id, 0, 100, sum_events, &sum, why, sizeof(why));
+	return sum;
+}
+
+/*
+ * A store made by the code before key types: opening it adds key_type
+ * (old rows get the type of their source: policyd tlsa, milter smimea,
+ * others none) and rebuilds rep_keys; counts, keys and the last keys
+ * carry on, per type; opening it again changes nothing.
+ */
+static void
+test_migrate(time_t t0)
+{
+	struct sm_rep *rep;
+	struct totals t;
+	struct rows r;
+	char path[128], why[512];
+
+	snprintf(path, sizeof(path), "%s/before-types.db", dir);
+	if (!ok(make_old(path) == 0, "store of the code before key types made"))
+		return;
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (!ok(rep != NULL, "it opens %s", rep ? "" : why))
+		return;
+	memset(&r, 0, sizeof(r));
+	rows_of(rep, "mx.old.example", &r);
+	rows_of(rep, "bob@old.example", &r);
+	rows_of(rep, "x.old.example", &r);
+	is_int(r.n, 3, "its rows are read");
+	is_str(r.row[0], "policyd tlsa K1", "  a policyd row: tlsa");
+	is_str(r.row[1], "milter smimea A", "  a milter row: smimea");
+	is_str(r.row[2], "other - -", "  another source: unknown");
+	is_str(query(path, "SELECT group_concat(key_type || ' ' || key_fp"
+		     " || ' ' || count, ', ') FROM (SELECT * FROM rep_keys"
+		     " ORDER BY identity, key_fp)"),
+	       "smimea A 7, tlsa K0 2, tlsa K1 3",
+	       "  rep_keys kept, typed by the identity's daemon");
+	is_str(query(path, "SELECT group_concat(identity || ' ' || key_type"
+		     " || ' ' || key_fp, ', ') FROM (SELECT * FROM"
+		     " rep_last_keys ORDER BY identity)"),
+	       "bob@old.example smimea A, mx.old.example tlsa K1",
+	       "  the last keys, by type");
+	t = totals(rep, "bob@old.example");
+	ok(t.found == 1 && t.pass == 7 && t.keys == 1 && t.changes == 0,
+	   "  the old totals stay");
+
+	add_kind(rep, t0 + 1, "bob@old.example", "pass", "openpgpkey", "B");
+	add_kind(rep, t0 + 2, "bob@old.example", "pass", "smimea", "A");
+	add_kind(rep, t0 + 3, "mx.old.example", "pass", "tlsa", "K1");
+	is_int(sm_rep_flush(rep, t0 + 3, why, sizeof(why)), 3,
+	       "new rows go in");
+	t = totals(rep, "bob@old.example");
+	ok(t.pass == 9 && t.keys == 2 && t.changes == 0,
+	   "  bob: openpgpkey B, smimea A (A on record): no change, 2 keys");
+	t = totals(rep, "mx.old.example");
+	ok(t.pass == 6 && t.keys == 2 && t.changes == 1,
+	   "  mx: tlsa K1 (K1 on record): still one change, 2 keys");
+	add_kind(rep, t0 + 4, "bob@old.example", "pass", "smimea", "C");
+	add_kind(rep, t0 + 4, "mx.old.example", "pass", "tlsa", "K2");
+	sm_rep_flush(rep, t0 + 4, why, sizeof(why));
+	t = totals(rep, "bob@old.example");
+	ok(t.keys == 3 && t.changes == 1, "  bob: smimea C: a change");
+	t = totals(rep, "mx.old.example");
+	ok(t.keys == 3 && t.changes == 2, "  mx: tlsa K2: a change");
+	sm_rep_close(rep);
+
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	ok(rep != NULL, "it opens again %s", rep ? "" : why);
+	is_str(query(path, "SELECT count(*) FROM pragma_table_info("
+		     "'rep_events') WHERE name = 'key_type'"), "1",
+	       "  one key_type column");
+	is_int(sum_of(rep, "bob@old.example"), 5, "  bob's rows: 2 old, 3 new");
+	t = totals(rep, "bob@old.example");
+	ok(t.keys == 3 && t.changes == 1, "  totals as they were");
+	sm_rep_close(rep);
+}
+
+/*
+ * Processes opening an old store at the same moment (the policy daemon
+ * and the milter starting together): every one opens and writes, the
+ * store is migrated once.
+ */
+#define RACERS 8
+
+static void
+test_migrate_race(time_t t0)
+{
+	struct sm_rep *rep;
+	struct totals t;
+	char path[128], why[512], c;
+	int gate[2], i, status, good = 0;
+	pid_t pid[RACERS];
+
+	snprintf(path, sizeof(path), "%s/race.db", dir);
+	if (make_old(path) < 0 || pipe(gate) < 0)
+		return;
+	for (i = 0; i < RACERS; i++) {
+		if ((pid[i] = fork()) < 0)
+			return;
+		if (pid[i] > 0)
+			continue;
+		close(gate[1]);
+		if (read(gate[0], &c, 1) < 0)	/* EOF: all go */
+			_exit(3);
+		if ((rep = sm_rep_open(path, NULL, 86400, why,
+				       sizeof(why))) == NULL) {
+			printf("#   racer %d: %s\n", i, why);
+			_exit(1);
+		}
+		add_kind(rep, t0 + 1, "bob@old.example", "pass", "smimea",
+			 "A");
+		if (sm_rep_flush(rep, t0 + 1, why, sizeof(why)) != 1) {
+			printf("#   racer %d: %s\n", i, why);
+			_exit(2);
+		}
+		sm_rep_close(rep);
+		_exit(0);
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (i = 0; i < RACERS; i++)
+		if (waitpid(pid[i], &status, 0) == pid[i] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			good++;
+	is_int(good, RACERS, "old store opened by 8 processes at once: all"
+	       " open and write");
+	is_str(query(path, "SELECT count(*) FROM pragma_table_info("
+		     "'rep_events') WHERE name = 'key_type'"), "1",
+	       "  one key_type column");
+	is_str(query(path, "SELECT group_concat(key_type || ' ' || key_fp"
+		     " || ' ' || count, ', ') FROM (SELECT * FROM rep_keys"
+		     " WHERE identity = 'bob@old.example')"),
+	       "smimea A 15", "  rep_keys rebuilt once: 7 old and 8 new");
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (rep == NULL)
+		return;
+	is_int(sum_of(rep, "bob@old.example"), 10,
+	       "  bob's rows: 2 old decisions, 8 new");
+	t = totals(rep, "bob@old.example");
+	ok(t.pass == 15 && t.keys == 1 && t.changes == 0,
+	   "  bob: 15 passes, one key, no change");
+	sm_rep_close(rep);
+}
+
 /* Every free and clear takes NULL (a crash here fails the test). */
 static void
 free_null(void)
@@ -463,6 +869,9 @@ main(void)
 	is_int(sm_rep_result_index("maybe"), -1, "unknown result");
 	sm_rep_close(rep);
 	test_new_word(t0);
+	test_kinds(t0);
+	test_migrate(OLD_T);
+	test_migrate_race(OLD_T);
 	test_file();
 	snprintf(why, sizeof(why), "rm -rf %s", dir);
 	ok(system(why) == 0, "cleanup");

@@ -24,6 +24,7 @@ static const struct set_case sets[] = {
 	  "skipped" },
 	{ "milter action", sm_mil_action_names, SM_NMIL_ACTIONS, "encrypted",
 	  "tempfail" },
+	{ "key type", sm_key_type_names, SM_NKEY_TYPES, "tlsa", "openpgpkey" },
 };
 
 static void
@@ -67,6 +68,8 @@ test_words(void)
 	       "nocert");
 	is_int(sm_name_code(sm_mil_action_names, "tempfail"),
 	       SM_MIL_TEMPFAILED, "the word of TEMPFAILED is tempfail");
+	is_str(sm_key_type_names[SM_KEY_TYPE_SMIMEA].name, "smimea",
+	       "key types are indexed by their code (the store relies on it)");
 }
 
 static void
@@ -123,7 +126,7 @@ test_action_keys(void)
 	sm_config_free(cfg);
 }
 
-/* The sets smillactl lists (config --words) are the three tables. */
+/* The sets smillactl lists (config --words) are the four tables. */
 static void
 test_word_sets(void)
 {
@@ -131,13 +134,15 @@ test_word_sets(void)
 
 	while (sm_word_sets[n].name != NULL)
 		n++;
-	is_int(n, 3, "three word sets");
+	is_int(n, 4, "four word sets");
 	ok(sm_word_sets[0].table == sm_result_names &&
 	   strcmp(sm_word_sets[0].name, "result") == 0, "set result");
 	ok(sm_word_sets[1].table == sm_key_state_names &&
 	   strcmp(sm_word_sets[1].name, "key-state") == 0, "set key-state");
 	ok(sm_word_sets[2].table == sm_mil_action_names &&
 	   strcmp(sm_word_sets[2].name, "action") == 0, "set action");
+	ok(sm_word_sets[3].table == sm_key_type_names &&
+	   strcmp(sm_word_sets[3].name, "key-type") == 0, "set key-type");
 }
 
 int
