@@ -41,8 +41,8 @@ pol_config_free(struct pol_config *pc)
 }
 
 static int
-load_table(const struct sm_config *cfg, const char *key, struct sm_table **t,
-	   char *why, size_t whylen)
+load_table(const struct sm_config *cfg, enum sm_opt_key key,
+	   struct sm_table **t, char *why, size_t whylen)
 {
 	const char *path = sm_config_str(cfg, key);
 
@@ -58,7 +58,7 @@ int
 pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 		const char *authserv_default, char *why, size_t whylen)
 {
-	char key[32], **v;
+	char **v;
 	size_t n, i;
 	int r;
 
@@ -68,7 +68,7 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 	if (++loads == 0)	/* 0 means "no settings" to a memo */
 		++loads;
 	pc->gen = loads;
-	if (sm_split(sm_config_str(cfg, "identity"), &v, &n) < 0)
+	if (sm_split(sm_config_str(cfg, SM_K_IDENTITY), &v, &n) < 0)
 		goto oom;
 	for (i = 0; i < n && pc->norder < POL_MAX_CAND; i++) {
 		enum pol_source s = strcmp(v[i], "helo") == 0 ? POL_SRC_HELO :
@@ -83,25 +83,27 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 			pc->order[pc->norder++] = s;
 	}
 	sm_split_free(v, n);
-	sm_strlcpy(pc->label, sm_config_str(cfg, "client_service_label"),
+	sm_strlcpy(pc->label, sm_config_str(cfg, SM_K_CLIENT_SERVICE_LABEL),
 		   sizeof(pc->label));
 	pc->label_len = strlen(pc->label);	/* as kept, not as given */
-	pc->digest = sm_digest_parse(sm_config_str(cfg, "fingerprint_digest"));
-	sm_strlcpy(pc->authserv, *sm_config_str(cfg, "authserv_id") ?
-				 sm_config_str(cfg, "authserv_id") :
+	pc->digest =
+		sm_digest_parse(sm_config_str(cfg, SM_K_FINGERPRINT_DIGEST));
+	sm_strlcpy(pc->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
+				 sm_config_str(cfg, SM_K_AUTHSERV_ID) :
 				 authserv_default, sizeof(pc->authserv));
-	sm_strlcpy(pc->header, sm_config_str(cfg, "auth_header"),
+	sm_strlcpy(pc->header, sm_config_str(cfg, SM_K_AUTH_HEADER),
 		   sizeof(pc->header));
 	snprintf(pc->prepend, sizeof(pc->prepend), "PREPEND %s: ", pc->header);
 	snprintf(pc->tail, sizeof(pc->tail), "; authserv=%s)", pc->authserv);
 	for (r = 0; r < POL_NRESULTS; r++) {
-		snprintf(key, sizeof(key), "action_%s", pol_result_word(r));
-		if ((pc->action[r] = strdup(sm_config_str(cfg, key))) == NULL)
+		pc->action[r] = strdup(sm_config_str(cfg, SM_K_ACTION(r)));
+		if (pc->action[r] == NULL)
 			goto oom;
 		pc->add_header[r] = strcasecmp(pc->action[r], "header") == 0;
 	}
-	if (load_table(cfg, "require_table", &pc->require, why, whylen) < 0 ||
-	    load_table(cfg, "lookup_table", &pc->lookup, why, whylen) < 0) {
+	if (load_table(cfg, SM_K_REQUIRE_TABLE, &pc->require, why,
+		       whylen) < 0 ||
+	    load_table(cfg, SM_K_LOOKUP_TABLE, &pc->lookup, why, whylen) < 0) {
 		pol_config_free(pc);
 		return -1;
 	}

@@ -65,7 +65,8 @@ listen_unix(const char *path, const struct sm_config *cfg, char *why,
 	    size_t whylen)
 {
 	struct sockaddr_un sun;
-	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	mode_t mode =
+		(mode_t)strtol(sm_config_str(cfg, SM_K_SOCKET_MODE), NULL, 8);
 	struct stat st;
 	int fd;
 
@@ -140,7 +141,7 @@ open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
 	size_t i;
 	int *fds;
 
-	if (sm_split(sm_config_str(cfg, "listen"), names, n) < 0 ||
+	if (sm_split(sm_config_str(cfg, SM_K_LISTEN), names, n) < 0 ||
 	    (fds = calloc(*n ? *n : 1, sizeof(*fds))) == NULL) {
 		sm_log(SM_LOG_ERR, "out of memory");
 		exit(stopping(EX_OSERR, "error", 0));
@@ -164,15 +165,15 @@ open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
 static void
 drop_privileges(const struct sm_config *cfg)
 {
-	const char *user = sm_config_str(cfg, "user");
-	const char *owner = sm_config_str(cfg, "socket_owner");
+	const char *user = sm_config_str(cfg, SM_K_USER);
+	const char *owner = sm_config_str(cfg, SM_K_SOCKET_OWNER);
 	char **v, why[256];
 	size_t n, i;
 	int rc;
 
 	if (*owner == '\0')
 		owner = user;
-	if (sm_split(sm_config_str(cfg, "listen"), &v, &n) == 0) {
+	if (sm_split(sm_config_str(cfg, SM_K_LISTEN), &v, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			if (strncmp(v[i], "unix:", 5) != 0)
 				continue;
@@ -228,8 +229,8 @@ reload(struct pol_server *srv, const char *path, struct sm_config **cfg)
 		sm_config_free(fresh);
 		return;
 	}
-	if (strcmp(sm_config_str(fresh, "listen"),
-		   sm_config_str(*cfg, "listen")) != 0)
+	if (strcmp(sm_config_str(fresh, SM_K_LISTEN),
+		   sm_config_str(*cfg, SM_K_LISTEN)) != 0)
 		sm_log(SM_LOG_WARNING, "listen changed: takes effect on restart");
 	sm_config_free(*cfg);
 	*cfg = fresh;
@@ -269,8 +270,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
 	}
-	if (sm_log_open("smilla-policyd", sm_config_str(cfg, "log"),
-			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+	if (sm_log_open("smilla-policyd", sm_config_str(cfg, SM_K_LOG),
+			sm_config_str(cfg, SM_K_LOG_LEVEL), why,
+			sizeof(why)) < 0) {
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
 	}

@@ -433,9 +433,10 @@ socket_path(const char *spec)
 static void
 drop_privileges(const struct sm_config *cfg, const char *sock)
 {
-	const char *user = sm_config_str(cfg, "user");
-	const char *owner = sm_config_str(cfg, "socket_owner");
-	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	const char *user = sm_config_str(cfg, SM_K_USER);
+	const char *owner = sm_config_str(cfg, SM_K_SOCKET_OWNER);
+	mode_t mode =
+		(mode_t)strtol(sm_config_str(cfg, SM_K_SOCKET_MODE), NULL, 8);
 	char why[256];
 	int rc;
 
@@ -498,7 +499,7 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	struct sm_cache_params cp;
 	struct mil_resolver *res;
 	struct sm_dns *dns;
-	const char *db = sm_config_str(cfg, "db_path");
+	const char *db = sm_config_str(cfg, SM_K_DB_PATH);
 	char why[512];
 
 	sm_config_dns(cfg, &dp);
@@ -526,8 +527,8 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		*cache = NULL;
 	}
 	if ((rep = sm_rep_open(db, &cp.db,
-			       sm_config_int(cfg, "reputation_retention"), why,
-			       sizeof(why))) == NULL)
+			       sm_config_int(cfg, SM_K_REPUTATION_RETENTION),
+			       why, sizeof(why))) == NULL)
 		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
@@ -571,8 +572,10 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (sm_log_open("smilla", foreground ? "stderr" : sm_config_str(cfg, "log"),
-			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+	if (sm_log_open("smilla",
+			foreground ? "stderr" : sm_config_str(cfg, SM_K_LOG),
+			sm_config_str(cfg, SM_K_LOG_LEVEL), why,
+			sizeof(why)) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return EX_CONFIG;
@@ -583,7 +586,7 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	spec = sm_config_str(cfg, "milter_socket");
+	spec = sm_config_str(cfg, SM_K_MILTER_SOCKET);
 	sock = socket_path(spec);
 	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
 	    smfi_register(filter) != MI_SUCCESS)
@@ -593,7 +596,7 @@ main(int argc, char **argv)
 	sm_log(SM_LOG_INFO, "listening on %s", spec);
 	/* Threads (resolver, writer, libmilter) only after the fork. */
 	if (!foreground)
-		detach(sm_config_str(cfg, "pid_file"));
+		detach(sm_config_str(cfg, SM_K_PID_FILE));
 	drop_privileges(cfg, sock);
 	/*
 	 * libmilter's signal thread takes SIGTERM/SIGINT/SIGHUP with
@@ -617,10 +620,10 @@ main(int argc, char **argv)
 	sm_log(SM_LOG_INFO, "stopping");
 	sm_rep_close(rep);	/* writes what is queued */
 	/* Fails when "user" may not write its directory: say so. */
-	if (!foreground && *sm_config_str(cfg, "pid_file") != '\0' &&
-	    unlink(sm_config_str(cfg, "pid_file")) < 0)
+	if (!foreground && *sm_config_str(cfg, SM_K_PID_FILE) != '\0' &&
+	    unlink(sm_config_str(cfg, SM_K_PID_FILE)) < 0)
 		sm_log(SM_LOG_NOTICE, "cannot remove pid_file %s: %s",
-		       sm_config_str(cfg, "pid_file"), strerror(errno));
+		       sm_config_str(cfg, SM_K_PID_FILE), strerror(errno));
 	/*
 	 * libmilter's connection threads may still hold the lookup and the
 	 * cache: leave them (and the resolver) to process exit.

@@ -103,7 +103,7 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	if (sm_split(sm_config_str(cfg, "local_domains"), &p->local,
+	if (sm_split(sm_config_str(cfg, SM_K_LOCAL_DOMAINS), &p->local,
 		     &p->nlocal) < 0) {
 		sm_why(why, whylen, "out of memory");
 		return -1;
@@ -125,20 +125,21 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 		}
 		sprintf(p->local[i], "%s%s", dot ? "." : "", norm);
 	}
-	p->encrypt_outbound = sm_config_bool(cfg, "encrypt_outbound");
-	p->encrypt_inbound = sm_config_bool(cfg, "encrypt_inbound");
-	path = sm_config_str(cfg, "require_encryption_table");
-	p->fold_local = strcmp(sm_config_str(cfg, "require_local_part_case"),
+	p->encrypt_outbound = sm_config_bool(cfg, SM_K_ENCRYPT_OUTBOUND);
+	p->encrypt_inbound = sm_config_bool(cfg, SM_K_ENCRYPT_INBOUND);
+	path = sm_config_str(cfg, SM_K_REQUIRE_ENCRYPTION_TABLE);
+	p->fold_local = strcmp(sm_config_str(cfg, SM_K_REQUIRE_LOCAL_PART_CASE),
 			       "exact") != 0;
 	if (*path != '\0' &&
 	    (p->require = sm_table_load_flags(path, p->fold_local ?
 						SM_TABLE_FOLD_LOCAL : 0,
 					      why, whylen)) == NULL)
 		goto fail;
-	sm_strlcpy(p->delim, sm_config_str(cfg, "recipient_delimiter"),
+	sm_strlcpy(p->delim, sm_config_str(cfg, SM_K_RECIPIENT_DELIMITER),
 		   sizeof(p->delim));
-	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
-	path = sm_config_str(cfg, "sender_copy_cert");
+	p->cipher =
+		sm_smime_cipher_parse(sm_config_str(cfg, SM_K_SMIME_CIPHER));
+	path = sm_config_str(cfg, SM_K_SENDER_COPY_CERT);
 	if (*path != '\0') {
 		if (sm_cert_load(path, &p->copy, &p->ncopy, r, sizeof(r)) < 0) {
 			sm_why(why, whylen, "sender_copy_cert: %s", r);
@@ -151,12 +152,12 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 				goto fail;
 			}
 	}
-	p->mem_max = (size_t)sm_config_int(cfg, "max_memory_body");
-	p->max_size = (size_t)sm_config_int(cfg, "max_message_size");
-	sm_strlcpy(p->status_header, sm_config_str(cfg, "status_header"),
+	p->mem_max = (size_t)sm_config_int(cfg, SM_K_MAX_MEMORY_BODY);
+	p->max_size = (size_t)sm_config_int(cfg, SM_K_MAX_MESSAGE_SIZE);
+	sm_strlcpy(p->status_header, sm_config_str(cfg, SM_K_STATUS_HEADER),
 		   sizeof(p->status_header));
-	sm_strlcpy(p->authserv, *sm_config_str(cfg, "authserv_id") ?
-				sm_config_str(cfg, "authserv_id") :
+	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
+				sm_config_str(cfg, SM_K_AUTHSERV_ID) :
 				authserv_default, sizeof(p->authserv));
 	return 0;
 fail:
