@@ -418,17 +418,6 @@ die(int code, const char *fmt, const char *arg)
 	exit(code);
 }
 
-/* The path of a unix milter socket, or NULL for inet. */
-static const char *
-socket_path(const char *spec)
-{
-	if (strncmp(spec, "unix:", 5) == 0)
-		return spec + 5;
-	if (strncmp(spec, "local:", 6) == 0)
-		return spec + 6;
-	return NULL;
-}
-
 /* Socket permissions, then the unprivileged user (as policyd does). */
 static void
 drop_privileges(const struct sm_config *cfg, const char *sock)
@@ -546,11 +535,13 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *spec, *sock;
+	const struct sm_sock *msock;
 	struct sm_config *cfg;
 	struct sm_cache *cache = NULL;
 	struct mil_resolver *resolver;
 	char why[512], host[256] = "localhost";
 	sigset_t sigs;
+	size_t n;
 	int c, foreground = 0, rc;
 
 	while ((c = getopt(argc, argv, "c:fh")) != -1) {
@@ -586,8 +577,10 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	spec = sm_config_str(cfg, SM_K_MILTER_SOCKET);
-	sock = socket_path(spec);
+	/* libmilter takes the spec as written; we chown the path. */
+	msock = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	spec = msock->spec;
+	sock = msock->family == SM_SOCK_UNIX ? msock->path : NULL;
 	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
 	    smfi_register(filter) != MI_SUCCESS)
 		die(EX_SOFTWARE, "cannot set up libmilter for %s", spec);

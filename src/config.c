@@ -25,13 +25,11 @@
 
 static int check_log(const char *value, char *why, size_t whylen);
 static int check_label(const char *value, char *why, size_t whylen);
-static int check_listen(const char *value, char *why, size_t whylen);
 static int check_identity(const char *value, char *why, size_t whylen);
 static int check_mode(const char *value, char *why, size_t whylen);
 static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
-static int check_milter_socket(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
 
 /* The words of the enum keys (log_level's are log.h's). */
@@ -97,8 +95,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	/* smilla-policyd */
 	[SM_K_LISTEN] =
 	{ "listen", PD, SM_OPT_STRING, "unix:/run/smilla/policyd.sock", 0, 0,
-	  NULL, check_listen,
-	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated" },
+	  NULL, NULL,
+	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated",
+	  .sockets = SM_SOCKS_POLICY },
 	[SM_K_USER] =
 	{ "user", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "unprivileged user to run as after binding (empty: stay)" },
@@ -144,8 +143,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	/* smilla (milter) */
 	[SM_K_MILTER_SOCKET] =
 	{ "milter_socket", MIL, SM_OPT_STRING, "unix:/run/smilla/smilla.sock",
-	  0, 0, NULL, check_milter_socket,
-	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)" },
+	  0, 0, NULL, NULL,
+	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)",
+	  .sockets = SM_SOCKS_MILTER },
 	[SM_K_PID_FILE] =
 	{ "pid_file", MIL, SM_OPT_PATH, "/run/smilla/smilla.pid", 0, 0, NULL,
 	  NULL, "pid file written when smilla detaches (empty: none)" },
@@ -211,6 +211,8 @@ struct value {
 	char *text;
 	long num;
 	char *source;
+	struct sm_sock *socks;	/* socket keys: parse_sockets's block */
+	size_t nsocks;
 };
 
 struct sm_config {
@@ -267,47 +269,138 @@ check_words(const char *value, int (*word_ok)(const char *),
 	return rc;
 }
 
-static int
-listen_ok(const char *w)
-{
-	const char *colon;
+/* Where the path or host of a socket word begins and ends. */
+struct sock_at {
+	size_t path;		/* unix: from here to the end */
+	size_t host, host_end;	/* inet */
+};
 
-	if (strncmp(w, "unix:", 5) == 0)
-		return w[5] == '/';
-	return strncmp(w, "inet:", 5) == 0 &&
-	       (colon = strrchr(w + 5, ':')) != NULL && colon > w + 5 &&
-	       colon[1] != '\0' &&
-	       strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-	       atoi(colon + 1) > 0 && atoi(colon + 1) < 65536;
-}
-
+/*
+ * One socket word W of SYNTAX: its family and port into S, where its
+ * path or host lies into AT.  0, or -1 when W is not a socket.
+ */
 static int
-check_listen(const char *value, char *why, size_t whylen)
+parse_socket(const char *w, enum sm_sock_syntax syntax, struct sm_sock *s,
+	     struct sock_at *at)
 {
-	return check_words(value, listen_ok, "no socket given",
-			   "\"%s\" is not unix:/PATH or inet:HOST:PORT", why,
-			   whylen);
-}
-
-/* libmilter's socket syntax: {unix|local}:/PATH or {inet|inet6}:PORT@HOST. */
-static int
-check_milter_socket(const char *value, char *why, size_t whylen)
-{
-	const char *at, *p;
+	const char *p, *sep;
 	char *end;
 	long port;
 
-	if (strncmp(value, "unix:/", 6) == 0 || strncmp(value, "local:/", 7) == 0)
+	memset(s, 0, sizeof(*s));
+	memset(at, 0, sizeof(*at));
+	if (strncmp(w, "unix:/", 6) == 0 ||
+	    (syntax == SM_SOCKS_MILTER && strncmp(w, "local:/", 7) == 0)) {
+		s->family = SM_SOCK_UNIX;
+		at->path = (size_t)(strchr(w, ':') + 1 - w);
 		return 0;
-	p = strncmp(value, "inet:", 5) == 0	  ? value + 5 :
-	    strncmp(value, "inet6:", 6) == 0 ? value + 6 : NULL;
-	if (p != NULL && (at = strchr(p, '@')) != NULL && at[1] != '\0') {
-		port = strtol(p, &end, 10);
-		if (end == at && port > 0 && port < 65536)
-			return 0;
 	}
-	sm_why(why, whylen, "\"%s\" is not unix:/PATH or inet:PORT@HOST", value);
-	return -1;
+	if (syntax == SM_SOCKS_POLICY) {
+		/* inet:HOST:PORT, the port in digits only */
+		if (strncmp(w, "inet:", 5) != 0 ||
+		    (sep = strrchr(w + 5, ':')) == NULL || sep == w + 5 ||
+		    sep[1] == '\0' || strspn(sep + 1, "0123456789") !=
+					   strlen(sep + 1))
+			return -1;
+		s->family = SM_SOCK_INET;
+		at->host = 5;
+		at->host_end = (size_t)(sep - w);
+		/* [::1]:PORT */
+		if (at->host_end - at->host >= 2 && w[at->host] == '[' &&
+		    w[at->host_end - 1] == ']') {
+			at->host++;
+			at->host_end--;
+		}
+		p = sep + 1;
+		sep = p + strlen(p);
+	} else {
+		/* {inet|inet6}:PORT@HOST */
+		p = strncmp(w, "inet:", 5) == 0	 ? w + 5 :
+		    strncmp(w, "inet6:", 6) == 0 ? w + 6 : NULL;
+		if (p == NULL || (sep = strchr(p, '@')) == NULL ||
+		    sep[1] == '\0')
+			return -1;
+		s->family = p == w + 5 ? SM_SOCK_INET : SM_SOCK_INET6;
+		at->host = (size_t)(sep + 1 - w);
+		at->host_end = strlen(w);
+	}
+	errno = 0;
+	port = strtol(p, &end, 10);
+	if (end != sep || errno != 0 || port <= 0 || port > 65535)
+		return -1;
+	s->port = (unsigned)port;
+	return 0;
+}
+
+/*
+ * The one parser of socket keys: VALUE in SYNTAX into *OUT, one owned
+ * block (free() it) of *N sockets and the strings they point at.  0, or
+ * -1 with the reason in WHY (*OUT NULL).
+ */
+static int
+parse_sockets(const char *value, enum sm_sock_syntax syntax,
+	      struct sm_sock **out, size_t *n, char *why, size_t whylen)
+{
+	char **words = NULL, *one[1], *text;
+	struct sock_at at;
+	size_t nw = 0, i, size;
+	int split = syntax == SM_SOCKS_POLICY, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (!split) {
+		one[0] = (char *)value;
+		words = one;
+		nw = 1;
+	} else if (sm_split(value, &words, &nw) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	} else if (nw == 0) {
+		sm_why(why, whylen, "no socket given");
+		goto done;
+	}
+	/* The sockets, then each word twice: as written, and its host. */
+	size = nw * sizeof(**out);
+	for (i = 0; i < nw; i++)
+		size += 2 * (strlen(words[i]) + 1);
+	if ((*out = malloc(size)) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		goto done;
+	}
+	text = (char *)(*out + nw);
+	for (i = 0; i < nw; i++) {
+		struct sm_sock *s = &(*out)[i];
+		size_t len = strlen(words[i]);
+
+		if (parse_socket(words[i], syntax, s, &at) < 0) {
+			sm_why(why, whylen, split ?
+			       "\"%s\" is not unix:/PATH or inet:HOST:PORT" :
+			       "\"%s\" is not unix:/PATH or inet:PORT@HOST",
+			       words[i]);
+			goto done;
+		}
+		s->spec = memcpy(text, words[i], len + 1);
+		text += len + 1;
+		if (s->family == SM_SOCK_UNIX) {
+			s->path = s->spec + at.path;
+			continue;
+		}
+		len = at.host_end - at.host;
+		memcpy(text, words[i] + at.host, len);
+		text[len] = '\0';
+		s->host = text;
+		text += len + 1;
+	}
+	*n = nw;
+	rc = 0;
+done:
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	if (split)
+		sm_split_free(words, nw);
+	return rc;
 }
 
 static int
@@ -540,8 +633,10 @@ set(struct sm_config *cfg, int idx, const char *value, const char *source,
     char *why, size_t whylen)
 {
 	const struct sm_option *o = &sm_options[idx];
+	struct sm_sock *socks = NULL;
+	size_t nsocks = 0;
 	long num = 0;
-	char *text, *src;
+	char *text, *src, inner[256];
 
 	switch (o->type) {
 	case SM_OPT_INT:
@@ -563,26 +658,30 @@ set(struct sm_config *cfg, int idx, const char *value, const char *source,
 		break;
 	case SM_OPT_STRING:
 	case SM_OPT_PATH:
-		if (o->check != NULL) {
-			char inner[256];
-
-			if (o->check(value, inner, sizeof(inner)) < 0) {
-				sm_why(why, whylen, "%s: %s", o->name, inner);
-				return -1;
-			}
+		if ((o->check != NULL &&
+		     o->check(value, inner, sizeof(inner)) < 0) ||
+		    (o->sockets != SM_SOCKS_NONE &&
+		     parse_sockets(value, o->sockets, &socks, &nsocks, inner,
+				   sizeof(inner)) < 0)) {
+			sm_why(why, whylen, "%s: %s", o->name, inner);
+			return -1;
 		}
 		break;
 	}
 	if ((text = strdup(value)) == NULL || (src = strdup(source)) == NULL) {
 		free(text);
+		free(socks);
 		sm_why(why, whylen, "out of memory");
 		return -1;
 	}
 	free(cfg->v[idx].text);
 	free(cfg->v[idx].source);
+	free(cfg->v[idx].socks);
 	cfg->v[idx].text = text;
 	cfg->v[idx].source = src;
 	cfg->v[idx].num = num;
+	cfg->v[idx].socks = socks;
+	cfg->v[idx].nsocks = nsocks;
 	return 0;
 }
 
@@ -613,6 +712,7 @@ sm_config_free(struct sm_config *cfg)
 	for (k = 0; k < SM_K_COUNT; k++) {
 		free(cfg->v[k].text);
 		free(cfg->v[k].source);
+		free(cfg->v[k].socks);
 	}
 	free(cfg);
 }
@@ -760,6 +860,18 @@ const char *
 sm_config_source(const struct sm_config *cfg, enum sm_opt_key key)
 {
 	return get(cfg, key, 0)->source;
+}
+
+const struct sm_sock *
+sm_config_sockets(const struct sm_config *cfg, enum sm_opt_key key,
+		  size_t *n)
+{
+	const struct value *v = get(cfg, key, 0);
+
+	if (sm_options[key].sockets == SM_SOCKS_NONE)
+		abort();
+	*n = v->nsocks;
+	return v->socks;
 }
 
 void

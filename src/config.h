@@ -93,6 +93,36 @@ enum sm_opt_key {
 /* SM_K_ACTION - the action_<word> key of result R (enum sm_result). */
 #define SM_K_ACTION(r) ((enum sm_opt_key)(SM_K_ACTION_FIRST + (int)(r)))
 
+/*
+ * The syntaxes of keys that name listening sockets (sm_option.sockets):
+ * such a key is parsed when it is set, and the programs take the result
+ * from sm_config_sockets rather than parse the text again.
+ */
+enum sm_sock_syntax {
+	SM_SOCKS_NONE,		/* not a socket key */
+	SM_SOCKS_POLICY,	/* unix:/PATH or inet:HOST:PORT, one or more,
+				   separated by commas or blanks ("listen") */
+	SM_SOCKS_MILTER		/* libmilter's: one {unix|local}:/PATH or
+				   {inet|inet6}:PORT@HOST ("milter_socket") */
+};
+
+enum sm_sock_family {
+	SM_SOCK_UNIX,		/* PATH */
+	SM_SOCK_INET,		/* HOST and PORT (policy: IPv4 or IPv6) */
+	SM_SOCK_INET6		/* HOST and PORT (milter: inet6:) */
+};
+
+/* One socket of a socket key. */
+struct sm_sock {
+	enum sm_sock_family family;
+	const char *spec;	/* as written, e.g. "unix:/run/x.sock": for
+				   log lines and for libmilter */
+	const char *path;	/* SM_SOCK_UNIX: the socket file; else NULL */
+	const char *host;	/* else: the host (policy: without [] around
+				   an IPv6 address); NULL for unix */
+	unsigned port;		/* else: 1-65535; 0 for unix */
+};
+
 struct sm_option {
 	const char *name;
 	unsigned progs;		/* SM_PROG_* bits */
@@ -104,6 +134,7 @@ struct sm_option {
 	/* extra check for strings: 0 ok, -1 with the reason in WHY */
 	int (*check)(const char *value, char *why, size_t whylen);
 	const char *doc;
+	enum sm_sock_syntax sockets;	/* socket keys: their syntax */
 };
 
 /* The option table, indexed by enum sm_opt_key. */
@@ -193,6 +224,15 @@ void sm_config_db(const struct sm_config *cfg, struct sm_db_params *p);
  */
 int sm_config_duration(const char *s, long min, long max, long *out,
 		       char *why, size_t whylen);
+
+/*
+ * sm_config_sockets - the sockets of KEY, a socket key (SM_K_LISTEN,
+ * SM_K_MILTER_SOCKET; any other aborts), as parsed when it was set: an
+ * array of *N (at least one), borrowed from CFG and valid as
+ * sm_config_str's text.
+ */
+const struct sm_sock *sm_config_sockets(const struct sm_config *cfg,
+					enum sm_opt_key key, size_t *n);
 
 /* sm_config_source - "file:line" where KEY was set, or "default". */
 const char *sm_config_source(const struct sm_config *cfg,

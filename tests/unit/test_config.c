@@ -53,6 +53,18 @@ static const struct bad_case bad[] = {
 	{ "listen = inet:127.0.0.1:99x\n", ":1: listen" },
 	{ "listen = unix:relative/path\n", ":1: listen" },
 	{ "listen = \n", ":1: listen: no socket given" },
+	{ "listen = unix:/a inet:h:0\n",
+	  ":1: listen: \"inet:h:0\" is not unix:/PATH or inet:HOST:PORT" },
+	{ "listen = inet::25\n", ":1: listen: \"inet::25\" is not" },
+	{ "listen = inet:h:65536\n", ":1: listen: \"inet:h:65536\" is not" },
+	{ "listen = local:/a\n", ":1: listen: \"local:/a\" is not" },
+	{ "milter_socket = inet:25\n",
+	  ":1: milter_socket: \"inet:25\" is not unix:/PATH or inet:PORT@HOST"
+	},
+	{ "milter_socket = inet:25@\n", ":1: milter_socket" },
+	{ "milter_socket = inet:0@h\n", ":1: milter_socket" },
+	{ "milter_socket = inet6:x@h\n", ":1: milter_socket" },
+	{ "milter_socket = unix:run/m.sock\n", ":1: milter_socket" },
 	{ "identity = helo, rdns\n", ":1: identity: \"rdns\" is not" },
 	{ "socket_mode = 0999\n", ":1: socket_mode" },
 	{ "fingerprint_digest = md5\n", ":1: fingerprint_digest" },
@@ -64,6 +76,58 @@ free_null(void)
 {
 	sm_config_free(NULL);
 	ok(1, "sm_config_free(NULL) is a no-op");
+}
+
+/* The socket keys as config parsed them: what the daemons bind. */
+static void
+sockets(void)
+{
+	struct sm_config *cfg = sm_config_new();
+	const struct sm_sock *s;
+	char why[256];
+	size_t n;
+
+	s = sm_config_sockets(cfg, SM_K_LISTEN, &n);
+	ok(n == 1 && s[0].family == SM_SOCK_UNIX &&
+	   strcmp(s[0].path, "/run/smilla/policyd.sock") == 0 &&
+	   strcmp(s[0].spec, "unix:/run/smilla/policyd.sock") == 0 &&
+	   s[0].host == NULL && s[0].port == 0, "default listen parsed");
+	ok(sm_config_set(cfg, "listen",
+			 "unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1",
+			 why, sizeof(why)) == 0, "listen list set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_LISTEN, &n);
+	is_int((long)n, 3, "three sockets");
+	ok(n == 3 && s[0].family == SM_SOCK_UNIX &&
+	   strcmp(s[0].path, "/run/p.sock") == 0, "unix:PATH");
+	ok(n == 3 && s[1].family == SM_SOCK_INET &&
+	   strcmp(s[1].host, "::1") == 0 && s[1].port == 10040 &&
+	   strcmp(s[1].spec, "inet:[::1]:10040") == 0,
+	   "inet:[HOST]:PORT, brackets off the host, spec as written");
+	ok(n == 3 && s[2].family == SM_SOCK_INET &&
+	   strcmp(s[2].host, "127.0.0.1") == 0 && s[2].port == 1,
+	   "inet:HOST:PORT");
+	ok(sm_config_set(cfg, "listen", "inet:h:x", why, sizeof(why)) < 0 &&
+	   sm_config_sockets(cfg, SM_K_LISTEN, &n) == s && n == 3,
+	   "a refused value keeps the sockets");
+
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_UNIX &&
+	   strcmp(s->path, "/run/smilla/smilla.sock") == 0,
+	   "default milter_socket parsed");
+	ok(sm_config_set(cfg, "milter_socket", "inet6:2525@[::1]", why,
+			 sizeof(why)) == 0, "milter inet6 set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_INET6 && s->port == 2525 &&
+	   strcmp(s->host, "[::1]") == 0 &&
+	   strcmp(s->spec, "inet6:2525@[::1]") == 0,
+	   "inet6:PORT@HOST, the spec as libmilter takes it");
+	ok(sm_config_set(cfg, "milter_socket", "local:/run/a b.sock", why,
+			 sizeof(why)) == 0, "milter local set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_UNIX &&
+	   strcmp(s->path, "/run/a b.sock") == 0,
+	   "local:PATH, one socket, blanks and all");
+	sm_config_free(cfg);
 }
 
 /*
@@ -266,6 +330,7 @@ main(void)
 	ok(i == SM_K_COUNT, "every option documented");
 
 	keys();
+	sockets();
 
 	unlink(conf_file(""));
 	rmdir(dir);
