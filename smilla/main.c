@@ -216,7 +216,7 @@ on_header(SMFICTX *ctx, char *name, char *value)
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_header(c->msg, name, value, c->leadspc) < 0)
-		return tempfail(ctx, mil_msg_error(c->msg));
+		return tempfail(ctx, mil_msg_why(c->msg));
 	return SMFIS_CONTINUE;
 }
 
@@ -228,7 +228,7 @@ on_eoh(SMFICTX *ctx)
 	if (m == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_eoh(m) < 0)
-		return tempfail(ctx, mil_msg_error(m));
+		return tempfail(ctx, mil_msg_why(m));
 	return SMFIS_CONTINUE;
 }
 
@@ -240,7 +240,7 @@ on_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	if (m == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_body(m, data, len) < 0)
-		return tempfail(ctx, mil_msg_error(m));
+		return tempfail(ctx, mil_msg_why(m));
 	return SMFIS_CONTINUE;
 }
 
@@ -351,10 +351,9 @@ on_eom(SMFICTX *ctx)
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
-	       mil_action_word(o.action), o.reason ? " reason=\"" : "",
-	       o.reason ? sm_escape_quoted(o.reason, e_reason, sizeof(e_reason)) :
-			  "",
-	       o.reason ? "\"" : "", mil_msg_size(c->msg),
+	       mil_action_word(o.action), o.why ? " reason=\"" : "",
+	       o.why ? sm_escape_quoted(o.why, e_reason, sizeof(e_reason)) : "",
+	       o.why ? "\"" : "", mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);
 	return rc;

@@ -9,7 +9,7 @@
  *   mil_msg_header(m, name, value, leadspc)	header phase
  *   mil_msg_eoh(m) / mil_msg_body(m, data, len)
  *   mil_msg_finish(m, outcome)			end of message
- *   mil_msg_error(m) / mil_msg_why_not(m)	reasons, for the log
+ *   mil_msg_why(m) / mil_msg_why_not(m)	reasons, for the log
  *   mil_msg_summary(m, buf, buflen)		"addr:state,..." for the log
  *   mil_msg_rcpts(m, &n) / mil_msg_size(m)
  *   mil_action_word(action)
@@ -69,7 +69,7 @@ struct mil_msg {
 	struct mil_hdr_ref *del;	/* outcome's deletions */
 	struct mil_spool *entity, *out;
 	size_t size;
-	char error[256];
+	char why[256];			/* internal error (mil_msg_why) */
 	char why_not[256];		/* why the claim did not verify */
 };
 
@@ -238,9 +238,9 @@ mil_msg_free(struct mil_msg *m)
 }
 
 const char *
-mil_msg_error(const struct mil_msg *m)
+mil_msg_why(const struct mil_msg *m)
 {
-	return m->error;
+	return m->why;
 }
 
 const struct mil_rcpt *
@@ -576,11 +576,11 @@ entity_put(struct mil_msg *m, const void *data, size_t len)
 		return 0;
 	if (m->entity == NULL && (m->entity = mil_spool_new(m->p->mem_max)) ==
 				 NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
-	return mil_spool_write(m->entity, data, len, m->error,
-			       sizeof(m->error));
+	return mil_spool_write(m->entity, data, len, m->why,
+			       sizeof(m->why));
 }
 
 static void
@@ -647,7 +647,7 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 		return -1;
 	return 0;
 oom:
-	sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+	sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 	return -1;
 }
 
@@ -680,11 +680,11 @@ check_put(struct mil_msg *m, const void *data, size_t len)
 	}
 	if (m->check == NULL && (m->check = mil_spool_new(m->p->mem_max)) ==
 				NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
-	return mil_spool_write(m->check, data, len, m->error,
-			       sizeof(m->error));
+	return mil_spool_write(m->check, data, len, m->why,
+			       sizeof(m->why));
 }
 
 int
@@ -741,20 +741,20 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 
 /* The status header value for a message that stays plaintext. */
 static void
-plaintext(struct mil_msg *m, struct mil_outcome *o, const char *reason)
+plaintext(struct mil_msg *m, struct mil_outcome *o, const char *why)
 {
 	o->action = MIL_PLAINTEXT;
-	o->reason = reason;
+	o->why = why;
 	snprintf(o->status, sizeof(o->status),
 		 "plaintext; reason=%s; recipients=%zu; keys=%zu; authserv=%s",
-		 reason, o->nrcpt, o->nkeys, m->p->authserv);
+		 why, o->nrcpt, o->nkeys, m->p->authserv);
 }
 
 static void
 tempfail(struct mil_outcome *o, const char *why)
 {
 	o->action = MIL_TEMPFAILED;
-	o->reason = why;
+	o->why = why;
 	set_reply(&o->reply, "451", "4.3.0",
 		  "message could not be encrypted, try again later");
 }
@@ -784,7 +784,7 @@ encrypt(struct mil_msg *m)
 	for (i = 0; i < m->nrcpt; i++)
 		n += m->rcpt[i].keys.ncerts;
 	if ((certs = calloc(n, sizeof(*certs))) == NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
 	/* Borrowed blobs: only the array is ours.  One RecipientInfo per
@@ -796,25 +796,25 @@ encrypt(struct mil_msg *m)
 		n = add_cert(certs, n, &m->p->copy[j]);
 	if (m->entity == NULL &&
 	    (m->entity = mil_spool_new(m->p->mem_max)) == NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		goto done;
 	}
 	/* Output about 4/3 of the input: memory or disk alike. */
 	if ((m->out = mil_spool_new(m->p->mem_max)) == NULL ||
-	    (in = mil_spool_reader(m->entity, m->error, sizeof(m->error))) ==
+	    (in = mil_spool_reader(m->entity, m->why, sizeof(m->why))) ==
 		    NULL ||
 	    (out = mil_spool_writer(m->out)) == NULL) {
-		if (*m->error == '\0')
-			sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		if (*m->why == '\0')
+			sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		goto done;
 	}
-	if (sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->error,
-			     sizeof(m->error)) < 0)
+	if (sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->why,
+			     sizeof(m->why)) < 0)
 		goto done;
 	if (fclose(out) != 0) {
 		out = NULL;
-		sm_strlcpy(m->error, "cannot write the encrypted message",
-			   sizeof(m->error));
+		sm_strlcpy(m->why, "cannot write the encrypted message",
+			   sizeof(m->why));
 		goto done;
 	}
 	out = NULL;
@@ -881,13 +881,13 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	mix(m, &must, &cannot);
 	if (m->nrcpt == 0) {
 		o->action = MIL_UNTOUCHED;
-		o->reason = "no-recipients";
-	} else if (*m->error != '\0') {
-		tempfail(o, m->error);
+		o->why = "no-recipients";
+	} else if (*m->why != '\0') {
+		tempfail(o, m->why);
 		return;
 	} else if ((fmt = verified(m)) != MIL_FMT_NONE) {
 		o->action = MIL_UNTOUCHED;
-		o->reason = "already-encrypted";
+		o->why = "already-encrypted";
 		o->format = fmt;
 		snprintf(o->status, sizeof(o->status),
 			 "untouched; reason=already-encrypted; format=%s; "
@@ -902,18 +902,18 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	} else if (m->too_big) {
 		if (must) {
 			o->action = MIL_REJECTED;
-			o->reason = "too-big";
+			o->why = "too-big";
 			set_reply(&o->reply, "552", "5.3.4",
 				  "message too big to encrypt");
 			return;
 		}
 		plaintext(m, o, "too-big");
 	} else if (encrypt(m) < 0) {
-		tempfail(o, m->error);
+		tempfail(o, m->why);
 		return;
 	} else {
 		o->action = MIL_ENCRYPTED;
-		o->reason = NULL;
+		o->why = NULL;
 		o->body = m->out;
 		o->add_mime_version = !m->has_mime_version;
 		snprintf(o->content_type, sizeof(o->content_type),
