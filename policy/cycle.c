@@ -123,7 +123,7 @@ pol_cycle_finish(struct pol_conn *c)
 			 cand->usage, cand->selector, cand->mtype);
 	else
 		snprintf(detail, sizeof(detail), "reason=\"%s\"",
-			 sm_escape_quoted(cand && cand->reason[0] ? cand->reason :
+			 sm_escape_quoted(cand && cand->why[0] ? cand->why :
 				   c->d.have_cert ? "no usable identity" :
 						    "no client certificate",
 				   e_reason, sizeof(e_reason)));

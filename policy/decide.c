@@ -41,8 +41,8 @@ pol_config_free(struct pol_config *pc)
 }
 
 static int
-load_table(const struct sm_config *cfg, const char *key, struct sm_table **t,
-	   char *why, size_t whylen)
+load_table(const struct sm_config *cfg, enum sm_opt_key key,
+	   struct sm_table **t, char *why, size_t whylen)
 {
 	const char *path = sm_config_str(cfg, key);
 
@@ -58,7 +58,7 @@ int
 pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 		const char *authserv_default, char *why, size_t whylen)
 {
-	char key[32], **v;
+	char **v;
 	size_t n, i;
 	int r;
 
@@ -68,7 +68,7 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 	if (++loads == 0)	/* 0 means "no settings" to a memo */
 		++loads;
 	pc->gen = loads;
-	if (sm_split(sm_config_str(cfg, "identity"), &v, &n) < 0)
+	if (sm_split(sm_config_str(cfg, SM_K_IDENTITY), &v, &n) < 0)
 		goto oom;
 	for (i = 0; i < n && pc->norder < POL_MAX_CAND; i++) {
 		enum pol_source s = strcmp(v[i], "helo") == 0 ? POL_SRC_HELO :
@@ -83,25 +83,27 @@ pol_config_load(struct pol_config *pc, const struct sm_config *cfg,
 			pc->order[pc->norder++] = s;
 	}
 	sm_split_free(v, n);
-	sm_strlcpy(pc->label, sm_config_str(cfg, "client_service_label"),
+	sm_strlcpy(pc->label, sm_config_str(cfg, SM_K_CLIENT_SERVICE_LABEL),
 		   sizeof(pc->label));
 	pc->label_len = strlen(pc->label);	/* as kept, not as given */
-	pc->digest = sm_digest_parse(sm_config_str(cfg, "fingerprint_digest"));
-	sm_strlcpy(pc->authserv, *sm_config_str(cfg, "authserv_id") ?
-				 sm_config_str(cfg, "authserv_id") :
+	pc->digest =
+		sm_digest_parse(sm_config_str(cfg, SM_K_FINGERPRINT_DIGEST));
+	sm_strlcpy(pc->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
+				 sm_config_str(cfg, SM_K_AUTHSERV_ID) :
 				 authserv_default, sizeof(pc->authserv));
-	sm_strlcpy(pc->header, sm_config_str(cfg, "auth_header"),
+	sm_strlcpy(pc->header, sm_config_str(cfg, SM_K_AUTH_HEADER),
 		   sizeof(pc->header));
 	snprintf(pc->prepend, sizeof(pc->prepend), "PREPEND %s: ", pc->header);
 	snprintf(pc->tail, sizeof(pc->tail), "; authserv=%s)", pc->authserv);
 	for (r = 0; r < POL_NRESULTS; r++) {
-		snprintf(key, sizeof(key), "action_%s", pol_result_word(r));
-		if ((pc->action[r] = strdup(sm_config_str(cfg, key))) == NULL)
+		pc->action[r] = strdup(sm_config_str(cfg, SM_K_ACTION(r)));
+		if (pc->action[r] == NULL)
 			goto oom;
 		pc->add_header[r] = strcasecmp(pc->action[r], "header") == 0;
 	}
-	if (load_table(cfg, "require_table", &pc->require, why, whylen) < 0 ||
-	    load_table(cfg, "lookup_table", &pc->lookup, why, whylen) < 0) {
+	if (load_table(cfg, SM_K_REQUIRE_TABLE, &pc->require, why,
+		       whylen) < 0 ||
+	    load_table(cfg, SM_K_LOOKUP_TABLE, &pc->lookup, why, whylen) < 0) {
 		pol_config_free(pc);
 		return -1;
 	}
@@ -256,7 +258,7 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 
 		c->result = POL_NONE;
 		c->need_lookup = c->done = 0;
-		c->reason[0] = '\0';
+		c->why[0] = '\0';
 		c->usage = c->selector = c->mtype = -1;
 		if (!d->have_cert) {
 			c->done = 1;
@@ -264,7 +266,7 @@ pol_prepare(const struct pol_config *pc, const struct pol_request *req,
 		} else if (pc->lookup != NULL &&
 			   !sm_table_match(pc->lookup, c->host)) {
 			c->done = 1;
-			snprintf(c->reason, sizeof(c->reason),
+			snprintf(c->why, sizeof(c->why),
 				 "not in lookup_table");
 		} else {
 			c->need_lookup = 1;
@@ -281,7 +283,7 @@ pol_verdict_get(const struct pol_decision *d, int i, struct pol_verdict *v)
 	v->usage = c->usage;
 	v->selector = c->selector;
 	v->mtype = c->mtype;
-	sm_strlcpy(v->reason, c->reason, sizeof(v->reason));
+	sm_strlcpy(v->why, c->why, sizeof(v->why));
 }
 
 void
@@ -294,17 +296,17 @@ pol_verdict_set(struct pol_decision *d, int i, const struct pol_verdict *v)
 	c->usage = v->usage;
 	c->selector = v->selector;
 	c->mtype = v->mtype;
-	sm_strlcpy(c->reason, v->reason, sizeof(c->reason));
+	sm_strlcpy(c->why, v->why, sizeof(c->why));
 }
 
 void
-pol_fail_lookup(struct pol_decision *d, int i, const char *reason)
+pol_fail_lookup(struct pol_decision *d, int i, const char *why)
 {
 	struct pol_candidate *c = &d->cand[i];
 
 	c->done = 1;
 	c->result = POL_TEMPERROR;
-	sm_strlcpy(c->reason, reason, sizeof(c->reason));
+	sm_strlcpy(c->why, why, sizeof(c->why));
 }
 
 void
@@ -322,18 +324,18 @@ pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
 	}
 	if (res->sec == SM_DNS_BOGUS) {
 		c->result = POL_BOGUS;
-		snprintf(c->reason, sizeof(c->reason), "DNSSEC validation failed");
+		snprintf(c->why, sizeof(c->why), "DNSSEC validation failed");
 		return;
 	}
 	if (res->outcome == SM_DNS_TEMPFAIL || res->outcome == SM_DNS_PERMFAIL) {
 		c->result = POL_TEMPERROR;
-		snprintf(c->reason, sizeof(c->reason), "DNS %s",
+		snprintf(c->why, sizeof(c->why), "DNS %s",
 			 sm_dns_status(res));
 		return;
 	}
 	if (res->outcome != SM_DNS_DATA || res->sec != SM_DNS_SECURE) {
 		c->result = POL_NONE;
-		snprintf(c->reason, sizeof(c->reason), "%s",
+		snprintf(c->why, sizeof(c->why), "%s",
 			 res->outcome == SM_DNS_DATA ? "insecure TLSA records" :
 						       "no TLSA records");
 		return;
@@ -353,7 +355,7 @@ pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
 		break;
 	case SM_DANE_FAIL:
 		c->result = POL_FAIL;
-		snprintf(c->reason, sizeof(c->reason), "no record matched");
+		snprintf(c->why, sizeof(c->why), "no record matched");
 		break;
 	case SM_DANE_UNUSABLE:
 		c->result = POL_UNUSABLE;
@@ -361,17 +363,17 @@ pol_found(const struct pol_config *pc, struct pol_decision *d, int i,
 		 * Name one reason; RRsets come in any order, so take the
 		 * alphabetically first to say the same thing every time.
 		 */
-		c->reason[0] = '\0';
+		c->why[0] = '\0';
 		for (k = 0; k < rep->count; k++)
 			if (rep->recs[k].verdict == SM_DANE_REC_UNUSABLE &&
-			    (c->reason[0] == '\0' ||
-			     strcmp(rep->recs[k].why, c->reason) < 0))
-				sm_strlcpy(c->reason, rep->recs[k].why,
-					   sizeof(c->reason));
+			    (c->why[0] == '\0' ||
+			     strcmp(rep->recs[k].why, c->why) < 0))
+				sm_strlcpy(c->why, rep->recs[k].why,
+					   sizeof(c->why));
 		break;
 	case SM_DANE_NONE:
 		c->result = POL_NONE;
-		snprintf(c->reason, sizeof(c->reason), "no TLSA records");
+		snprintf(c->why, sizeof(c->why), "no TLSA records");
 		break;
 	}
 	sm_dane_report_free(rep);
@@ -460,11 +462,11 @@ put_uint(struct out *o, unsigned v)
  * nothing but printable ASCII (reasons may quote DNS data).
  */
 static void
-put_reason(struct out *o, const char *reason)
+put_reason(struct out *o, const char *why)
 {
 	char *p = o->p;
 
-	put(o, reason);
+	put(o, why);
 	for (; p < o->p; p++)
 		if (*p == ';' || *p == '(' || *p == ')' || *p == '=' ||
 		    *p == '"' || *p == '\\' || (unsigned char)*p < ' ' ||
@@ -512,7 +514,7 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 		} else {
 			put(&o, d->identity[0] ? d->identity : "none");
 			put(&o, "; reason=");
-			put_reason(&o, c && c->reason[0] ? c->reason :
+			put_reason(&o, c && c->why[0] ? c->why :
 					      pol_result_word(d->result));
 		}
 		put(&o, pc->tail);

@@ -56,7 +56,7 @@ struct pol_candidate {
 	int done;		/* verdict below is set */
 	enum pol_result result;
 	int usage, selector, mtype;
-	char reason[128];
+	char why[128];		/* for the log and the header */
 };
 
 /*
@@ -77,7 +77,7 @@ struct pol_memo {
 struct pol_verdict {
 	enum pol_result result;
 	int usage, selector, mtype;
-	char reason[128];
+	char why[128];		/* for the log and the header */
 };
 
 struct pol_decision {
@@ -128,8 +128,8 @@ void pol_verdict_get(const struct pol_decision *d, int i,
 void pol_verdict_set(struct pol_decision *d, int i,
 		     const struct pol_verdict *v);
 
-/* pol_fail_lookup - candidate I could not be looked up: temperror. */
-void pol_fail_lookup(struct pol_decision *d, int i, const char *reason);
+/* pol_fail_lookup - candidate I could not be looked up, for WHY: temperror. */
+void pol_fail_lookup(struct pol_decision *d, int i, const char *why);
 
 /* pol_conclude - combine the candidates' verdicts. */
 void pol_conclude(const struct pol_config *pc, struct pol_decision *d);

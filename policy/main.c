@@ -65,7 +65,8 @@ listen_unix(const char *path, const struct sm_config *cfg, char *why,
 	    size_t whylen)
 {
 	struct sockaddr_un sun;
-	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	mode_t mode =
+		(mode_t)strtol(sm_config_str(cfg, SM_K_SOCKET_MODE), NULL, 8);
 	struct stat st;
 	int fd;
 
@@ -97,30 +98,24 @@ listen_unix(const char *path, const struct sm_config *cfg, char *why,
 }
 
 static int
-listen_inet(const char *spec, char *why, size_t whylen)
+listen_inet(const struct sm_sock *s, char *why, size_t whylen)
 {
-	char host[256];
-	const char *colon = strrchr(spec, ':');
+	char port[8];
 	struct addrinfo hints, *ai = NULL;
 	int fd = -1, on = 1, rc;
 
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-	/* [::1]:port */
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
+	snprintf(port, sizeof(port), "%u", s->port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
-		sm_why(why, whylen, "inet:%s: %s", spec, gai_strerror(rc));
+	if ((rc = getaddrinfo(s->host, port, &hints, &ai)) != 0) {
+		sm_why(why, whylen, "%s: %s", s->spec, gai_strerror(rc));
 		return -1;
 	}
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-		sm_why(why, whylen, "inet:%s: %s", spec, strerror(errno));
+		sm_why(why, whylen, "%s: %s", s->spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -130,32 +125,31 @@ listen_inet(const char *spec, char *why, size_t whylen)
 }
 
 /*
- * Open every socket of "listen" into FDS (as many as *N says there are
- * names in *NAMES); exits on failure (startup only).
+ * Open the N sockets of "listen" (SOCKS, as config parsed them) into
+ * the array returned; exits on failure (startup only).
  */
 static int *
-open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
+open_listeners(const struct sm_config *cfg, const struct sm_sock *socks,
+	       size_t n)
 {
 	char why[512];
 	size_t i;
 	int *fds;
 
-	if (sm_split(sm_config_str(cfg, "listen"), names, n) < 0 ||
-	    (fds = calloc(*n ? *n : 1, sizeof(*fds))) == NULL) {
+	if ((fds = calloc(n ? n : 1, sizeof(*fds))) == NULL) {
 		sm_log(SM_LOG_ERR, "out of memory");
 		exit(stopping(EX_OSERR, "error", 0));
 	}
-	for (i = 0; i < *n; i++) {
-		const char *spec = (*names)[i];
-
-		fds[i] = strncmp(spec, "unix:", 5) == 0 ?
-				 listen_unix(spec + 5, cfg, why, sizeof(why)) :
-				 listen_inet(spec + 5, why, sizeof(why));
+	for (i = 0; i < n; i++) {
+		fds[i] = socks[i].family == SM_SOCK_UNIX ?
+				 listen_unix(socks[i].path, cfg, why,
+					     sizeof(why)) :
+				 listen_inet(&socks[i], why, sizeof(why));
 		if (fds[i] < 0) {
 			sm_log(SM_LOG_ERR, "cannot listen on %s", why);
 			exit(stopping(EX_OSERR, "error", 0));
 		}
-		sm_log(SM_LOG_INFO, "listening on %s", spec);
+		sm_log(SM_LOG_INFO, "listening on %s", socks[i].spec);
 	}
 	return fds;
 }
@@ -164,27 +158,26 @@ open_listeners(const struct sm_config *cfg, char ***names, size_t *n)
 static void
 drop_privileges(const struct sm_config *cfg)
 {
-	const char *user = sm_config_str(cfg, "user");
-	const char *owner = sm_config_str(cfg, "socket_owner");
-	char **v, why[256];
+	const char *user = sm_config_str(cfg, SM_K_USER);
+	const char *owner = sm_config_str(cfg, SM_K_SOCKET_OWNER);
+	const struct sm_sock *socks;
+	char why[256];
 	size_t n, i;
 	int rc;
 
 	if (*owner == '\0')
 		owner = user;
-	if (sm_split(sm_config_str(cfg, "listen"), &v, &n) == 0) {
-		for (i = 0; i < n; i++) {
-			if (strncmp(v[i], "unix:", 5) != 0)
-				continue;
-			rc = sm_priv_chown(v[i] + 5, owner, why, sizeof(why));
-			if (rc == -1) {
-				sm_log(SM_LOG_ERR, "socket_owner: %s", why);
-				exit(stopping(EX_NOUSER, "error", 0));
-			}
-			if (rc < 0)
-				sm_log(SM_LOG_WARNING, "%s", why);
+	socks = sm_config_sockets(cfg, SM_K_LISTEN, &n);
+	for (i = 0; i < n; i++) {
+		if (socks[i].family != SM_SOCK_UNIX)
+			continue;
+		rc = sm_priv_chown(socks[i].path, owner, why, sizeof(why));
+		if (rc == -1) {
+			sm_log(SM_LOG_ERR, "socket_owner: %s", why);
+			exit(stopping(EX_NOUSER, "error", 0));
 		}
-		sm_split_free(v, n);
+		if (rc < 0)
+			sm_log(SM_LOG_WARNING, "%s", why);
 	}
 	if ((rc = sm_priv_drop(user, why, sizeof(why))) < 0) {
 		sm_log(SM_LOG_ERR, "user: %s", why);
@@ -228,8 +221,8 @@ reload(struct pol_server *srv, const char *path, struct sm_config **cfg)
 		sm_config_free(fresh);
 		return;
 	}
-	if (strcmp(sm_config_str(fresh, "listen"),
-		   sm_config_str(*cfg, "listen")) != 0)
+	if (strcmp(sm_config_str(fresh, SM_K_LISTEN),
+		   sm_config_str(*cfg, SM_K_LISTEN)) != 0)
 		sm_log(SM_LOG_WARNING, "listen changed: takes effect on restart");
 	sm_config_free(*cfg);
 	*cfg = fresh;
@@ -243,7 +236,8 @@ main(int argc, char **argv)
 	struct sm_config *cfg;
 	struct pol_server *srv;
 	struct sigaction sa;
-	char why[512], **names = NULL;
+	const struct sm_sock *socks = NULL;
+	char why[512];
 	size_t nlisten = 0, i;
 	int c, stdin_mode = 0, *fds = NULL;
 
@@ -269,14 +263,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
 	}
-	if (sm_log_open("smilla-policyd", sm_config_str(cfg, "log"),
-			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+	if (sm_log_open("smilla-policyd", sm_config_str(cfg, SM_K_LOG),
+			sm_config_str(cfg, SM_K_LOG_LEVEL), why,
+			sizeof(why)) < 0) {
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
 	}
 	/* Bind as root, then drop privileges, then open files and DNS. */
 	if (!stdin_mode) {
-		fds = open_listeners(cfg, &names, &nlisten);
+		socks = sm_config_sockets(cfg, SM_K_LISTEN, &nlisten);
+		fds = open_listeners(cfg, socks, nlisten);
 		drop_privileges(cfg);
 	}
 	if ((srv = pol_server_new(cfg, why, sizeof(why))) == NULL) {
@@ -285,12 +281,11 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < nlisten; i++)
 		if (pol_server_listen(srv, fds[i], why, sizeof(why)) < 0) {
-			sm_log(SM_LOG_ERR, "cannot listen on %s: %s", names[i],
-			       why);
+			sm_log(SM_LOG_ERR, "cannot listen on %s: %s",
+			       socks[i].spec, why);
 			return stopping(EX_OSERR, "error", 0);
 		}
 	free(fds);
-	sm_split_free(names, nlisten);
 	if (stdin_mode && pol_server_adopt(srv, 0, 1, why, sizeof(why)) < 0) {
 		sm_log(SM_LOG_ERR, "cannot serve stdin: %s", why);
 		return stopping(EX_OSERR, "error", 0);

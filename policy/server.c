@@ -57,8 +57,8 @@ static void rep_error(const char *why);
 static void
 size_limits(struct pol_server *srv, const struct sm_config *cfg)
 {
-	long want_in = sm_config_int(cfg, "max_inflight");
-	long want_conn = sm_config_int(cfg, "max_connections");
+	long want_in = sm_config_int(cfg, SM_K_MAX_INFLIGHT);
+	long want_conn = sm_config_int(cfg, SM_K_MAX_CONNECTIONS);
 	long lim = FD_CEILING, budget, inflight, conns;
 	struct rlimit rl;
 
@@ -92,11 +92,11 @@ size_limits(struct pol_server *srv, const struct sm_config *cfg)
 		conns = 1;
 	srv->max_inflight = inflight;
 	srv->max_conns = srv->cap_conns = conns;
-	srv->idle_ms = (int64_t)sm_config_int(cfg, "idle_timeout") * 1000;
+	srv->idle_ms = (int64_t)sm_config_int(cfg, SM_K_IDLE_TIMEOUT) * 1000;
 	sm_log(SM_LOG_INFO,
 	       "descriptor limit %ld: max_connections %ld, max_inflight %ld, "
 	       "idle_timeout %ld s", lim, conns, inflight,
-	       sm_config_int(cfg, "idle_timeout"));
+	       sm_config_int(cfg, SM_K_IDLE_TIMEOUT));
 }
 
 int
@@ -142,9 +142,10 @@ open_stores(struct pol_server *srv, const struct sm_config *cfg,
 		sm_cache_close(srv->cache);
 		srv->cache = NULL;
 	}
-	if ((srv->rep = sm_rep_open(db, &srv->cp.db,
-				    sm_config_int(cfg, "reputation_retention"),
-				    why, sizeof(why))) == NULL)
+	srv->rep = sm_rep_open(db, &srv->cp.db,
+			       sm_config_int(cfg, SM_K_REPUTATION_RETENTION),
+			       why, sizeof(why));
+	if (srv->rep == NULL)
 		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
@@ -163,7 +164,7 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 {
 	struct pol_server *srv = calloc(1, sizeof(*srv));
 	struct sm_dns_params dp;
-	const char *db = sm_config_str(cfg, "db_path");
+	const char *db = sm_config_str(cfg, SM_K_DB_PATH);
 
 	struct epoll_event ev;
 

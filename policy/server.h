@@ -22,7 +22,7 @@ struct pol_server *pol_server_new(const struct sm_config *cfg, char *why,
  * pol_server_configure - replace the decision settings (SIGHUP), and
  * size max_connections and max_inflight again from CFG and the
  * descriptor limit of the moment (logged; values that cannot fit are
- * lowered with a warning).
+ * lowered with a warning).  0, or -1 with WHY (the old settings stay).
  */
 int pol_server_configure(struct pol_server *srv, const struct sm_config *cfg,
 			 char *why, size_t whylen);

@@ -225,7 +225,7 @@ on_header(SMFICTX *ctx, char *name, char *value)
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_header(c->msg, name, value, c->leadspc) < 0)
-		return tempfail(ctx, mil_msg_error(c->msg));
+		return tempfail(ctx, mil_msg_why(c->msg));
 	return SMFIS_CONTINUE;
 }
 
@@ -237,7 +237,7 @@ on_eoh(SMFICTX *ctx)
 	if (m == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_eoh(m) < 0)
-		return tempfail(ctx, mil_msg_error(m));
+		return tempfail(ctx, mil_msg_why(m));
 	return SMFIS_CONTINUE;
 }
 
@@ -249,7 +249,7 @@ on_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	if (m == NULL)
 		return tempfail(ctx, "no message state");
 	if (mil_msg_body(m, data, len) < 0)
-		return tempfail(ctx, mil_msg_error(m));
+		return tempfail(ctx, mil_msg_why(m));
 	return SMFIS_CONTINUE;
 }
 
@@ -362,10 +362,9 @@ on_eom(SMFICTX *ctx)
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
-	       mil_action_word(o.action), o.reason ? " reason=\"" : "",
-	       o.reason ? sm_escape_quoted(o.reason, e_reason, sizeof(e_reason)) :
-			  "",
-	       o.reason ? "\"" : "", mil_msg_size(c->msg),
+	       mil_action_word(o.action), o.why ? " reason=\"" : "",
+	       o.why ? sm_escape_quoted(o.why, e_reason, sizeof(e_reason)) : "",
+	       o.why ? "\"" : "", mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);
 	return rc;
@@ -429,24 +428,14 @@ die(int code, const char *fmt, const char *arg)
 	exit(code);
 }
 
-/* The path of a unix milter socket, or NULL for inet. */
-static const char *
-socket_path(const char *spec)
-{
-	if (strncmp(spec, "unix:", 5) == 0)
-		return spec + 5;
-	if (strncmp(spec, "local:", 6) == 0)
-		return spec + 6;
-	return NULL;
-}
-
 /* Socket permissions, then the unprivileged user (as policyd does). */
 static void
 drop_privileges(const struct sm_config *cfg, const char *sock)
 {
-	const char *user = sm_config_str(cfg, "user");
-	const char *owner = sm_config_str(cfg, "socket_owner");
-	mode_t mode = (mode_t)strtol(sm_config_str(cfg, "socket_mode"), NULL, 8);
+	const char *user = sm_config_str(cfg, SM_K_USER);
+	const char *owner = sm_config_str(cfg, SM_K_SOCKET_OWNER);
+	mode_t mode =
+		(mode_t)strtol(sm_config_str(cfg, SM_K_SOCKET_MODE), NULL, 8);
 	char why[256];
 	int rc;
 
@@ -509,7 +498,7 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	struct sm_cache_params cp;
 	struct mil_resolver *res;
 	struct sm_dns *dns;
-	const char *db = sm_config_str(cfg, "db_path");
+	const char *db = sm_config_str(cfg, SM_K_DB_PATH);
 	char why[512];
 
 	sm_config_dns(cfg, &dp);
@@ -537,8 +526,8 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 		*cache = NULL;
 	}
 	if ((rep = sm_rep_open(db, &cp.db,
-			       sm_config_int(cfg, "reputation_retention"), why,
-			       sizeof(why))) == NULL)
+			       sm_config_int(cfg, SM_K_REPUTATION_RETENTION),
+			       why, sizeof(why))) == NULL)
 		sm_log(SM_LOG_ERR, "%s; decisions are not recorded", why);
 	else if (*why != '\0')
 		sm_log(SM_LOG_WARNING, "%s", why);
@@ -556,11 +545,13 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *spec, *sock;
+	const struct sm_sock *msock;
 	struct sm_config *cfg;
 	struct sm_cache *cache = NULL;
 	struct mil_resolver *resolver;
 	char why[512], host[256] = "localhost";
 	sigset_t sigs;
+	size_t n;
 	int c, foreground = 0, rc;
 
 	while ((c = getopt(argc, argv, "c:fh")) != -1) {
@@ -582,8 +573,10 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	if (sm_log_open("smilla", foreground ? "stderr" : sm_config_str(cfg, "log"),
-			sm_config_str(cfg, "log_level"), why, sizeof(why)) < 0) {
+	if (sm_log_open("smilla",
+			foreground ? "stderr" : sm_config_str(cfg, SM_K_LOG),
+			sm_config_str(cfg, SM_K_LOG_LEVEL), why,
+			sizeof(why)) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return EX_CONFIG;
@@ -594,8 +587,10 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	spec = sm_config_str(cfg, "milter_socket");
-	sock = socket_path(spec);
+	/* libmilter takes the spec as written; we chown the path. */
+	msock = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	spec = msock->spec;
+	sock = msock->family == SM_SOCK_UNIX ? msock->path : NULL;
 	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
 	    smfi_register(filter) != MI_SUCCESS)
 		die(EX_SOFTWARE, "cannot set up libmilter for %s", spec);
@@ -604,7 +599,7 @@ main(int argc, char **argv)
 	sm_log(SM_LOG_INFO, "listening on %s", spec);
 	/* Threads (resolver, writer, libmilter) only after the fork. */
 	if (!foreground)
-		detach(sm_config_str(cfg, "pid_file"));
+		detach(sm_config_str(cfg, SM_K_PID_FILE));
 	drop_privileges(cfg, sock);
 	/*
 	 * libmilter's signal thread takes SIGTERM/SIGINT/SIGHUP with
@@ -628,10 +623,10 @@ main(int argc, char **argv)
 	sm_log(SM_LOG_INFO, "stopping");
 	sm_rep_close(rep);	/* writes what is queued */
 	/* Fails when "user" may not write its directory: say so. */
-	if (!foreground && *sm_config_str(cfg, "pid_file") != '\0' &&
-	    unlink(sm_config_str(cfg, "pid_file")) < 0)
+	if (!foreground && *sm_config_str(cfg, SM_K_PID_FILE) != '\0' &&
+	    unlink(sm_config_str(cfg, SM_K_PID_FILE)) < 0)
 		sm_log(SM_LOG_NOTICE, "cannot remove pid_file %s: %s",
-		       sm_config_str(cfg, "pid_file"), strerror(errno));
+		       sm_config_str(cfg, SM_K_PID_FILE), strerror(errno));
 	/*
 	 * libmilter's connection threads may still hold the lookup and the
 	 * cache: leave them (and the resolver) to process exit.

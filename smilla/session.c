@@ -9,7 +9,7 @@
  *   mil_msg_header(m, name, value, leadspc)	header phase
  *   mil_msg_eoh(m) / mil_msg_body(m, data, len)
  *   mil_msg_finish(m, outcome)			end of message
- *   mil_msg_error(m) / mil_msg_why_not(m)	reasons, for the log
+ *   mil_msg_why(m) / mil_msg_why_not(m)	reasons, for the log
  *   mil_msg_summary(m, buf, buflen)		"addr:state,..." for the log
  *   mil_msg_rcpts(m, &n) / mil_msg_size(m)
  *   mil_action_word(action)
@@ -73,7 +73,7 @@ struct mil_msg {
 	struct mil_hdr_ref *del;	/* outcome's deletions */
 	struct mil_spool *entity, *out;
 	size_t size;
-	char error[256];
+	char why[256];			/* internal error (mil_msg_why) */
 	char why_not[256];		/* why the claim did not verify */
 	char boundary[48];		/* PGP/MIME */
 };
@@ -168,7 +168,7 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	if (sm_split(sm_config_str(cfg, "local_domains"), &p->local,
+	if (sm_split(sm_config_str(cfg, SM_K_LOCAL_DOMAINS), &p->local,
 		     &p->nlocal) < 0) {
 		sm_why(why, whylen, "out of memory");
 		return -1;
@@ -190,29 +190,30 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 		}
 		sprintf(p->local[i], "%s%s", dot ? "." : "", norm);
 	}
-	p->encrypt_outbound = sm_config_bool(cfg, "encrypt_outbound");
-	p->encrypt_inbound = sm_config_bool(cfg, "encrypt_inbound");
-	path = sm_config_str(cfg, "require_encryption_table");
-	p->fold_local = strcmp(sm_config_str(cfg, "require_local_part_case"),
+	p->encrypt_outbound = sm_config_bool(cfg, SM_K_ENCRYPT_OUTBOUND);
+	p->encrypt_inbound = sm_config_bool(cfg, SM_K_ENCRYPT_INBOUND);
+	path = sm_config_str(cfg, SM_K_REQUIRE_ENCRYPTION_TABLE);
+	p->fold_local = strcmp(sm_config_str(cfg, SM_K_REQUIRE_LOCAL_PART_CASE),
 			       "exact") != 0;
 	if (*path != '\0' &&
 	    (p->require = sm_table_load_flags(path, p->fold_local ?
 						SM_TABLE_FOLD_LOCAL : 0,
 					      why, whylen)) == NULL)
 		goto fail;
-	sm_strlcpy(p->delim, sm_config_str(cfg, "recipient_delimiter"),
+	sm_strlcpy(p->delim, sm_config_str(cfg, SM_K_RECIPIENT_DELIMITER),
 		   sizeof(p->delim));
 	/* With exact local parts CAROL and carol are two mailboxes:
 	   carol's key is not CAROL's. */
-	p->fold_lookup = sm_config_bool(cfg, "key_lookup_lowercase") &&
+	p->fold_lookup = sm_config_bool(cfg, SM_K_KEY_LOOKUP_LOWERCASE) &&
 			 p->fold_local;
-	if (load_formats(p, sm_config_str(cfg, "encryption_formats"), why,
+	if (load_formats(p, sm_config_str(cfg, SM_K_ENCRYPTION_FORMATS), why,
 			 whylen) < 0 ||
-	    load_pgp_copy(p, sm_config_str(cfg, "sender_copy_key"), why,
+	    load_pgp_copy(p, sm_config_str(cfg, SM_K_SENDER_COPY_KEY), why,
 			  whylen) < 0)
 		goto fail;
-	p->cipher = sm_smime_cipher_parse(sm_config_str(cfg, "smime_cipher"));
-	path = sm_config_str(cfg, "sender_copy_cert");
+	p->cipher =
+		sm_smime_cipher_parse(sm_config_str(cfg, SM_K_SMIME_CIPHER));
+	path = sm_config_str(cfg, SM_K_SENDER_COPY_CERT);
 	if (*path != '\0') {
 		if (sm_cert_load(path, &p->copy, &p->ncopy, r, sizeof(r)) < 0) {
 			sm_why(why, whylen, "sender_copy_cert: %s", r);
@@ -225,12 +226,12 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 				goto fail;
 			}
 	}
-	p->mem_max = (size_t)sm_config_int(cfg, "max_memory_body");
-	p->max_size = (size_t)sm_config_int(cfg, "max_message_size");
-	sm_strlcpy(p->status_header, sm_config_str(cfg, "status_header"),
+	p->mem_max = (size_t)sm_config_int(cfg, SM_K_MAX_MEMORY_BODY);
+	p->max_size = (size_t)sm_config_int(cfg, SM_K_MAX_MESSAGE_SIZE);
+	sm_strlcpy(p->status_header, sm_config_str(cfg, SM_K_STATUS_HEADER),
 		   sizeof(p->status_header));
-	sm_strlcpy(p->authserv, *sm_config_str(cfg, "authserv_id") ?
-				sm_config_str(cfg, "authserv_id") :
+	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
+				sm_config_str(cfg, SM_K_AUTHSERV_ID) :
 				authserv_default, sizeof(p->authserv));
 	return 0;
 fail:
@@ -320,9 +321,9 @@ mil_msg_free(struct mil_msg *m)
 }
 
 const char *
-mil_msg_error(const struct mil_msg *m)
+mil_msg_why(const struct mil_msg *m)
 {
-	return m->error;
+	return m->why;
 }
 
 const struct mil_rcpt *
@@ -752,11 +753,11 @@ entity_put(struct mil_msg *m, const void *data, size_t len)
 		return 0;
 	if (m->entity == NULL && (m->entity = mil_spool_new(m->p->mem_max)) ==
 				 NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
-	return mil_spool_write(m->entity, data, len, m->error,
-			       sizeof(m->error));
+	return mil_spool_write(m->entity, data, len, m->why,
+			       sizeof(m->why));
 }
 
 static void
@@ -823,7 +824,7 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 		return -1;
 	return 0;
 oom:
-	sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+	sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 	return -1;
 }
 
@@ -856,11 +857,11 @@ check_put(struct mil_msg *m, const void *data, size_t len)
 	}
 	if (m->check == NULL && (m->check = mil_spool_new(m->p->mem_max)) ==
 				NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
-	return mil_spool_write(m->check, data, len, m->error,
-			       sizeof(m->error));
+	return mil_spool_write(m->check, data, len, m->why,
+			       sizeof(m->why));
 }
 
 int
@@ -917,20 +918,20 @@ mil_msg_summary(const struct mil_msg *m, char *buf, size_t buflen)
 
 /* The status header value for a message that stays plaintext. */
 static void
-plaintext(struct mil_msg *m, struct mil_outcome *o, const char *reason)
+plaintext(struct mil_msg *m, struct mil_outcome *o, const char *why)
 {
 	o->action = MIL_PLAINTEXT;
-	o->reason = reason;
+	o->why = why;
 	snprintf(o->status, sizeof(o->status),
 		 "plaintext; reason=%s; recipients=%zu; keys=%zu; authserv=%s",
-		 reason, o->nrcpt, o->nkeys, m->p->authserv);
+		 why, o->nrcpt, o->nkeys, m->p->authserv);
 }
 
 static void
 tempfail(struct mil_outcome *o, const char *why)
 {
 	o->action = MIL_TEMPFAILED;
-	o->reason = why;
+	o->why = why;
 	set_reply(&o->reply, "451", "4.3.0",
 		  "message could not be encrypted, try again later");
 }
@@ -1000,7 +1001,7 @@ encrypt(struct mil_msg *m, enum mil_kind kind, const char *boundary)
 	for (i = 0; i < m->nrcpt; i++)
 		n += m->rcpt[i].keys[kind].ncerts;
 	if ((certs = calloc(n, sizeof(*certs))) == NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
 	}
 	/* Borrowed blobs: only the array is ours.  One RecipientInfo (or
@@ -1012,28 +1013,28 @@ encrypt(struct mil_msg *m, enum mil_kind kind, const char *boundary)
 		n = add_cert(certs, n, &copy[j]);
 	if (m->entity == NULL &&
 	    (m->entity = mil_spool_new(m->p->mem_max)) == NULL) {
-		sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		goto done;
 	}
 	/* Output about 4/3 of the input: memory or disk alike. */
 	if ((m->out = mil_spool_new(m->p->mem_max)) == NULL ||
-	    (in = mil_spool_reader(m->entity, m->error, sizeof(m->error))) ==
+	    (in = mil_spool_reader(m->entity, m->why, sizeof(m->why))) ==
 		    NULL ||
 	    (out = mil_spool_writer(m->out)) == NULL) {
-		if (*m->error == '\0')
-			sm_strlcpy(m->error, "out of memory", sizeof(m->error));
+		if (*m->why == '\0')
+			sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		goto done;
 	}
 	if ((kind == MIL_OPENPGP ?
-		     pgp_mime(in, certs, n, out, boundary, m->error,
-			      sizeof(m->error)) :
-		     sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->error,
-				      sizeof(m->error))) < 0)
+		     pgp_mime(in, certs, n, out, boundary, m->why,
+			      sizeof(m->why)) :
+		     sm_smime_encrypt(in, certs, n, m->p->cipher, out, m->why,
+				      sizeof(m->why))) < 0)
 		goto done;
 	if (fclose(out) != 0) {
 		out = NULL;
-		sm_strlcpy(m->error, "cannot write the encrypted message",
-			   sizeof(m->error));
+		sm_strlcpy(m->why, "cannot write the encrypted message",
+			   sizeof(m->why));
 		goto done;
 	}
 	out = NULL;
@@ -1065,7 +1066,7 @@ encrypted(struct mil_msg *m, struct mil_outcome *o, enum mil_kind kind,
 	  const char *boundary)
 {
 	o->action = MIL_ENCRYPTED;
-	o->reason = NULL;
+	o->why = NULL;
 	o->kind = kind;
 	o->body = m->out;
 	o->add_mime_version = !m->has_mime_version;
@@ -1150,13 +1151,13 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	}
 	if (m->nrcpt == 0) {
 		o->action = MIL_UNTOUCHED;
-		o->reason = "no-recipients";
-	} else if (*m->error != '\0') {
-		tempfail(o, m->error);
+		o->why = "no-recipients";
+	} else if (*m->why != '\0') {
+		tempfail(o, m->why);
 		return;
 	} else if ((fmt = verified(m)) != MIL_FMT_NONE) {
 		o->action = MIL_UNTOUCHED;
-		o->reason = "already-encrypted";
+		o->why = "already-encrypted";
 		o->format = fmt;
 		snprintf(o->status, sizeof(o->status),
 			 "untouched; reason=already-encrypted; format=%s; "
@@ -1171,14 +1172,14 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	} else if (m->too_big) {
 		if (must) {
 			o->action = MIL_REJECTED;
-			o->reason = "too-big";
+			o->why = "too-big";
 			set_reply(&o->reply, "552", "5.3.4",
 				  "message too big to encrypt");
 			return;
 		}
 		plaintext(m, o, "too-big");
 	} else if (encrypt(m, kind, m->boundary) < 0) {
-		tempfail(o, m->error);
+		tempfail(o, m->why);
 		return;
 	} else {
 		encrypted(m, o, kind, m->boundary);

@@ -82,7 +82,7 @@ struct mil_hdr_ref {
 
 struct mil_outcome {
 	enum mil_action action;
-	const char *reason;		/* word for the log/status, or NULL */
+	const char *why;		/* word for the log/status, or NULL */
 	struct mil_reply reply;		/* REJECTED / TEMPFAILED */
 	char status[512];		/* status header value, "" for none */
 	enum mil_format format;		/* UNTOUCHED already-encrypted */
@@ -143,14 +143,16 @@ enum mil_verdict mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk,
 			      const struct mil_rcpt **rcpt);
 /*
  * mil_msg_header - one header line; LEADSPC says VALUE keeps the space
- * after the colon.  0, or -1 on an internal error (mil_msg_error).
+ * after the colon.  mil_msg_header, mil_msg_eoh and mil_msg_body
+ * return 0, or -1 on an internal error, whose reason mil_msg_why gives
+ * (the message keeps it: mil_msg_finish tempfails with it too).
  */
 int mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 		   int leadspc);
 int mil_msg_eoh(struct mil_msg *m);
 int mil_msg_body(struct mil_msg *m, const void *data, size_t len);
-/* mil_msg_error - reason of the last -1, "" if none. */
-const char *mil_msg_error(const struct mil_msg *m);
+/* mil_msg_why - reason of the last -1, "" if none. */
+const char *mil_msg_why(const struct mil_msg *m);
 /*
  * mil_msg_why_not - after mil_msg_finish, "FORMAT: reason" when a body
  * whose header claimed encryption did not verify ("" when it did or was

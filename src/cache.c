@@ -93,7 +93,7 @@ struct sm_cache {
 	unsigned long dropped;	/* queue full, since the writer last looked */
 	int running, stop, writing;
 	pthread_t writer;
-	void (*on_error)(const char *msg);
+	void (*on_error)(const char *why);
 	struct sm_db_backoff backoff;	/* writer thread only */
 	struct sm_db_backoff rback;	/* reads, under RLOCK */
 };

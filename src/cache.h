@@ -53,7 +53,7 @@ struct sm_cache *sm_cache_open(const char *path,
  * thread, or one is already running).
  */
 int sm_cache_writer_start(struct sm_cache *cache,
-			  void (*on_error)(const char *msg), char *why,
+			  void (*on_error)(const char *why), char *why,
 			  size_t whylen);
 
 /*

@@ -25,13 +25,11 @@
 
 static int check_log(const char *value, char *why, size_t whylen);
 static int check_label(const char *value, char *why, size_t whylen);
-static int check_listen(const char *value, char *why, size_t whylen);
 static int check_identity(const char *value, char *why, size_t whylen);
 static int check_mode(const char *value, char *why, size_t whylen);
 static int check_action(const char *value, char *why, size_t whylen);
 static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
-static int check_milter_socket(const char *value, char *why, size_t whylen);
 static int check_formats(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
 
@@ -52,110 +50,153 @@ static const struct sm_name_code smime_ciphers[] = {
 #define CTL	SM_PROG_CTL
 #define ALL	SM_PROG_ALL
 
-const struct sm_option sm_options[] = {
+const struct sm_option sm_options[SM_K_COUNT] = {
+	[SM_K_TRUST_ANCHOR_FILE] =
 	{ "trust_anchor_file", ALL, SM_OPT_PATH, "/usr/share/dns/root.key", 0,
 	  0, NULL, NULL,
 	  "DNSSEC trust anchors (DS or DNSKEY records in zone-file format)" },
+	[SM_K_UNBOUND_CONF] =
 	{ "unbound_conf", ALL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "optional unbound.conf for the resolver (stub zones, forwarders)" },
+	[SM_K_DNS_TIMEOUT] =
 	{ "dns_timeout", ALL, SM_OPT_TIME, "5", 1, 300, NULL, NULL,
 	  "seconds a DNS lookup may take before it counts as a timeout" },
+	[SM_K_DB_PATH] =
 	{ "db_path", ALL, SM_OPT_PATH, "/var/lib/smilla/smilla.db", 0, 0, NULL,
 	  NULL, "sqlite database shared by the cache and the reputation log" },
+	[SM_K_DB_MODE] =
 	{ "db_mode", ALL, SM_OPT_STRING, "0640", 0, 0, NULL, check_mode,
 	  "permissions of a database file created (octal), whatever the umask" },
+	[SM_K_CACHE_MIN_TTL] =
 	{ "cache_min_ttl", ALL, SM_OPT_TIME, "60", 0, 31536000, NULL, NULL,
 	  "cached answers are kept at least this long" },
+	[SM_K_CACHE_MAX_TTL] =
 	{ "cache_max_ttl", ALL, SM_OPT_TIME, "86400", 0, 31536000, NULL, NULL,
 	  "cached answers are kept at most this long" },
+	[SM_K_CACHE_NEGATIVE_TTL] =
 	{ "cache_negative_ttl", ALL, SM_OPT_TIME, "300", 0, 31536000, NULL,
 	  NULL, "how long NXDOMAIN and no-data answers are cached" },
+	[SM_K_CACHE_BOGUS_TTL] =
 	{ "cache_bogus_ttl", ALL, SM_OPT_TIME, "60", 0, 3600, NULL, NULL,
 	  "how long DNSSEC-bogus answers are cached (0: never)" },
+	[SM_K_LOG] =
 	{ "log", PD | MIL, SM_OPT_STRING, "syslog:mail", 0, 0, NULL, check_log,
 	  "where to log: stderr, syslog or syslog:FACILITY" },
+	[SM_K_LOG_LEVEL] =
 	{ "log_level", PD | MIL, SM_OPT_ENUM, "info", 0, 0,
 	  sm_log_level_names, NULL, "lowest level logged" },
+	[SM_K_CLIENT_SERVICE_LABEL] =
 	{ "client_service_label", PD | CTL, SM_OPT_STRING, "smtp-client", 0, 0,
 	  NULL, check_label,
 	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
+	[SM_K_REPUTATION_RETENTION] =
 	{ "reputation_retention", ALL, SM_OPT_TIME, "90d", 3600, 315360000,
 	  NULL, NULL, "how long reputation events are kept" },
 
 	/* smilla-policyd */
+	[SM_K_LISTEN] =
 	{ "listen", PD, SM_OPT_STRING, "unix:/run/smilla/policyd.sock", 0, 0,
-	  NULL, check_listen,
-	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated" },
+	  NULL, NULL,
+	  "policy sockets: unix:PATH or inet:HOST:PORT, comma-separated",
+	  .sockets = SM_SOCKS_POLICY },
+	[SM_K_USER] =
 	{ "user", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "unprivileged user to run as after binding (empty: stay)" },
+	[SM_K_SOCKET_MODE] =
 	{ "socket_mode", PD | MIL, SM_OPT_STRING, "0666", 0, 0, NULL,
 	  check_mode, "permissions of unix listening sockets (octal)" },
+	[SM_K_SOCKET_OWNER] =
 	{ "socket_owner", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "owner of unix listening sockets, USER or USER:GROUP (empty: user)" },
+	[SM_K_IDENTITY] =
 	{ "identity", PD, SM_OPT_STRING, "helo, client_name, ccert_subject", 0,
 	  0, NULL, check_identity,
 	  "client identity candidates, in order: helo, client_name, ccert_subject" },
+	[SM_K_FINGERPRINT_DIGEST] =
 	{ "fingerprint_digest", PD, SM_OPT_ENUM, "sha256", 0, 0, digests,
 	  NULL, "digest of Postfix's ccert fingerprints (smtpd_tls_fingerprint_digest)" },
+	[SM_K_AUTHSERV_ID] =
 	{ "authserv_id", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, check_header,
 	  "name of this server in result headers (empty: the host name)" },
+	[SM_K_AUTH_HEADER] =
 	{ "auth_header", PD, SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
 	  check_header_name, "name of the result header" },
 	/* action_pass ... action_temperror: one per result word (words.h) */
 #define ACTION_OPTION_(code, word, action, doc) \
-	{ "action_" word, PD, SM_OPT_STRING, action, 0, 0, NULL, check_action, \
-	  doc },
+	[SM_K_ACTION_##code] = { "action_" word, PD, SM_OPT_STRING, action, \
+	  0, 0, NULL, check_action, doc },
 	SM_RESULTS(ACTION_OPTION_)
+	[SM_K_REQUIRE_TABLE] =
 	{ "require_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "client hosts/domains that must pass DANE client authentication" },
+	[SM_K_LOOKUP_TABLE] =
 	{ "lookup_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "if set, only these client hosts/domains are looked up in DNS" },
+	[SM_K_MAX_INFLIGHT] =
 	{ "max_inflight", PD, SM_OPT_INT, "0", 0, 100000, NULL, NULL,
 	  "most DNS lookups in flight at once; beyond it: temperror (0: from the descriptor limit)" },
+	[SM_K_MAX_CONNECTIONS] =
 	{ "max_connections", PD, SM_OPT_INT, "0", 0, 1000000, NULL, NULL,
 	  "most client connections held at once (0: from the descriptor limit)" },
+	[SM_K_IDLE_TIMEOUT] =
 	{ "idle_timeout", PD, SM_OPT_TIME, "330", 1, 86400, NULL, NULL,
 	  "seconds a connection may sit idle or inside a request before it is closed" },
 	/* smilla (milter) */
+	[SM_K_MILTER_SOCKET] =
 	{ "milter_socket", MIL, SM_OPT_STRING, "unix:/run/smilla/smilla.sock",
-	  0, 0, NULL, check_milter_socket,
-	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)" },
+	  0, 0, NULL, NULL,
+	  "milter socket: unix:PATH or inet:PORT@HOST (inet6:PORT@HOST)",
+	  .sockets = SM_SOCKS_MILTER },
+	[SM_K_PID_FILE] =
 	{ "pid_file", MIL, SM_OPT_PATH, "/run/smilla/smilla.pid", 0, 0, NULL,
 	  NULL, "pid file written when smilla detaches (empty: none)" },
+	[SM_K_LOCAL_DOMAINS] =
 	{ "local_domains", MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "recipient domains that are inbound (.example.test: and below)" },
+	[SM_K_ENCRYPT_OUTBOUND] =
 	{ "encrypt_outbound", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
 	  "encrypt mail to recipients outside local_domains" },
+	[SM_K_ENCRYPT_INBOUND] =
 	{ "encrypt_inbound", MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
 	  "encrypt mail to recipients in local_domains (encryption at rest)" },
+	[SM_K_REQUIRE_ENCRYPTION_TABLE] =
 	{ "require_encryption_table", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "recipient domains/addresses whose mail must be encrypted" },
+	[SM_K_REQUIRE_LOCAL_PART_CASE] =
 	{ "require_local_part_case", MIL, SM_OPT_ENUM, "insensitive", 0, 0,
 	  local_part_cases, NULL,
 	  "how require_encryption_table compares local parts (delivery folds case)" },
+	[SM_K_RECIPIENT_DELIMITER] =
 	{ "recipient_delimiter", MIL, SM_OPT_STRING, "+", 0, 0, NULL,
 	  check_delimiter,
 	  "characters that start a local part's extension, as Postfix's (empty: none)" },
+	[SM_K_SMIME_CIPHER] =
 	{ "smime_cipher", MIL, SM_OPT_ENUM, "aes256-cbc", 0, 0,
 	  smime_ciphers, NULL,
 	  "content encryption: aes256-cbc (EnvelopedData), aes256-gcm (AuthEnvelopedData)" },
+	[SM_K_SENDER_COPY_CERT] =
 	{ "sender_copy_cert", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "certificate (PEM) every S/MIME message is also encrypted to" },
+	[SM_K_SENDER_COPY_KEY] =
 	{ "sender_copy_key", MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "OpenPGP public key every PGP/MIME message is also encrypted to" },
+	[SM_K_ENCRYPTION_FORMATS] =
 	{ "encryption_formats", MIL, SM_OPT_STRING, "smime openpgp", 0, 0,
 	  NULL, check_formats,
 	  "formats a message may be encrypted in, preferred first: smime, openpgp" },
+	[SM_K_KEY_LOOKUP_LOWERCASE] =
 	{ "key_lookup_lowercase", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
 	  "when a local part with uppercase finds no key, look up its lowercase form" },
+	[SM_K_MAX_MEMORY_BODY] =
 	{ "max_memory_body", MIL, SM_OPT_INT, "1048576", 0, 1073741824, NULL,
 	  NULL,
 	  "message octets held in memory; beyond it a 0600 temporary file" },
+	[SM_K_MAX_MESSAGE_SIZE] =
 	{ "max_message_size", MIL, SM_OPT_INT, "67108864", 1024, 2147483647,
 	  NULL, NULL, "largest message (octets) smilla encrypts" },
+	[SM_K_STATUS_HEADER] =
 	{ "status_header", MIL, SM_OPT_STRING, "X-Smilla", 0, 0, NULL,
 	  check_header_name, "name of the milter's status header" },
-	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, NULL }
 };
 
 #undef PD
@@ -181,11 +222,12 @@ struct value {
 	char *text;
 	long num;
 	char *source;
+	struct sm_sock *socks;	/* socket keys: parse_sockets's block */
+	size_t nsocks;
 };
 
 struct sm_config {
-	struct value *v;
-	size_t n;
+	struct value v[SM_K_COUNT];
 };
 
 static int
@@ -238,47 +280,138 @@ check_words(const char *value, int (*word_ok)(const char *),
 	return rc;
 }
 
-static int
-listen_ok(const char *w)
-{
-	const char *colon;
+/* Where the path or host of a socket word begins and ends. */
+struct sock_at {
+	size_t path;		/* unix: from here to the end */
+	size_t host, host_end;	/* inet */
+};
 
-	if (strncmp(w, "unix:", 5) == 0)
-		return w[5] == '/';
-	return strncmp(w, "inet:", 5) == 0 &&
-	       (colon = strrchr(w + 5, ':')) != NULL && colon > w + 5 &&
-	       colon[1] != '\0' &&
-	       strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-	       atoi(colon + 1) > 0 && atoi(colon + 1) < 65536;
-}
-
+/*
+ * One socket word W of SYNTAX: its family and port into S, where its
+ * path or host lies into AT.  0, or -1 when W is not a socket.
+ */
 static int
-check_listen(const char *value, char *why, size_t whylen)
+parse_socket(const char *w, enum sm_sock_syntax syntax, struct sm_sock *s,
+	     struct sock_at *at)
 {
-	return check_words(value, listen_ok, "no socket given",
-			   "\"%s\" is not unix:/PATH or inet:HOST:PORT", why,
-			   whylen);
-}
-
-/* libmilter's socket syntax: {unix|local}:/PATH or {inet|inet6}:PORT@HOST. */
-static int
-check_milter_socket(const char *value, char *why, size_t whylen)
-{
-	const char *at, *p;
+	const char *p, *sep;
 	char *end;
 	long port;
 
-	if (strncmp(value, "unix:/", 6) == 0 || strncmp(value, "local:/", 7) == 0)
+	memset(s, 0, sizeof(*s));
+	memset(at, 0, sizeof(*at));
+	if (strncmp(w, "unix:/", 6) == 0 ||
+	    (syntax == SM_SOCKS_MILTER && strncmp(w, "local:/", 7) == 0)) {
+		s->family = SM_SOCK_UNIX;
+		at->path = (size_t)(strchr(w, ':') + 1 - w);
 		return 0;
-	p = strncmp(value, "inet:", 5) == 0	  ? value + 5 :
-	    strncmp(value, "inet6:", 6) == 0 ? value + 6 : NULL;
-	if (p != NULL && (at = strchr(p, '@')) != NULL && at[1] != '\0') {
-		port = strtol(p, &end, 10);
-		if (end == at && port > 0 && port < 65536)
-			return 0;
 	}
-	sm_why(why, whylen, "\"%s\" is not unix:/PATH or inet:PORT@HOST", value);
-	return -1;
+	if (syntax == SM_SOCKS_POLICY) {
+		/* inet:HOST:PORT, the port in digits only */
+		if (strncmp(w, "inet:", 5) != 0 ||
+		    (sep = strrchr(w + 5, ':')) == NULL || sep == w + 5 ||
+		    sep[1] == '\0' || strspn(sep + 1, "0123456789") !=
+					   strlen(sep + 1))
+			return -1;
+		s->family = SM_SOCK_INET;
+		at->host = 5;
+		at->host_end = (size_t)(sep - w);
+		/* [::1]:PORT */
+		if (at->host_end - at->host >= 2 && w[at->host] == '[' &&
+		    w[at->host_end - 1] == ']') {
+			at->host++;
+			at->host_end--;
+		}
+		p = sep + 1;
+		sep = p + strlen(p);
+	} else {
+		/* {inet|inet6}:PORT@HOST */
+		p = strncmp(w, "inet:", 5) == 0	 ? w + 5 :
+		    strncmp(w, "inet6:", 6) == 0 ? w + 6 : NULL;
+		if (p == NULL || (sep = strchr(p, '@')) == NULL ||
+		    sep[1] == '\0')
+			return -1;
+		s->family = p == w + 5 ? SM_SOCK_INET : SM_SOCK_INET6;
+		at->host = (size_t)(sep + 1 - w);
+		at->host_end = strlen(w);
+	}
+	errno = 0;
+	port = strtol(p, &end, 10);
+	if (end != sep || errno != 0 || port <= 0 || port > 65535)
+		return -1;
+	s->port = (unsigned)port;
+	return 0;
+}
+
+/*
+ * The one parser of socket keys: VALUE in SYNTAX into *OUT, one owned
+ * block (free() it) of *N sockets and the strings they point at.  0, or
+ * -1 with the reason in WHY (*OUT NULL).
+ */
+static int
+parse_sockets(const char *value, enum sm_sock_syntax syntax,
+	      struct sm_sock **out, size_t *n, char *why, size_t whylen)
+{
+	char **words = NULL, *one[1], *text;
+	struct sock_at at;
+	size_t nw = 0, i, size;
+	int split = syntax == SM_SOCKS_POLICY, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (!split) {
+		one[0] = (char *)value;
+		words = one;
+		nw = 1;
+	} else if (sm_split(value, &words, &nw) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	} else if (nw == 0) {
+		sm_why(why, whylen, "no socket given");
+		goto done;
+	}
+	/* The sockets, then each word twice: as written, and its host. */
+	size = nw * sizeof(**out);
+	for (i = 0; i < nw; i++)
+		size += 2 * (strlen(words[i]) + 1);
+	if ((*out = malloc(size)) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		goto done;
+	}
+	text = (char *)(*out + nw);
+	for (i = 0; i < nw; i++) {
+		struct sm_sock *s = &(*out)[i];
+		size_t len = strlen(words[i]);
+
+		if (parse_socket(words[i], syntax, s, &at) < 0) {
+			sm_why(why, whylen, split ?
+			       "\"%s\" is not unix:/PATH or inet:HOST:PORT" :
+			       "\"%s\" is not unix:/PATH or inet:PORT@HOST",
+			       words[i]);
+			goto done;
+		}
+		s->spec = memcpy(text, words[i], len + 1);
+		text += len + 1;
+		if (s->family == SM_SOCK_UNIX) {
+			s->path = s->spec + at.path;
+			continue;
+		}
+		len = at.host_end - at.host;
+		memcpy(text, words[i] + at.host, len);
+		text[len] = '\0';
+		s->host = text;
+		text += len + 1;
+	}
+	*n = nw;
+	rc = 0;
+done:
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	if (split)
+		sm_split_free(words, nw);
+	return rc;
 }
 
 static int
@@ -417,14 +550,14 @@ check_delimiter(const char *value, char *why, size_t whylen)
 	return 0;
 }
 
-static int
-find(const char *key)
+int
+sm_config_key(const char *name)
 {
-	int i;
+	int k;
 
-	for (i = 0; sm_options[i].name != NULL; i++)
-		if (strcmp(sm_options[i].name, key) == 0)
-			return i;
+	for (k = 0; k < SM_K_COUNT; k++)
+		if (strcmp(sm_options[k].name, name) == 0)
+			return k;
 	return -1;
 }
 
@@ -543,8 +676,10 @@ set(struct sm_config *cfg, int idx, const char *value, const char *source,
     char *why, size_t whylen)
 {
 	const struct sm_option *o = &sm_options[idx];
+	struct sm_sock *socks = NULL;
+	size_t nsocks = 0;
 	long num = 0;
-	char *text, *src;
+	char *text, *src, inner[256];
 
 	switch (o->type) {
 	case SM_OPT_INT:
@@ -566,26 +701,30 @@ set(struct sm_config *cfg, int idx, const char *value, const char *source,
 		break;
 	case SM_OPT_STRING:
 	case SM_OPT_PATH:
-		if (o->check != NULL) {
-			char inner[256];
-
-			if (o->check(value, inner, sizeof(inner)) < 0) {
-				sm_why(why, whylen, "%s: %s", o->name, inner);
-				return -1;
-			}
+		if ((o->check != NULL &&
+		     o->check(value, inner, sizeof(inner)) < 0) ||
+		    (o->sockets != SM_SOCKS_NONE &&
+		     parse_sockets(value, o->sockets, &socks, &nsocks, inner,
+				   sizeof(inner)) < 0)) {
+			sm_why(why, whylen, "%s: %s", o->name, inner);
+			return -1;
 		}
 		break;
 	}
 	if ((text = strdup(value)) == NULL || (src = strdup(source)) == NULL) {
 		free(text);
+		free(socks);
 		sm_why(why, whylen, "out of memory");
 		return -1;
 	}
 	free(cfg->v[idx].text);
 	free(cfg->v[idx].source);
+	free(cfg->v[idx].socks);
 	cfg->v[idx].text = text;
 	cfg->v[idx].source = src;
 	cfg->v[idx].num = num;
+	cfg->v[idx].socks = socks;
+	cfg->v[idx].nsocks = nsocks;
 	return 0;
 }
 
@@ -593,34 +732,31 @@ struct sm_config *
 sm_config_new(void)
 {
 	struct sm_config *cfg;
-	size_t i;
+	int k;
 
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return NULL;
-	while (sm_options[cfg->n].name != NULL)
-		cfg->n++;
-	if ((cfg->v = calloc(cfg->n, sizeof(*cfg->v))) == NULL) {
-		free(cfg);
-		return NULL;
-	}
-	for (i = 0; i < cfg->n; i++)
-		if (set(cfg, (int)i, sm_options[i].def, "default", NULL, 0) < 0)
-			abort(); /* a default that does not parse is a bug */
+	/* A key without its line in the table, or a default that does
+	   not parse, is a bug. */
+	for (k = 0; k < SM_K_COUNT; k++)
+		if (sm_options[k].name == NULL ||
+		    set(cfg, k, sm_options[k].def, "default", NULL, 0) < 0)
+			abort();
 	return cfg;
 }
 
 void
 sm_config_free(struct sm_config *cfg)
 {
-	size_t i;
+	int k;
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->n; i++) {
-		free(cfg->v[i].text);
-		free(cfg->v[i].source);
+	for (k = 0; k < SM_K_COUNT; k++) {
+		free(cfg->v[k].text);
+		free(cfg->v[k].source);
+		free(cfg->v[k].socks);
 	}
-	free(cfg->v);
 	free(cfg);
 }
 
@@ -628,7 +764,7 @@ int
 sm_config_set(struct sm_config *cfg, const char *key, const char *value,
 	      char *why, size_t whylen)
 {
-	int idx = find(key);
+	int idx = sm_config_key(key);
 
 	if (idx < 0) {
 		sm_why(why, whylen, "unknown key \"%s\"", key);
@@ -654,8 +790,8 @@ trim(char *s)
 static int
 check_all(struct sm_config *cfg, const char *path, char *why, size_t whylen)
 {
-	long lo = sm_config_int(cfg, "cache_min_ttl");
-	long hi = sm_config_int(cfg, "cache_max_ttl");
+	long lo = sm_config_int(cfg, SM_K_CACHE_MIN_TTL);
+	long hi = sm_config_int(cfg, SM_K_CACHE_MAX_TTL);
 
 	if (lo > hi) {
 		sm_why(why, whylen, "%s: cache_min_ttl (%ld) exceeds cache_max_ttl (%ld)",
@@ -700,7 +836,7 @@ sm_config_load(struct sm_config *cfg, const char *path, char *why,
 		*eq = '\0';
 		key = trim(key);
 		value = trim(eq + 1);
-		if ((idx = find(key)) < 0) {
+		if ((idx = sm_config_key(key)) < 0) {
 			sm_why(why, whylen, "%s:%u: unknown key \"%s\"", path,
 			       lineno, key);
 			rc = -1;
@@ -732,66 +868,77 @@ sm_config_load_default(struct sm_config *cfg, const char *path, char *why,
 }
 
 static const struct value *
-get(const struct sm_config *cfg, const char *key, int numeric)
+get(const struct sm_config *cfg, enum sm_opt_key key, int numeric)
 {
-	int idx = find(key);
+	enum sm_opt_type t;
 
-	if (idx < 0)
+	if ((int)key < 0 || key >= SM_K_COUNT)
 		abort();
-	if (numeric && sm_options[idx].type != SM_OPT_INT &&
-	    sm_options[idx].type != SM_OPT_TIME &&
-	    sm_options[idx].type != SM_OPT_BOOL &&
-	    sm_options[idx].type != SM_OPT_ENUM)
+	t = sm_options[key].type;
+	if (numeric && t != SM_OPT_INT && t != SM_OPT_TIME &&
+	    t != SM_OPT_BOOL && t != SM_OPT_ENUM)
 		abort();
-	return &cfg->v[idx];
+	return &cfg->v[key];
 }
 
 const char *
-sm_config_str(const struct sm_config *cfg, const char *key)
+sm_config_str(const struct sm_config *cfg, enum sm_opt_key key)
 {
 	return get(cfg, key, 0)->text;
 }
 
 long
-sm_config_int(const struct sm_config *cfg, const char *key)
+sm_config_int(const struct sm_config *cfg, enum sm_opt_key key)
 {
 	return get(cfg, key, 1)->num;
 }
 
 int
-sm_config_bool(const struct sm_config *cfg, const char *key)
+sm_config_bool(const struct sm_config *cfg, enum sm_opt_key key)
 {
 	return (int)get(cfg, key, 1)->num;
 }
 
 const char *
-sm_config_source(const struct sm_config *cfg, const char *key)
+sm_config_source(const struct sm_config *cfg, enum sm_opt_key key)
 {
 	return get(cfg, key, 0)->source;
+}
+
+const struct sm_sock *
+sm_config_sockets(const struct sm_config *cfg, enum sm_opt_key key,
+		  size_t *n)
+{
+	const struct value *v = get(cfg, key, 0);
+
+	if (sm_options[key].sockets == SM_SOCKS_NONE)
+		abort();
+	*n = v->nsocks;
+	return v->socks;
 }
 
 void
 sm_config_dns(const struct sm_config *cfg, struct sm_dns_params *p)
 {
-	p->trust_anchor_file = sm_config_str(cfg, "trust_anchor_file");
-	p->unbound_conf = sm_config_str(cfg, "unbound_conf");
-	p->timeout_ms = (int)sm_config_int(cfg, "dns_timeout") * 1000;
+	p->trust_anchor_file = sm_config_str(cfg, SM_K_TRUST_ANCHOR_FILE);
+	p->unbound_conf = sm_config_str(cfg, SM_K_UNBOUND_CONF);
+	p->timeout_ms = (int)sm_config_int(cfg, SM_K_DNS_TIMEOUT) * 1000;
 }
 
 void
 sm_config_cache(const struct sm_config *cfg, struct sm_cache_params *p)
 {
-	p->min_ttl = sm_config_int(cfg, "cache_min_ttl");
-	p->max_ttl = sm_config_int(cfg, "cache_max_ttl");
-	p->negative_ttl = sm_config_int(cfg, "cache_negative_ttl");
-	p->bogus_ttl = sm_config_int(cfg, "cache_bogus_ttl");
+	p->min_ttl = sm_config_int(cfg, SM_K_CACHE_MIN_TTL);
+	p->max_ttl = sm_config_int(cfg, SM_K_CACHE_MAX_TTL);
+	p->negative_ttl = sm_config_int(cfg, SM_K_CACHE_NEGATIVE_TTL);
+	p->bogus_ttl = sm_config_int(cfg, SM_K_CACHE_BOGUS_TTL);
 	sm_config_db(cfg, &p->db);
 }
 
 void
 sm_config_db(const struct sm_config *cfg, struct sm_db_params *p)
 {
-	p->mode = (unsigned)strtoul(sm_config_str(cfg, "db_mode"), NULL, 8);
+	p->mode = (unsigned)strtoul(sm_config_str(cfg, SM_K_DB_MODE), NULL, 8);
 	p->repair = 0;
 	p->check_s = SM_DB_CHECK_S;
 }

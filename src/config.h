@@ -4,9 +4,10 @@
  * Syntax: "key = value" lines; blank lines and lines whose first
  * non-blank character is '#' are ignored; a later line for the same key
  * overrides an earlier one.  Every key is declared once in the option
- * table (sm_options) with the programs that read it, its type, default,
- * bounds and a one-line description; that table drives the parser,
- * "smillactl config" (--table prints it whole) and the man page check.
+ * table (sm_options, indexed by enum sm_opt_key) with the programs
+ * that read it, its type, default, bounds and a one-line description;
+ * that table drives the parser, "smillactl config" (--table prints it
+ * whole) and the man page check.
  * Unknown keys and bad values are errors naming file and line.
  */
 #ifndef SM_CONFIG_H
@@ -31,6 +32,100 @@ enum sm_opt_type {
 #define SM_PROG_CTL	0x4	/* smillactl */
 #define SM_PROG_ALL	(SM_PROG_POLICYD | SM_PROG_MILTER | SM_PROG_CTL)
 
+/*
+ * The option keys, one constant per line of the option table and in
+ * its order: code names a key by its constant, so that a misspelt key
+ * is a compile error, never an abort at run time.  The constant is the
+ * name in capitals; the name itself is written once, in the table
+ * (config.c).  The action_* keys come from the result words
+ * (SM_RESULTS, words.h), one per word and in their order:
+ * SM_K_ACTION(result) is the key of a result.
+ */
+enum sm_opt_key {
+	SM_K_TRUST_ANCHOR_FILE,
+	SM_K_UNBOUND_CONF,
+	SM_K_DNS_TIMEOUT,
+	SM_K_DB_PATH,
+	SM_K_DB_MODE,
+	SM_K_CACHE_MIN_TTL,
+	SM_K_CACHE_MAX_TTL,
+	SM_K_CACHE_NEGATIVE_TTL,
+	SM_K_CACHE_BOGUS_TTL,
+	SM_K_LOG,
+	SM_K_LOG_LEVEL,
+	SM_K_CLIENT_SERVICE_LABEL,
+	SM_K_REPUTATION_RETENTION,
+	/* smilla-policyd */
+	SM_K_LISTEN,
+	SM_K_USER,
+	SM_K_SOCKET_MODE,
+	SM_K_SOCKET_OWNER,
+	SM_K_IDENTITY,
+	SM_K_FINGERPRINT_DIGEST,
+	SM_K_AUTHSERV_ID,
+	SM_K_AUTH_HEADER,
+	SM_K_ACTION_FIRST,	/* not a key of its own: SM_K_ACTION_PASS */
+#define SM_K_ACTION_ENUM_(code, word, action, doc) \
+	SM_K_ACTION_##code = SM_K_ACTION_FIRST + SM_RESULT_##code,
+	SM_RESULTS(SM_K_ACTION_ENUM_)
+	SM_K_REQUIRE_TABLE = SM_K_ACTION_FIRST + SM_NRESULTS,
+	SM_K_LOOKUP_TABLE,
+	SM_K_MAX_INFLIGHT,
+	SM_K_MAX_CONNECTIONS,
+	SM_K_IDLE_TIMEOUT,
+	/* smilla (milter) */
+	SM_K_MILTER_SOCKET,
+	SM_K_PID_FILE,
+	SM_K_LOCAL_DOMAINS,
+	SM_K_ENCRYPT_OUTBOUND,
+	SM_K_ENCRYPT_INBOUND,
+	SM_K_REQUIRE_ENCRYPTION_TABLE,
+	SM_K_REQUIRE_LOCAL_PART_CASE,
+	SM_K_RECIPIENT_DELIMITER,
+	SM_K_SMIME_CIPHER,
+	SM_K_SENDER_COPY_CERT,
+	SM_K_SENDER_COPY_KEY,
+	SM_K_ENCRYPTION_FORMATS,
+	SM_K_KEY_LOOKUP_LOWERCASE,
+	SM_K_MAX_MEMORY_BODY,
+	SM_K_MAX_MESSAGE_SIZE,
+	SM_K_STATUS_HEADER,
+	SM_K_COUNT		/* the number of keys */
+};
+
+/* SM_K_ACTION - the action_<word> key of result R (enum sm_result). */
+#define SM_K_ACTION(r) ((enum sm_opt_key)(SM_K_ACTION_FIRST + (int)(r)))
+
+/*
+ * The syntaxes of keys that name listening sockets (sm_option.sockets):
+ * such a key is parsed when it is set, and the programs take the result
+ * from sm_config_sockets rather than parse the text again.
+ */
+enum sm_sock_syntax {
+	SM_SOCKS_NONE,		/* not a socket key */
+	SM_SOCKS_POLICY,	/* unix:/PATH or inet:HOST:PORT, one or more,
+				   separated by commas or blanks ("listen") */
+	SM_SOCKS_MILTER		/* libmilter's: one {unix|local}:/PATH or
+				   {inet|inet6}:PORT@HOST ("milter_socket") */
+};
+
+enum sm_sock_family {
+	SM_SOCK_UNIX,		/* PATH */
+	SM_SOCK_INET,		/* HOST and PORT (policy: IPv4 or IPv6) */
+	SM_SOCK_INET6		/* HOST and PORT (milter: inet6:) */
+};
+
+/* One socket of a socket key. */
+struct sm_sock {
+	enum sm_sock_family family;
+	const char *spec;	/* as written, e.g. "unix:/run/x.sock": for
+				   log lines and for libmilter */
+	const char *path;	/* SM_SOCK_UNIX: the socket file; else NULL */
+	const char *host;	/* else: the host (policy: without [] around
+				   an IPv6 address); NULL for unix */
+	unsigned port;		/* else: 1-65535; 0 for unix */
+};
+
 struct sm_option {
 	const char *name;
 	unsigned progs;		/* SM_PROG_* bits */
@@ -39,13 +134,21 @@ struct sm_option {
 	long min, max;		/* SM_OPT_INT / SM_OPT_TIME bounds */
 	/* SM_OPT_ENUM: the words and the codes sm_config_int gives */
 	const struct sm_name_code *choices;
-	/* extra check for strings: 0 ok, -1 with reason */
+	/* extra check for strings: 0 ok, -1 with the reason in WHY */
 	int (*check)(const char *value, char *why, size_t whylen);
 	const char *doc;
+	enum sm_sock_syntax sockets;	/* socket keys: their syntax */
 };
 
-/* The option table, terminated by an entry whose name is NULL. */
-extern const struct sm_option sm_options[];
+/* The option table, indexed by enum sm_opt_key. */
+extern const struct sm_option sm_options[SM_K_COUNT];
+
+/*
+ * sm_config_key - the key named NAME, -1 when there is none: for names
+ * people type (smillactl, sm_config_set, tests), never for code, which
+ * uses the SM_K_* constants.
+ */
+int sm_config_key(const char *name);
 
 /* sm_config_type_name - "string", "path", "int", "time", "bool", "enum". */
 const char *sm_config_type_name(enum sm_opt_type type);
@@ -87,14 +190,16 @@ int sm_config_set(struct sm_config *cfg, const char *key, const char *value,
 		  char *why, size_t whylen);
 
 /*
- * Accessors.  KEY must be in the option table and of a matching type;
- * asking for anything else is a programming error and aborts.
- * sm_config_str returns the value as written (normalised for enums and
- * booleans), valid until the key is set again or CFG is freed.
+ * Accessors, by key constant (O(1)).  sm_config_int and sm_config_bool
+ * need a key of a numeric, boolean or enum type (an enum gives the
+ * code of its word); asking for anything else, or for a key out of
+ * range, is a programming error and aborts.  sm_config_str returns the
+ * value as written (normalised for enums and booleans), valid until
+ * the key is set again or CFG is freed.
  */
-const char *sm_config_str(const struct sm_config *cfg, const char *key);
-long sm_config_int(const struct sm_config *cfg, const char *key);
-int sm_config_bool(const struct sm_config *cfg, const char *key);
+const char *sm_config_str(const struct sm_config *cfg, enum sm_opt_key key);
+long sm_config_int(const struct sm_config *cfg, enum sm_opt_key key);
+int sm_config_bool(const struct sm_config *cfg, enum sm_opt_key key);
 
 /*
  * sm_config_dns / sm_config_cache - the resolver and cache settings of
@@ -123,7 +228,17 @@ void sm_config_db(const struct sm_config *cfg, struct sm_db_params *p);
 int sm_config_duration(const char *s, long min, long max, long *out,
 		       char *why, size_t whylen);
 
+/*
+ * sm_config_sockets - the sockets of KEY, a socket key (SM_K_LISTEN,
+ * SM_K_MILTER_SOCKET; any other aborts), as parsed when it was set: an
+ * array of *N (at least one), borrowed from CFG and valid as
+ * sm_config_str's text.
+ */
+const struct sm_sock *sm_config_sockets(const struct sm_config *cfg,
+					enum sm_opt_key key, size_t *n);
+
 /* sm_config_source - "file:line" where KEY was set, or "default". */
-const char *sm_config_source(const struct sm_config *cfg, const char *key);
+const char *sm_config_source(const struct sm_config *cfg,
+			     enum sm_opt_key key);
 
 #endif

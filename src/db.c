@@ -69,18 +69,19 @@ sm_db_broken(int rc)
 }
 
 const char *
-sm_db_error(sqlite3 *db, char *buf, size_t len)
+sm_db_error(sqlite3 *db, char *why, size_t whylen)
 {
 	int rc = sqlite3_extended_errcode(db), err = sqlite3_system_errno(db);
 
 	if ((rc & 0xff) == SQLITE_FULL || err == ENOSPC)
-		snprintf(buf, len, "no space left on device (%s)",
+		snprintf(why, whylen, "no space left on device (%s)",
 			 sqlite3_errmsg(db));
 	else if ((rc & 0xff) == SQLITE_IOERR && err != 0)
-		snprintf(buf, len, "%s: %s", sqlite3_errmsg(db), strerror(err));
+		snprintf(why, whylen, "%s: %s", sqlite3_errmsg(db),
+			 strerror(err));
 	else
-		snprintf(buf, len, "%s", sqlite3_errmsg(db));
-	return buf;
+		snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+	return why;
 }
 
 /*
@@ -354,17 +355,17 @@ sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg, char *why,
 }
 
 void
-sm_db_report(void (*on_error)(const char *msg), const char *fmt, ...)
+sm_db_report(void (*on_error)(const char *why), const char *fmt, ...)
 {
-	char msg[1024];
+	char why[1024];
 	va_list ap;
 
 	if (on_error == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	on_error(msg);
+	on_error(why);
 }
 
 unsigned long

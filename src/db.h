@@ -76,9 +76,9 @@ int sm_db_gone(struct sm_db *db, time_t now, long every_s, char *why,
  * sm_db_error - the reason of DB's last failure for a log line: its
  * sqlite message, except that a full disk (SQLITE_FULL, or ENOSPC under
  * any I/O error) says "no space left on device", and other I/O errors
- * carry the system error too.  Returns BUF.
+ * carry the system error too, into WHY.  Returns WHY.
  */
-const char *sm_db_error(struct sqlite3 *db, char *buf, size_t len);
+const char *sm_db_error(struct sqlite3 *db, char *why, size_t whylen);
 
 /*
  * sm_db_broken - whether sqlite result code RC (primary or extended)
@@ -100,7 +100,7 @@ int sm_db_thread(pthread_t *t, void *(*fn)(void *), void *arg, char *why,
  * callback (nothing when it is NULL): writers run off the daemons'
  * threads and do not log themselves.
  */
-void sm_db_report(void (*on_error)(const char *msg), const char *fmt, ...)
+void sm_db_report(void (*on_error)(const char *why), const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*

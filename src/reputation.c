@@ -605,7 +605,7 @@ writer_main(void *arg)
 
 int
 sm_rep_writer_start(struct sm_rep *rep, long interval_ms,
-		    void (*on_error)(const char *msg), char *why, size_t whylen)
+		    void (*on_error)(const char *why), char *why, size_t whylen)
 {
 	/* A second thread would lose the first one's handle and race it. */
 	if (rep->running) {

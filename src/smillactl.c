@@ -181,7 +181,7 @@ open_cache(const struct sm_config *cfg)
 	char why[512];
 
 	sm_config_cache(cfg, &p);
-	cache = sm_cache_open(sm_config_str(cfg, "db_path"), &p, why,
+	cache = sm_cache_open(sm_config_str(cfg, SM_K_DB_PATH), &p, why,
 			      sizeof(why));
 	if (cache == NULL)
 		die(EX_CANTCREAT, "%s", why);
@@ -345,8 +345,9 @@ owner_name(struct ctl *ctl, int type, const char *arg, char *out, size_t len)
 		return;
 	}
 	if (type == SM_RR_TLSA)
-		rc = sm_names_client(arg, sm_config_str(ctl->cfg,
-							"client_service_label"),
+		rc = sm_names_client(arg,
+				     sm_config_str(ctl->cfg,
+						   SM_K_CLIENT_SERVICE_LABEL),
 				     out, len, why, sizeof(why));
 	else if (type == SM_RR_SMIMEA)
 		rc = sm_names_smimea(arg, out, len, why, sizeof(why));
@@ -624,7 +625,7 @@ print_table(void)
 	const struct sm_name_code *w;
 	size_t i;
 
-	for (o = sm_options; o->name != NULL; o++) {
+	for (o = sm_options; o < sm_options + SM_K_COUNT; o++) {
 		const char *sep = "";
 
 		printf("%s\t", o->name);
@@ -650,20 +651,19 @@ print_table(void)
 static int
 cmd_config(struct ctl *ctl)
 {
-	int i;
+	int k;
 
 	if (ctl->words)
 		return print_words();
 	if (ctl->table)
 		return print_table();
 
-	for (i = 0; sm_options[i].name != NULL; i++) {
-		const char *name = sm_options[i].name;
-
+	for (k = 0; k < SM_K_COUNT; k++) {
 		if (ctl->verbose)
-			printf("# %s (%s)\n", sm_options[i].doc,
-			       sm_config_source(ctl->cfg, name));
-		printf("%s = %s\n", name, sm_config_str(ctl->cfg, name));
+			printf("# %s (%s)\n", sm_options[k].doc,
+			       sm_config_source(ctl->cfg, k));
+		printf("%s = %s\n", sm_options[k].name,
+		       sm_config_str(ctl->cfg, k));
 	}
 	return 0;
 }
@@ -821,9 +821,9 @@ cmd_report(struct ctl *ctl)
 	long n;
 
 	sm_config_db(ctl->cfg, &dbp);
-	rep = sm_rep_open(sm_config_str(ctl->cfg, "db_path"), &dbp,
-			  sm_config_int(ctl->cfg, "reputation_retention"), why,
-			  sizeof(why));
+	rep = sm_rep_open(sm_config_str(ctl->cfg, SM_K_DB_PATH), &dbp,
+			  sm_config_int(ctl->cfg, SM_K_REPUTATION_RETENTION),
+			  why, sizeof(why));
 	if (rep == NULL)
 		die(EX_CANTCREAT, "%s", why);
 	if (ctl->identity == NULL) {

@@ -92,7 +92,21 @@ const char *sm_escape(const char *s, char *buf, size_t buflen);
 const char *sm_escape_quoted(const char *s, char *buf, size_t buflen);
 size_t sm_escape_into(const char *s, char *out, size_t outlen);
 
-/* sm_why - printf into a caller's reason buffer (WHY may be NULL). */
+/*
+ * Reasons.  Every smilla function that can fail says why in a caller's
+ * buffer, the parameters WHY and WHYLEN (a struct that keeps a reason
+ * has a field "why"), and returns in one of these shapes:
+ *   actions   0 done, -1 failed (WHY);
+ *   lookups   1 found, 0 not found, -1 error (WHY), as OpenSMTPD's
+ *             table API; questions ("is this encrypted?") are lookups
+ *             that cannot fail: 1 yes, 0 no (WHY says why not);
+ *   makers    the new object, NULL on failure (WHY);
+ *   counts    the number, -1 on error (WHY).
+ * A function whose failures differ in kind returns a status instead
+ * (sm_addr_parse, sm_priv_drop), each header saying which.
+ *
+ * sm_why - printf into a caller's reason buffer (WHY may be NULL).
+ */
 void sm_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

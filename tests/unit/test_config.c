@@ -53,6 +53,18 @@ static const struct bad_case bad[] = {
 	{ "listen = inet:127.0.0.1:99x\n", ":1: listen" },
 	{ "listen = unix:relative/path\n", ":1: listen" },
 	{ "listen = \n", ":1: listen: no socket given" },
+	{ "listen = unix:/a inet:h:0\n",
+	  ":1: listen: \"inet:h:0\" is not unix:/PATH or inet:HOST:PORT" },
+	{ "listen = inet::25\n", ":1: listen: \"inet::25\" is not" },
+	{ "listen = inet:h:65536\n", ":1: listen: \"inet:h:65536\" is not" },
+	{ "listen = local:/a\n", ":1: listen: \"local:/a\" is not" },
+	{ "milter_socket = inet:25\n",
+	  ":1: milter_socket: \"inet:25\" is not unix:/PATH or inet:PORT@HOST"
+	},
+	{ "milter_socket = inet:25@\n", ":1: milter_socket" },
+	{ "milter_socket = inet:0@h\n", ":1: milter_socket" },
+	{ "milter_socket = inet6:x@h\n", ":1: milter_socket" },
+	{ "milter_socket = unix:run/m.sock\n", ":1: milter_socket" },
 	{ "identity = helo, rdns\n", ":1: identity: \"rdns\" is not" },
 	{ "socket_mode = 0999\n", ":1: socket_mode" },
 	{ "fingerprint_digest = md5\n", ":1: fingerprint_digest" },
@@ -64,6 +76,81 @@ free_null(void)
 {
 	sm_config_free(NULL);
 	ok(1, "sm_config_free(NULL) is a no-op");
+}
+
+/* The socket keys as config parsed them: what the daemons bind. */
+static void
+sockets(void)
+{
+	struct sm_config *cfg = sm_config_new();
+	const struct sm_sock *s;
+	char why[256];
+	size_t n;
+
+	s = sm_config_sockets(cfg, SM_K_LISTEN, &n);
+	ok(n == 1 && s[0].family == SM_SOCK_UNIX &&
+	   strcmp(s[0].path, "/run/smilla/policyd.sock") == 0 &&
+	   strcmp(s[0].spec, "unix:/run/smilla/policyd.sock") == 0 &&
+	   s[0].host == NULL && s[0].port == 0, "default listen parsed");
+	ok(sm_config_set(cfg, "listen",
+			 "unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1",
+			 why, sizeof(why)) == 0, "listen list set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_LISTEN, &n);
+	is_int((long)n, 3, "three sockets");
+	ok(n == 3 && s[0].family == SM_SOCK_UNIX &&
+	   strcmp(s[0].path, "/run/p.sock") == 0, "unix:PATH");
+	ok(n == 3 && s[1].family == SM_SOCK_INET &&
+	   strcmp(s[1].host, "::1") == 0 && s[1].port == 10040 &&
+	   strcmp(s[1].spec, "inet:[::1]:10040") == 0,
+	   "inet:[HOST]:PORT, brackets off the host, spec as written");
+	ok(n == 3 && s[2].family == SM_SOCK_INET &&
+	   strcmp(s[2].host, "127.0.0.1") == 0 && s[2].port == 1,
+	   "inet:HOST:PORT");
+	ok(sm_config_set(cfg, "listen", "inet:h:x", why, sizeof(why)) < 0 &&
+	   sm_config_sockets(cfg, SM_K_LISTEN, &n) == s && n == 3,
+	   "a refused value keeps the sockets");
+
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_UNIX &&
+	   strcmp(s->path, "/run/smilla/smilla.sock") == 0,
+	   "default milter_socket parsed");
+	ok(sm_config_set(cfg, "milter_socket", "inet6:2525@[::1]", why,
+			 sizeof(why)) == 0, "milter inet6 set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_INET6 && s->port == 2525 &&
+	   strcmp(s->host, "[::1]") == 0 &&
+	   strcmp(s->spec, "inet6:2525@[::1]") == 0,
+	   "inet6:PORT@HOST, the spec as libmilter takes it");
+	ok(sm_config_set(cfg, "milter_socket", "local:/run/a b.sock", why,
+			 sizeof(why)) == 0, "milter local set: %s", why);
+	s = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
+	ok(n == 1 && s->family == SM_SOCK_UNIX &&
+	   strcmp(s->path, "/run/a b.sock") == 0,
+	   "local:PATH, one socket, blanks and all");
+	sm_config_free(cfg);
+}
+
+/*
+ * The key constants: each has its line in the table (sm_config_new
+ * aborts if not), and each name found by sm_config_key is its own key.
+ */
+static void
+keys(void)
+{
+	int k, all = 1;
+
+	for (k = 0; k < SM_K_COUNT; k++)
+		if (sm_options[k].name == NULL ||
+		    sm_config_key(sm_options[k].name) != k)
+			all = 0;
+	ok(all, "every key constant names one line of the table");
+	is_int(sm_config_key("dns_timeout"), SM_K_DNS_TIMEOUT,
+	       "sm_config_key finds a name");
+	is_int(sm_config_key("dns_timeou"), -1, "sm_config_key: unknown -1");
+	is_int(sm_config_key("action_bogus"), SM_K_ACTION(SM_RESULT_BOGUS),
+	       "SM_K_ACTION(result) is the action_<word> key");
+	is_int(SM_K_ACTION(SM_RESULT_PASS), SM_K_ACTION_PASS,
+	       "SM_K_ACTION_PASS comes first");
 }
 
 int
@@ -80,12 +167,13 @@ main(void)
 
 	cfg = sm_config_new();
 	ok(cfg != NULL, "defaults");
-	is_str(sm_config_str(cfg, "trust_anchor_file"),
+	is_str(sm_config_str(cfg, SM_K_TRUST_ANCHOR_FILE),
 	       "/usr/share/dns/root.key", "default trust anchor");
-	is_int(sm_config_int(cfg, "dns_timeout"), 5, "default dns_timeout");
-	is_str(sm_config_str(cfg, "client_service_label"), "smtp-client",
+	is_int(sm_config_int(cfg, SM_K_DNS_TIMEOUT), 5, "default dns_timeout");
+	is_str(sm_config_str(cfg, SM_K_CLIENT_SERVICE_LABEL), "smtp-client",
 	       "default label");
-	is_str(sm_config_source(cfg, "dns_timeout"), "default", "source default");
+	is_str(sm_config_source(cfg, SM_K_DNS_TIMEOUT), "default",
+	       "source default");
 
 	path = conf_file("# comment\n"
 			 "   # indented comment\n"
@@ -104,23 +192,25 @@ main(void)
 			 "action_bogus = 451 try later\n"
 			 "listen = unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1\n");
 	ok(sm_config_load(cfg, path, why, sizeof(why)) == 0, "file loads");
-	is_str(sm_config_str(cfg, "trust_anchor_file"),
+	is_str(sm_config_str(cfg, SM_K_TRUST_ANCHOR_FILE),
 	       "/etc/smilla/anchor.key", "path value");
-	is_int(sm_config_int(cfg, "dns_timeout"), 7, "later line wins");
-	is_str(sm_config_str(cfg, "action_fail"), "REJECT 5.7.1 go away",
+	is_int(sm_config_int(cfg, SM_K_DNS_TIMEOUT), 7, "later line wins");
+	is_str(sm_config_str(cfg, SM_K_ACTION_FAIL), "REJECT 5.7.1 go away",
 	       "action with text");
-	is_str(sm_config_str(cfg, "listen"),
+	is_str(sm_config_str(cfg, SM_K_LISTEN),
 	       "unix:/run/p.sock, inet:[::1]:10040 inet:127.0.0.1:1", "listen list");
-	is_int(sm_config_int(cfg, "cache_max_ttl"), 86400, "1d = 86400");
-	is_int(sm_config_int(cfg, "cache_min_ttl"), 30, "30s = 30");
-	is_int(sm_config_int(cfg, "cache_negative_ttl"), 604800, "1w");
-	is_str(sm_config_str(cfg, "log"), "syslog:local3", "log spec");
-	is_int(sm_config_int(cfg, "log_level"), 4, "enum index of debug");
-	is_str(sm_config_str(cfg, "log_level"), "debug", "enum text");
-	is_str(sm_config_str(cfg, "unbound_conf"),
+	is_int(sm_config_int(cfg, SM_K_CACHE_MAX_TTL), 86400, "1d = 86400");
+	is_int(sm_config_int(cfg, SM_K_CACHE_MIN_TTL), 30, "30s = 30");
+	is_int(sm_config_int(cfg, SM_K_CACHE_NEGATIVE_TTL), 604800, "1w");
+	is_str(sm_config_str(cfg, SM_K_LOG), "syslog:local3", "log spec");
+	is_int(sm_config_int(cfg, SM_K_LOG_LEVEL), 4, "enum index of debug");
+	is_str(sm_config_str(cfg, SM_K_LOG_LEVEL), "debug", "enum text");
+	is_str(sm_config_str(cfg, SM_K_UNBOUND_CONF),
 	       "/etc/smilla/unbound conf.d/x.conf", "inner blanks kept");
-	ok(strstr(sm_config_source(cfg, "dns_timeout"), "smilla.conf:12") != NULL,
-	   "source names file:line (%s)", sm_config_source(cfg, "dns_timeout"));
+	ok(strstr(sm_config_source(cfg, SM_K_DNS_TIMEOUT), "smilla.conf:12") !=
+		   NULL,
+	   "source names file:line (%s)",
+	   sm_config_source(cfg, SM_K_DNS_TIMEOUT));
 	sm_config_free(cfg);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -151,11 +241,11 @@ main(void)
 	   strstr(why, "/nonexistent/smilla.conf: No such file") != NULL,
 	   "missing file: %s", why);
 	ok(sm_config_set(cfg, "dns_timeout", "9", why, sizeof(why)) == 0 &&
-	   sm_config_int(cfg, "dns_timeout") == 9, "set from command line");
+	   sm_config_int(cfg, SM_K_DNS_TIMEOUT) == 9, "set from command line");
 	ok(sm_config_set(cfg, "nope", "9", why, sizeof(why)) < 0 &&
 	   strstr(why, "unknown key") != NULL, "set unknown key refused");
 	ok(sm_config_set(cfg, "dns_timeout", "301", why, sizeof(why)) < 0 &&
-	   sm_config_int(cfg, "dns_timeout") == 9,
+	   sm_config_int(cfg, SM_K_DNS_TIMEOUT) == 9,
 	   "failed set keeps the old value");
 	sm_config_free(cfg);
 
@@ -163,7 +253,8 @@ main(void)
 	cfg = sm_config_new();
 	ok(sm_config_load_default(cfg, conf_file("dns_timeout = 11\n"), why,
 				  sizeof(why)) == 0 &&
-	   sm_config_int(cfg, "dns_timeout") == 11, "load_default: file given");
+	   sm_config_int(cfg, SM_K_DNS_TIMEOUT) == 11,
+	   "load_default: file given");
 	ok(sm_config_load_default(cfg, "/nonexistent/smilla.conf", why,
 				  sizeof(why)) < 0 &&
 	   strstr(why, "/nonexistent/smilla.conf: No such file") != NULL,
@@ -173,7 +264,8 @@ main(void)
 	cfg = sm_config_new();
 	if (access(SM_CONFIG_DEFAULT_PATH, F_OK) != 0)
 		ok(sm_config_load_default(cfg, NULL, why, sizeof(why)) == 0 &&
-		   strcmp(sm_config_source(cfg, "dns_timeout"), "default") == 0,
+		   strcmp(sm_config_source(cfg, SM_K_DNS_TIMEOUT),
+			  "default") == 0,
 		   "load_default: no %s, built-in defaults",
 		   SM_CONFIG_DEFAULT_PATH);
 	else
@@ -185,16 +277,13 @@ main(void)
 		const struct sm_name_code *w;
 		int all = 1;
 
-		for (i = 0; sm_options[i].name != NULL; i++)
-			if (strcmp(sm_options[i].name, "log_level") == 0)
-				break;
-		ok(sm_options[i].choices == sm_log_level_names,
+		ok(sm_options[SM_K_LOG_LEVEL].choices == sm_log_level_names,
 		   "log_level takes its words from sm_log_level_names");
 		cfg = sm_config_new();
 		for (w = sm_log_level_names; w->name != NULL; w++)
 			if (sm_config_set(cfg, "log_level", w->name, why,
 					  sizeof(why)) < 0 ||
-			    sm_config_int(cfg, "log_level") != w->code ||
+			    sm_config_int(cfg, SM_K_LOG_LEVEL) != w->code ||
 			    sm_log_check("stderr", w->name, why,
 					 sizeof(why)) < 0)
 				all = 0;
@@ -235,10 +324,13 @@ main(void)
 
 	/* Every option's default must parse (sm_config_new aborts if not)
 	   and carry a description. */
-	for (i = 0; sm_options[i].name != NULL; i++)
+	for (i = 0; i < SM_K_COUNT; i++)
 		if (sm_options[i].doc == NULL || sm_options[i].doc[0] == '\0')
 			break;
-	ok(sm_options[i].name == NULL, "every option documented");
+	ok(i == SM_K_COUNT, "every option documented");
+
+	keys();
+	sockets();
 
 	unlink(conf_file(""));
 	rmdir(dir);

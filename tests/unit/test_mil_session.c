@@ -498,7 +498,7 @@ test_big(void)
 	mil_msg_eoh(m);
 	mil_msg_body(m, body, 4000);
 	mil_msg_finish(m, &o);
-	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "too-big") == 0,
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.why, "too-big") == 0,
 	   "over max_message_size: plaintext, reason too-big");
 	mil_msg_free(m);
 	free(want);
@@ -526,7 +526,7 @@ test_plaintext(void)
 	feed(m, 1);
 	mil_msg_header(m, "x-smilla", " forged again", 1);
 	mil_msg_finish(m, &o);
-	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "no-key") == 0,
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.why, "no-key") == 0,
 	   "mixed recipients: plaintext, no-key");
 	is_str(o.status, "plaintext; reason=no-key; recipients=2; keys=1; "
 			 "authserv=mx.test", "status header says why");
@@ -555,7 +555,7 @@ test_plaintext(void)
 	m = start(one);
 	feed(m, 1);
 	mil_msg_finish(m, &o);
-	ok(o.action == MIL_PLAINTEXT && strcmp(o.reason, "disabled") == 0,
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.why, "disabled") == 0,
 	   "encrypt_outbound = no: plaintext, disabled");
 	mil_msg_free(m);
 	configure(inbound);
@@ -670,7 +670,7 @@ must_pass(const struct shape *sh, const char *const *rcpts,
 	snprintf(want, sizeof(want), "untouched; reason=already-encrypted; "
 		 "format=%s; recipients=1; authserv=mx.test", format);
 	ok(o.action == MIL_UNTOUCHED && o.body == NULL &&
-		   strcmp(o.reason, "already-encrypted") == 0,
+		   strcmp(o.why, "already-encrypted") == 0,
 	   "%s: untouched (%s)", sh->what, mil_action_word(o.action));
 	ok(strcmp(o.status, want) == 0, "%s: status header \"%s\"", sh->what,
 	   o.status);

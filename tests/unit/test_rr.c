@@ -13,7 +13,7 @@ struct rr_case {
 	uint8_t rd[80];
 	size_t len;
 	int usable;
-	const char *reason;	/* substring of the reason when unusable */
+	const char *why;	/* substring of the reason when unusable */
 	const char *text;	/* expected presentation (prefix) */
 };
 
@@ -57,7 +57,7 @@ main(void)
 		ok((rc == 0) == c->usable, "%s: %s", c->name,
 		   c->usable ? "usable" : "unusable");
 		if (!c->usable)
-			ok(strstr(why, c->reason) != NULL, "  reason \"%s\"", why);
+			ok(strstr(why, c->why) != NULL, "  reason \"%s\"", why);
 		else
 			ok(t.usage == c->rd[0] && t.selector == c->rd[1] &&
 			   t.mtype == c->rd[2] && t.len == c->len - 3 &&

@@ -107,18 +107,18 @@ test_action_keys(void)
 	for (i = 0; i < SM_NRESULTS; i++) {
 		snprintf(key, sizeof(key), "action_%s",
 			 sm_result_names[i].name);
-		found = 0;
-		for (n = 0; sm_options[n].name != NULL; n++)
-			if (strcmp(sm_options[n].name, key) == 0)
-				found = sm_options[n].type == SM_OPT_STRING &&
-					sm_options[n].check != NULL &&
-					*sm_options[n].doc != '\0';
-		ok(found, "option %s exists, checked and documented", key);
-		/* sm_config_str aborts on a key the table lacks. */
-		ok(found && cfg != NULL && *sm_config_str(cfg, key) != '\0',
+		n = sm_config_key(key);
+		found = n == (int)SM_K_ACTION(i) &&
+			sm_options[n].type == SM_OPT_STRING &&
+			sm_options[n].check != NULL &&
+			*sm_options[n].doc != '\0';
+		ok(found, "option %s exists as SM_K_ACTION(%d), checked and "
+		   "documented", key, i);
+		ok(found && cfg != NULL &&
+		   *sm_config_str(cfg, SM_K_ACTION(i)) != '\0',
 		   "%s has a default", key);
 	}
-	for (n = 0; sm_options[n].name != NULL; n++)
+	for (n = 0; n < SM_K_COUNT; n++)
 		if (strncmp(sm_options[n].name, "action_", 7) == 0 &&
 		    sm_name_code(sm_result_names, sm_options[n].name + 7) < 0)
 			extra++;
