@@ -332,27 +332,31 @@ pgp_gpg() {
 # pgp_key TAG ADDR: make fixture TAG's key for ADDR in $GNUPGHOME and
 # write keys/TAG.pgp, keys/TAG-secret.pgp and keys/TAG.fpr.
 pgp_key() {
-	local tag=$1 addr=$2 uid fpr past
+	local tag=$1 addr=$2 uid fpr when
 	uid="${tag^} <$addr>"
-	past=$(($(date +%s) - 400 * 86400))
+	# Made an hour ago: gpg dates a signature a second past the one
+	# before it, and librnp takes one from the future as invalid.  The
+	# expired subkey's key: 400 days ago, the subkey valid for a year.
+	when=$(($(date +%s) - 3600))
+	[ "$tag" = expired ] && when=$(($(date +%s) - 400 * 86400))
 	case $tag in
-	rsa) pgp_gpg --quick-gen-key "$uid" rsa3072 cert,sign,encr never ;;
-	expired)
-		pgp_gpg --faked-system-time "$past" --quick-gen-key "$uid" \
-			ed25519 cert,sign never ;;
+	rsa) pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+		rsa3072 cert,sign,encr never ;;
 	wronguid)
 		uid="Someone <someone@elsewhere.test>"
-		pgp_gpg --quick-gen-key "$uid" ed25519 cert,sign never ;;
-	*) pgp_gpg --quick-gen-key "$uid" ed25519 cert,sign never ;;
+		pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+			ed25519 cert,sign never ;;
+	*) pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+		ed25519 cert,sign never ;;
 	esac
 	fpr=$(gpg --batch --with-colons --list-keys "=$uid" | awk -F: '$1 == "fpr" {print $10; exit}')
 	[ -n "$fpr" ] || return 1
 	case $tag in
 	rsa | signonly) ;;
-	expired)
-		pgp_gpg --faked-system-time "$past" --quick-add-key "$fpr" \
-			cv25519 encr 1y ;;
-	*) pgp_gpg --quick-add-key "$fpr" cv25519 encr never ;;
+	expired) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+		cv25519 encr 1y ;;
+	*) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+		cv25519 encr never ;;
 	esac
 	if [ "$tag" = revoked ]; then
 		# The revocation gpg made with the key; its armor header starts
