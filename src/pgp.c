@@ -32,6 +32,7 @@
  * key before librnp sees it (public_key_packets): librnp would also
  * import armor, secret keys and key rings, and skip what follows.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,39 @@
 
 #include "pgp.h"
 
+/*
+ * librnp's crypto library (Botan) sets up its secure memory pool on
+ * first use, in a C++ static whose guard race checkers (helgrind)
+ * cannot see.  Done once here under a mutex (which they do see; they
+ * do not see pthread_once either) before any thread's real work, every
+ * later use is ordered after it.  Uncontended, the mutex costs nothing
+ * next to an FFI.
+ */
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static int warm;
+
+static void
+warm_up(void)
+{
+	rnp_ffi_t ffi = NULL;
+
+	pthread_mutex_lock(&warm_lock);
+	if (!warm && rnp_ffi_create(&ffi, "GPG", "GPG") == RNP_SUCCESS) {
+		rnp_ffi_destroy(ffi);
+		warm = 1;
+	}
+	pthread_mutex_unlock(&warm_lock);
+}
+
+/* A new in-memory FFI of our own (0), or -1. */
+static int
+new_ffi(rnp_ffi_t *ffi)
+{
+	warm_up();
+	*ffi = NULL;
+	return rnp_ffi_create(ffi, "GPG", "GPG") == RNP_SUCCESS ? 0 : -1;
+}
+
 static rnp_ffi_t
 load(const uint8_t *in, size_t len, char *why, size_t whylen)
 {
@@ -51,7 +85,7 @@ load(const uint8_t *in, size_t len, char *why, size_t whylen)
 	char *fmt = NULL;
 	uint32_t flags = RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS;
 
-	if (rnp_ffi_create(&ffi, "GPG", "GPG") != RNP_SUCCESS) {
+	if (new_ffi(&ffi) < 0) {
 		sm_why(why, whylen, "cannot start the OpenPGP library");
 		return NULL;
 	}
@@ -400,6 +434,7 @@ sm_pgp_encrypted(const uint8_t *armored, size_t len, char *why,
 		sm_why(why, whylen, "more than one armored block");
 		return 0;
 	}
+	warm_up();
 	if (rnp_input_from_memory(&input, armored + a, z - a, false) !=
 		    RNP_SUCCESS ||
 	    rnp_output_to_memory(&output, 0) != RNP_SUCCESS) {
@@ -848,7 +883,7 @@ sm_pgp_usable(const struct sm_blob *key, const char *addr,
 
 	res->reason = SM_PGP_MALFORMED;
 	res->fpr[0] = '\0';
-	if (rnp_ffi_create(&ffi, "GPG", "GPG") != RNP_SUCCESS) {
+	if (new_ffi(&ffi) < 0) {
 		sm_why(why, whylen, "out of memory");
 		return -1;
 	}
@@ -972,7 +1007,7 @@ sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
 		sm_why(why, whylen, "no recipient key");
 		return -1;
 	}
-	if (rnp_ffi_create(&ffi, "GPG", "GPG") != RNP_SUCCESS)
+	if (new_ffi(&ffi) < 0)
 		goto oom;
 	for (i = 0; i < n; i++) {
 		int st = import_rdata(ffi, &keys[i], w, sizeof(w));
@@ -1000,16 +1035,15 @@ sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
 		sm_why(why, whylen, "librnp refuses the encryption settings");
 		goto done;
 	}
-	if ((err = rnp_op_encrypt_execute(op)) != RNP_SUCCESS) {
+	/* A read or write error in the callbacks fails the execution;
+	   what stdio still buffers is flushed here. */
+	if ((err = rnp_op_encrypt_execute(op)) != RNP_SUCCESS)
 		sm_why(why, whylen, "encryption failed: %s",
 		       rnp_result_to_string(err));
-		goto done;
-	}
-	if (ferror(in) || fflush(out) != 0 || ferror(out)) {
+	else if (ferror(in) || fflush(out) != 0 || ferror(out))
 		sm_why(why, whylen, "I/O error");
-		goto done;
-	}
-	rc = 0;
+	else
+		rc = 0;
 	goto done;
 oom:
 	sm_why(why, whylen, "out of memory");

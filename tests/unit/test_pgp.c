@@ -6,8 +6,10 @@
  * primary, an expired and a valid subkey), and bed keys cut up packet
  * by packet.  What we encrypt, gpg decrypts, each recipient with only
  * its own secret key, and says how: AES-256, MDC, no AEAD, no
- * compression, binary literal data.
+ * compression, binary literal data.  Last, four threads check keys and
+ * encrypt at once, as the milter's threads will.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,14 +122,17 @@ test_words(void)
 	is_str(sm_pgp_unusable_word(SM_PGP_NUNUSABLE), "?", "unknown reason");
 }
 
+/* A key (keys/TAG.pgp), an address, and what sm_pgp_usable must say. */
+struct key_case {
+	const char *tag, *addr;
+	int want;
+};
+
 /* The bed's fixtures, one by one, as the milter will ask. */
 static void
 test_bed_keys(void)
 {
-	static const struct {
-		const char *tag, *addr;
-		int want;
-	} cases[] = {
+	static const struct key_case cases[] = {
 		{ "bob", "bob@smilla.test", USABLE },		/* cv25519 */
 		{ "rsa", "rsa@smilla.test", USABLE },		/* RSA-3072 */
 		{ "expired", "expired@smilla.test", NOT(EXPIRED) },
@@ -459,10 +464,7 @@ make_keys(long now)
 static void
 test_own_keys(void)
 {
-	static const struct {
-		const char *tag, *addr;
-		int want;
-	} cases[] = {
+	static const struct key_case cases[] = {
 		{ "bare", "bare@smilla.test", USABLE },	/* bare address */
 		{ "bare", "bare@SMILLA.test", USABLE },
 		{ "bare", "Bare@smilla.test", NOT(UID_MISMATCH) },
@@ -772,6 +774,70 @@ test_encrypt_errors(void)
 	free(keys[0].data);
 }
 
+/* ------------------------------------------------------------ threads */
+
+struct worker {
+	struct sm_blob keys[2];	/* bob, expired */
+	int bad;
+};
+
+/* What a milter thread does: check keys, encrypt, again and again. */
+static void *
+work(void *arg)
+{
+	static const char msg[] = "Subject: threads\r\n\r\nhi\r\n";
+	struct worker *w = arg;
+	struct sm_pgp_check c;
+	char why[256], *out;
+	size_t len, i;
+
+	for (i = 0; i < 20; i++) {
+		FILE *in = fmemopen((void *)msg, sizeof(msg) - 1, "r");
+		FILE *o = open_memstream(&out, &len);
+
+		if (sm_pgp_usable(&w->keys[0], "bob@smilla.test", &c, why,
+				  sizeof(why)) != 1 ||
+		    sm_pgp_usable(&w->keys[1], "expired@smilla.test", &c, why,
+				  sizeof(why)) != 0 ||
+		    c.reason != SM_PGP_EXPIRED ||
+		    sm_pgp_encrypt(in, w->keys, 1, o, why, sizeof(why)) != 0)
+			w->bad++;
+		fclose(in);
+		fclose(o);
+		if (!sm_pgp_encrypted((uint8_t *)out, len, why, sizeof(why)))
+			w->bad++;
+		free(out);
+	}
+	return NULL;
+}
+
+/* Four threads at once, each with its own keys: no shared librnp state. */
+static void
+test_threads(void)
+{
+	struct worker w[4];
+	pthread_t t[4];
+	size_t i, started = 0;
+	int bad = 0;
+
+	for (i = 0; i < 4; i++) {
+		w[i].keys[0] = key_blob(bed, "bob");
+		w[i].keys[1] = key_blob(bed, "expired");
+		w[i].bad = 0;
+	}
+	for (i = 0; i < 4; i++)
+		started += pthread_create(&t[i], NULL, work, &w[i]) == 0;
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 4; i++) {
+		bad += w[i].bad;
+		free(w[i].keys[0].data);
+		free(w[i].keys[1].data);
+	}
+	ok(started == 4 && bad == 0, "4 threads checking and encrypting at "
+	   "once: %d wrong answers", bad);
+}
+
 int
 main(void)
 {
@@ -794,6 +860,7 @@ main(void)
 	       "the key with two subkeys is there"))
 		test_encrypt_subkeys();
 	test_encrypt_errors();
+	test_threads();
 	/* No agent may outlive the test. */
 	sh("for h in %s/gen %s/home-*; do [ -d \"$h\" ] && "
 	   "GNUPGHOME=$h gpgconf --kill all; done; rm -rf %s", tmp, tmp, tmp);
