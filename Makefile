@@ -115,8 +115,12 @@ fuzz_request_SRCS = policy/request.c src/util.c
 fuzz_rdata_SRCS = src/dane.c src/rr.c src/util.c src/cert.c
 # MIME sniffing, with the verifiers behind "already encrypted": CMS
 # (smime.c, OpenSSL) and OpenPGP packets (pgp.c, librnp).
-fuzz_mime_SRCS = smilla/mime.c src/smime.c src/pgp.c src/util.c
+fuzz_mime_SRCS = smilla/mime.c src/smime.c src/pgp.c src/util.c src/words.c
 fuzz_mime_LIBS = $(shell pkg-config --libs librnp) -lpthread
+# OPENPGPKEY RDATA: librnp's import, our key checks, and encryption to
+# what they accept.
+fuzz_openpgpkey_SRCS = src/pgp.c src/util.c src/words.c
+fuzz_openpgpkey_LIBS = $(shell pkg-config --libs librnp) -lpthread
 # RCPT TO paths (libidn2 for the domain).
 fuzz_addr_SRCS = src/addr.c src/names.c src/util.c
 fuzz_addr_LIBS = $(shell pkg-config --libs libidn2)

@@ -1,10 +1,20 @@
 /*
- * pgp.c - import and export OpenPGP keys with librnp, without a key
- * ring on disk or an agent: every call has its own in-memory FFI.
- * The contract is pgp.h; librnp types stay in here.
+ * pgp.c - OpenPGP keys and encryption with librnp, without a key ring
+ * on disk or an agent: every call has its own in-memory FFI, so no
+ * librnp state is ever shared between threads.  The contract is pgp.h;
+ * librnp types stay in here.
  *
  *   sm_pgp_export_public(in, len, addr, out, why, whylen)
  *   sm_pgp_describe(in, len, buf, buflen)
+ *   sm_pgp_usable(key, addr, res, why, whylen)
+ *	1 when mail to ADDR can be encrypted to the OPENPGPKEY RDATA
+ *	KEY, 0 with a reason word (sm_pgp_unusable_word) and details,
+ *	-1 out of memory.  librnp checks signatures and reports states
+ *	(valid, revoked, expired, usage flags); which states make a
+ *	recipient, and the user ID, are decided here.
+ *   sm_pgp_encrypt(in, keys, n, out, why, whylen)
+ *	stream IN through librnp's encryption (callback input and
+ *	output: nothing is held but its buffers) into armor on OUT.
  *   sm_pgp_encrypted(armored, len, why, whylen)
  *	1 when ARMORED is one armored PGP MESSAGE holding an encrypted
  *	message: librnp removes the armor (and checks its checksum),
@@ -18,16 +28,54 @@
  * meant for people, and rnp_op_verify without keys fails the same way
  * for an encrypted message and for garbage.  Tags and lengths (RFC 4880
  * section 4.2) are all the test needs: no key, no decryption, no crypto.
+ * The same walk holds an OPENPGPKEY record to one transferable public
+ * key before librnp sees it (public_key_packets): librnp would also
+ * import armor, secret keys and key rings, and skip what follows.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
 #include "pgp.h"
+
+/*
+ * librnp's crypto library (Botan) sets up its secure memory pool on
+ * first use, in a C++ static whose guard race checkers (helgrind)
+ * cannot see.  Done once here under a mutex (which they do see; they
+ * do not see pthread_once either) before any thread's real work, every
+ * later use is ordered after it.  Uncontended, the mutex costs nothing
+ * next to an FFI.
+ */
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static int warm;
+
+static void
+warm_up(void)
+{
+	rnp_ffi_t ffi = NULL;
+
+	pthread_mutex_lock(&warm_lock);
+	if (!warm && rnp_ffi_create(&ffi, "GPG", "GPG") == RNP_SUCCESS) {
+		rnp_ffi_destroy(ffi);
+		warm = 1;
+	}
+	pthread_mutex_unlock(&warm_lock);
+}
+
+/* A new in-memory FFI of our own (0), or -1. */
+static int
+new_ffi(rnp_ffi_t *ffi)
+{
+	warm_up();
+	*ffi = NULL;
+	return rnp_ffi_create(ffi, "GPG", "GPG") == RNP_SUCCESS ? 0 : -1;
+}
 
 static rnp_ffi_t
 load(const uint8_t *in, size_t len, char *why, size_t whylen)
@@ -37,7 +85,7 @@ load(const uint8_t *in, size_t len, char *why, size_t whylen)
 	char *fmt = NULL;
 	uint32_t flags = RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS;
 
-	if (rnp_ffi_create(&ffi, "GPG", "GPG") != RNP_SUCCESS) {
+	if (new_ffi(&ffi) < 0) {
 		sm_why(why, whylen, "cannot start the OpenPGP library");
 		return NULL;
 	}
@@ -386,6 +434,7 @@ sm_pgp_encrypted(const uint8_t *armored, size_t len, char *why,
 		sm_why(why, whylen, "more than one armored block");
 		return 0;
 	}
+	warm_up();
 	if (rnp_input_from_memory(&input, armored + a, z - a, false) !=
 		    RNP_SUCCESS ||
 	    rnp_output_to_memory(&output, 0) != RNP_SUCCESS) {
@@ -401,5 +450,607 @@ sm_pgp_encrypted(const uint8_t *armored, size_t len, char *why,
 done:
 	rnp_output_destroy(output);
 	rnp_input_destroy(input);
+	return rc;
+}
+
+/* ------------------------------------------------------------ key checks */
+
+#define PGP_TAG_SECKEY		5	/* secret-key packet */
+#define PGP_TAG_PUBKEY		6	/* public-key packet */
+#define PGP_TAG_SECSUBKEY	7	/* secret-subkey packet */
+
+#define UNUSABLE_NAME_(code, word) { word, SM_PGP_##code },
+const struct sm_name_code sm_pgp_unusable_names[] = {
+	SM_PGP_UNUSABLE(UNUSABLE_NAME_)
+	{ NULL, -1 }
+};
+
+const char *
+sm_pgp_unusable_word(enum sm_pgp_unusable reason)
+{
+	const char *w = sm_str_name_code(sm_pgp_unusable_names, (int)reason);
+
+	return w ? w : "?";
+}
+
+/*
+ * Is KEY one transferable public key by its framing (RFC 4880 section
+ * 11.1): packets to the last octet, a public-key packet first, no
+ * secret key packets?  librnp would also take armor, secret keys and
+ * key rings, and it skips what it cannot read.  Returns 1, or 0 with
+ * WHY.
+ */
+static int
+public_key_packets(const struct sm_blob *key, char *why, size_t whylen)
+{
+	size_t at = 0;
+	unsigned tag;
+
+	if (key->len == 0) {
+		sm_why(why, whylen, "empty record");
+		return 0;
+	}
+	while (at < key->len) {
+		size_t start = at;
+
+		if (packet(key->data, key->len, &at, &tag, why, whylen) < 0)
+			return 0;
+		if (start == 0 && tag != PGP_TAG_PUBKEY) {
+			sm_why(why, whylen, "first packet has tag %u, not a "
+			       "public key", tag);
+			return 0;
+		}
+		if (tag == PGP_TAG_SECKEY || tag == PGP_TAG_SECSUBKEY) {
+			sm_why(why, whylen, "secret key material");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Import KEY (an OPENPGPKEY RDATA) into FFI.  Returns 1, 0 when it is
+ * not a transferable public key librnp reads (WHY), -1 out of memory.
+ */
+static int
+import_rdata(rnp_ffi_t ffi, const struct sm_blob *key, char *why,
+	     size_t whylen)
+{
+	rnp_input_t input = NULL;
+	rnp_result_t rc;
+
+	if (!public_key_packets(key, why, whylen))
+		return 0;
+	if (rnp_input_from_memory(&input, key->data, key->len, false) !=
+	    RNP_SUCCESS) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	rc = rnp_import_keys(ffi, input, RNP_LOAD_SAVE_PUBLIC_KEYS, NULL);
+	rnp_input_destroy(input);
+	if (rc == RNP_ERROR_OUT_OF_MEMORY) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	if (rc != RNP_SUCCESS) {
+		sm_why(why, whylen, "librnp cannot import it: %s",
+		       rnp_result_to_string(rc));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The primary keys in FFI, at most MAX into KEYS (the caller destroys
+ * them); their number in *N.  Returns 0, or -1 out of memory.
+ */
+static int
+primaries(rnp_ffi_t ffi, rnp_key_handle_t *keys, size_t max, size_t *n)
+{
+	rnp_identifier_iterator_t it = NULL;
+	const char *fpr;
+
+	*n = 0;
+	if (rnp_identifier_iterator_create(ffi, &it, "fingerprint") !=
+	    RNP_SUCCESS)
+		return -1;
+	while (rnp_identifier_iterator_next(it, &fpr) == RNP_SUCCESS &&
+	       fpr != NULL) {
+		rnp_key_handle_t key = NULL;
+		bool primary = false;
+
+		if (rnp_locate_key(ffi, "fingerprint", fpr, &key) !=
+			    RNP_SUCCESS ||
+		    key == NULL)
+			continue;
+		if (rnp_key_is_primary(key, &primary) != RNP_SUCCESS ||
+		    !primary) {
+			rnp_key_handle_destroy(key);
+			continue;
+		}
+		if (*n < max)
+			keys[*n] = key;
+		else
+			rnp_key_handle_destroy(key);
+		(*n)++;
+	}
+	rnp_identifier_iterator_destroy(it);
+	return 0;
+}
+
+/*
+ * librnp's yes/no answers: 1, 0, or -1 when it ran out of memory (any
+ * other failure counts as no: hostile data may make a key unusable,
+ * never make us give up on a message).
+ */
+typedef rnp_result_t key_query(rnp_key_handle_t, bool *);
+typedef rnp_result_t uid_query(rnp_uid_handle_t, bool *);
+
+static int
+key_is(rnp_key_handle_t key, key_query *q)
+{
+	bool b = false;
+	rnp_result_t rc = q(key, &b);
+
+	return rc == RNP_ERROR_OUT_OF_MEMORY ? -1 : rc == RNP_SUCCESS && b;
+}
+
+static int
+uid_is(rnp_uid_handle_t uid, uid_query *q)
+{
+	bool b = false;
+	rnp_result_t rc = q(uid, &b);
+
+	return rc == RNP_ERROR_OUT_OF_MEMORY ? -1 : rc == RNP_SUCCESS && b;
+}
+
+/* KEY's fingerprint, uppercase, into BUF (SM_PGP_FPR_SIZE); "?" when none. */
+static void
+fingerprint(rnp_key_handle_t key, char *buf)
+{
+	char *fpr = NULL, *p;
+
+	if (rnp_key_get_fprint(key, &fpr) != RNP_SUCCESS || fpr == NULL) {
+		sm_strlcpy(buf, "?", SM_PGP_FPR_SIZE);
+		return;
+	}
+	sm_strlcpy(buf, fpr, SM_PGP_FPR_SIZE);
+	for (p = buf; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	rnp_buffer_destroy(fpr);
+}
+
+/*
+ * Is the primary KEY valid, not revoked, not expired?  1, 0 with
+ * *REASON and WHY, -1 out of memory.
+ */
+static int
+primary_ok(rnp_key_handle_t key, enum sm_pgp_unusable *reason, char *why,
+	   size_t whylen)
+{
+	char *text = NULL;
+	int r;
+
+	if ((r = key_is(key, rnp_key_is_revoked)) != 0) {
+		if (r < 0)
+			return -1;
+		*reason = SM_PGP_REVOKED;
+		rnp_key_get_revocation_reason(key, &text);
+		sm_why(why, whylen, "key revoked%s%.100s",
+		       text && *text ? ": " : "", text ? text : "");
+		rnp_buffer_destroy(text);
+		return 0;
+	}
+	if ((r = key_is(key, rnp_key_is_expired)) != 0) {
+		if (r < 0)
+			return -1;
+		*reason = SM_PGP_EXPIRED;
+		sm_why(why, whylen, "key expired");
+		return 0;
+	}
+	if ((r = key_is(key, rnp_key_is_valid)) != 1) {
+		if (r < 0)
+			return -1;
+		*reason = SM_PGP_MALFORMED;
+		sm_why(why, whylen, "primary key without a valid self-signature");
+		return 0;
+	}
+	return 1;
+}
+
+/* ASCII case-insensitive comparison of LEN octets. */
+static int
+same_ascii_case(const char *a, const char *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Does user ID UID (LEN octets, not terminated) carry ADDR: its
+ * "<addr>" at the end, or the whole of it?  Local parts equal octet by
+ * octet, domains but for ASCII case.
+ */
+static int
+uid_addr_is(const char *uid, size_t len, const char *addr)
+{
+	const char *at, *uat, *lt;
+	size_t alen = strlen(addr), llen;
+
+	if (len > 0 && uid[len - 1] == '>' &&
+	    (lt = memrchr(uid, '<', len - 1)) != NULL) {
+		len -= (size_t)(lt + 1 - uid) + 1;
+		uid = lt + 1;
+	}
+	if ((at = strrchr(addr, '@')) == NULL || len != alen ||
+	    (uat = memrchr(uid, '@', len)) == NULL)
+		return 0;
+	llen = (size_t)(at - addr);
+	return (size_t)(uat - uid) == llen && memcmp(uid, addr, llen) == 0 &&
+	       same_ascii_case(uat + 1, at + 1, alen - llen - 1);
+}
+
+/*
+ * Has the primary KEY a valid, unrevoked user ID for ADDR?  1, 0 with
+ * *REASON and WHY, -1 out of memory.
+ */
+static int
+uid_ok(rnp_key_handle_t key, const char *addr, enum sm_pgp_unusable *reason,
+       char *why, size_t whylen)
+{
+	size_t i, n = 0;
+	int found = 0, revoked = 0, invalid = 0, r = 0;
+
+	if (rnp_key_get_uid_count(key, &n) != RNP_SUCCESS)
+		n = 0;
+	for (i = 0; i < n && !found; i++) {
+		rnp_uid_handle_t uid = NULL;
+		uint32_t type = 0;
+		void *data = NULL;
+		size_t len = 0;
+
+		if (rnp_key_get_uid_handle_at(key, i, &uid) != RNP_SUCCESS)
+			continue;
+		if (rnp_uid_get_type(uid, &type) == RNP_SUCCESS &&
+		    type == RNP_USER_ID &&
+		    rnp_uid_get_data(uid, &data, &len) == RNP_SUCCESS &&
+		    uid_addr_is(data, len, addr)) {
+			if ((r = uid_is(uid, rnp_uid_is_revoked)) != 0)
+				revoked = 1;
+			else if ((r = uid_is(uid, rnp_uid_is_valid)) != 1)
+				invalid = 1;
+			else
+				found = 1;
+		}
+		rnp_buffer_destroy(data);
+		rnp_uid_handle_destroy(uid);
+		if (r < 0)
+			return -1;
+	}
+	if (found)
+		return 1;
+	*reason = revoked ? SM_PGP_REVOKED : SM_PGP_UID_MISMATCH;
+	sm_why(why, whylen, "%s user ID for %s (%zu user ID%s)",
+	       revoked ? "revoked" : invalid ? "no valid" : "no", addr, n,
+	       n == 1 ? "" : "s");
+	return 0;
+}
+
+/* Is KEY's algorithm one librnp encrypts to? */
+static int
+encryption_alg(rnp_key_handle_t key)
+{
+	char *alg = NULL;
+	int ok;
+
+	if (rnp_key_get_alg(key, &alg) != RNP_SUCCESS || alg == NULL)
+		return 0;
+	ok = strcmp(alg, RNP_ALGNAME_RSA) == 0 ||
+	     strcmp(alg, RNP_ALGNAME_ELGAMAL) == 0 ||
+	     strcmp(alg, RNP_ALGNAME_ECDH) == 0;
+	rnp_buffer_destroy(alg);
+	return ok;
+}
+
+/*
+ * How KEY (the primary or a subkey) stands as an encryption key:
+ * 1 usable, 0 not (*REASON, WHY), 2 not an encryption key at all, -1
+ * out of memory.
+ */
+static int
+encryption_key(rnp_key_handle_t key, time_t now,
+	       enum sm_pgp_unusable *reason, char *why, size_t whylen)
+{
+	char fpr[SM_PGP_FPR_SIZE];
+	uint64_t till = 0;
+	bool usable = false;
+	int r;
+
+	if (rnp_key_allows_usage(key, "encrypt", &usable) ==
+	    RNP_ERROR_OUT_OF_MEMORY)
+		return -1;
+	if (!usable || !encryption_alg(key))
+		return 2;
+	fingerprint(key, fpr);
+	if ((r = key_is(key, rnp_key_is_revoked)) != 0) {
+		*reason = SM_PGP_REVOKED;
+		sm_why(why, whylen, "encryption key %s revoked", fpr);
+		return r < 0 ? -1 : 0;
+	}
+	if ((r = key_is(key, rnp_key_is_expired)) != 0) {
+		*reason = SM_PGP_EXPIRED;
+		sm_why(why, whylen, "encryption key %s expired", fpr);
+		return r < 0 ? -1 : 0;
+	}
+	if ((r = key_is(key, rnp_key_is_valid)) != 1) {
+		*reason = SM_PGP_NO_ENCRYPTION_KEY;
+		sm_why(why, whylen, "encryption key %s without a valid "
+		       "binding signature", fpr);
+		return r < 0 ? -1 : 0;
+	}
+	/* Valid, yet past its time (librnp's "now" is ours): expired. */
+	if (rnp_key_valid_till64(key, &till) != RNP_SUCCESS ||
+	    till <= (uint64_t)now) {
+		*reason = SM_PGP_EXPIRED;
+		sm_why(why, whylen, "encryption key %s expired", fpr);
+		return 0;
+	}
+	return 1;
+}
+
+/* Which reason to give when no key is usable: the strongest seen. */
+static int
+rank(enum sm_pgp_unusable reason)
+{
+	return reason == SM_PGP_REVOKED ? 3 : reason == SM_PGP_EXPIRED ? 2 : 1;
+}
+
+/*
+ * The keys mail can be encrypted to under the primary PRIMARY: itself
+ * and its subkeys, each added to OP as a recipient unless OP is NULL.
+ * Returns how many (0: *REASON and WHY say why none: a revoked key
+ * before an expired one before one without a binding signature), -1
+ * out of memory.
+ */
+static long
+encryption_keys(rnp_key_handle_t primary, rnp_op_encrypt_t op,
+		enum sm_pgp_unusable *reason, char *why, size_t whylen)
+{
+	enum sm_pgp_unusable worst = SM_PGP_NO_ENCRYPTION_KEY, r;
+	char w[160] = "no key allowed to encrypt", one[160];
+	time_t now = time(NULL);
+	size_t i, nsub = 0;
+	long found = 0;
+	int seen = 0;
+
+	if (rnp_key_get_subkey_count(primary, &nsub) != RNP_SUCCESS)
+		nsub = 0;
+	for (i = 0; i <= nsub; i++) {
+		rnp_key_handle_t key = primary;
+		int st;
+
+		if (i > 0 &&
+		    (rnp_key_get_subkey_at(primary, i - 1, &key) !=
+			     RNP_SUCCESS ||
+		     key == NULL))
+			continue;
+		st = encryption_key(key, now, &r, one, sizeof(one));
+		if (st == 1 && op != NULL &&
+		    rnp_op_encrypt_add_recipient(op, key) != RNP_SUCCESS)
+			st = -1;
+		if (key != primary)
+			rnp_key_handle_destroy(key);
+		if (st < 0) {
+			sm_why(why, whylen, "out of memory");
+			return -1;
+		}
+		if (st == 1) {
+			found++;
+		} else if (st == 0 && (!seen || rank(r) > rank(worst))) {
+			seen = 1;
+			worst = r;
+			sm_strlcpy(w, one, sizeof(w));
+		}
+	}
+	if (found == 0) {
+		*reason = worst;
+		sm_why(why, whylen, "%s", w);
+	}
+	return found;
+}
+
+int
+sm_pgp_usable(const struct sm_blob *key, const char *addr,
+	      struct sm_pgp_check *res, char *why, size_t whylen)
+{
+	rnp_ffi_t ffi = NULL;
+	rnp_key_handle_t primary[2] = { NULL, NULL };
+	size_t n = 0;
+	long found;
+	int rc;
+
+	res->reason = SM_PGP_MALFORMED;
+	res->fpr[0] = '\0';
+	if (new_ffi(&ffi) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	if ((rc = import_rdata(ffi, key, why, whylen)) <= 0)
+		goto done;
+	if ((rc = primaries(ffi, primary, 2, &n)) < 0)
+		goto done;
+	if (n != 1) {
+		sm_why(why, whylen, n ? "%zu primary keys in one record" :
+					"no primary key librnp accepts", n);
+		rc = 0;
+		goto done;
+	}
+	fingerprint(primary[0], res->fpr);
+	if ((rc = primary_ok(primary[0], &res->reason, why, whylen)) <= 0 ||
+	    (rc = uid_ok(primary[0], addr, &res->reason, why, whylen)) <= 0)
+		goto done;
+	found = encryption_keys(primary[0], NULL, &res->reason, why, whylen);
+	rc = found < 0 ? -1 : found > 0;
+done:
+	if (rc < 0)
+		sm_why(why, whylen, "out of memory");
+	rnp_key_handle_destroy(primary[0]);
+	rnp_key_handle_destroy(primary[1]);
+	rnp_ffi_destroy(ffi);
+	return rc;
+}
+
+/* ------------------------------------------------------------ encryption */
+
+static bool
+read_in(void *ctx, void *buf, size_t len, size_t *got)
+{
+	FILE *in = ctx;
+
+	*got = fread(buf, 1, len, in);
+	return *got == len || !ferror(in);
+}
+
+/*
+ * librnp ends armor lines with "\r\n"; ours end with "\n", as
+ * sm_smime_encrypt's do.  The armor is base64 and header text, with no
+ * CR but those: drop every one.
+ */
+static bool
+write_out(void *ctx, const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len, *cr;
+
+	while (p < end) {
+		size_t span;
+
+		cr = memchr(p, '\r', (size_t)(end - p));
+		span = (size_t)((cr ? cr : end) - p);
+		if (span > 0 && fwrite(p, 1, span, ctx) != span)
+			return false;
+		p += span + (cr != NULL);
+	}
+	return true;
+}
+
+/*
+ * Add the encryption keys of every primary key in FFI to OP.  0, or -1
+ * with WHY when a key has none (or out of memory).
+ */
+static int
+add_recipients(rnp_ffi_t ffi, rnp_op_encrypt_t op, char *why, size_t whylen)
+{
+	enum sm_pgp_unusable reason;
+	rnp_key_handle_t *keys;
+	char fpr[SM_PGP_FPR_SIZE], w[256] = "out of memory";
+	size_t i, n = 0, max = 0;
+	int rc = 0;
+
+	if (primaries(ffi, NULL, 0, &max) < 0 ||
+	    (keys = calloc(max ? max : 1, sizeof(*keys))) == NULL)
+		goto oom;
+	if (primaries(ffi, keys, max, &n) < 0) {
+		free(keys);
+		goto oom;
+	}
+	if (n == 0) {
+		sm_why(why, whylen, "no primary key librnp accepts");
+		rc = -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		int st = primary_ok(keys[i], &reason, w, sizeof(w));
+
+		if (st == 1 && encryption_keys(keys[i], op, &reason, w,
+					       sizeof(w)) == 0)
+			st = 0;
+		if (st <= 0) {
+			fingerprint(keys[i], fpr);
+			sm_why(why, whylen, "key %s: %s", fpr, w);
+			rc = -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		rnp_key_handle_destroy(keys[i]);
+	free(keys);
+	return rc;
+oom:
+	sm_why(why, whylen, "out of memory");
+	return -1;
+}
+
+int
+sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
+	       char *why, size_t whylen)
+{
+	rnp_ffi_t ffi = NULL;
+	rnp_input_t input = NULL;
+	rnp_output_t output = NULL;
+	rnp_op_encrypt_t op = NULL;
+	rnp_result_t err;
+	char w[256];
+	size_t i;
+	int rc = -1;
+
+	if (n == 0) {
+		sm_why(why, whylen, "no recipient key");
+		return -1;
+	}
+	if (new_ffi(&ffi) < 0)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		int st = import_rdata(ffi, &keys[i], w, sizeof(w));
+
+		if (st < 0)
+			goto oom;
+		if (st == 0) {
+			sm_why(why, whylen, "key %zu: %s", i, w);
+			goto done;
+		}
+	}
+	if (rnp_input_from_callback(&input, read_in, NULL, in) != RNP_SUCCESS ||
+	    rnp_output_to_callback(&output, write_out, NULL, out) !=
+		    RNP_SUCCESS ||
+	    rnp_op_encrypt_create(&op, ffi, input, output) != RNP_SUCCESS)
+		goto oom;
+	if (add_recipients(ffi, op, why, whylen) < 0)
+		goto done;
+	if (rnp_op_encrypt_set_armor(op, true) != RNP_SUCCESS ||
+	    rnp_op_encrypt_set_cipher(op, RNP_ALGNAME_AES_256) != RNP_SUCCESS ||
+	    rnp_op_encrypt_set_aead(op, "None") != RNP_SUCCESS ||
+	    rnp_op_encrypt_set_compression(op, "Uncompressed", 0) !=
+		    RNP_SUCCESS ||
+	    rnp_op_encrypt_set_file_name(op, "") != RNP_SUCCESS) {
+		sm_why(why, whylen, "librnp refuses the encryption settings");
+		goto done;
+	}
+	/* A read or write error in the callbacks fails the execution;
+	   what stdio still buffers is flushed here. */
+	if ((err = rnp_op_encrypt_execute(op)) != RNP_SUCCESS)
+		sm_why(why, whylen, "encryption failed: %s",
+		       rnp_result_to_string(err));
+	else if (ferror(in) || fflush(out) != 0 || ferror(out))
+		sm_why(why, whylen, "I/O error");
+	else
+		rc = 0;
+	goto done;
+oom:
+	sm_why(why, whylen, "out of memory");
+done:
+	rnp_op_encrypt_destroy(op);
+	rnp_output_destroy(output);
+	rnp_input_destroy(input);
+	rnp_ffi_destroy(ffi);
 	return rc;
 }

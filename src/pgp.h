@@ -1,14 +1,87 @@
 /*
- * pgp.h - OpenPGP keys, and the test for an encrypted OpenPGP message,
- * through librnp (the only file including rnp.h).
+ * pgp.h - OpenPGP keys, encryption to them, and the test for an
+ * encrypted OpenPGP message, through librnp (the only file including
+ * rnp.h).
+ *
+ * librnp is not thread-safe; every call here makes its own in-memory
+ * librnp context (no key ring on disk, no agent) and destroys it before
+ * returning, so any thread may call any function at any time.  librnp
+ * writes its own diagnostics to stderr (sm_log_capture_stderr, log.h).
  */
 #ifndef SM_PGP_H
 #define SM_PGP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util.h"
+#include "words.h"
+
+/*
+ * Why an OPENPGPKEY record cannot be encrypted to, as logged:
+ * X(CODE, word), in code order.
+ */
+#define SM_PGP_UNUSABLE(X) \
+	X(EXPIRED, "expired")	/* primary, or every encryption key */ \
+	X(REVOKED, "revoked")	/* primary, user ID or encryption keys */ \
+	X(NO_ENCRYPTION_KEY, "no encryption key") \
+	X(UID_MISMATCH, "user ID does not match") \
+	X(MALFORMED, "malformed") /* not one transferable public key */
+
+#define SM_PGP_UNUSABLE_ENUM_(code, word) SM_PGP_##code,
+enum sm_pgp_unusable { SM_PGP_UNUSABLE(SM_PGP_UNUSABLE_ENUM_) SM_PGP_NUNUSABLE };
+
+/* The words, in code order, ending with { NULL, -1 }. */
+extern const struct sm_name_code sm_pgp_unusable_names[];
+
+/* sm_pgp_unusable_word - the word of REASON ("?" when unknown). */
+const char *sm_pgp_unusable_word(enum sm_pgp_unusable reason);
+
+/* A fingerprint in hex with its NUL: 40 digits for v4 keys, 64 for v5. */
+#define SM_PGP_FPR_SIZE 65
+
+/* What sm_pgp_usable found. */
+struct sm_pgp_check {
+	enum sm_pgp_unusable reason;	/* when unusable */
+	char fpr[SM_PGP_FPR_SIZE];	/* the primary key's, uppercase hex
+					   as gpg prints it; "" when the
+					   record did not import */
+};
+
+/*
+ * sm_pgp_usable - can mail to ADDR be encrypted to KEY, one OPENPGPKEY
+ * RDATA (RFC 7929: one binary transferable public key)?  It must be
+ * exactly one primary key with its packets and nothing else (no armor,
+ * no secret key packets, no trailing octets) that librnp imports; the
+ * primary valid (a good self-signature) and neither revoked nor
+ * expired; a user ID, valid and not revoked, whose address ("Name
+ * <addr>" or the bare address) is ADDR, the local part compared
+ * octet by octet and the domain without regard to ASCII case; and the
+ * primary or a subkey allowed to encrypt, of an encryption algorithm
+ * (RSA, ElGamal, ECDH), valid, not revoked and not expired now.
+ * librnp would take any key as a recipient: these checks are ours.
+ * Returns 1 usable, 0 unusable with RES->reason set and the details in
+ * WHY, -1 out of memory (WHY says so).  RES->fpr is set whenever the
+ * record imported.
+ */
+int sm_pgp_usable(const struct sm_blob *key, const char *addr,
+		  struct sm_pgp_check *res, char *why, size_t whylen);
+
+/*
+ * sm_pgp_encrypt - read the entity from IN up to EOF and write it to
+ * OUT as one ASCII-armored OpenPGP message ("\n" line ends) encrypted
+ * to the N keys KEYS (OPENPGPKEY RDATA that passed sm_pgp_usable): a
+ * PKESK for every key sm_pgp_usable would encrypt to (the primary or
+ * subkeys), then AES-256 in a SEIPD v1 packet with MDC, no AEAD, no
+ * compression, holding a binary literal data packet with IN's octets
+ * as they are (CRLF kept).  Memory use does not grow with the entity.
+ * Returns 0, or -1 with the reason in WHY (OUT then holds garbage:
+ * discard it); a key that is no longer usable (expired since it was
+ * checked) fails the whole message.
+ */
+int sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
+		   char *why, size_t whylen);
 
 /*
  * sm_pgp_export_public - read an OpenPGP key (binary or ASCII-armored,

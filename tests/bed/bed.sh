@@ -9,6 +9,31 @@
 # Needs: nsd, ldnsutils (ldns-keygen, ldns-signzone, ldns-key2ds, drill),
 # openssl, gnupg, perl, iproute2 (ss), util-linux (setsid).
 # Nothing generated here is meant to be committed.
+#
+# OpenPGP recipients (make_pgp, published as OPENPGPKEY in make_zones),
+# one gpg key each, made at start; TAG address: what the record holds.
+#   bob      bob@smilla.test       ed25519 primary, cv25519 encryption subkey
+#   rsa      rsa@smilla.test       RSA-3072 primary that also encrypts (SCE),
+#                                  no subkey
+#   expired  expired@smilla.test   its only encryption subkey (cv25519) has
+#                                  expired: made 400 days ago, valid 1 year
+#   revoked  revoked@smilla.test   cv25519 subkey; the key's revocation is
+#                                  in the record
+#   signonly signonly@smilla.test  ed25519 cert,sign, no encryption key
+#   wronguid wronguid@smilla.test  valid cv25519 key whose only user ID is
+#                                  <someone@elsewhere.test>
+#   carol    carol@smilla.test     cv25519; carol has an SMIMEA record too
+#   upper    Upper@smilla.test     cv25519, user ID <Upper@smilla.test>,
+#                                  published only under the hash of "upper"
+#                                  (as GnuPG does): mail to it finds the key
+#                                  through the lowercased local part
+#   insecure pgp@insecure.smilla.test  cv25519, in the unsigned zone
+#   bogus    pgp@bogus.smilla.test     cv25519, in the zone whose
+#                                  signatures have expired
+# Files: keys/TAG.pgp (the record's RDATA, as gpg --export gives it),
+# keys/TAG-secret.pgp (secret key, no passphrase: import it for gpg
+# --decrypt), keys/TAG.fpr (primary fingerprint, uppercase hex).  bed.env
+# has each address as PGP_<TAG> (TAG in uppercase) and the tags as PGP_TAGS.
 set -eu
 umask 022
 
@@ -285,32 +310,109 @@ EOF
 		"$c/sig.pem" "$c/pkix.pem" "$c/eve.pem" "$c/ivan.pem" >/dev/null
 }
 
+# The OpenPGP recipients of the header comment, "TAG address" a line:
+# made by pgp_key, published by pgp_records, listed in bed.env.
+PGP_FIXTURES="bob bob@smilla.test
+rsa rsa@smilla.test
+expired expired@smilla.test
+revoked revoked@smilla.test
+signonly signonly@smilla.test
+wronguid wronguid@smilla.test
+carol carol@smilla.test
+upper Upper@smilla.test
+insecure pgp@insecure.smilla.test
+bogus pgp@bogus.smilla.test"
+PGP_TAGS=$(printf '%s\n' "$PGP_FIXTURES" | awk '{print $1}' | paste -sd ' ')
+
+# gpg without a terminal; keys without a passphrase.
+pgp_gpg() {
+	gpg --batch --no-tty --pinentry-mode loopback --passphrase '' "$@"
+}
+
+# pgp_key TAG ADDR: make fixture TAG's key for ADDR in $GNUPGHOME and
+# write keys/TAG.pgp, keys/TAG-secret.pgp and keys/TAG.fpr.
+pgp_key() {
+	local tag=$1 addr=$2 uid fpr when
+	uid="${tag^} <$addr>"
+	# Made an hour ago: gpg dates a signature a second past the one
+	# before it, and librnp takes one from the future as invalid.  The
+	# expired subkey's key: 400 days ago, the subkey valid for a year.
+	when=$(($(date +%s) - 3600))
+	[ "$tag" = expired ] && when=$(($(date +%s) - 400 * 86400))
+	case $tag in
+	rsa) pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+		rsa3072 cert,sign,encr never ;;
+	wronguid)
+		uid="Someone <someone@elsewhere.test>"
+		pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+			ed25519 cert,sign never ;;
+	*) pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
+		ed25519 cert,sign never ;;
+	esac
+	fpr=$(gpg --batch --with-colons --list-keys "=$uid" | awk -F: '$1 == "fpr" {print $10; exit}')
+	[ -n "$fpr" ] || return 1
+	case $tag in
+	rsa | signonly) ;;
+	expired) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+		cv25519 encr 1y ;;
+	*) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+		cv25519 encr never ;;
+	esac
+	if [ "$tag" = revoked ]; then
+		# The revocation gpg made with the key; its armor header starts
+		# with ':' against importing it by accident.
+		sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$fpr.rev" |
+			pgp_gpg --import
+	fi
+	gpg --batch --export "$fpr" >"$DIR/keys/$tag.pgp"
+	pgp_gpg --export-secret-keys "$fpr" >"$DIR/keys/$tag-secret.pgp"
+	echo "$fpr" >"$DIR/keys/$tag.fpr"
+	[ -s "$DIR/keys/$tag.pgp" ] && [ -s "$DIR/keys/$tag-secret.pgp" ]
+}
+
 make_pgp() {
-	local g="$DIR/gnupg"
+	local g="$DIR/gnupg" tag addr
 	mkdir -p "$g" "$DIR/keys"
 	chmod 700 "$g"
 	export GNUPGHOME="$g"
 	# gpg-agent's socket lives in GNUPGHOME (no /run/user/0 here); a path
 	# past ~100 characters would not fit in sun_path.
 	[ ${#g} -lt 90 ] || echo "$PROG: warning: long GNUPGHOME $g, gpg-agent may fail" >&2
-	gpg --batch --no-tty --passphrase '' --quick-gen-key \
-		'Bob <bob@smilla.test>' ed25519 cert,sign never
-	local fpr
-	fpr=$(gpg --batch --with-colons --list-keys bob@smilla.test | awk -F: '$1 == "fpr" {print $10; exit}')
-	[ -n "$fpr" ] || return 1
-	gpg --batch --no-tty --passphrase '' --quick-add-key "$fpr" cv25519 encr never
-	gpg --batch --export bob@smilla.test >"$DIR/keys/bob.pgp"
-	gpg --batch --no-tty --pinentry-mode loopback --passphrase '' \
-		--export-secret-keys bob@smilla.test >"$DIR/keys/bob-secret.pgp"
-	gpg --batch --armor --export bob@smilla.test >"$DIR/keys/bob.asc"
-	echo "$fpr" >"$DIR/keys/bob.fpr"
-	[ -s "$DIR/keys/bob.pgp" ] && [ -s "$DIR/keys/bob-secret.pgp" ]
+	while read -r tag addr; do
+		pgp_key "$tag" "$addr"
+	done <<-EOF
+	$PGP_FIXTURES
+	EOF
+	gpg --batch --armor --export "$(cat "$DIR/keys/bob.fpr")" >"$DIR/keys/bob.asc"
+	# Test keys, not secrets (as certs/): any test user may read them.
+	chmod 644 "$DIR"/keys/*
 	# No agent may outlive "start".
 	local agents
 	agents=$(pids_mentioning "--homedir $g ")
 	gpgconf --kill all
 	wait_reaped "$agents" 50
 	unset GNUPGHOME
+}
+
+# openpgpkey LOCALPART TAG: an OPENPGPKEY (type 61) line for a zone
+# file, RDATA keys/TAG.pgp, generic syntax (any ldns takes it).
+openpgpkey() {
+	printf '%s._openpgpkey	IN TYPE61	%s\n' "$(local_part_hash "$1")" \
+		"$(generic <"$DIR/keys/$2.pgp")"
+}
+
+# pgp_records DOMAIN: the OPENPGPKEY lines of the fixtures at DOMAIN;
+# upper's under its lowercased local part only.
+pgp_records() {
+	local tag addr lp
+	while read -r tag addr; do
+		[ "${addr#*@}" = "$1" ] || continue
+		lp=${addr%@*}
+		[ "$tag" = upper ] && lp=${lp,,}
+		openpgpkey "$lp" "$tag"
+	done <<-EOF
+	$PGP_FIXTURES
+	EOF
 }
 
 # keygen ZONE -> sets KSK and ZSK to the key base names (in $DIR/zones/keys).
@@ -352,6 +454,7 @@ make_zones() {
 		soa_ns insecure.smilla.test.
 		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
 		smimea ivan 3 "$c/ivan.der"
+		pgp_records insecure.smilla.test
 	} >"$z/insecure.smilla.test.zone"
 
 	# bogus.smilla.test: signed, parent has its DS, but every signature has
@@ -362,6 +465,7 @@ make_zones() {
 		soa_ns bogus.smilla.test.
 		echo "_smtp-client.host	IN TLSA	3 1 1 $good_spki"
 		smimea eve 3 "$c/eve.der"
+		pgp_records bogus.smilla.test
 	} >"$z/bogus.smilla.test.zone"
 	ldns-signzone -o bogus.smilla.test. \
 		-i "$(date -u -d '30 days ago' +%Y%m%d)" \
@@ -393,12 +497,12 @@ _smtp-client.bad	IN TLSA	3 1 1 $other_spki
 _smtp-client.nodata	IN TXT	"no tlsa here"
 EOF
 		printf "%s\n" "$MALFORMED" | sed 's/^/_smtp-client.malformed	IN TYPE52	/'
-		# SMIMEA (53) "3 0 0 <alice DER>" and OPENPGPKEY (61) <bob.pgp>,
-		# generic syntax so any ldns version takes them.
+		# SMIMEA (53) "3 0 0 <alice DER>", generic syntax so any ldns
+		# version takes it.
 		printf '%s._smimecert	IN TYPE53	%s\n' "$ALICE_HASH" \
 			"$( { printf '\003\000\000'; cat "$c/alice.der"; } | generic)"
-		printf '%s._openpgpkey	IN TYPE61	%s\n' "$BOB_HASH" \
-			"$(generic <"$DIR/keys/bob.pgp")"
+		# OPENPGPKEY (61): bob's and the other OpenPGP recipients'.
+		pgp_records smilla.test
 		# The milter's recipients: carol (RSA), dave (EC), sig (no
 		# keyEncipherment), pkix (usage 1 = PKIX-EE, CA not in the system
 		# store: unusable), and rcpt01..rcpt10 carrying alice's
@@ -607,6 +711,12 @@ BOB_FPR=$(cat "$DIR/keys/bob.fpr")
 # certs/NAME.{pem,key,der}, alice.p12 and carol.p12 (no password).
 # Ten recipients whose SMIMEA carries alice's certificate:
 BENCH_RCPTS="$(printf 'rcpt%02d@smilla.test ' $(seq 1 10) | sed 's/ $//')"
+# OPENPGPKEY recipients (the top of tests/bed/bed.sh says what each key
+# is): PGP_<TAG> the address; keys/TAG.pgp the record, keys/TAG-secret.pgp
+# the secret key, keys/TAG.fpr the fingerprint.  PGP_UPPER's key is
+# published under the lowercased local part's hash only.
+PGP_TAGS="$PGP_TAGS"
+$(printf '%s\n' "$PGP_FIXTURES" | awk '{print "PGP_" toupper($1) "=" $2}')
 export BED_DIR NSD_PORT BH_PORT ALICE_HASH BOB_HASH GOOD_SPKI_SHA256 GOOD_CERT_SHA256
 EOF
 }

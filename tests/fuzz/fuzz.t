@@ -39,6 +39,20 @@ printf '\002multipart/encrypted; protocol="application/pgp-encrypted"; boundary=
 printf '\003\000%s' "$armor" > "$work/mime/armor"
 printf "\\003\\000$pkt" > "$work/mime/packets"
 
+# OPENPGPKEY records (see fuzz_openpgpkey.c): an address length octet,
+# the address, the RDATA; the test bed's keys, each for its own address
+# (usable or not), when there is a bed.
+mkdir -p "$work/openpgpkey"
+printf '\017bob@smilla.test\231\000\003\004' > "$work/openpgpkey/short"
+if [ -n "${BED_DIR:-}" ] && [ -r "$BED_DIR/bed.env" ]; then
+	. "$BED_DIR/bed.env"
+	for tag in $PGP_TAGS; do
+		eval "addr=\$PGP_$(echo "$tag" | tr a-z A-Z)"
+		{ printf "\\$(printf %03o ${#addr})%s" "$addr"
+		  cat "$BED_DIR/keys/$tag.pgp"; } > "$work/openpgpkey/$tag"
+	done
+fi
+
 # RCPT TO arguments (see fuzz_addr.c).
 printf '<"Ca\\rol"@Example.Test>' > "$work/addr/quoted"
 printf '<@r1.test,@r2.test:carol@x.test>' > "$work/addr/route"
