@@ -616,6 +616,9 @@ main(int argc, char **argv)
 	 * discarded, so its sigwait() never sees one.
 	 */
 	signal(SIGHUP, SIG_IGN);
+	/* librnp prints diagnostics itself: debug lines, never raw. */
+	if (sm_log_capture_stderr(why, sizeof(why)) < 0)
+		sm_log(SM_LOG_WARNING, "stderr stays as it is: %s", why);
 	resolver = open_stores(cfg, &cache);
 	if ((lookup = mil_lookup_new(cache, resolver, NULL)) == NULL)
 		die(EX_OSERR, "%s", "out of memory");
@@ -632,6 +635,7 @@ main(int argc, char **argv)
 	 * cache: leave them (and the resolver) to process exit.
 	 */
 	sm_config_free(cfg);
+	sm_log_release_stderr();
 	sm_log_close();
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
 }

@@ -192,10 +192,13 @@ smimea_usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
 	return sm_smime_usable(&cert, why, whylen);
 }
 
-/* Add a usable record of RR to K: 0, or -1 when out of memory. */
+/*
+ * Add record RD to K if it is usable for ADDR (an OpenPGP user ID may
+ * name ALSO instead, when not NULL): 0, or -1 when out of memory.
+ */
 static int
 add_record(struct mil_keys *k, const struct sm_rdata *rd, const char *addr,
-	   const char *ca_file, char *why, size_t whylen)
+	   const char *also, const char *ca_file, char *why, size_t whylen)
 {
 	struct sm_tlsa t;
 	uint8_t d[SM_DIGEST_MAX];
@@ -206,7 +209,11 @@ add_record(struct mil_keys *k, const struct sm_rdata *rd, const char *addr,
 
 	if (k->kind == MIL_OPENPGP) {
 		if ((rc = sm_pgp_usable(&key, addr, &pc, detail,
-					sizeof(detail))) < 0)
+					sizeof(detail))) == 0 && also != NULL &&
+		    pc.reason == SM_PGP_UID_MISMATCH)
+			rc = sm_pgp_usable(&key, also, &pc, detail,
+					   sizeof(detail));
+		if (rc < 0)
 			return -1;
 		if (rc == 0) {
 			/* The word first: it is what an admin greps for. */
@@ -233,9 +240,9 @@ add_record(struct mil_keys *k, const struct sm_rdata *rd, const char *addr,
 	return 0;
 }
 
-void
-mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
-		  const char *ca_file, struct mil_keys *k)
+static void
+evaluate(const struct sm_dns_result *res, const char *addr, const char *also,
+	 const char *ca_file, struct mil_keys *k)
 {
 	const char *rec = k->kind == MIL_OPENPGP ? "OPENPGPKEY" : "SMIMEA";
 	char why[256] = "";
@@ -271,7 +278,7 @@ mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
 		return;
 	}
 	for (i = 0; i < res->count; i++)
-		if (add_record(k, &res->rr[i], addr, ca_file, why,
+		if (add_record(k, &res->rr[i], addr, also, ca_file, why,
 			       sizeof(why)) < 0) {
 			mil_keys_clear(k);
 			k->state = MIL_KEY_TEMPERROR;
@@ -287,6 +294,13 @@ mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
 	sm_why(k->why, sizeof(k->why), "%zu %s", k->ncerts,
 	       k->kind == MIL_OPENPGP ? (k->ncerts == 1 ? "key" : "keys") :
 	       (k->ncerts == 1 ? "certificate" : "certificates"));
+}
+
+void
+mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
+		  const char *ca_file, struct mil_keys *k)
+{
+	evaluate(res, addr, NULL, ca_file, k);
 }
 
 struct mil_lookup *
@@ -332,9 +346,10 @@ cached(struct mil_lookup *lk, const char *name, int type, time_t now,
 	return hit;
 }
 
-void
-mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned want,
-		struct mil_keys k[MIL_NKINDS])
+/* mil_lookup_keys, the user IDs of OpenPGP keys may name ALSO. */
+static void
+lookup(struct mil_lookup *lk, const char *addr, const char *also,
+       unsigned want, struct mil_keys k[MIL_NKINDS])
 {
 	char names[MIL_NKINDS][SM_NAME_BUF];
 	const char *ask[MIL_NKINDS];
@@ -374,9 +389,16 @@ mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned want,
 	for (i = 0; i < MIL_NKINDS; i++) {
 		if (!(want & MIL_KIND_BIT(i)))
 			continue;
-		mil_keys_evaluate(res[i], addr, lk->ca_file, &k[i]);
+		evaluate(res[i], addr, also, lk->ca_file, &k[i]);
 		sm_dns_result_free(res[i]);
 	}
+}
+
+void
+mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned want,
+		struct mil_keys k[MIL_NKINDS])
+{
+	lookup(lk, addr, NULL, want, k);
 }
 
 void
@@ -385,7 +407,7 @@ mil_lookup_recipient(struct mil_lookup *lk, const char *local,
 		     struct mil_keys k[MIL_NKINDS])
 {
 	size_t ll = strlen(local);
-	char *addr = malloc(ll + strlen(domain) + 2);
+	char *addr = malloc(ll + strlen(domain) + 2), *given;
 	unsigned again = 0;
 	int i;
 
@@ -401,15 +423,18 @@ mil_lookup_recipient(struct mil_lookup *lk, const char *local,
 	}
 	/* The last '@' is the domain's: a quoted local part may hold one. */
 	sprintf(addr, "%s@%s", local, domain);
-	mil_lookup_keys(lk, addr, want, k);
+	lookup(lk, addr, NULL, want, k);
 	for (i = 0; i < MIL_NKINDS; i++)
 		if ((want & MIL_KIND_BIT(i)) && k[i].state == MIL_KEY_NONE)
 			again |= MIL_KIND_BIT(i);
-	if (again && fold && sm_addr_has_upper(local)) {
+	if (again && fold && sm_addr_has_upper(local) &&
+	    (given = strdup(addr)) != NULL) {
 		addr[ll] = '\0';
 		sm_addr_fold(addr);
 		addr[ll] = '@';
-		mil_lookup_keys(lk, addr, again, k);
+		/* Found as lowercased: a user ID may name either form. */
+		lookup(lk, addr, given, again, k);
+		free(given);
 		for (i = 0; i < MIL_NKINDS; i++)
 			if ((again & MIL_KIND_BIT(i)) &&
 			    k[i].state != MIL_KEY_NONE)

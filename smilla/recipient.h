@@ -133,7 +133,9 @@ void mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned kinds,
  * each kind that found nothing (NXDOMAIN/NODATA), when FOLD is set and
  * LOCAL has ASCII uppercase, the lowercased local part (RFC 7929
  * section 4, RFC 8162 section 3: publishers hash the local part as
- * given, GnuPG and most tools lowercase it).
+ * given, GnuPG and most tools lowercase it).  An OpenPGP key found
+ * under the lowercased name may carry the address in either form in
+ * its user ID: FOLD means the two forms are one mailbox.
  */
 void mil_lookup_recipient(struct mil_lookup *lk, const char *local,
 			  const char *domain, int fold, unsigned kinds,

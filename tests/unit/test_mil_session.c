@@ -539,15 +539,13 @@ test_plaintext(void)
 	m = start(insecure);
 	feed(m, 1);
 	mil_msg_finish(m, &o);
-	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->keys
-						       .state == MIL_KEY_INSECURE,
+	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->state == MIL_KEY_INSECURE,
 	   "unsigned SMIMEA: insecure, plaintext");
 	mil_msg_free(m);
 	m = start(unusable);
 	feed(m, 1);
 	mil_msg_finish(m, &o);
-	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->keys
-						       .state == MIL_KEY_UNUSABLE,
+	ok(o.action == MIL_PLAINTEXT && mil_msg_rcpts(m, &(size_t){ 0 })->state == MIL_KEY_UNUSABLE,
 	   "signing-only certificate: unusable, plaintext");
 	mil_msg_free(m);
 
@@ -1461,6 +1459,262 @@ bed_fp(const char *bed, const char *name, char fp[65])
 	return 1;
 }
 
+/* The first line of the bed file keys/TAG.fpr into FP. */
+static int
+bed_pgp_fpr(const char *bed, const char *tag, char fp[65])
+{
+	char path[512];
+	FILE *f;
+	int got;
+
+	snprintf(path, sizeof(path), "%s/keys/%s.fpr", bed, tag);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	got = fscanf(f, "%64s", fp) == 1;
+	fclose(f);
+	return got;
+}
+
+/* RCPT ARG through LK under the current policy: its record (copied). */
+static enum mil_verdict
+rcpt_of(struct mil_lookup *lk, const char *arg, struct mil_msg **mp,
+	struct mil_reply *r, const struct mil_rcpt **rc)
+{
+	*mp = mil_msg_new(&policy);
+	return mil_msg_rcpt(*mp, lk, arg, r, rc);
+}
+
+/*
+ * A PGP/MIME outcome: the header, the body passing our own "already
+ * encrypted" check, and gpg with TAG's secret key giving back the
+ * entity byte for byte.
+ */
+static void
+pgp_opens(const struct mil_outcome *o, const char *bed, const char *tag,
+	  const char *what)
+{
+	static const char ct[] = "multipart/encrypted; protocol="
+				 "\"application/pgp-encrypted\"; boundary=\"";
+	char cmd[4096], path[512], *b, *crlf, *plain, bnd[64] = "";
+	const char *q;
+	size_t len, plen = 0, i, n;
+	char why[256] = "";
+	FILE *f;
+
+	ok(o->action == MIL_ENCRYPTED && o->kind == MIL_OPENPGP &&
+		   strncmp(o->content_type, ct, sizeof(ct) - 1) == 0 &&
+		   o->cte == NULL && o->disposition == NULL &&
+		   strncmp(o->status, "encrypted pgp; recipients=", 26) == 0,
+	   "%s: PGP/MIME (%s; %s)", what, o->content_type, o->status);
+	if (o->action != MIL_ENCRYPTED)
+		return;
+	if ((q = strstr(o->content_type, "boundary=\"")) != NULL)
+		sscanf(q + 10, "%63[^\"]", bnd);
+	b = slurp(o->body, &len);
+	/* What the MTA gets: CRLF line ends. */
+	crlf = malloc(2 * len + 1);
+	for (i = n = 0; i < len; i++) {
+		if (b[i] == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = b[i];
+	}
+	ok(mil_mime_pgp_mime((const uint8_t *)crlf, n, bnd, why,
+			     sizeof(why)) == 1,
+	   "  %s: our PGP/MIME counts as already encrypted (%s)", what, why);
+	snprintf(path, sizeof(path), "%s/pgp/%s.eml", dir, tag);
+	f = fopen(path, "wb");
+	fwrite(crlf, 1, n, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "g=%s/pgp/gpg-%s; rm -f %s.dec; mkdir -p -m 700 $g && "
+		 "GNUPGHOME=$g gpg -q --batch --import %s/keys/%s-secret.pgp "
+		 "2>/dev/null && GNUPGHOME=$g gpg -q --batch --decrypt -o %s.dec "
+		 "%s 2>%s.err; rc=$?; GNUPGHOME=$g gpgconf --kill all "
+		 "2>/dev/null; exit $rc", dir, tag, path, bed, tag, path, path,
+		 path);
+	ok(system(cmd) == 0, "  %s: gpg --decrypt with %s's key", what, tag);
+	snprintf(path, sizeof(path), "%s/pgp/%s.eml.dec", dir, tag);
+	plain = NULL;
+	if ((f = fopen(path, "rb")) != NULL) {
+		plain = malloc(sizeof(entity) + 64);
+		plen = fread(plain, 1, sizeof(entity) + 64, f);
+		fclose(f);
+	}
+	ok(plain != NULL && plen == sizeof(entity) - 1 &&
+		   memcmp(plain, entity, plen) == 0,
+	   "  %s: decrypts to the entity byte for byte (%zu octets)", what,
+	   plen);
+	free(plain);
+	free(crlf);
+	free(b);
+}
+
+/*
+ * OPENPGPKEY through real DNS: each of the bed's OpenPGP recipients
+ * gets its state and reason word; formats chosen by preference, mixed
+ * ones as configured; required recipients refused as they must be.
+ */
+static void
+test_bed_pgp(struct mil_lookup *lk, const char *bed)
+{
+	static const struct {
+		const char *arg, *tag;
+		enum mil_key_state state;
+		const char *why;	/* start of the OPENPGPKEY reason */
+	} cases[] = {
+		{ "<bob@smilla.test>", "bob", MIL_KEY_SECURE, "1 key" },
+		{ "<rsa@smilla.test>", "rsa", MIL_KEY_SECURE, "1 key" },
+		{ "<expired@smilla.test>", NULL, MIL_KEY_UNUSABLE, "expired" },
+		{ "<revoked@smilla.test>", NULL, MIL_KEY_UNUSABLE, "revoked" },
+		{ "<signonly@smilla.test>", NULL, MIL_KEY_UNUSABLE,
+		  "no encryption key" },
+		{ "<wronguid@smilla.test>", NULL, MIL_KEY_UNUSABLE,
+		  "user ID does not match" },
+		{ "<carol@smilla.test>", "carol", MIL_KEY_SECURE, "1 key" },
+		{ "<Upper@smilla.test>", "upper", MIL_KEY_SECURE, "1 key" },
+		{ "<pgp@insecure.smilla.test>", NULL, MIL_KEY_INSECURE,
+		  "OPENPGPKEY not DNSSEC-signed" },
+		{ "<pgp@bogus.smilla.test>", NULL, MIL_KEY_BOGUS, "" },
+	};
+	const char *smime_only[] = { "encryption_formats", "smime", NULL };
+	const char *pgp_first[] = { "encryption_formats", "openpgp smime",
+				    NULL };
+	const char *req[] = { "require_encryption_table", table, NULL };
+	const char *req_smime[] = { "require_encryption_table", table,
+				    "encryption_formats", "smime", NULL };
+	const struct mil_rcpt *rc;
+	struct mil_outcome o;
+	struct mil_reply r;
+	struct mil_msg *m;
+	char fp[65], sum[256], cmd[600];
+	size_t i;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pgp", dir);
+	sh_run(cmd);
+	configure(NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct mil_keys *k;
+
+		rcpt_of(lk, cases[i].arg, &m, &r, &rc);
+		k = rc != NULL ? &rc->keys[MIL_OPENPGP] : NULL;
+		ok(k != NULL && k->state == cases[i].state &&
+			   strncmp(k->why, cases[i].why,
+				   strlen(cases[i].why)) == 0 &&
+			   (cases[i].tag == NULL ||
+			    (bed_pgp_fpr(bed, cases[i].tag, fp) &&
+			     strcmp(k->fp, fp) == 0)),
+		   "%s: openpgpkey %s (%s%s%s)", cases[i].arg,
+		   mil_key_state_word(cases[i].state), k ? k->why : "-",
+		   k && *k->fp ? ", " : "", k ? k->fp : "");
+		mil_msg_free(m);
+	}
+	rcpt_of(lk, "<Upper@smilla.test>", &m, &r, &rc);
+	ok(rc != NULL && strstr(rc->keys[MIL_OPENPGP].why,
+				"(local part lowercased)") != NULL,
+	   "  Upper@ found through the lowercased local part");
+	mil_msg_free(m);
+	rcpt_of(lk, "<carol@smilla.test>", &m, &r, &rc);
+	ok(rc != NULL && rc->keys[MIL_SMIME].state == MIL_KEY_SECURE &&
+		   rc->keys[MIL_OPENPGP].state == MIL_KEY_SECURE,
+	   "carol: both kinds secure, looked up together");
+	mil_msg_free(m);
+	rcpt_of(lk, "<expired@smilla.test>", &m, &r, &rc);
+	mil_msg_summary(m, sum, sizeof(sum));
+	is_str(sum, "expired@smilla.test:unusable", "  summary: best state");
+	mil_msg_free(m);
+
+	/* One recipient, PGP only: PGP/MIME that gpg opens. */
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	pgp_opens(&o, bed, "bob", "bob (cv25519)");
+	mil_msg_free(m);
+	/* Two recipients, cv25519 and RSA: each opens it. */
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	mil_msg_rcpt(m, lk, "<rsa@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(strstr(o.status, "recipients=2;") != NULL, "bob + rsa: %s",
+	   o.status);
+	pgp_opens(&o, bed, "bob", "bob + rsa, bob's key");
+	pgp_opens(&o, bed, "rsa", "bob + rsa, rsa's key");
+	mil_msg_free(m);
+	/* carol has both: S/MIME first by default, PGP when preferred. */
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<carol@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.kind == MIL_SMIME,
+	   "carol (both): S/MIME, the first of encryption_formats (%s)",
+	   o.status);
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<carol@smilla.test>", &r, NULL);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	pgp_opens(&o, bed, "carol", "carol + bob: the one format both have");
+	mil_msg_free(m);
+	/* alice has SMIMEA only, bob OPENPGPKEY only: mixed. */
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<alice@smilla.test>", &r, NULL);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && strcmp(o.why, "no-key") == 0,
+	   "alice (smime) + bob (pgp): no common format, plaintext (%s)",
+	   o.status);
+	mil_msg_free(m);
+	configure(pgp_first);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<carol@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	pgp_opens(&o, bed, "carol", "encryption_formats = openpgp smime: carol");
+	mil_msg_free(m);
+	configure(smime_only);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, &rc);
+	ok(rc != NULL && rc->keys[MIL_OPENPGP].state == MIL_KEY_SKIPPED &&
+		   rc->state == MIL_KEY_NONE,
+	   "encryption_formats = smime: bob's OPENPGPKEY not looked up (%s)",
+	   rc ? rc->keys[MIL_OPENPGP].why : "-");
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT, "  bob gets plaintext (%s)", o.status);
+	mil_msg_free(m);
+
+	/* Required recipients. */
+	write_table("bob@smilla.test\nexpired@smilla.test\n"
+		    "pgp@bogus.smilla.test\nalice@smilla.test\n");
+	configure(req);
+	is_int(rcpt_of(lk, "<bob@smilla.test>", &m, &r, &rc), MIL_ACCEPT,
+	       "required bob with an OpenPGP key: accepted");
+	is_int(mil_msg_rcpt(m, lk, "<alice@smilla.test>", &r, &rc),
+	       MIL_TEMPFAIL, "  then alice (S/MIME only): 452");
+	ok(strcmp(r.code, "452") == 0 && strcmp(r.xcode, "4.5.3") == 0,
+	   "  452 4.5.3 %s", r.text);
+	mil_msg_free(m);
+	is_int(rcpt_of(lk, "<expired@smilla.test>", &m, &r, &rc), MIL_REJECT,
+	       "required expired@ (unusable OpenPGP key): rejected");
+	ok(strcmp(r.code, "550") == 0 && strcmp(r.xcode, "5.7.1") == 0,
+	   "  550 5.7.1 %s", r.text);
+	mil_msg_free(m);
+	is_int(rcpt_of(lk, "<pgp@bogus.smilla.test>", &m, &r, &rc),
+	       MIL_TEMPFAIL, "required pgp@bogus (bogus): deferred");
+	ok(strcmp(r.code, "450") == 0 && strcmp(r.xcode, "4.7.5") == 0,
+	   "  450 4.7.5 %s", r.text);
+	mil_msg_free(m);
+	configure(req_smime);
+	is_int(rcpt_of(lk, "<bob@smilla.test>", &m, &r, &rc), MIL_REJECT,
+	       "required bob, encryption_formats = smime: rejected");
+	mil_msg_free(m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/pgp", dir);
+	sh_run(cmd);
+}
+
 /*
  * SMIMEA through real DNS: the local part as given first, then
  * lowercased (the bed publishes Mixed with dave's certificate, mixed
@@ -1546,6 +1800,7 @@ test_bed(void)
 	is_int(mil_msg_rcpt(m, lk, "<carol@smilla.test>", &r, &rc), MIL_ACCEPT,
 	       "exact: required <carol@smilla.test>: accepted");
 	mil_msg_free(m);
+	test_bed_pgp(lk, bed);
 	mil_lookup_free(lk);
 	mil_resolver_free(res);
 }

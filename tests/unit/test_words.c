@@ -25,6 +25,7 @@ static const struct set_case sets[] = {
 	{ "milter action", sm_mil_action_names, SM_NMIL_ACTIONS, "encrypted",
 	  "tempfail" },
 	{ "key type", sm_key_type_names, SM_NKEY_TYPES, "tlsa", "openpgpkey" },
+	{ "format", sm_format_names, SM_NFORMATS, "smime", "openpgp" },
 };
 
 static void
@@ -126,7 +127,7 @@ test_action_keys(void)
 	sm_config_free(cfg);
 }
 
-/* The sets smillactl lists (config --words) are the four tables. */
+/* The sets smillactl lists (config --words) are the five tables. */
 static void
 test_word_sets(void)
 {
@@ -134,7 +135,7 @@ test_word_sets(void)
 
 	while (sm_word_sets[n].name != NULL)
 		n++;
-	is_int(n, 4, "four word sets");
+	is_int(n, 5, "five word sets");
 	ok(sm_word_sets[0].table == sm_result_names &&
 	   strcmp(sm_word_sets[0].name, "result") == 0, "set result");
 	ok(sm_word_sets[1].table == sm_key_state_names &&
@@ -143,6 +144,14 @@ test_word_sets(void)
 	   strcmp(sm_word_sets[2].name, "action") == 0, "set action");
 	ok(sm_word_sets[3].table == sm_key_type_names &&
 	   strcmp(sm_word_sets[3].name, "key-type") == 0, "set key-type");
+	ok(sm_word_sets[4].table == sm_format_names &&
+	   strcmp(sm_word_sets[4].name, "format") == 0, "set format");
+	/* Each format's keys are of a key type. */
+	is_int(sm_format_key_type(SM_FORMAT_SMIME), SM_KEY_TYPE_SMIMEA,
+	       "smime keys are smimea");
+	is_int(sm_format_key_type(SM_FORMAT_OPENPGP), SM_KEY_TYPE_OPENPGPKEY,
+	       "openpgp keys are openpgpkey");
+	is_int(sm_format_key_type(SM_NFORMATS), -1, "no such format: -1");
 }
 
 int
