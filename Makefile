@@ -50,7 +50,7 @@ POL_MODS = main server accept conn cycle flight mcache request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
-MIL_MODS = spool mime resolver recipient session
+MIL_MODS = spool mime signed resolver recipient session
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
@@ -117,6 +117,11 @@ fuzz_rdata_SRCS = src/dane.c src/rr.c src/util.c src/cert.c
 # (smime.c, OpenSSL) and OpenPGP packets (pgp.c, librnp).
 fuzz_mime_SRCS = smilla/mime.c src/smime.c src/pgp.c src/util.c src/words.c
 fuzz_mime_LIBS = $(shell pkg-config --libs librnp) -lpthread
+# Signed mail: the splitter that finds the signed octets and the
+# signature (signed.c over mime.c's multipart parser).
+fuzz_signed_SRCS = smilla/signed.c smilla/mime.c src/smime.c src/pgp.c \
+		   src/util.c src/words.c
+fuzz_signed_LIBS = $(shell pkg-config --libs librnp) -lpthread
 # OPENPGPKEY RDATA: librnp's import, our key checks, and encryption to
 # what they accept.
 fuzz_openpgpkey_SRCS = src/pgp.c src/util.c src/words.c

@@ -8,6 +8,8 @@
  *   mil_label_init(l) / mil_label_header(l, name, value)
  *   mil_label_claim(l)			what the header says
  *   mil_label_verify(l, body, len, why, whylen)	what the body is
+ *   mil_mime_split(body, len, boundary, parts, max, sp, why, whylen)
+ *   mil_mime_part_label(b, pos, end, l, cstart, why, whylen)
  *   mil_mime_pgp_mime(body, len, boundary, why, whylen)
  *   mil_mime_base64(in, len, out, outlen, why, whylen)
  *   mil_inline_init(s) / mil_inline_feed(s, data, len)
@@ -374,20 +376,16 @@ flush(struct mil_label *l, char *hdr, size_t n)
 	return 0;
 }
 
-/*
- * A body part [pos, end): one Content-Type of TYPE/SUBTYPE (any CTE but
- * 7bit/8bit is refused), its content in [*cstart, end).
- */
-static int
-part(const uint8_t *b, size_t pos, size_t end, const char *type,
-     const char *subtype, size_t *cstart, char *why, size_t whylen)
+int
+mil_mime_part_label(const uint8_t *b, size_t pos, size_t end,
+		    struct mil_label *l, size_t *cstart, char *why,
+		    size_t whylen)
 {
-	struct mil_label l;
 	char hdr[1024];
 	size_t e, next, n = 0;
 	int body = 0;
 
-	mil_label_init(&l);
+	mil_label_init(l);
 	while (!body && line(b, end, pos, &e, &next)) {
 		if (e - pos >= sizeof(hdr) - n || memchr(b + pos, '\0', e - pos)) {
 			sm_why(why, whylen, "header too long in a part");
@@ -401,7 +399,7 @@ part(const uint8_t *b, size_t pos, size_t end, const char *type,
 				       "continuation line");
 				return 0;
 			}
-		} else if (flush(&l, hdr, n) < 0) {
+		} else if (flush(l, hdr, n) < 0) {
 			goto not_header;
 		} else {
 			n = 0;
@@ -414,8 +412,27 @@ part(const uint8_t *b, size_t pos, size_t end, const char *type,
 		sm_why(why, whylen, "a part without an empty line");
 		return 0;
 	}
-	if (flush(&l, hdr, n) < 0)
+	if (flush(l, hdr, n) < 0)
 		goto not_header;
+	*cstart = pos;
+	return 1;
+not_header:
+	sm_why(why, whylen, "not a header in a part");
+	return 0;
+}
+
+/*
+ * A body part [pos, end): one Content-Type of TYPE/SUBTYPE (any CTE but
+ * 7bit/8bit is refused), its content in [*cstart, end).
+ */
+static int
+part(const uint8_t *b, size_t pos, size_t end, const char *type,
+     const char *subtype, size_t *cstart, char *why, size_t whylen)
+{
+	struct mil_label l;
+
+	if (!mil_mime_part_label(b, pos, end, &l, cstart, why, whylen))
+		return 0;
 	if (l.nctype != 1 || l.ncte > 1 || strcmp(l.ct.type, type) != 0 ||
 	    strcmp(l.ct.subtype, subtype) != 0) {
 		sm_why(why, whylen, "a part is not one %s/%s", type, subtype);
@@ -427,27 +444,24 @@ part(const uint8_t *b, size_t pos, size_t end, const char *type,
 		       subtype);
 		return 0;
 	}
-	*cstart = pos;
 	return 1;
-not_header:
-	sm_why(why, whylen, "not a header in a part");
-	return 0;
 }
 
 int
-mil_mime_pgp_mime(const uint8_t *body, size_t len, const char *boundary,
-		  char *why, size_t whylen)
+mil_mime_split(const uint8_t *body, size_t len, const char *boundary,
+	       struct mil_part *parts, size_t max, struct mil_split *sp,
+	       char *why, size_t whylen)
 {
-	size_t pos = 0, e, next, starts[2], ends[2], nparts = 0, cs, a, z;
+	size_t pos = 0, e, next, z;
 	int d, closed = 0;
 
+	memset(sp, 0, sizeof(*sp));
 	if (*boundary == '\0' || strlen(boundary) > MIL_BOUNDARY_MAX) {
 		sm_why(why, whylen, "no usable boundary");
 		return 0;
 	}
 	while (!closed && line(body, len, pos, &e, &next)) {
-		d = delimiter(body, pos, e, boundary);
-		if (d < 0) {
+		if ((d = delimiter(body, pos, e, boundary)) < 0) {
 			sm_why(why, whylen, "a line starts with the boundary");
 			return 0;
 		}
@@ -461,19 +475,17 @@ mil_mime_pgp_mime(const uint8_t *body, size_t len, const char *boundary,
 			z--;
 		if (z > 0 && body[z - 1] == '\r')
 			z--;
-		if (nparts > 0) {
-			ends[nparts - 1] = z;
-		} else if (!blank(body, 0, pos)) {
-			sm_why(why, whylen, "text in the preamble");
-			return 0;
-		}
+		if (sp->n > 0)
+			parts[sp->n - 1].end = z;
+		else
+			sp->preamble_blank = blank(body, 0, pos);
 		if (d == 2) {
 			closed = 1;
-		} else if (nparts == 2) {
-			sm_why(why, whylen, "more than two parts");
+		} else if (sp->n == max) {
+			sm_why(why, whylen, "more than %zu parts", max);
 			return 0;
 		} else {
-			starts[nparts++] = next;
+			parts[sp->n++].start = next;
 		}
 		pos = next;
 	}
@@ -481,18 +493,36 @@ mil_mime_pgp_mime(const uint8_t *body, size_t len, const char *boundary,
 		sm_why(why, whylen, "no close delimiter");
 		return 0;
 	}
-	if (!blank(body, pos, len)) {
+	sp->epilogue_blank = blank(body, pos, len);
+	return 1;
+}
+
+int
+mil_mime_pgp_mime(const uint8_t *body, size_t len, const char *boundary,
+		  char *why, size_t whylen)
+{
+	struct mil_part p[2];
+	struct mil_split sp;
+	size_t cs, a, z;
+
+	if (!mil_mime_split(body, len, boundary, p, 2, &sp, why, whylen))
+		return 0;
+	if (!sp.preamble_blank) {
+		sm_why(why, whylen, "text in the preamble");
+		return 0;
+	}
+	if (!sp.epilogue_blank) {
 		sm_why(why, whylen, "text in the epilogue");
 		return 0;
 	}
-	if (nparts != 2) {
-		sm_why(why, whylen, "%zu parts, not two", nparts);
+	if (sp.n != 2) {
+		sm_why(why, whylen, "%zu parts, not two", sp.n);
 		return 0;
 	}
-	if (!part(body, starts[0], ends[0], "application", "pgp-encrypted",
+	if (!part(body, p[0].start, p[0].end, "application", "pgp-encrypted",
 		  &cs, why, whylen))
 		return 0;
-	for (a = cs, z = ends[0]; a < z && white(body[a]); a++)
+	for (a = cs, z = p[0].end; a < z && white(body[a]); a++)
 		;
 	while (z > a && white(body[z - 1]))
 		z--;
@@ -500,10 +530,10 @@ mil_mime_pgp_mime(const uint8_t *body, size_t len, const char *boundary,
 		sm_why(why, whylen, "the control part is not \"Version: 1\"");
 		return 0;
 	}
-	if (!part(body, starts[1], ends[1], "application", "octet-stream", &cs,
-		  why, whylen))
+	if (!part(body, p[1].start, p[1].end, "application", "octet-stream",
+		  &cs, why, whylen))
 		return 0;
-	return sm_pgp_encrypted(body + cs, ends[1] - cs, why, whylen);
+	return sm_pgp_encrypted(body + cs, p[1].end - cs, why, whylen);
 }
 
 /* ----------------------------------------------------------- verify */

@@ -87,6 +87,42 @@ enum mil_format mil_label_verify(const struct mil_label *l,
 				 const uint8_t *body, size_t len, char *why,
 				 size_t whylen);
 
+/* One body part of a multipart body: [start, end) of the body. */
+struct mil_part {
+	size_t start;		/* after the delimiter line's line break */
+	size_t end;		/* before the line break ahead of the next
+				   delimiter (RFC 2046 5.1.1: it belongs to
+				   the delimiter) */
+};
+
+/* What mil_mime_split found besides the parts. */
+struct mil_split {
+	size_t n;		/* parts */
+	int preamble_blank;	/* before the first delimiter: white space */
+	int epilogue_blank;	/* after the close delimiter: white space */
+};
+
+/*
+ * mil_mime_split - the parts of BODY (LEN octets, borrowed) delimited by
+ * BOUNDARY, at most MAX of them into PARTS, the count and whether
+ * preamble and epilogue are blank into *SP.  1, or 0 with WHY: no
+ * usable boundary, a line that starts with the boundary but is no
+ * delimiter, more than MAX parts, or no close delimiter.  The parts'
+ * octets are exactly those received: what a signature covers.
+ */
+int mil_mime_split(const uint8_t *body, size_t len, const char *boundary,
+		   struct mil_part *parts, size_t max, struct mil_split *sp,
+		   char *why, size_t whylen);
+
+/*
+ * mil_mime_part_label - the header of the body part [POS, END) of B
+ * into L, the start of its content into *CSTART.  1, or 0 with WHY: a
+ * line that is no header, a header line over 1 KB, no empty line.
+ */
+int mil_mime_part_label(const uint8_t *b, size_t pos, size_t end,
+			struct mil_label *l, size_t *cstart, char *why,
+			size_t whylen);
+
 /*
  * mil_mime_pgp_mime - RFC 3156 section 4: BODY (LEN octets) split at
  * BOUNDARY holds exactly two parts, the first application/pgp-encrypted

@@ -53,6 +53,13 @@ if [ -n "${BED_DIR:-}" ] && [ -r "$BED_DIR/bed.env" ]; then
 	done
 fi
 
+# Signed mail (see fuzz_signed.c): Content-Type value, NUL, body; S/MIME
+# detached, PGP/MIME nested in multipart/mixed, opaque.
+mkdir -p "$work/signed"
+printf 'multipart/signed; protocol="application/pkcs7-signature"; boundary=b\000--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAG\r\n--b--\r\n' > "$work/signed/smime"
+printf 'multipart/mixed; boundary=o\000--o\r\nContent-Type: multipart/signed; boundary=i;\r\n\tprotocol="application/pgp-signature"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nx\r\n--i\r\nContent-Type: application/pgp-signature\r\n\r\nS\r\n--i--\r\n--o\r\nContent-Type: text/plain\r\n\r\nfooter\r\n--o--\r\n' > "$work/signed/nested"
+printf 'application/pkcs7-mime; smime-type=signed-data\000MIAG\r\n' > "$work/signed/opaque"
+
 # RCPT TO arguments (see fuzz_addr.c).
 printf '<"Ca\\rol"@Example.Test>' > "$work/addr/quoted"
 printf '<@r1.test,@r2.test:carol@x.test>' > "$work/addr/route"
