@@ -18,12 +18,19 @@
  *	1 when DER is exactly one CMS (Auth)EnvelopedData ContentInfo:
  *	the milter's test for "already encrypted".
  *
+ *   sm_smime_verify(sig, slen, content, clen, signer, why, whylen)
+ *   sm_smime_signer_clear(s)
+ *	a SignedData's signatures over the octets as received, and who
+ *	made the first good one.
+ *
  * OpenSSL picks the recipient info from the key: key transport
  * (RSAES-PKCS1-v1_5) for RSA, ECDH key agreement with AES key wrap for
  * EC.  Both are what RFC 8551 clients must read.
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -287,4 +294,158 @@ sm_smime_enveloped(const uint8_t *der, size_t len, char *why, size_t whylen)
 	CMS_ContentInfo_free(cms);
 	ERR_clear_error();
 	return ok;
+}
+
+void
+sm_smime_signer_clear(struct sm_smime_signer *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cert.data);
+	sm_blobs_free(s->chain, s->nchain);
+	memset(s, 0, sizeof(*s));
+}
+
+/* X's DER into B: 0, or -1 out of memory. */
+static int
+der_of(X509 *x, struct sm_blob *b)
+{
+	unsigned char *p = NULL;
+	int len = i2d_X509(x, &p);
+
+	if (len <= 0)
+		return -1;
+	if ((b->data = malloc((size_t)len)) == NULL) {
+		OPENSSL_free(p);
+		return -1;
+	}
+	memcpy(b->data, p, (size_t)len);
+	b->len = (size_t)len;
+	OPENSSL_free(p);
+	return 0;
+}
+
+/* Serial and issuer of X, and the other certificates of CERTS. */
+static int
+describe_signer(X509 *x, STACK_OF(X509) *certs, struct sm_smime_signer *s)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	BIO *mem = BIO_new(BIO_s_mem());
+	int i, n = certs != NULL ? sk_X509_num(certs) : 0, rc = -1;
+	char *text;
+	long tlen;
+
+	if (hex == NULL || mem == NULL || der_of(x, &s->cert) < 0)
+		goto done;
+	sm_strlcpy(s->serial, hex, sizeof(s->serial));
+	if (X509_NAME_print_ex(mem, X509_get_issuer_name(x), 0,
+			       XN_FLAG_RFC2253) < 0)
+		goto done;
+	tlen = BIO_get_mem_data(mem, &text);
+	snprintf(s->issuer, sizeof(s->issuer), "%.*s",
+		 (int)(tlen < (long)sizeof(s->issuer) ? tlen :
+			(long)sizeof(s->issuer) - 1), text);
+	if (n > 0 && (s->chain = calloc((size_t)n, sizeof(*s->chain))) == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		X509 *c = sk_X509_value(certs, i);
+
+		if (X509_cmp(c, x) == 0)
+			continue;
+		if (der_of(c, &s->chain[s->nchain]) < 0)
+			goto done;
+		s->nchain++;
+	}
+	rc = 0;
+done:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	BIO_free(mem);
+	return rc;
+}
+
+int
+sm_smime_verify(const uint8_t *sig, size_t slen, const uint8_t *content,
+		size_t clen, struct sm_smime_signer *signer, char *why,
+		size_t whylen)
+{
+	const unsigned char *p = sig;
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *certs = NULL;
+	BIO *data = NULL, *sink = NULL;
+	X509 *x = NULL;
+	int i, n, rc = -1;
+	/* The octets as they are; the chain is the DANE decision's. */
+	const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY;
+
+	memset(signer, 0, sizeof(*signer));
+	if (slen == 0 || slen > LONG_MAX ||
+	    (content != NULL && clen > INT_MAX)) {
+		sm_why(why, whylen, "no signature data");
+		return -1;
+	}
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)slen)) == NULL) {
+		ssl_why(why, whylen, "not a CMS ContentInfo");
+		goto done;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		sm_why(why, whylen, "CMS %s, not SignedData",
+		       OBJ_nid2sn(OBJ_obj2nid(CMS_get0_type(cms))));
+		goto done;
+	}
+	if (content == NULL && CMS_is_detached(cms)) {
+		sm_why(why, whylen, "a detached signature where the content "
+		       "should be inside");
+		goto done;
+	}
+	if (content != NULL && !CMS_is_detached(cms)) {
+		sm_why(why, whylen, "a signature part that holds content of "
+		       "its own");
+		goto done;
+	}
+	if ((sis = CMS_get0_SignerInfos(cms)) == NULL ||
+	    (n = sk_CMS_SignerInfo_num(sis)) == 0) {
+		sm_why(why, whylen, "a SignedData without signers");
+		goto done;
+	}
+	if ((sink = BIO_new(BIO_s_null())) == NULL ||
+	    (content != NULL &&
+	     (data = BIO_new_mem_buf(content, (int)clen)) == NULL)) {
+		sm_why(why, whylen, "out of memory");
+		goto done;
+	}
+	/* Every signer must verify for CMS_verify; the first one is ours. */
+	if (CMS_verify(cms, NULL, NULL, data, sink, flags) != 1) {
+		ssl_why(why, whylen, "the signature does not verify");
+		rc = 0;
+		goto done;
+	}
+	certs = CMS_get0_signers(cms);
+	for (i = 0; certs != NULL && i < sk_X509_num(certs) && x == NULL; i++)
+		x = sk_X509_value(certs, i);
+	if (x == NULL) {
+		sm_why(why, whylen, "the signer's certificate is not in the message");
+		rc = 0;
+		goto done;
+	}
+	{
+		STACK_OF(X509) *all = CMS_get1_certs(cms);
+
+		rc = describe_signer(x, all, signer) < 0 ? -1 : 1;
+		sk_X509_pop_free(all, X509_free);
+	}
+	if (rc < 0) {
+		sm_smime_signer_clear(signer);
+		sm_why(why, whylen, "out of memory");
+	}
+done:
+	sk_X509_free(certs);
+	BIO_free(data);
+	BIO_free(sink);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return rc;
 }

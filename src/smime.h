@@ -62,4 +62,34 @@ int sm_smime_encrypt(FILE *in, const struct sm_blob *certs, size_t n,
 int sm_smime_enveloped(const uint8_t *der, size_t len, char *why,
 		       size_t whylen);
 
+/* Who signed an S/MIME message, as the message says. */
+struct sm_smime_signer {
+	struct sm_blob cert;	/* the signer's certificate, DER, owned */
+	struct sm_blob *chain;	/* the other certificates the message
+				   carries, DER, owned */
+	size_t nchain;
+	char serial[80];	/* the signer's serial number, hex */
+	char issuer[256];	/* its issuer, RFC 2253, escaped as the log
+				   needs nothing more */
+};
+
+/* sm_smime_signer_clear - free what S holds and zero it; NULL allowed. */
+void sm_smime_signer_clear(struct sm_smime_signer *s);
+
+/*
+ * sm_smime_verify - check the CMS SignedData SIG (DER, SLEN octets,
+ * borrowed): over CONTENT (CLEN octets) when it is detached, over the
+ * content it holds when CONTENT is NULL (opaque signed-data).  The
+ * octets are taken as they are (binary: no line-end translation).  Only
+ * the signature is checked, not the signer's certificate chain: whom
+ * to trust is the caller's DANE decision.  Returns 1 with the first
+ * signer whose signature verifies in *SIGNER (cleared first), 0 when no
+ * signature verifies over the content (tampered, or signed by a key
+ * the message does not carry), -1 when SIG is no SignedData (malformed,
+ * truncated, no signer) or memory ran out; WHY says which.
+ */
+int sm_smime_verify(const uint8_t *sig, size_t slen, const uint8_t *content,
+		    size_t clen, struct sm_smime_signer *signer, char *why,
+		    size_t whylen);
+
 #endif
