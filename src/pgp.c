@@ -21,6 +21,8 @@
  *	then the packet framing is walked here.
  *   sm_pgp_encrypted_packets(bin, len, why, whylen)
  *	the walk alone, on binary packets.
+ *   sm_pgp_verify(content, clen, sig, slen, keys, n, addr, signer, ...)
+ *	a detached signature by one of the sender's published keys.
  *
  * Why a framing walk of our own: librnp 0.16 tells the packet sequence
  * only as a JSON or text dump (rnp_dump_packets_to_json/_output), which
@@ -1052,6 +1054,142 @@ done:
 	rnp_op_encrypt_destroy(op);
 	rnp_output_destroy(output);
 	rnp_input_destroy(input);
+	rnp_ffi_destroy(ffi);
+	return rc;
+}
+
+/* ------------------------------------------------------------ signatures */
+
+/* The primary key of KEY (itself when it is one), or NULL. */
+static rnp_key_handle_t
+primary_of(rnp_ffi_t ffi, rnp_key_handle_t key)
+{
+	rnp_key_handle_t p = NULL;
+	char *fpr = NULL;
+	bool primary = false;
+
+	if (rnp_key_is_primary(key, &primary) != RNP_SUCCESS)
+		return NULL;
+	if (primary) {
+		char *own = NULL;
+
+		if (rnp_key_get_fprint(key, &own) == RNP_SUCCESS)
+			rnp_locate_key(ffi, "fingerprint", own, &p);
+		rnp_buffer_destroy(own);
+		return p;
+	}
+	if (rnp_key_get_primary_fprint(key, &fpr) == RNP_SUCCESS && fpr)
+		rnp_locate_key(ffi, "fingerprint", fpr, &p);
+	rnp_buffer_destroy(fpr);
+	return p;
+}
+
+/*
+ * Judge one signature SIG of a verify operation: 1 good by a key fit
+ * for ADDR (SIGNER filled), 0 with WHY, -1 out of memory.
+ */
+static int
+judge(rnp_ffi_t ffi, rnp_op_verify_signature_t sig, const char *addr,
+      struct sm_pgp_signer *signer, char *why, size_t whylen)
+{
+	rnp_result_t status = rnp_op_verify_signature_get_status(sig);
+	rnp_key_handle_t key = NULL, primary = NULL;
+	enum sm_pgp_unusable reason = SM_PGP_MALFORMED;
+	uint32_t created = 0, expires = 0;
+	char *keyid = NULL, detail[200];
+	int rc = 0, r;
+
+	rnp_op_verify_signature_get_key(sig, &key);
+	if (key != NULL)
+		primary = primary_of(ffi, key);
+	if (status == RNP_ERROR_KEY_NOT_FOUND || primary == NULL) {
+		sm_why(why, whylen, "unknown key: not one the sender publishes");
+		goto done;
+	}
+	/* A revoked key never passes: tell it from a broken signature. */
+	if ((r = key_is(primary, rnp_key_is_revoked)) != 0 ||
+	    (r = key_is(key, rnp_key_is_revoked)) != 0) {
+		rc = r < 0 ? -1 : 0;
+		sm_why(why, whylen, "revoked: the signing key is revoked");
+		goto done;
+	}
+	if (status != RNP_SUCCESS) {
+		sm_why(why, whylen, "bad signature: %s",
+		       rnp_result_to_string(status));
+		goto done;
+	}
+	if ((r = uid_ok(primary, addr, &reason, detail, sizeof(detail))) <= 0) {
+		rc = r;
+		sm_why(why, whylen, "%s: %s", sm_pgp_unusable_word(reason),
+		       detail);
+		goto done;
+	}
+	fingerprint(primary, signer->fpr);
+	if (rnp_key_get_keyid(key, &keyid) == RNP_SUCCESS && keyid)
+		sm_strlcpy(signer->keyid, keyid, sizeof(signer->keyid));
+	rnp_op_verify_signature_get_times(sig, &created, &expires);
+	signer->created = created;
+	rc = 1;
+done:
+	rnp_buffer_destroy(keyid);
+	rnp_key_handle_destroy(key);
+	rnp_key_handle_destroy(primary);
+	return rc;
+}
+
+int
+sm_pgp_verify(const uint8_t *content, size_t clen, const uint8_t *sig,
+	      size_t slen, const struct sm_blob *keys, size_t n,
+	      const char *addr, struct sm_pgp_signer *signer, char *why,
+	      size_t whylen)
+{
+	rnp_ffi_t ffi = NULL;
+	rnp_input_t data = NULL, sigin = NULL;
+	rnp_op_verify_t op = NULL;
+	size_t i, count = 0;
+	int rc = -1, r;
+
+	memset(signer, 0, sizeof(*signer));
+	if (new_ffi(&ffi) < 0) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	/* A record that does not import cannot have made the signature. */
+	for (i = 0; i < n; i++)
+		if (import_rdata(ffi, &keys[i], why, whylen) < 0)
+			goto done;
+	if (rnp_input_from_memory(&data, content, clen, false) != RNP_SUCCESS ||
+	    rnp_input_from_memory(&sigin, sig, slen, false) != RNP_SUCCESS ||
+	    rnp_op_verify_detached_create(&op, ffi, data, sigin) !=
+		    RNP_SUCCESS) {
+		sm_why(why, whylen, "out of memory");
+		goto done;
+	}
+	(void)rnp_op_verify_execute(op);	/* each signature says */
+	if (rnp_op_verify_get_signature_count(op, &count) != RNP_SUCCESS ||
+	    count == 0) {
+		sm_why(why, whylen, "no OpenPGP signature in the signature part");
+		goto done;
+	}
+	/* The first good one counts; else the first one's reason. */
+	rc = 0;
+	for (i = 0; i < count && rc == 0; i++) {
+		rnp_op_verify_signature_t s = NULL;
+		char w[256];
+
+		if (rnp_op_verify_get_signature_at(op, i, &s) != RNP_SUCCESS)
+			continue;
+		r = judge(ffi, s, addr, signer, w, sizeof(w));
+		if (r != 0 || i == 0)
+			sm_strlcpy(why, w, whylen);
+		rc = r;
+	}
+	if (rc == 0)
+		memset(signer, 0, sizeof(*signer));
+done:
+	rnp_op_verify_destroy(op);
+	rnp_input_destroy(data);
+	rnp_input_destroy(sigin);
 	rnp_ffi_destroy(ffi);
 	return rc;
 }

@@ -85,6 +85,36 @@ int sm_pgp_usable(const struct sm_blob *key, const char *addr,
 int sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
 		   char *why, size_t whylen);
 
+/* Who made a good OpenPGP signature. */
+struct sm_pgp_signer {
+	char fpr[SM_PGP_FPR_SIZE];	/* the primary key's fingerprint,
+					   uppercase hex */
+	char keyid[17];			/* the signing (sub)key's key ID */
+	long long created;		/* when the signature was made (Unix
+					   time) */
+};
+
+/*
+ * sm_pgp_verify - is SIG (SLEN octets, an armored or binary detached
+ * OpenPGP signature, borrowed) a good signature over CONTENT (CLEN
+ * octets, as they are) by one of the N KEYS (OPENPGPKEY RDATA) for
+ * ADDR?  The key that made it must be one of KEYS (the primary or a
+ * subkey), its primary not revoked, with a valid, unrevoked user ID
+ * for ADDR (compared as sm_pgp_usable does); a key that expired after
+ * the signature was made still verifies (librnp checks the signature
+ * against the key as it was then).  Returns 1 with *SIGNER filled; 0
+ * when the signature does not verify, was made by a key not in KEYS,
+ * or by a revoked key or one without ADDR, with the reason in WHY
+ * (first word: "bad signature", "unknown key", "revoked", "user ID
+ * does not match"); -1 when SIG holds no signature librnp can read,
+ * or memory ran out.  A fresh librnp context per call, as everywhere
+ * here.
+ */
+int sm_pgp_verify(const uint8_t *content, size_t clen, const uint8_t *sig,
+		  size_t slen, const struct sm_blob *keys, size_t n,
+		  const char *addr, struct sm_pgp_signer *signer, char *why,
+		  size_t whylen);
+
 /*
  * sm_pgp_export_public - read an OpenPGP key (binary or ASCII-armored,
  * public or secret) from IN, pick the primary key with a user ID for
