@@ -7,6 +7,7 @@
  *   mil_keys_init(k, state, why) / mil_keys_clear(k) / mil_keys_best(k, kinds)
  *   mil_key_state_word(state) / mil_key_state_result(state)
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
+ *   mil_lookup_answers(lk, addr, kinds, res, hit, why)	the RRsets
  *   mil_lookup_keys(lk, addr, kinds, k)	cache, then DNS at once
  *   mil_lookup_recipient(lk, local, domain, fold, kinds, k)
  *						as given, then lowercase
@@ -346,30 +347,31 @@ cached(struct mil_lookup *lk, const char *name, int type, time_t now,
 	return hit;
 }
 
-/* mil_lookup_keys, the user IDs of OpenPGP keys may name ALSO. */
-static void
-lookup(struct mil_lookup *lk, const char *addr, const char *also,
-       unsigned want, struct mil_keys k[MIL_NKINDS])
+unsigned
+mil_lookup_answers(struct mil_lookup *lk, const char *addr, unsigned want,
+		   struct sm_dns_result *res[MIL_NKINDS], int hit[MIL_NKINDS],
+		   char why[MIL_NKINDS][256])
 {
 	char names[MIL_NKINDS][SM_NAME_BUF];
 	const char *ask[MIL_NKINDS];
 	int types[MIL_NKINDS], slot[MIL_NKINDS];
-	struct sm_dns_result *res[MIL_NKINDS] = { NULL }, *got[MIL_NKINDS];
+	struct sm_dns_result *got[MIL_NKINDS];
 	time_t now = time(NULL);
 	size_t n = 0, j;
 	int i;
 
 	for (i = 0; i < MIL_NKINDS; i++) {
+		res[i] = NULL;
+		hit[i] = 0;
+		why[i][0] = '\0';
 		if (!(want & MIL_KIND_BIT(i)))
 			continue;
-		mil_keys_clear(&k[i]);
-		if (kinds[i].name(addr, names[i], sizeof(names[i]), k[i].why,
-				  sizeof(k[i].why)) < 0) {
-			want &= ~MIL_KIND_BIT(i);	/* no such name: none */
+		if (kinds[i].name(addr, names[i], sizeof(names[i]), why[i],
+				  sizeof(why[i])) < 0) {
+			want &= ~MIL_KIND_BIT(i);	/* no such name */
 			continue;
 		}
-		if ((k[i].cached = cached(lk, names[i], kinds[i].type, now,
-					  &res[i])))
+		if ((hit[i] = cached(lk, names[i], kinds[i].type, now, &res[i])))
 			continue;
 		slot[n] = i;
 		ask[n] = names[i];
@@ -386,10 +388,29 @@ lookup(struct mil_lookup *lk, const char *addr, const char *also,
 			}
 		}
 	}
+	return want;
+}
+
+/* mil_lookup_keys, the user IDs of OpenPGP keys may name ALSO. */
+static void
+lookup(struct mil_lookup *lk, const char *addr, const char *also,
+       unsigned want, struct mil_keys k[MIL_NKINDS])
+{
+	struct sm_dns_result *res[MIL_NKINDS];
+	char why[MIL_NKINDS][256];
+	int hit[MIL_NKINDS], i;
+	unsigned asked = mil_lookup_answers(lk, addr, want, res, hit, why);
+
 	for (i = 0; i < MIL_NKINDS; i++) {
 		if (!(want & MIL_KIND_BIT(i)))
 			continue;
+		mil_keys_clear(&k[i]);
+		if (!(asked & MIL_KIND_BIT(i))) {
+			sm_strlcpy(k[i].why, why[i], sizeof(k[i].why));
+			continue;	/* no such name: none */
+		}
 		evaluate(res[i], addr, also, lk->ca_file, &k[i]);
+		k[i].cached = hit[i];
 		sm_dns_result_free(res[i]);
 	}
 }

@@ -120,6 +120,19 @@ struct mil_lookup *mil_lookup_new(struct sm_cache *cache,
  */
 void mil_lookup_free(struct mil_lookup *lk);
 /*
+ * mil_lookup_answers - the SMIMEA/OPENPGPKEY answers for ADDR of each
+ * kind in KINDS into RES (owned: sm_dns_result_free each; NULL for the
+ * kinds not asked, and when out of memory), from the cache where it
+ * has them (HIT[kind] set), the rest from DNS at once.  Returns the
+ * kinds asked: one whose owner name cannot be made from ADDR is left
+ * out, with the reason in WHY[kind].  For callers that match records
+ * themselves (signature checks: any SMIMEA selector and matching type).
+ */
+unsigned mil_lookup_answers(struct mil_lookup *lk, const char *addr,
+			    unsigned kinds, struct sm_dns_result *res[MIL_NKINDS],
+			    int hit[MIL_NKINDS], char why[MIL_NKINDS][256]);
+
+/*
  * mil_lookup_keys - the keys of ADDR, of each kind in KINDS (a set of
  * MIL_KIND_BIT), into K[kind] (cleared first; the other kinds are left
  * alone): from the cache where it has the answer, the rest from DNS at
