@@ -5,6 +5,7 @@
  *   sm_addr_parse(arg, a, why, whylen)	"<path>" -> a->addr, a->local
  *   sm_addr_clear(a)
  *   sm_addr_fold(s) / sm_addr_has_upper(s) / sm_addr_same(a, b, fold)
+ *   sm_addr_from(value, a, why, whylen)	From: mailboxes, the first
  *
  * Grammar (RFC 5321 section 4.1.2, with RFC 6531's UTF-8 in local
  * parts):
@@ -17,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -299,4 +301,132 @@ sm_addr_same(const char *a, const char *b, int fold)
 	     a++, b++)
 		;
 	return *a == '\0' && *b == '\0';
+}
+
+/*
+ * One mailbox of a From field, [P, END): the addr-spec inside "<>" if
+ * there is one, else the whole with comments and blanks left out, into
+ * OUT (room for END-P+1).  0, or -1 with WHY.
+ */
+static int
+mailbox_spec(const char *p, const char *end, char *out, char *why,
+	     size_t whylen)
+{
+	const char *lt = NULL, *gt = NULL, *q;
+	size_t n = 0;
+	int quoted = 0, depth = 0;
+
+	for (q = p; q < end; q++) {
+		if (*q == '\\' && q + 1 < end && (quoted || depth)) {
+			q++;
+		} else if (depth > 0) {
+			depth += *q == '(' ? 1 : *q == ')' ? -1 : 0;
+		} else if (*q == '"') {
+			quoted = !quoted;
+		} else if (!quoted && *q == '(') {
+			depth = 1;
+		} else if (!quoted && *q == '<' && lt == NULL) {
+			lt = q;
+		} else if (!quoted && *q == '>' && lt != NULL && gt == NULL) {
+			gt = q;
+		}
+	}
+	if (quoted || depth > 0 || (lt != NULL) != (gt != NULL)) {
+		sm_why(why, whylen, "an unclosed %s in the From field",
+		       quoted ? "quoted string" : depth ? "comment" :
+		       "angle bracket");
+		return -1;
+	}
+	if (lt != NULL) {
+		p = lt + 1;
+		end = gt;
+	}
+	/* The addr-spec with comments and folding white space removed. */
+	for (q = p, quoted = 0, depth = 0; q < end; q++) {
+		if (depth > 0) {
+			if (*q == '\\' && q + 1 < end)
+				q++;
+			else
+				depth += *q == '(' ? 1 : *q == ')' ? -1 : 0;
+			continue;
+		}
+		if (*q == '"')
+			quoted = !quoted;
+		if (!quoted && *q == '(') {
+			depth = 1;
+			continue;
+		}
+		if (!quoted && (*q == ' ' || *q == '\t' || *q == '\r' ||
+				*q == '\n'))
+			continue;
+		if (*q == '\\' && q + 1 < end && quoted)
+			out[n++] = *q++;
+		out[n++] = *q;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int
+sm_addr_from(const char *value, struct sm_addr *a, char *why, size_t whylen)
+{
+	const char *p = value, *start = value;
+	size_t vlen = strlen(value);
+	char *spec, *arg;
+	int quoted = 0, depth = 0, angle = 0, count = 0;
+	enum sm_addr_status st;
+
+	memset(a, 0, sizeof(*a));
+	if ((spec = malloc(vlen + 1)) == NULL || (arg = malloc(vlen + 3)) ==
+						   NULL) {
+		free(spec);
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	for (;; p++) {
+		if (*p != '\0' && *p == '\\' && p[1] != '\0' &&
+		    (quoted || depth)) {
+			p++;
+			continue;
+		}
+		if (*p != '\0' && depth > 0) {
+			depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+			continue;
+		}
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '(')
+			depth = 1;
+		else if (!quoted && *p == '<')
+			angle++;
+		else if (!quoted && *p == '>' && angle > 0)
+			angle--;
+		if (*p != '\0' && (quoted || angle || *p != ','))
+			continue;
+		/* One mailbox ends here (or at the end of VALUE). */
+		if (mailbox_spec(start, p, spec, why, whylen) < 0) {
+			count = -1;
+			break;
+		}
+		if (spec[0] != '\0') {
+			if (++count == 1) {
+				sprintf(arg, "<%s>", spec);
+				if ((st = sm_addr_parse(arg, a, why, whylen)) !=
+				    SM_ADDR_OK) {
+					if (st == SM_ADDR_NOMEM)
+						sm_why(why, whylen, "out of memory");
+					count = -1;
+					break;
+				}
+			}
+		}
+		if (*p == '\0')
+			break;
+		start = p + 1;
+	}
+	if (count < 0)
+		sm_addr_clear(a);
+	free(spec);
+	free(arg);
+	return count;
 }

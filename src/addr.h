@@ -68,6 +68,20 @@ void sm_addr_fold(char *s);
 int sm_addr_has_upper(const char *s);
 
 /*
+ * sm_addr_from - the mailboxes of a From header field VALUE (RFC 5322
+ * section 3.6.2: a mailbox-list): display names, quoted strings,
+ * comments and folding skipped, each "Name <addr-spec>" or bare
+ * addr-spec counted.  Returns the number of mailboxes (0 when VALUE
+ * holds none it can read) with the first one parsed into A as
+ * sm_addr_parse does, or -1 with WHY when a mailbox is malformed (an
+ * unclosed quote, comment or angle bracket, an addr-spec sm_addr_parse
+ * refuses) or memory ran out.  A is cleared first; with a return of 1
+ * or more it holds the first mailbox (sm_addr_clear it).
+ */
+int sm_addr_from(const char *value, struct sm_addr *a, char *why,
+		 size_t whylen);
+
+/*
  * sm_addr_same - 1 when canonical addresses A and B are one mailbox:
  * equal, or equal but for ASCII case when FOLD is set.
  */

@@ -5,7 +5,9 @@
  * is canonical, that is it parses again, bracketed, into itself with
  * the same local part; its domain sits at domain_at; it holds no
  * control character; and it is within SM_ADDR_MAX twice over (quoting
- * at most doubles a local part).
+ * at most doubles a local part).  The same input as a From field
+ * (sm_addr_from): a count below zero holds nothing and says why; one
+ * of at least one holds the first mailbox, parsed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,11 +25,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *arg = malloc(len + 1), *again, why[256];
 	struct sm_addr a, b;
 	enum sm_addr_status st;
+	int n;
 
 	if (arg == NULL)
 		abort();
 	memcpy(arg, data, len);
 	arg[len] = '\0';
+	why[0] = '\0';
+	n = sm_addr_from(arg, &a, why, sizeof(why));
+	if ((n < 0 && (a.addr != NULL || why[0] == '\0')) ||
+	    (n > 0 && a.addr == NULL) || (n == 0 && a.addr != NULL))
+		abort();
+	sm_addr_clear(&a);
 	why[0] = '\0';
 	st = sm_addr_parse(arg, &a, why, sizeof(why));
 	if (st != SM_ADDR_OK) {

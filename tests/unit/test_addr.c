@@ -148,6 +148,54 @@ free_null(void)
 	ok(1, "sm_addr_clear(NULL) is a no-op");
 }
 
+/* From fields: how many mailboxes, and the first one canonical. */
+static void
+test_from(void)
+{
+	static const struct {
+		const char *value, *addr;	/* addr NULL: none parsed */
+		int n;
+	} from_cases[] = {
+		{ "alice@smilla.test", "alice@smilla.test", 1 },
+		{ " Alice <alice@Smilla.TEST>", "alice@smilla.test", 1 },
+		{ "\"Doe, Jane\" <jane@x.test>", "jane@x.test", 1 },
+		{ "=?utf-8?q?J=C3=B6rg?= <joerg@x.test>", "joerg@x.test", 1 },
+		{ "jane@x.test (Jane, at home)", "jane@x.test", 1 },
+		{ "Jane (the <real> one) <jane@x.test>", "jane@x.test", 1 },
+		{ "Jane\r\n <jane@x.test>", "jane@x.test", 1 },
+		{ "\"a b\"@x.test", "\"a b\"@x.test", 1 },
+		{ "a@x.test, b@y.test", "a@x.test", 2 },
+		{ "A <a@x.test>, \"B, C\" <b@y.test>, c@z.test", "a@x.test", 3 },
+		{ "", NULL, 0 },
+		{ "  (nobody)  ", NULL, 0 },
+		{ "Jane <jane@x.test", NULL, -1 },
+		{ "\"unclosed <a@x.test>", NULL, -1 },
+		{ "Jane (unclosed <a@x.test>", NULL, -1 },
+		{ "not an address", NULL, -1 },
+		{ "a@b c@d", NULL, -1 },
+	};
+	struct sm_addr a;
+	char why[256];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
+		why[0] = '\0';
+		n = sm_addr_from(from_cases[i].value, &a, why, sizeof(why));
+		if (from_cases[i].n < 0) {
+			ok(n == -1 && a.addr == NULL && *why != '\0',
+			   "From: %s: malformed (%s)", from_cases[i].value, why);
+			continue;
+		}
+		is_int(n, from_cases[i].n, from_cases[i].value);
+		if (from_cases[i].addr != NULL)
+			is_str(a.addr, from_cases[i].addr, "  the first mailbox");
+		else
+			ok(a.addr == NULL, "  none");
+		sm_addr_clear(&a);
+	}
+}
+
 int
 main(void)
 {
@@ -178,5 +226,6 @@ main(void)
 	}
 	test_bounds();
 	test_fold();
+	test_from();
 	return done_testing();
 }
