@@ -339,7 +339,10 @@ describe_signer(X509 *x, STACK_OF(X509) *certs, struct sm_smime_signer *s)
 
 	if (hex == NULL || mem == NULL || der_of(x, &s->cert) < 0)
 		goto done;
-	sm_strlcpy(s->serial, hex, sizeof(s->serial));
+	/* No leading zeros, one digit at least. */
+	for (text = hex; text[0] == '0' && text[1] != '\0'; text++)
+		;
+	sm_strlcpy(s->serial, text, sizeof(s->serial));
 	if (X509_NAME_print_ex(mem, X509_get_issuer_name(x), 0,
 			       XN_FLAG_RFC2253) < 0)
 		goto done;
