@@ -16,6 +16,7 @@ cleanup() {
 	"$pf_sh" stop "$dir/pfm" >/dev/null 2>&1 || true
 	[ -n "$pd_pid" ] && kill "$pd_pid" 2>/dev/null || true
 	[ -n "$ml_pid" ] && kill "$ml_pid" 2>/dev/null || true
+	[ -d "$dir/gnupg-bob" ] && GNUPGHOME="$dir/gnupg-bob" gpgconf --kill all 2>/dev/null || true
 	"$top/tests/bed/bed.sh" stop "$dir" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
@@ -140,8 +141,35 @@ if cmp -s "$dir/decrypted" "$dir/entity"; then
 else
 	echo "DIFFERS from what was sent"
 fi
-"$pf_sh" send "$dir/pfm" --to nobody@smilla.test --header "Subject: no key" >/dev/null || true
+
+say "smilla, the milter: mail to bob@smilla.test, who publishes an OpenPGP key (OPENPGPKEY)"
+printf 'Content-Type: text/plain; charset=utf-8\r\n\r\nHello Bob: only your OpenPGP key opens this.\r\n' \
+	> "$dir/entity-bob"
+{ printf 'From: sender@client.test\r\nTo: bob@smilla.test\r\nSubject: PGP/MIME demo\r\n'
+  head -c -2 "$dir/entity-bob"; } > "$dir/msg-bob"
+"$pf_sh" send "$dir/pfm" --to bob@smilla.test --data "@$dir/msg-bob" |
+	grep -E '<~  250 2\.0\.0 Ok' || true
 "$pf_sh" wait-mail "$dir/pfm" 2 >/dev/null || true
+m=$(grep -l '^Subject: PGP/MIME demo' "$PF_MAILDIR"/new/* | head -n1)
+echo "The delivered message (header, start of the body):"
+sed -n '1,/^$/p' "$m" | grep -E '^(Subject|MIME-Version|Content-[A-Za-z-]+|X-Smilla):' |
+	sed 's/^/    /'
+sed -n '/^$/,$p' "$m" | sed -n '2,16p' | cut -c1-64 | sed 's/^/    /'
+echo "    ..."
+say "Bob decrypts it with his secret key (gpg --decrypt)"
+mkdir -m 700 "$dir/gnupg-bob"
+gpg --homedir "$dir/gnupg-bob" --batch --quiet --import "$dir/keys/bob-secret.pgp" 2>/dev/null
+gpg --homedir "$dir/gnupg-bob" --batch --decrypt "$m" > "$dir/decrypted-bob" 2> "$dir/gpg.log" || true
+GNUPGHOME="$dir/gnupg-bob" gpgconf --kill all 2>/dev/null || true
+grep -E '^gpg: encrypted with' -A1 "$dir/gpg.log" | sed 's/^/    /'
+sed 's/^/    /' "$dir/decrypted-bob"
+if cmp -s "$dir/decrypted-bob" "$dir/entity-bob"; then
+	echo "byte for byte the MIME entity that was sent"
+else
+	echo "DIFFERS from what was sent"
+fi
+"$pf_sh" send "$dir/pfm" --to nobody@smilla.test --header "Subject: no key" >/dev/null || true
+"$pf_sh" wait-mail "$dir/pfm" 3 >/dev/null || true
 say "One log line per message (smilla)"
 grep 'queue_id=' "$dir/milter.log" | sed 's/^smilla: info: /    /' | cut -c1-160
 "$pf_sh" stop "$dir/pfm" >/dev/null
@@ -152,4 +180,4 @@ ml_pid=""
 say "The reputation store: smillactl report"
 show report
 
-say "Done: Postfix, smilla-policyd, smilla and the test bed stopped and removed"
+say "Done: Postfix, smilla-policyd, smilla, gpg-agent and the test bed stopped and removed"
