@@ -242,7 +242,6 @@ check "  decrypts byte-exact (8-bit octets, dot lines, an armor line, 900 octets
 multipart_msg | msg multipart "bob@smilla.test, rsa@smilla.test"
 entity multipart
 deliver multipart bob@smilla.test,rsa@smilla.test 2 "nested multipart, two attachments (300 KB base64)"
-m=$(printf '%s\n' "$ms" | sed -n 1p)
 pgp_ok "$m" 2
 check "  bob decrypts it byte-exact" gpg_decrypts_to "$m" bob multipart
 check "  rsa decrypts it byte-exact" gpg_decrypts_to "$m2" rsa multipart
@@ -363,7 +362,7 @@ Content-Type: text/plain; charset=us-ascii
 Alice has S/MIME only, Bob OpenPGP only: no format covers both.
 EOF
 deliver alice-bob alice@smilla.test,bob@smilla.test 2 "alice (S/MIME only) + bob (OpenPGP only)"
-plaintext_ok "$(printf '%s\n' "$ms" | sed -n 1p)" alice-bob no-key 2 2
+plaintext_ok "$m" alice-bob no-key 2 2
 log_is a alice-bob ' rcpts=alice@smilla\.test:secure,bob@smilla\.test:secure action=plaintext reason="?no-key"? '
 
 msg sep "alice@smilla.test, bob@smilla.test" <<'EOF'
@@ -470,9 +469,13 @@ rows() { # DB IDENTITY: "key_type result key_fp" of its rows, sorted, unique
 }
 is "$(rows "$work/a.db" bob@smilla.test)" "openpgpkey pass $(cat "$keys/bob.fpr")
 smimea none " "reputation: bob's rows, openpgpkey pass with bob's fingerprint, smimea none"
-alice_fp=$(openssl x509 -in "$certs/alice.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
-like "$(rows "$work/a.db" alice@smilla.test)" "^openpgpkey none 
-smimea pass $alice_fp\$" "  alice's: smimea pass with her certificate's SHA-256, openpgpkey none"
+cert_fp() { openssl x509 -in "$certs/$1.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+is "$(rows "$work/a.db" alice@smilla.test)" "openpgpkey none 
+smimea pass $(cert_fp alice)" "  alice's: smimea pass with her certificate's SHA-256, openpgpkey none"
+is "$(rows "$work/a.db" carol@smilla.test)" "openpgpkey pass $(cat "$keys/carol.fpr")
+smimea pass $(cert_fp carol)" "  carol's: a pass of each kind, each with its own fingerprint"
+is "$(rows "$work/a.db" Upper@smilla.test)" "openpgpkey pass $(cat "$keys/upper.fpr")
+smimea none " "  Upper@'s: the key found under the lowercased name"
 is "$(rows "$work/a.db" expired@smilla.test | cut -d' ' -f1,2)" "openpgpkey unusable
 smimea none" "  expired's: openpgpkey unusable"
 is "$(rows "$work/a.db" pgp@bogus.smilla.test | cut -d' ' -f1,2)" "openpgpkey bogus
