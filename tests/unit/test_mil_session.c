@@ -1587,6 +1587,7 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	struct mil_reply r;
 	struct mil_msg *m;
 	char fp[65], sum[256], cmd[600];
+	long long t0, t1;
 	size_t i;
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pgp", dir);
@@ -1621,6 +1622,19 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	rcpt_of(lk, "<expired@smilla.test>", &m, &r, &rc);
 	mil_msg_summary(m, sum, sizeof(sum));
 	is_str(sum, "expired@smilla.test:unusable", "  summary: best state");
+	mil_msg_free(m);
+
+	/* Both lookups of a recipient at once: two timeouts cost one. */
+	t0 = sm_now_ms();
+	rcpt_of(lk, "<Slow@slow.smilla.test>", &m, &r, &rc);
+	t1 = sm_now_ms();
+	ok(rc != NULL && rc->keys[MIL_SMIME].state == MIL_KEY_TEMPERROR &&
+		   rc->keys[MIL_OPENPGP].state == MIL_KEY_TEMPERROR,
+	   "a server that never answers: temperror for both kinds");
+	/* The bed's dns_timeout is 3 s: one is 3 s, two in a row 6 s. */
+	ok(t1 - t0 >= 2500 && t1 - t0 < 5000,
+	   "  both timed out together, in one dns_timeout (%lld ms)",
+	   (long long)(t1 - t0));
 	mil_msg_free(m);
 
 	/* One recipient, PGP only: PGP/MIME that gpg opens. */
