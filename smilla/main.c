@@ -235,6 +235,57 @@ log_key_trouble(SMFICTX *ctx, const struct mil_msg *m)
 			}
 }
 
+/*
+ * " verify=FORMAT:RESULT signer=ADDR why=\"...\"" for the message's line,
+ * "" when nothing was signed; " verify=encrypted" (or too-big) when a
+ * signature could not be checked here.
+ */
+static void
+verify_words(const struct mil_outcome *o, char *buf, size_t buflen)
+{
+	const struct mil_auth_result *a = o->auth;
+	char e_from[600], e_why[600];
+
+	buf[0] = '\0';
+	if (o->auth_skipped != NULL) {
+		snprintf(buf, buflen, " verify=%s", o->auth_skipped);
+		return;
+	}
+	if (a == NULL || a->result == MIL_AUTH_NONE)
+		return;
+	snprintf(buf, buflen, " verify=%s:%s signer=%s verify_reason=\"%s\"",
+		 mil_sig_format_word(a->format), mil_auth_word(a->result),
+		 a->from[0] ? sm_escape(a->from, e_from, sizeof(e_from)) : "-",
+		 sm_escape_quoted(a->why, e_why, sizeof(e_why)));
+}
+
+/* The reputation row of a signed message: the sender's result. */
+static void
+record_auth(const struct conn *c, const struct mil_auth_result *a)
+{
+	struct sm_rep_event ev;
+
+	if (rep == NULL || a->result == MIL_AUTH_NONE || a->from[0] == '\0')
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.time = time(NULL);
+	ev.source = "milter";
+	ev.client_address = c->client;
+	ev.helo = c->helo;
+	ev.identity = a->from;
+	ev.result = mil_auth_rep_result(a->result);
+	ev.key_type = sm_str_name_code(sm_key_type_names,
+				       a->kind == MIL_OPENPGP ?
+					       SM_KEY_TYPE_PGP_SIGNER :
+					       SM_KEY_TYPE_SMIME_SIGNER);
+	ev.usage = ev.selector = ev.mtype = -1;
+	ev.cert_fp = a->kind == MIL_SMIME ? a->fp : "";
+	ev.key_fp = a->fp;
+	ev.tls_protocol = ev.tls_cipher = "";
+	if (sm_rep_add(rep, &ev) < 0)
+		sm_log(SM_LOG_WARNING, "reputation: out of memory");
+}
+
 static sfsistat
 on_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -302,6 +353,17 @@ add_header(SMFICTX *ctx, const struct conn *c, const char *name,
 	return smfi_addheader(ctx, (char *)name, buf);
 }
 
+/* The same, as the first header of the message. */
+static int
+insert_header(SMFICTX *ctx, const struct conn *c, const char *name,
+	      const char *value)
+{
+	char buf[1100];
+
+	snprintf(buf, sizeof(buf), "%s%s", c->leadspc ? " " : "", value);
+	return smfi_insheader(ctx, 0, (char *)name, buf);
+}
+
 /* The new body, its "\n" line ends made CRLF, in 64 KB pieces. */
 static int
 replace_body(SMFICTX *ctx, struct mil_spool *body)
@@ -360,6 +422,11 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 		      MI_SUCCESS) ||
 	     replace_body(ctx, o->body) != MI_SUCCESS))
 		return MI_FAILURE;
+	/* RFC 8601 section 4: on top, above the trace it speaks for. */
+	if (o->auth_header[0] != '\0' &&
+	    insert_header(ctx, c, "Authentication-Results", o->auth_header) !=
+		    MI_SUCCESS)
+		return MI_FAILURE;
 	if (o->status[0] == '\0')
 		return MI_SUCCESS;
 	return add_header(ctx, c, policy.status_header, o->status);
@@ -370,7 +437,7 @@ on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	struct mil_outcome o;
-	char rcpts[1024], e_from[1024], e_reason[512];
+	char rcpts[1024], e_from[1024], e_reason[512], verify[800];
 	sfsistat rc = SMFIS_CONTINUE;
 
 	if (c == NULL || c->msg == NULL)
@@ -398,12 +465,15 @@ on_eom(SMFICTX *ctx)
 	}
 	log_key_trouble(ctx, c->msg);
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
+	verify_words(&o, verify, sizeof(verify));
+	if (rc == SMFIS_CONTINUE && o.auth != NULL)
+		record_auth(c, o.auth);
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
-	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
+	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s size=%zu ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
 	       mil_action_word(o.action), o.why ? " reason=\"" : "",
 	       o.why ? sm_escape_quoted(o.why, e_reason, sizeof(e_reason)) : "",
-	       o.why ? "\"" : "", mil_msg_size(c->msg),
+	       o.why ? "\"" : "", verify, mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);
 	return rc;

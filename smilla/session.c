@@ -75,6 +75,16 @@ struct mil_msg {
 	size_t size;
 	char why[256];			/* internal error (mil_msg_why) */
 	char why_not[256];		/* why the claim did not verify */
+	struct mil_lookup *lk;		/* the last RCPT's, for the sender */
+	int want_verify;		/* a local recipient: check a
+					   signature */
+	struct mil_spool *vbody;	/* the body, to check a signature */
+	char *from;			/* the first From field's value */
+	size_t nfrom;			/* From fields seen */
+	int nar;			/* Authentication-Results seen */
+	struct mil_hdr_ref *ar;		/* those with our authserv-id */
+	size_t nours;
+	struct mil_auth_result auth;
 	char boundary[48];		/* PGP/MIME */
 };
 
@@ -228,6 +238,7 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	}
 	p->mem_max = (size_t)sm_config_int(cfg, SM_K_MAX_MEMORY_BODY);
 	p->max_size = (size_t)sm_config_int(cfg, SM_K_MAX_MESSAGE_SIZE);
+	p->verify = sm_config_bool(cfg, SM_K_VERIFY_SIGNATURES);
 	sm_strlcpy(p->status_header, sm_config_str(cfg, SM_K_STATUS_HEADER),
 		   sizeof(p->status_header));
 	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
@@ -313,6 +324,9 @@ mil_msg_free(struct mil_msg *m)
 	free_rcpts(m->refused, m->nrefused);
 	free_refs(m->content, m->ncontent);
 	free_refs(m->status, m->nstatus);
+	free_refs(m->ar, m->nours);
+	free(m->from);
+	mil_spool_free(m->vbody);
 	free(m->del);
 	mil_spool_free(m->entity);
 	mil_spool_free(m->out);
@@ -624,6 +638,7 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	mil_keys_init(r.keys, MIL_KEY_NONE, "");
 	if (out != NULL)
 		*out = NULL;
+	m->lk = lk;
 	if ((st = sm_addr_parse(arg, &a, why, sizeof(why))) != SM_ADDR_OK) {
 		if ((v = unreadable(m, arg, st, why, reply, out)) ==
 		    MIL_TEMPFAIL)
@@ -770,6 +785,8 @@ count(struct mil_msg *m, size_t len)
 		m->entity = NULL;
 		mil_spool_free(m->check);	/* nor verified: plaintext */
 		m->check = NULL;
+		mil_spool_free(m->vbody);	/* nor its signature */
+		m->vbody = NULL;
 	}
 }
 
@@ -778,10 +795,15 @@ static void
 first_header(struct mil_msg *m)
 {
 	int must, cannot;
+	size_t i;
 
 	m->headers_seen = 1;
 	mix(m, &must, &cannot, NULL);
 	m->want_entity = m->nrcpt > 0 && !cannot;
+	/* Signatures are checked for mail that stays here. */
+	for (i = 0; m->p->verify && i < m->nrcpt; i++)
+		if (m->rcpt[i].inbound)
+			m->want_verify = 1;
 }
 
 /* Write VALUE with every line end as CRLF. */
@@ -801,6 +823,35 @@ put_crlf(struct mil_msg *m, const char *value)
 	return entity_put(m, p, strlen(p));
 }
 
+/*
+ * From and Authentication-Results: the sender to check a signature
+ * against, and results forged (or left over) under our authserv-id,
+ * which go (RFC 8601 section 5).  -1 out of memory.
+ */
+static int
+auth_header(struct mil_msg *m, const char *name, const char *value)
+{
+	struct mil_hdr_ref *v;
+
+	if (strcasecmp(name, "From") == 0) {
+		if (m->nfrom++ == 0 && (m->from = strdup(value)) == NULL)
+			return -1;
+		return 0;
+	}
+	if (strcasecmp(name, "Authentication-Results") != 0)
+		return 0;
+	m->nar++;
+	if (!mil_auth_is_ours(value, m->p->authserv))
+		return 0;
+	if ((v = realloc(m->ar, (m->nours + 1) * sizeof(*v))) == NULL)
+		return -1;
+	m->ar = v;
+	if ((v[m->nours].name = strdup(name)) == NULL)
+		return -1;
+	v[m->nours++].index = m->nar;	/* among all of that name */
+	return 0;
+}
+
 int
 mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	       int leadspc)
@@ -812,6 +863,8 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 		m->has_mime_version = 1;
 	if (strcasecmp(name, m->p->status_header) == 0 &&
 	    note_ref(&m->status, &m->nstatus, name) < 0)
+		goto oom;
+	if (auth_header(m, name, value) < 0)
 		goto oom;
 	if (!mil_mime_is_content(name))
 		return 0;
@@ -828,6 +881,21 @@ oom:
 	return -1;
 }
 
+/* Could a message with label L be signed mail (signed.h)? */
+static int
+signable(const struct mil_label *l)
+{
+	const struct mil_ctype *ct = &l->ct;
+
+	if (l->nctype == 0)
+		return 0;
+	return (strcmp(ct->type, "multipart") == 0 &&
+		(strcmp(ct->subtype, "signed") == 0 ||
+		 strcmp(ct->subtype, "mixed") == 0)) ||
+	       (strcmp(ct->type, "application") == 0 &&
+		strstr(ct->subtype, "pkcs7-mime") != NULL);
+}
+
 int
 mil_msg_eoh(struct mil_msg *m)
 {
@@ -835,6 +903,9 @@ mil_msg_eoh(struct mil_msg *m)
 		first_header(m);
 	count(m, 2);
 	m->claim = mil_label_claim(&m->label);
+	/* Only what may be signed mail is kept for the check. */
+	if (m->want_verify && !signable(&m->label))
+		m->want_verify = 0;
 	return entity_put(m, "\r\n", 2);
 }
 
@@ -864,13 +935,27 @@ check_put(struct mil_msg *m, const void *data, size_t len)
 			       sizeof(m->why));
 }
 
+/* Keep the body for the signature check. */
+static int
+verify_put(struct mil_msg *m, const void *data, size_t len)
+{
+	if (!m->want_verify || m->too_big)
+		return 0;
+	if (m->vbody == NULL && (m->vbody = mil_spool_new(m->p->mem_max)) ==
+				NULL) {
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
+		return -1;
+	}
+	return mil_spool_write(m->vbody, data, len, m->why, sizeof(m->why));
+}
+
 int
 mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 {
 	if (!m->headers_seen)
 		first_header(m);
 	count(m, len);
-	if (check_put(m, data, len) < 0)
+	if (check_put(m, data, len) < 0 || verify_put(m, data, len) < 0)
 		return -1;
 	return entity_put(m, data, len);
 }
@@ -1127,6 +1212,61 @@ verified(struct mil_msg *m)
 	return f;
 }
 
+/*
+ * The signature check of mail to a local recipient, into M->auth and
+ * O's header value.  Mail encrypted to the local user cannot be checked
+ * here, nor mail too big to keep: O->auth_skipped says so.  0, or -1
+ * out of memory.
+ */
+static int
+check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
+{
+	const struct mil_ctype *ct = &m->label.ct;
+	size_t len = 0, got = 0;
+	uint8_t *buf;
+	FILE *in = NULL;
+
+	o->auth = &m->auth;
+	if (!m->want_verify)
+		return 0;
+	if (fmt != MIL_FMT_NONE) {
+		o->auth_skipped = "encrypted";
+		return 0;
+	}
+	if (m->too_big) {
+		if (strcmp(ct->subtype, "signed") == 0 ||
+		    strstr(ct->subtype, "pkcs7-mime") != NULL)
+			o->auth_skipped = "too-big";
+		return 0;
+	}
+	if (m->vbody != NULL)
+		len = mil_spool_size(m->vbody);
+	if ((buf = malloc(len + 1)) == NULL)
+		return -1;
+	if (m->vbody != NULL &&
+	    (in = mil_spool_reader(m->vbody, NULL, 0)) != NULL) {
+		got = fread(buf, 1, len, in);
+		fclose(in);
+	}
+	if (got != len) {
+		free(buf);
+		return -1;
+	}
+	mil_verify(buf, len, &m->label, m->from ? m->from : "", m->nfrom,
+		   m->lk, NULL, &m->auth);
+	free(buf);
+	if (m->auth.result != MIL_AUTH_NONE &&
+	    mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
+			    sizeof(o->auth_header)) < 0) {
+		/* A reason too long for the header: the result stands. */
+		m->auth.why[0] = '\0';
+		if (mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
+				    sizeof(o->auth_header)) < 0)
+			o->auth_header[0] = '\0';
+	}
+	return 0;
+}
+
 void
 mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 {
@@ -1190,16 +1330,23 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		tempfail(o, "required recipient would get plaintext");
 		return;
 	}
+	if (check_signature(m, o, fmt) < 0) {
+		tempfail(o, "out of memory");
+		return;
+	}
 	/* Deletions, last occurrence first so indexes stay valid: the
-	   status headers the message came with on every path that
-	   delivers, the Content-* headers when the body is replaced. */
-	if ((m->del = calloc(m->ncontent + m->nstatus + 1,
+	   status headers and the Authentication-Results under our
+	   authserv-id the message came with on every path that delivers,
+	   the Content-* headers when the body is replaced. */
+	if ((m->del = calloc(m->ncontent + m->nstatus + m->nours + 1,
 			     sizeof(*m->del))) == NULL) {
 		tempfail(o, "out of memory");
 		return;
 	}
 	for (i = m->nstatus; i-- > 0;)
 		m->del[o->ndel++] = m->status[i];
+	for (i = m->nours; i-- > 0;)
+		m->del[o->ndel++] = m->ar[i];
 	if (o->action == MIL_ENCRYPTED)
 		for (i = m->ncontent; i-- > 0;)
 			m->del[o->ndel++] = m->content[i];

@@ -20,6 +20,7 @@
 #include "smime.h"
 #include "spool.h"
 #include "table.h"
+#include "verify.h"
 #include "words.h"
 
 /* Settings from smilla.conf, read-only while messages use them. */
@@ -42,6 +43,7 @@ struct mil_policy {
 					   public keys) */
 	size_t npgp_copy;
 	size_t mem_max, max_size;
+	int verify;			/* verify_signatures */
 	char status_header[128];
 	char authserv[256];
 };
@@ -97,6 +99,14 @@ struct mil_outcome {
 					   accepted outcome), and for
 					   ENCRYPTED the Content-* ones */
 	size_t ndel;
+	const struct mil_auth_result *auth;	/* signature check; result
+					   NONE when not signed or not
+					   checked */
+	char auth_header[1024];		/* Authentication-Results value to
+					   add, "" for none */
+	const char *auth_skipped;	/* why a signed message was not
+					   checked ("encrypted", "too-big"),
+					   or NULL */
 	struct mil_spool *body;		/* ENCRYPTED: the new body, "\n"
 					   line ends (7bit text) */
 	size_t nrcpt, nkeys;

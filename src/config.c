@@ -197,6 +197,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_STATUS_HEADER] =
 	{ "status_header", MIL, SM_OPT_STRING, "X-Smilla", 0, 0, NULL,
 	  check_header_name, "name of the milter's status header" },
+	[SM_K_VERIFY_SIGNATURES] =
+	{ "verify_signatures", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
+	  "check signed mail to local_domains against the sender's published keys" },
 };
 
 #undef PD

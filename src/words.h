@@ -76,12 +76,15 @@ enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
  * Kinds of key a decision was about, as recorded in the reputation
  * store and reported: X(CODE, word).  Key changes are counted within
  * one kind, so a recipient's S/MIME certificate and OpenPGP key taking
- * turns is no change.
+ * turns is no change, nor is the certificate a sender signs with
+ * beside the one mail to that address is encrypted to.
  */
 #define SM_KEY_TYPES(X) \
 	X(TLSA, "tlsa")		/* the policy daemon: a client's key */ \
 	X(SMIMEA, "smimea")	/* the milter: an S/MIME certificate */ \
-	X(OPENPGPKEY, "openpgpkey")	/* the milter: an OpenPGP key */
+	X(OPENPGPKEY, "openpgpkey")	/* the milter: an OpenPGP key */ \
+	X(SMIME_SIGNER, "smime-signer")	/* a sender's signing certificate */ \
+	X(PGP_SIGNER, "pgp-signer")	/* a sender's signing OpenPGP key */
 
 #define SM_KEY_TYPE_ENUM_(code, word) SM_KEY_TYPE_##code,
 enum sm_key_type { SM_KEY_TYPES(SM_KEY_TYPE_ENUM_) SM_NKEY_TYPES };

@@ -17,8 +17,10 @@
 #include <openssl/x509v3.h>
 
 #include "cache.h"
+#include "config.h"
 #include "names.h"
 #include "recipient.h"
+#include "session.h"
 #include "tap.h"
 #include "verify.h"
 
@@ -350,6 +352,97 @@ test_ours(void)
 	ok(mil_auth_rep_result(MIL_AUTH_NONE) == NULL, "unsigned: no row");
 }
 
+/* A message through mil_msg_*: header lines NAME, VALUE pairs, body. */
+static struct mil_msg *
+message(const struct mil_policy *p, const char *rcpt,
+	const char *const *hdrs, const char *body)
+{
+	struct mil_msg *m = mil_msg_new(p);
+	struct mil_reply r;
+	size_t half = strlen(body) / 2;
+
+	if (mil_msg_rcpt(m, lookup, rcpt, &r, NULL) != MIL_ACCEPT)
+		die(r.text);
+	for (; *hdrs != NULL; hdrs += 2)
+		mil_msg_header(m, hdrs[0], hdrs[1], 0);
+	mil_msg_eoh(m);
+	mil_msg_body(m, body, half);
+	mil_msg_body(m, body + half, strlen(body) - half);
+	return m;
+}
+
+static void
+test_session(void)
+{
+	struct sm_config *cfg = sm_config_new();
+	struct mil_policy p;
+	struct mil_outcome o;
+	struct mil_msg *m;
+	char why[256], *body = signed_body(&alice, entity, entity);
+	const char *hdrs[] = {
+		"Authentication-Results", "mx.keys.test; smime=pass (forged)",
+		"From", "Alice <alice@keys.test>",
+		"Authentication-Results", "other.test; spf=pass",
+		"Authentication-Results", "MX.KEYS.TEST; x-pgp=pass",
+		"Content-Type", signed_ct,
+		NULL };
+	size_t i;
+	int ours = 0, theirs = 0;
+
+	if (sm_config_set(cfg, "local_domains", "mx.test", why, sizeof(why)) <
+		    0 ||
+	    sm_config_set(cfg, "encrypt_inbound", "no", why, sizeof(why)) < 0 ||
+	    sm_config_set(cfg, "authserv_id", "mx.keys.test", why,
+			  sizeof(why)) < 0 ||
+	    mil_policy_load(&p, cfg, "host.test", why, sizeof(why)) < 0)
+		die(why);
+	m = message(&p, "<u@mx.test>", hdrs, body);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT && o.auth != NULL &&
+		   o.auth->result == MIL_AUTH_PASS,
+	   "to a local recipient: checked, pass (%s)",
+	   o.auth ? o.auth->why : "-");
+	ok(strncmp(o.auth_header, "mx.keys.test; smime=pass "
+		   "body.smime-identifier=alice@keys.test", 62) == 0,
+	   "  Authentication-Results: %s", o.auth_header);
+	for (i = 0; i < o.ndel; i++) {
+		if (strcmp(o.del[i].name, "Authentication-Results") != 0)
+			continue;
+		ours += o.del[i].index == 1 || o.del[i].index == 3;
+		theirs += o.del[i].index == 2;
+	}
+	ok(ours == 2 && theirs == 0,
+	   "  ours (1st and 3rd of that name) deleted, other.test's kept");
+	ok(o.ndel >= 2 && o.del[0].index == 3,
+	   "  last occurrence first (indexes stay valid)");
+	mil_msg_free(m);
+
+	/* Outbound only: not checked, forged ones still go. */
+	m = message(&p, "<nokey@plain.test>", hdrs, body);
+	mil_msg_finish(m, &o);
+	ok(o.auth_header[0] == '\0' && o.auth_skipped == NULL &&
+		   (o.auth == NULL || o.auth->result == MIL_AUTH_NONE),
+	   "to an outside recipient: no check, no header");
+	for (i = ours = 0; i < o.ndel; i++)
+		ours += strcmp(o.del[i].name, "Authentication-Results") == 0;
+	is_int(ours, 2, "  our forged ones deleted all the same");
+	mil_msg_free(m);
+
+	/* verify_signatures = no */
+	mil_policy_clear(&p);
+	if (sm_config_set(cfg, "verify_signatures", "no", why, sizeof(why)) <
+		    0 ||
+	    mil_policy_load(&p, cfg, "host.test", why, sizeof(why)) < 0)
+		die(why);
+	m = message(&p, "<u@mx.test>", hdrs, body);
+	mil_msg_finish(m, &o);
+	ok(o.auth_header[0] == '\0', "verify_signatures = no: no header");
+	mil_msg_free(m);
+	mil_policy_clear(&p);
+	sm_config_free(cfg);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -369,10 +462,26 @@ main(void)
 	publish_cert("ivan@keys.test", &bob, 1, SM_DNS_INSECURE);
 	publish_cert("eve@bogus.test", &bob, 1, SM_DNS_BOGUS);
 	publish("nokey@plain.test", NULL, 0, SM_DNS_SECURE);
+	{
+		/* The outside recipient has no OpenPGP key either. */
+		char name[SM_NAME_BUF], e[256];
+		struct sm_dns_result *res;
+
+		if (sm_names_openpgpkey("nokey@plain.test", name, sizeof(name),
+					e, sizeof(e)) < 0)
+			die(e);
+		res = sm_dns_result_new(name, SM_RR_OPENPGPKEY, SM_DNS_NXDOMAIN,
+					SM_DNS_SECURE);
+		res->ttl = 3600;
+		if (sm_cache_put(cache, res, time(NULL), e, sizeof(e)) != 1)
+			die("cache put");
+		sm_dns_result_free(res);
+	}
 	if ((lookup = mil_lookup_new(cache, NULL, NULL)) == NULL)
 		die("lookup");
 	test_smime();
 	test_ours();
+	test_session();
 	mil_lookup_free(lookup);
 	sm_cache_close(cache);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
