@@ -152,6 +152,21 @@ on_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* A reputation row of this connection about IDENTITY into EV. */
+static void
+event(const struct conn *c, const char *identity, const char *result,
+      const char *key_type, struct sm_rep_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->time = time(NULL);
+	ev->source = "milter";
+	ev->client_address = c->client;
+	ev->helo = c->helo;
+	ev->identity = identity;
+	ev->result = result;
+	ev->key_type = key_type;
+}
+
 /* One reputation row per recipient lookup: one per kind of key. */
 static void
 record(const struct conn *c, const struct mil_rcpt *r)
@@ -165,14 +180,7 @@ record(const struct conn *c, const struct mil_rcpt *r)
 		k = &r->keys[i];
 		if ((result = mil_key_state_result(k->state)) == NULL)
 			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.time = time(NULL);
-		ev.source = "milter";
-		ev.client_address = c->client;
-		ev.helo = c->helo;
-		ev.identity = r->addr;
-		ev.result = result;
-		ev.key_type = mil_kind_record(k->kind);
+		event(c, r->addr, result, mil_kind_record(k->kind), &ev);
 		ev.usage = k->usage;
 		/* SMIMEA records the milter uses carry the whole
 		   certificate; OPENPGPKEY ones have no such fields. */
@@ -267,17 +275,11 @@ record_auth(const struct conn *c, const struct mil_auth_result *a)
 
 	if (rep == NULL || a->result == MIL_AUTH_NONE || a->from[0] == '\0')
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.time = time(NULL);
-	ev.source = "milter";
-	ev.client_address = c->client;
-	ev.helo = c->helo;
-	ev.identity = a->from;
-	ev.result = mil_auth_rep_result(a->result);
-	ev.key_type = sm_str_name_code(sm_key_type_names,
-				       a->kind == MIL_OPENPGP ?
-					       SM_KEY_TYPE_PGP_SIGNER :
-					       SM_KEY_TYPE_SMIME_SIGNER);
+	event(c, a->from, mil_auth_rep_result(a->result),
+	      sm_str_name_code(sm_key_type_names, a->kind == MIL_OPENPGP ?
+							  SM_KEY_TYPE_PGP_SIGNER :
+							  SM_KEY_TYPE_SMIME_SIGNER),
+	      &ev);
 	ev.usage = ev.selector = ev.mtype = -1;
 	ev.cert_fp = a->kind == MIL_SMIME ? a->fp : "";
 	ev.key_fp = a->fp;

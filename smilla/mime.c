@@ -5,6 +5,7 @@
  *
  *   mil_mime_is_content(name)
  *   mil_mime_ctype(value, ct)
+ *   mil_mime_skip_cfws(p)
  *   mil_label_init(l) / mil_label_header(l, name, value)
  *   mil_label_claim(l)			what the header says
  *   mil_label_verify(l, body, len, why, whylen)	what the body is
@@ -35,9 +36,8 @@ mil_mime_is_content(const char *name)
 	return strncasecmp(name, "Content-", 8) == 0;
 }
 
-/* Skip white space and RFC 5322 comments (nested, with quoted pairs). */
-static const char *
-skip_cfws(const char *p)
+const char *
+mil_mime_skip_cfws(const char *p)
 {
 	int depth;
 
@@ -136,26 +136,26 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 	unsigned seen = 0;
 
 	memset(ct, 0, sizeof(*ct));
-	p = token(skip_cfws(value), ct->type, sizeof(ct->type));
-	p = skip_cfws(p);
+	p = token(mil_mime_skip_cfws(value), ct->type, sizeof(ct->type));
+	p = mil_mime_skip_cfws(p);
 	if (*p != '/' || ct->type[0] == '\0') {
 		ct->type[0] = '\0';
 		return;
 	}
-	p = token(skip_cfws(p + 1), ct->subtype, sizeof(ct->subtype));
+	p = token(mil_mime_skip_cfws(p + 1), ct->subtype, sizeof(ct->subtype));
 	if (ct->subtype[0] == '\0') {
 		ct->type[0] = '\0';
 		return;
 	}
 	for (;;) {
-		p = skip_cfws(p);
+		p = mil_mime_skip_cfws(p);
 		if (*p != ';')
 			return;
-		p = token(skip_cfws(p + 1), name, sizeof(name));
-		p = skip_cfws(p);
+		p = token(mil_mime_skip_cfws(p + 1), name, sizeof(name));
+		p = mil_mime_skip_cfws(p);
 		if (*p != '=')
 			return;
-		p = skip_cfws(p + 1);
+		p = mil_mime_skip_cfws(p + 1);
 		note_param(ct, name, &seen);
 		if (strcmp(name, "boundary") == 0) {
 			/* Case matters in a boundary (RFC 2046). */
@@ -197,7 +197,7 @@ mil_label_header(struct mil_label *l, const char *name, const char *value)
 			mil_mime_ctype(value, &l->ct);
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
 		if (l->ncte++ == 0)
-			token(skip_cfws(value), l->cte, sizeof(l->cte));
+			token(mil_mime_skip_cfws(value), l->cte, sizeof(l->cte));
 	}
 }
 

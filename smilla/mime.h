@@ -32,6 +32,12 @@ struct mil_ctype {
 				   may take another one than we do */
 };
 
+/*
+ * mil_mime_skip_cfws - P past white space and RFC 5322 comments
+ * (nested, with quoted pairs; an unclosed one runs to the end).
+ */
+const char *mil_mime_skip_cfws(const char *p);
+
 /* mil_mime_ctype - parse a Content-Type value (RFC 2045, tolerant). */
 void mil_mime_ctype(const char *value, struct mil_ctype *ct);
 

@@ -418,25 +418,9 @@ mil_auth_is_ours(const char *value, const char *authserv)
 {
 	const char *p = value, *start;
 	size_t alen = strlen(authserv);
-	int depth;
 
 	/* CFWS, then the authserv-id: a token or a quoted string. */
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			break;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
+	p = mil_mime_skip_cfws(p);
 	if (*p == '"') {
 		start = ++p;
 		while (*p != '\0' && *p != '"')
