@@ -28,6 +28,7 @@
 #include "dane.h"
 #include "dns.h"
 #include "pgp.h"
+#include "rr.h"
 #include "smime.h"
 #include "util.h"
 #include "verify.h"
@@ -136,7 +137,9 @@ records(struct mil_lookup *lk, struct mil_auth_result *r,
 	struct sm_dns_result *all[MIL_NKINDS];
 	char why[MIL_NKINDS][256];
 	int hit[MIL_NKINDS];
-	const char *rec = mil_kind_record(r->kind);
+	/* As DNS names the type, and as the recipients' reasons do. */
+	const char *rec = sm_rr_type_name(r->kind == MIL_OPENPGP ?
+					  SM_RR_OPENPGPKEY : SM_RR_SMIMEA);
 
 	if (!(mil_lookup_answers(lk, r->from, MIL_KIND_BIT(r->kind), all, hit,
 				 why) & MIL_KIND_BIT(r->kind))) {
