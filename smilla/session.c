@@ -76,8 +76,11 @@ struct mil_msg {
 	char why[256];			/* internal error (mil_msg_why) */
 	char why_not[256];		/* why the claim did not verify */
 	struct mil_lookup *lk;		/* the last RCPT's, for the sender */
-	int want_verify;		/* a local recipient: check a
-					   signature */
+	int verify_local;		/* a local recipient, and
+					   verify_signatures: say what the
+					   check found, or why there was none */
+	int want_verify;		/* ... and a body that may be signed:
+					   keep it for the check */
 	struct mil_spool *vbody;	/* the body, to check a signature */
 	char *from;			/* the first From field's value */
 	size_t nfrom;			/* From fields seen */
@@ -803,7 +806,7 @@ first_header(struct mil_msg *m)
 	/* Signatures are checked for mail that stays here. */
 	for (i = 0; m->p->verify && i < m->nrcpt; i++)
 		if (m->rcpt[i].inbound)
-			m->want_verify = 1;
+			m->verify_local = m->want_verify = 1;
 }
 
 /* Write VALUE with every line end as CRLF. */
@@ -1227,12 +1230,16 @@ check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 	FILE *in = NULL;
 
 	o->auth = &m->auth;
-	if (!m->want_verify)
+	if (!m->verify_local)
 		return 0;
+	/* In any encrypted shape, whether its header could be signed
+	   mail (pkcs7-mime) or not (multipart/encrypted, inline PGP). */
 	if (fmt != MIL_FMT_NONE) {
 		o->auth_skipped = "encrypted";
 		return 0;
 	}
+	if (!m->want_verify)
+		return 0;
 	if (m->too_big) {
 		if (strcmp(ct->subtype, "signed") == 0 ||
 		    strstr(ct->subtype, "pkcs7-mime") != NULL)

@@ -740,6 +740,7 @@ test_untouched(void)
 	const char *req[] = { "require_encryption_table", table, NULL };
 	const char *small[] = { "require_encryption_table", table,
 				"max_message_size", "2048", NULL };
+	const char *local[] = { "local_domains", "keys.test", NULL };
 	const char *one[] = { "alice@keys.test", NULL };
 	const char *plain_ct[] = { "Content-Type", "text/plain", NULL };
 	const char *no_ct[] = { "Subject", "hi", NULL };
@@ -945,6 +946,31 @@ test_untouched(void)
 	strcat(body, "\r\n-----END PGP MESSAGE-----\r\n");
 	sh = (struct shape){ "truncated inline PGP", plain_ct, body, 0 };
 	must_encrypt(&sh, one);
+
+	/* To a local recipient, whose mail is checked for signatures:
+	   in every encrypted shape the check is skipped and says so
+	   (verify=encrypted), with no Authentication-Results. */
+	configure(local);
+	sprintf(body, "%s%s\r\n--=-B0und--\r\n", pre, armor_pk);
+	{
+		const struct shape enc[] = {
+			{ "S/MIME EnvelopedData", p7m, cbc, 0 },
+			{ "PGP/MIME", pgpmime, body, 0 },
+			{ "inline PGP", plain_ct, armor_pk, 0 },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(enc) / sizeof(enc[0]); k++) {
+			m = run(&enc[k], one, &o);
+			ok(o.action == MIL_UNTOUCHED && o.auth_skipped != NULL &&
+				   strcmp(o.auth_skipped, "encrypted") == 0 &&
+				   o.auth_header[0] == '\0',
+			   "%s to a local recipient: not checked, "
+			   "verify=encrypted (%s)", enc[k].what,
+			   o.auth_skipped ? o.auth_skipped : "no word");
+			mil_msg_free(m);
+		}
+	}
 
 	/* Labelled encrypted but over max_message_size: plaintext, and
 	   for a required recipient the 552 of the too-big path. */
