@@ -30,10 +30,39 @@
 #   insecure pgp@insecure.smilla.test  cv25519, in the unsigned zone
 #   bogus    pgp@bogus.smilla.test     cv25519, in the zone whose
 #                                  signatures have expired
+#   revsig   revsig@smilla.test    ed25519 primary (signs), cv25519 subkey,
+#                                  made 2 days ago and revoked 1 day ago;
+#                                  the revocation is in the record, and
+#                                  keys/revsig-secret.pgp is the key as it
+#                                  was before (sign with gpg
+#                                  --faked-system-time within that day)
+# and one key that is not published (PGP_UNPUBLISHED):
+#   impostor bob@smilla.test       ed25519 + cv25519, user ID
+#                                  "Impostor <bob@smilla.test>": claims bob's
+#                                  address, in no record
 # Files: keys/TAG.pgp (the record's RDATA, as gpg --export gives it),
 # keys/TAG-secret.pgp (secret key, no passphrase: import it for gpg
-# --decrypt), keys/TAG.fpr (primary fingerprint, uppercase hex).  bed.env
-# has each address as PGP_<TAG> (TAG in uppercase) and the tags as PGP_TAGS.
+# --decrypt or --detach-sign), keys/TAG.fpr (primary fingerprint,
+# uppercase hex).  bed.env has each address as PGP_<TAG> (TAG in
+# uppercase) and the published tags as PGP_TAGS.
+#
+# S/MIME senders, for signature verification (make_certs, make_zones),
+# all issued by the test CA (certs/ca.pem) for the address given, with
+# digitalSignature and emailProtection; certs/NAME.{pem,key,der}:
+#   alice    alice@smilla.test     SMIMEA 3 0 0 (the certificate), RSA;
+#                                  also a recipient (above)
+#   frank    frank@smilla.test     SMIMEA 3 1 1 (SHA-256 of the
+#                                  SubjectPublicKeyInfo), RSA
+#   impostor alice@smilla.test     not published: claims alice's address
+#                                  with a key of its own (EC)
+#   ivan     ivan@insecure.smilla.test  SMIMEA 3 0 0 in the unsigned zone
+#   eve      eve@bogus.smilla.test      SMIMEA 3 0 0 in the bogus zone
+#   nora     nora@smilla.test      no record at all (EC)
+#   sam      sam@slow.smilla.test  a zone whose server never answers (EC)
+# alice.p12 and frank.p12 (no password) are for gpgsm --import; gpgsm
+# signs only with a trusted chain: put certs/ca.sha1 (the CA's SHA-1
+# fingerprint, colon hex) with " S relax" into GNUPGHOME/trustlist.txt.
+# bed.env has each sender's address as SIGNER_<NAME>.
 set -eu
 umask 022
 
@@ -44,6 +73,12 @@ BED_SRC=$(cd "$(dirname "$0")" && pwd -P)
 PROG=bed.sh
 # S/MIME recipients beyond alice (make_certs, make_zones): certs/NAME.*
 SMIME_MORE="carol dave sig pkix eve ivan"
+# S/MIME senders beyond alice, ivan and eve (make_certs, make_zones):
+# "NAME address" a line.
+SMIME_SIGNERS="frank frank@smilla.test
+impostor alice@smilla.test
+nora nora@smilla.test
+sam sam@slow.smilla.test"
 
 die() {
 	echo "$PROG: $*" >&2
@@ -226,6 +261,18 @@ subjectAltName = email:ivan@insecure.smilla.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
+	# The senders that sign (SMIME_SIGNERS): a section each, named after
+	# the certificate.
+	local n addr
+	while read -r n addr; do
+		printf '%s\n' "[$n]" 'basicConstraints = critical, CA:FALSE' \
+			'keyUsage = critical, digitalSignature, nonRepudiation' \
+			'extendedKeyUsage = emailProtection' \
+			"subjectAltName = email:$addr" \
+			'subjectKeyIdentifier = hash' 'authorityKeyIdentifier = keyid'
+	done >>"$c/openssl.cnf" <<-EOF
+	$SMIME_SIGNERS
+	EOF
 	local cnf="$c/openssl.cnf" ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
 
 	# CA and the two self-signed end entities.
@@ -273,7 +320,7 @@ EOF
 	# slow part of "start".
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$c/carol.key"
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$c/dave.key"
-	local n addr serial=7
+	local serial=7
 	for n in sig pkix eve ivan; do cp "$c/alice.key" "$c/$n.key"; done
 	for addr in carol@smilla.test dave@smilla.test sig@smilla.test \
 		pkix@smilla.test eve@bogus.smilla.test ivan@insecure.smilla.test; do
@@ -286,9 +333,29 @@ EOF
 		rm -f "$c/$n.csr"
 		serial=$((serial + 1))
 	done
+	# The senders that sign (SMIME_SIGNERS): frank has an RSA key of his
+	# own (gpgsm 2.2 signs with RSA only), the others EC keys, quicker to
+	# make.
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$c/frank.key"
+	while read -r n addr; do
+		[ -s "$c/$n.key" ] || openssl genpkey -algorithm EC \
+			-pkeyopt ec_paramgen_curve:P-256 -out "$c/$n.key"
+		openssl req -config "$cnf" -new -key "$c/$n.key" \
+			-subj "/CN=$n/emailAddress=$addr" -out "$c/$n.csr"
+		openssl x509 -req -in "$c/$n.csr" \
+			-CA "$c/ca.pem" -CAkey "$c/ca.key" -set_serial "$serial" \
+			-days 365 -sha256 -extfile "$cnf" -extensions "$n" -out "$c/$n.pem"
+		rm -f "$c/$n.csr"
+		serial=$((serial + 1))
+	done <<-EOF
+	$SMIME_SIGNERS
+	EOF
+	# For gpgsm's trustlist.txt: the CA's SHA-1 fingerprint, colon hex.
+	openssl x509 -in "$c/ca.pem" -noout -fingerprint -sha1 | sed 's/.*=//' >"$c/ca.sha1"
+
 	# PKCS#12 without a password, for gpgsm --import.  Legacy PBE and MAC:
 	# gpgsm 2.2 cannot read OpenSSL 3's default (PBES2, AES).
-	for n in alice carol; do
+	for n in alice carol frank; do
 		openssl pkcs12 -export -passout pass: -name "$n" \
 			-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 \
 			-in "$c/$n.pem" -inkey "$c/$n.key" -certfile "$c/ca.pem" \
@@ -298,7 +365,8 @@ EOF
 	cp "$c/ca.pem" "$c/chain.pem"
 	# good.pem followed by the CA, for servers/clients that want one file.
 	cat "$c/good.pem" "$c/ca.pem" >"$c/good-fullchain.pem"
-	for n in ca good ta other self alice $SMIME_MORE; do
+	for n in ca good ta other self alice $SMIME_MORE \
+		$(printf '%s\n' "$SMIME_SIGNERS" | awk '{print $1}'); do
 		cert_der "$c/$n.pem" >"$c/$n.der"
 		spki_der "$c/$n.pem" >"$c/$n.spki.der"
 	done
@@ -307,7 +375,8 @@ EOF
 	chmod 644 "$c"/*
 	openssl verify -CAfile "$c/ca.pem" "$c/good.pem" "$c/ta.pem" "$c/alice.pem" >/dev/null
 	openssl verify -CAfile "$c/ca.pem" "$c/carol.pem" "$c/dave.pem" \
-		"$c/sig.pem" "$c/pkix.pem" "$c/eve.pem" "$c/ivan.pem" >/dev/null
+		"$c/sig.pem" "$c/pkix.pem" "$c/eve.pem" "$c/ivan.pem" \
+		"$c/frank.pem" "$c/impostor.pem" "$c/nora.pem" "$c/sam.pem" >/dev/null
 }
 
 # The OpenPGP recipients of the header comment, "TAG address" a line:
@@ -321,8 +390,11 @@ wronguid wronguid@smilla.test
 carol carol@smilla.test
 upper Upper@smilla.test
 insecure pgp@insecure.smilla.test
-bogus pgp@bogus.smilla.test"
+bogus pgp@bogus.smilla.test
+revsig revsig@smilla.test"
 PGP_TAGS=$(printf '%s\n' "$PGP_FIXTURES" | awk '{print $1}' | paste -sd ' ')
+# Made as the others, never published.
+PGP_UNPUBLISHED="impostor bob@smilla.test"
 
 # gpg without a terminal; keys without a passphrase.
 pgp_gpg() {
@@ -336,9 +408,11 @@ pgp_key() {
 	uid="${tag^} <$addr>"
 	# Made an hour ago: gpg dates a signature a second past the one
 	# before it, and librnp takes one from the future as invalid.  The
-	# expired subkey's key: 400 days ago, the subkey valid for a year.
+	# expired subkey's key: 400 days ago, the subkey valid for a year;
+	# revsig's two days ago, to be revoked one day ago.
 	when=$(($(date +%s) - 3600))
 	[ "$tag" = expired ] && when=$(($(date +%s) - 400 * 86400))
+	[ "$tag" = revsig ] && when=$(($(date +%s) - 2 * 86400))
 	case $tag in
 	rsa) pgp_gpg --faked-system-time "$when" --quick-gen-key "$uid" \
 		rsa3072 cert,sign,encr never ;;
@@ -364,8 +438,19 @@ pgp_key() {
 		sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$fpr.rev" |
 			pgp_gpg --import
 	fi
-	gpg --batch --export "$fpr" >"$DIR/keys/$tag.pgp"
 	pgp_gpg --export-secret-keys "$fpr" >"$DIR/keys/$tag-secret.pgp"
+	if [ "$tag" = revsig ]; then
+		# Revoked a day ago, after the secret key was exported: a
+		# signature dated before that is one the key made while it was
+		# good.  --gen-revoke asks its questions even with --batch (which
+		# it refuses): answered on the command fd.
+		printf 'y\n0\nretired\n\ny\n' |
+			gpg --no-tty --pinentry-mode loopback --passphrase '' \
+				--command-fd 0 --faked-system-time "$(($(date +%s) - 86400))" \
+				--yes --armor --output "$DIR/keys/$tag.rev" --gen-revoke "$fpr"
+		pgp_gpg --import "$DIR/keys/$tag.rev"
+	fi
+	gpg --batch --export "$fpr" >"$DIR/keys/$tag.pgp"
 	echo "$fpr" >"$DIR/keys/$tag.fpr"
 	[ -s "$DIR/keys/$tag.pgp" ] && [ -s "$DIR/keys/$tag-secret.pgp" ]
 }
@@ -382,6 +467,7 @@ make_pgp() {
 		pgp_key "$tag" "$addr"
 	done <<-EOF
 	$PGP_FIXTURES
+	$PGP_UNPUBLISHED
 	EOF
 	gpg --batch --armor --export "$(cat "$DIR/keys/bob.fpr")" >"$DIR/keys/bob.asc"
 	# Test keys, not secrets (as certs/): any test user may read them.
@@ -511,6 +597,11 @@ EOF
 		smimea dave 3 "$c/dave.der"
 		smimea sig 3 "$c/sig.der"
 		smimea pkix 1 "$c/pkix.der"
+		# frank, a sender: "3 1 1", the SHA-256 of his certificate's
+		# SubjectPublicKeyInfo (which a signed message carries).
+		printf '%s._smimecert	IN TYPE53	%s\n' "$(local_part_hash frank)" \
+			"$( { printf '\003\001\001'; openssl dgst -sha256 -binary \
+				<"$c/frank.spki.der"; } | generic)"
 		# Local-part case (the milter looks up as given, then
 		# lowercased): "Mixed" carries dave's certificate, "mixed"
 		# carol's.
@@ -717,6 +808,16 @@ BENCH_RCPTS="$(printf 'rcpt%02d@smilla.test ' $(seq 1 10) | sed 's/ $//')"
 # published under the lowercased local part's hash only.
 PGP_TAGS="$PGP_TAGS"
 $(printf '%s\n' "$PGP_FIXTURES" | awk '{print "PGP_" toupper($1) "=" $2}')
+# The OpenPGP key made but not published, keys/impostor.*: bob's address.
+$(printf '%s\n' "$PGP_UNPUBLISHED" | awk '{print "PGP_" toupper($1) "=" $2}')
+# S/MIME senders (the top of tests/bed/bed.sh says what each is):
+# SIGNER_<NAME> the address certs/NAME.pem is issued for; SIGNERS the
+# names.  certs/ca.sha1 for gpgsm's trustlist.txt.
+SIGNERS="alice ivan eve $(printf '%s\n' "$SMIME_SIGNERS" | awk '{print $1}' | paste -sd ' ')"
+SIGNER_ALICE=alice@smilla.test
+SIGNER_IVAN=ivan@insecure.smilla.test
+SIGNER_EVE=eve@bogus.smilla.test
+$(printf '%s\n' "$SMIME_SIGNERS" | awk '{print "SIGNER_" toupper($1) "=" $2}')
 export BED_DIR NSD_PORT BH_PORT ALICE_HASH BOB_HASH GOOD_SPKI_SHA256 GOOD_CERT_SHA256
 EOF
 }
