@@ -107,10 +107,11 @@ say "smilla, the milter, behind a real Postfix: mail to alice@smilla.test"
 {
 	cat "$dir/smilla.conf"
 	echo "authserv_id = mx.smilla.test"
+	echo "local_domains = mx.smilla.test"
 	echo "milter_socket = unix:$dir/smilla.sock"
 	echo "socket_mode = 0666"
 } > "$dir/milter.conf"
-tail -3 "$dir/milter.conf" | sed 's/^/    /'
+tail -4 "$dir/milter.conf" | sed 's/^/    /'
 "$top/build/smilla" -f -c "$dir/milter.conf" 2> "$dir/milter.log" &
 ml_pid=$!
 wait_socket "$dir/smilla.sock"
@@ -168,6 +169,29 @@ grep -E '^gpg: encrypted with' -A1 "$dir/gpg.log" | sed 's/^/    /'
 opened bob
 "$pf_sh" send "$dir/pfm" --to nobody@smilla.test --header "Subject: no key" >/dev/null || true
 "$pf_sh" wait-mail "$dir/pfm" 3 >/dev/null || true
+
+say "smilla checks signed mail to its own users: alice@smilla.test signs (openssl cms), user@mx.smilla.test gets it"
+printf 'Content-Type: text/plain; charset=utf-8\r\n\r\nSigned by Alice: her SMIMEA record says it is her key.\r\n' \
+	> "$dir/signed-part"
+openssl cms -sign -binary -md sha256 -in "$dir/signed-part" -signer "$dir/certs/alice.pem" \
+	-inkey "$dir/certs/alice.key" -outform DER -out "$dir/signed.p7s"
+{ printf 'From: Alice <alice@smilla.test>\r\nTo: user@mx.smilla.test\r\nSubject: signed demo\r\n'
+  printf 'Authentication-Results: mx.smilla.test; smime=pass (forged by the sender)\r\n'
+  printf 'MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
+  printf '\tmicalg=sha-256; boundary="demo-signed"\r\n\r\n--demo-signed\r\n'
+  cat "$dir/signed-part"
+  printf '\r\n--demo-signed\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+  printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+  base64 -w 76 "$dir/signed.p7s" | sed 's/$/\r/'
+  printf -- '--demo-signed--'; } > "$dir/msg-signed"
+echo "The message carries a forged result:"
+grep '^Authentication-Results:' "$dir/msg-signed" | tr -d '\r' | sed 's/^/    /'
+"$pf_sh" send "$dir/pfm" --from alice@smilla.test --to user@mx.smilla.test \
+	--data "@$dir/msg-signed" | grep -E '<~  250 2\.0\.0 Ok' || true
+"$pf_sh" wait-mail "$dir/pfm" 4 >/dev/null || true
+m=$(grep -l '^Subject: signed demo' "$PF_MAILDIR"/new/* | head -n1)
+echo "The delivered message's Authentication-Results (the forged one removed, smilla's on top):"
+sed -n '1,/^$/p' "$m" | grep '^Authentication-Results:' | fold -s -w 76 | sed 's/^/    /'
 say "One log line per message (smilla)"
 grep 'queue_id=' "$dir/milter.log" | sed 's/^smilla: info: /    /' | cut -c1-160
 "$pf_sh" stop "$dir/pfm" >/dev/null
