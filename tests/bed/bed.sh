@@ -320,23 +320,12 @@ EOF
 	# slow part of "start".
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$c/carol.key"
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$c/dave.key"
-	local serial=7
 	for n in sig pkix eve ivan; do cp "$c/alice.key" "$c/$n.key"; done
-	for addr in carol@smilla.test dave@smilla.test sig@smilla.test \
-		pkix@smilla.test eve@bogus.smilla.test ivan@insecure.smilla.test; do
-		n=${addr%%@*}
-		openssl req -config "$cnf" -new -key "$c/$n.key" \
-			-subj "/CN=$n/emailAddress=$addr" -out "$c/$n.csr"
-		openssl x509 -req -in "$c/$n.csr" \
-			-CA "$c/ca.pem" -CAkey "$c/ca.key" -set_serial "$serial" \
-			-days 365 -sha256 -extfile "$cnf" -extensions "$n" -out "$c/$n.pem"
-		rm -f "$c/$n.csr"
-		serial=$((serial + 1))
-	done
 	# The senders that sign (SMIME_SIGNERS): frank has an RSA key of his
 	# own (gpgsm 2.2 signs with RSA only), the others EC keys, quicker to
-	# make.
+	# make.  Then every such certificate is issued by the CA.
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$c/frank.key"
+	local serial=7
 	while read -r n addr; do
 		[ -s "$c/$n.key" ] || openssl genpkey -algorithm EC \
 			-pkeyopt ec_paramgen_curve:P-256 -out "$c/$n.key"
@@ -348,6 +337,12 @@ EOF
 		rm -f "$c/$n.csr"
 		serial=$((serial + 1))
 	done <<-EOF
+	carol carol@smilla.test
+	dave dave@smilla.test
+	sig sig@smilla.test
+	pkix pkix@smilla.test
+	eve eve@bogus.smilla.test
+	ivan ivan@insecure.smilla.test
 	$SMIME_SIGNERS
 	EOF
 	# For gpgsm's trustlist.txt: the CA's SHA-1 fingerprint, colon hex.
