@@ -50,7 +50,7 @@ POL_MODS = main server accept conn cycle flight mcache request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
-MIL_MODS = spool mime resolver recipient session
+MIL_MODS = spool mime protect resolver recipient session
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 

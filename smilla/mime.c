@@ -167,6 +167,11 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 			memcpy(ct->smime_type, val, sizeof(ct->smime_type) - 1);
 		else if (strcmp(name, "protocol") == 0)
 			memcpy(ct->protocol, val, sizeof(ct->protocol));
+		else if (strcmp(name, "charset") == 0)
+			memcpy(ct->charset, val, sizeof(ct->charset) - 1);
+		if (strcmp(name, "hp") == 0 ||
+		    strcmp(name, "hp-legacy-display") == 0)
+			ct->hp = 1;
 	}
 }
 
