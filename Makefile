@@ -124,6 +124,11 @@ fuzz_openpgpkey_LIBS = $(shell pkg-config --libs librnp) -lpthread
 # RCPT TO paths (libidn2 for the domain).
 fuzz_addr_SRCS = src/addr.c src/names.c src/util.c
 fuzz_addr_LIBS = $(shell pkg-config --libs libidn2)
+# Header protection: the payload protect.c makes of any header and
+# body (mime.c for Content-Type, and what it links).
+fuzz_protect_SRCS = smilla/protect.c smilla/spool.c smilla/mime.c \
+		    src/smime.c src/pgp.c src/util.c src/words.c
+fuzz_protect_LIBS = $(shell pkg-config --libs librnp) -lpthread
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/%)

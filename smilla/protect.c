@@ -350,7 +350,8 @@ encoded_word(const char *s, struct buf *out, char *cs, size_t cslen)
 {
 	const char *q1, *q2, *end, *t;
 	size_t n;
-	int enc, v, acc = 0, bits = 0;
+	int enc, v, bits = 0;
+	unsigned acc = 0;
 
 	if (s[0] != '=' || s[1] != '?' || (q1 = strchr(s + 2, '?')) == NULL ||
 	    q1 == s + 2 || (enc = toupper((unsigned char)q1[1])) == 0 ||
@@ -385,7 +386,7 @@ encoded_word(const char *s, struct buf *out, char *cs, size_t cslen)
 		} else if (*t != '=') {
 			if ((v = b64val((unsigned char)*t)) < 0)
 				return 0;
-			acc = acc << 6 | v;
+			acc = (acc << 6 | (unsigned)v) & 0xffff;
 			if ((bits += 6) >= 8) {
 				char c = (char)(acc >> (bits - 8) & 0xff);
 
@@ -452,8 +453,12 @@ decode_value(const char *value, struct shown *sh)
 			i += n;
 			continue;
 		}
-		if (c == '\r' || c == '\n') {	/* unfolding */
-			i++;
+		if (c == '\r' || c == '\n') {
+			/* Unfolding; a break without white space after
+			   it is written with one (put_value). */
+			i += strspn(value + i, "\r\n");
+			if (value[i] != '\0' && !wsp((unsigned char)value[i]))
+				bput(&ws, " ", 1);
 			continue;
 		}
 		if (wsp(c)) {
@@ -1799,6 +1804,8 @@ mil_protect_reader(struct mil_protect *p, struct mil_spool *entity,
 	if (p->off)
 		return mil_spool_reader(entity, why, whylen);
 	if (!p->finished) {
+		if (p->state == W_HTML)	/* the body ended first */
+			legacy_skip(p, "no <body> in an HTML part");
 		/* HP-Outer last, after every Content-* line. */
 		if (finish_root(p) < 0 ||
 		    (mil_spool_size(p->outer) > 0 &&
