@@ -1,0 +1,305 @@
+#!/bin/bash
+# Header protection (RFC 9788) end to end: a real Postfix (throwaway
+# instance, tests/e2e/postfix.sh) calls one smilla milter with
+# header_protection = yes, swaks sends, the DNSSEC test bed publishes
+# the keys, and what is delivered is decrypted with openssl and gpgsm
+# (S/MIME, alice) and gpg (PGP/MIME, bob).  As delivered, the Subject
+# is [...] and the real one is nowhere in the file; decrypted, the
+# payload holds it as a protected header field, in HP-Outer the
+# [...] the outside shows, and at the start of the text (and of the
+# HTML) the Legacy Display Element.
+set -eu
+export LC_ALL=C
+. "$(dirname "$0")/../lib/tap.sh"
+require_bed
+
+t_start=$EPOCHREALTIME
+here=$(cd "$(dirname "$0")" && pwd)
+PF_SH="$here/postfix.sh"
+mil="$SMILLA_BUILD/smilla"
+certs="$BED_DIR/certs"
+work="$BED_DIR/protect"
+rm -rf "$work"
+mkdir -p "$work/msg" "$work/out" "$work/tmp"
+chmod 755 "$work"
+pf="$work/pf"
+gnupg="$work/gnupg"
+pgp="$work/pgp"
+mpid=""
+
+cleanup() {
+	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
+	[ -n "$mpid" ] && kill -TERM "$mpid" 2>/dev/null || true
+	local g
+	for g in "$gnupg" "$pgp"; do
+		[ -d "$g" ] && GNUPGHOME="$g" gpgconf --kill all >/dev/null 2>&1 || true
+	done
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ milter
+
+{
+	grep -v '^db_path' "$BED_DIR/smilla.conf"
+	echo "db_path = $work/p.db"
+	echo "milter_socket = unix:$work/p.sock"
+	echo "pid_file = $work/p.pid"
+	echo "authserv_id = mx.smilla.test"
+	echo "local_domains = mx.smilla.test"
+	echo "header_protection = yes"
+} >"$work/p.conf"
+TMPDIR="$work/tmp" "$mil" -f -c "$work/p.conf" 2>"$work/p.log" &
+mpid=$!
+wait_socket "$work/p.sock"
+check "milter with header_protection = yes listening" [ -S "$work/p.sock" ]
+if [ ! -S "$work/p.sock" ]; then
+	sed 's/^/#   /' "$work/p.log" | head -n 20
+	done_testing || exit 1
+fi
+
+# ------------------------------------------------------------------ Postfix
+
+export PF_EXTRA_DOMAINS="smilla.test"
+export PF_MAIN_EXTRA="smtpd_milters = unix:$work/p.sock
+milter_default_action = tempfail
+milter_protocol = 6"
+"$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "Postfix instance with the milter"
+if [ "$rc" -ne 0 ]; then
+	sed 's/^/# /' "$work/pf-start.log"
+	done_testing
+	exit 1
+fi
+. "$pf/postfix.env"
+
+mkdir -p "$gnupg" "$pgp"
+chmod 700 "$gnupg" "$pgp"
+GNUPGHOME="$gnupg" gpgsm --batch --pinentry-mode loopback --passphrase '' \
+	--import "$certs/alice.p12" >"$work/gpgsm-import.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpgsm imports alice.p12"
+GNUPGHOME="$pgp" gpg --batch --no-tty --import "$BED_DIR/keys/bob-secret.pgp" \
+	>"$work/gpg-import.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpg imports bob's secret key"
+
+# ------------------------------------------------------------------ helpers
+
+. "$here/../lib/mail.sh"
+
+total=0
+
+# protected NAME TO SUBJECT: msg/NAME.eml from stdin (header lines after
+# the standard ones, an empty line, the body; LF line ends made CRLF)
+# with SUBJECT (as written in the header) for a subject, and its .wire.
+protected() {
+	local name=$1 to=$2 subject=$3
+	{
+		printf 'From: Sender <sender@client.test>\n'
+		printf 'To: %s\n' "$to"
+		printf 'Cc: Other <other@client.test>\n'
+		printf 'Subject: %s\n' "$subject"
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-ID: <%s.%s@client.test>\n' "$name" "$$"
+		printf 'Keywords: secret-keyword-%s\n' "$name"
+		cat
+	} | perl -pe 's/\r?\n\z/\r\n/' >"$work/msg/$name.eml"
+	wire "$name"
+}
+
+# delivered_id NAME N: like delivered, by Message-ID (the Subject is
+# [...] now): wait (30 s) for N copies; their paths, one a line.
+delivered_id() {
+	local f="" id="Message-ID: <$1.$$@client.test>"
+	[ -n "${qid:-}" ] || return 1
+	for _ in $(seq 1 300); do
+		f=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f -exec \
+			awk -v s="$id" '
+				$0 == "" { nextfile }
+				{ sub(/\r$/, "") }
+				$0 == s { print FILENAME; nextfile }' {} + 2>/dev/null | sort)
+		if [ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -ge "$2" ]; then
+			printf '%s\n' "$f"
+			return 0
+		fi
+		sleep 0.1
+	done
+	printf '%s\n' "$f"
+	return 1
+}
+
+# crlf_body FILE: what follows the header section of a CRLF file.
+crlf_body() { perl -0777 -pe 's/\A.*?\r?\n\r?\n//s' "$1"; }
+
+# outside_ok FILE NAME SECRET: the delivered header as hcp_baseline
+# leaves it: Subject [...], Keywords gone, From/To/Cc/Date/Message-ID
+# as sent; SECRET (the subject's text) nowhere in the file.
+outside_ok() {
+	local f=$1 n=$2 secret=$3 h
+	is "$(hdr "$f" Subject)" "[...]" "  delivered Subject: [...]"
+	is "$(hdr "$f" Subject | wc -l)" 1 "  one Subject line"
+	check "  the original Subject nowhere in the delivered file" \
+		sh -c "! grep -qF -- '$secret' '$f'"
+	is "$(hdr "$f" Keywords)" "" "  Keywords removed outside"
+	for h in From To Cc Date Message-ID; do
+		is "$(hdr "$f" "$h")" "$(hdr "$work/msg/$n.eml" "$h" | tr -d '\r')" \
+			"  $h as sent"
+	done
+}
+
+# inside_ok PAYLOAD NAME SUBJECT: the decrypted payload's header holds
+# the protected fields as sent, hp="cipher" and HP-Outer lines.
+inside_ok() {
+	local p=$1 n=$2 subject=$3 h
+	is "$(hdr "$p" Subject)" "$subject" "  inside: the original Subject"
+	for h in From To Cc Date Message-ID Keywords; do
+		is "$(hdr "$p" "$h")" "$(hdr "$work/msg/$n.eml" "$h" | tr -d '\r')" \
+			"  inside: $h as sent"
+	done
+	like "$(hdr "$p" Content-Type | head -n1)" '; hp="cipher"' \
+		"  inside: Content-Type with hp=\"cipher\""
+	check "  inside: HP-Outer: Subject: [...]" \
+		grep -qx 'HP-Outer: Subject: \[\.\.\.\]' <(tr -d '\r' <"$p")
+	check "  inside: HP-Outer: From as outside" \
+		grep -qxF "HP-Outer: From: $(hdr "$work/msg/$n.eml" From | tr -d '\r')" \
+		<(tr -d '\r' <"$p")
+	check "  inside: no HP-Outer for Keywords (removed outside)" \
+		sh -c "! grep -qi '^HP-Outer: Keywords' '$p'"
+	check "  inside: no Received, no X-Smilla" \
+		sh -c "! grep -qiE '^(Received|X-Smilla):' '$p'"
+}
+
+# ------------------------------------------------------------------ 1. S/MIME, alice
+
+subject="protect-alice: the quarterly figures"
+protected alice alice@smilla.test "$subject" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii; format=flowed
+Content-Transfer-Encoding: 7bit
+
+Hello Alice,
+
+the figures are attached in spirit.
+EOF
+send alice alice@smilla.test
+is "$rc" 0 "alice (S/MIME): accepted"
+total=$((total + 1))
+m=$(delivered_id alice 1) || true
+check "  delivered" [ -s "$m" ]
+outside_ok "$m" alice "$subject"
+like "$(hdr "$m" X-Smilla)" '^encrypted smime; recipients=1;' "  X-Smilla: encrypted smime"
+decrypt "$m" alice "$work/out/alice.dec" && rc=0 || rc=$?
+is "$rc" 0 "  openssl cms -decrypt (alice.key)"
+inside_ok "$work/out/alice.dec" alice "$subject"
+like "$(hdr "$work/out/alice.dec" Content-Type)" 'hp-legacy-display="1"' \
+	"  inside: the text part marked hp-legacy-display=\"1\""
+printf 'Subject: %s\r\n\r\n' "$subject" >"$work/out/alice.want"
+crlf_body "$work/msg/alice.eml" >>"$work/out/alice.want"
+crlf_body "$work/out/alice.dec" >"$work/out/alice.got"
+check "  inside: the Legacy Display Element, an empty line, then the text as sent" \
+	same_file "$work/out/alice.got" "$work/out/alice.want"
+body "$m" | base64 -d >"$work/out/alice.der" 2>/dev/null || true
+GNUPGHOME="$gnupg" gpgsm --batch --pinentry-mode loopback --passphrase '' \
+	--decrypt "$work/out/alice.der" >"$work/out/alice.gpgsm" \
+	2>"$work/out/alice.gpgsm.err" && rc=0 || rc=$?
+check "  gpgsm --decrypt gives the same payload" \
+	eval '[ "$rc" -eq 0 ] && same_file "$work/out/alice.gpgsm" "$work/out/alice.dec"'
+log_is p alice ' rcpts=alice@smilla\.test:secure action=encrypted hp=cipher legacy=1 size='
+
+# ------------------------------------------------------------------ 2. PGP/MIME, bob
+
+# "Geheime Grüße" as an encoded word; both alternatives get the element.
+subject='=?UTF-8?Q?Geheime_Gr=C3=BC=C3=9Fe?='
+shown=$(printf 'Geheime Gr\303\274\303\237e')
+protected bob bob@smilla.test "$subject" <<'EOF'
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="=_alt"
+
+--=_alt
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+Hallo Bob, gr=C3=BC=C3=9Fe.
+--=_alt
+Content-Type: text/html; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+<html><head><title></title></head><body>
+<p>Hallo Bob</p>
+</body></html>
+--=_alt--
+EOF
+send bob bob@smilla.test
+is "$rc" 0 "bob (PGP/MIME): accepted"
+total=$((total + 1))
+m=$(delivered_id bob 1) || true
+check "  delivered" [ -s "$m" ]
+outside_ok "$m" bob "Geheime"
+like "$(hdr "$m" Content-Type)" '^multipart/encrypted; protocol="application/pgp-encrypted"' \
+	"  Content-Type: multipart/encrypted (PGP/MIME)"
+body "$m" | GNUPGHOME="$pgp" gpg -q --batch --no-tty --decrypt \
+	>"$work/out/bob.dec" 2>"$work/out/bob.err" && rc=0 || rc=$?
+is "$rc" 0 "  gpg --decrypt (bob's key)"
+[ "$rc" -eq 0 ] || sed 's/^/#   gpg: /' "$work/out/bob.err" | head -5
+inside_ok "$work/out/bob.dec" bob "$subject"
+tr -d '\r' <"$work/out/bob.dec" >"$work/out/bob.lf"
+check "  text part: marked, and the element quoted-printable before the text" \
+	perl -0777 -ne 'exit !/Content-Type: text\/plain; charset=utf-8; hp-legacy-display="1"\nContent-Transfer-Encoding: quoted-printable\n\nSubject: Geheime Gr=C3=BC=C3=9Fe\n\nHallo Bob, gr=C3=BC=C3=9Fe\.\n--=_alt\n/' "$work/out/bob.lf"
+check "  HTML part: marked, the div right after <body>" \
+	perl -0777 -ne 'exit !/Content-Type: text\/html; charset=utf-8; hp-legacy-display="1"\n.*<body>\n<div class="header-protection-legacy-display">\n<pre>Subject: Geheime Gr&#252;&#223;e<\/pre>\n<\/div>\n<p>Hallo Bob<\/p>/s' "$work/out/bob.lf"
+check "  the original Subject decoded nowhere outside" \
+	sh -c "! grep -qF -- '$shown' '$m'"
+log_is p bob ' rcpts=bob@smilla\.test:secure action=encrypted hp=cipher legacy=2 size='
+
+# ------------------------------------------------------------------ 3. signed: left unprotected
+
+subject="protect-signed: stays visible"
+protected signed alice@smilla.test "$subject" <<'EOF'
+MIME-Version: 1.0
+Content-Type: multipart/signed; protocol="application/pkcs7-signature";
+	micalg=sha-256; boundary="=_sig"
+
+--=_sig
+Content-Type: text/plain; charset=us-ascii
+
+Signed by the sender: the signature covers this part only.
+--=_sig
+Content-Type: application/pkcs7-signature; name=smime.p7s
+Content-Transfer-Encoding: base64
+
+AAAA
+--=_sig--
+EOF
+entity signed
+send signed alice@smilla.test
+is "$rc" 0 "multipart/signed to alice: accepted"
+total=$((total + 1))
+m=$(delivered_id signed 1) || true
+is "$(hdr "$m" Subject)" "$subject" "  Subject left as it was (no header protection)"
+is "$(hdr "$m" Keywords)" "secret-keyword-signed" "  Keywords left too"
+check "  alice decrypts the entity as it came" decrypts_to "$m" alice signed
+log_is p signed ' action=encrypted hp=none hp_why="signed \(multipart/signed\)" size='
+
+# ------------------------------------------------------------------ the end
+
+n=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f | wc -l)
+is "$n" "$total" "Maildir holds exactly the $total expected messages"
+is "$(postqueue -c "$PF_CONF" -j | wc -l)" 0 "Postfix queue empty"
+"$PF_SH" stop "$pf" >/dev/null 2>&1
+kill -TERM "$mpid"
+wait "$mpid" && rc=0 || rc=$?
+is "$rc" 0 "milter exits 0 on SIGTERM"
+mpid=""
+unlike "$(cat "$work/p.log")" 'AddressSanitizer|LeakSanitizer|runtime error:' \
+	"  no sanitizer report in its log"
+is "$(find "$work/tmp" -type f | wc -l)" 0 "no spool file left in TMPDIR"
+for g in "$gnupg" "$pgp"; do
+	GNUPGHOME="$g" gpgconf --kill all >/dev/null 2>&1 || true
+done
+for _ in $(seq 1 30); do
+	left=$(ps -ww -eo stat=,args= | grep -v '^Z' | grep -F "$work" | grep -v grep || true)
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+is "$left" "" "nothing left running"
+echo "# protect.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+trap - EXIT
+done_testing
