@@ -134,6 +134,10 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 	unsigned seen = 0;
 
 	memset(ct, 0, sizeof(*ct));
+	full = strlen(value);
+	while (full > 0 && isspace((unsigned char)value[full - 1]))
+		full--;
+	ct->semi_end = full > 0 && value[full - 1] == ';';
 	p = token(skip_cfws(value), ct->type, sizeof(ct->type));
 	p = skip_cfws(p);
 	if (*p != '/' || ct->type[0] == '\0') {

@@ -13,7 +13,7 @@
  *     "[...]", the rest as it was (Keywords and Comments are removed);
  *   - a Legacy Display Element ("Subject: ..." and an empty line, or a
  *     div in HTML) at the start of each main body part that can take
- *     one, marked hp-legacy-display="1".
+ *     one, marked hp-legacy-display="1" (legacy.h).
  * The entity spool is not copied or rewritten: the session feeds the
  * header lines and the body here as it spools them, this module notes
  * where to insert what, and mil_protect_reader splices it in while

@@ -105,26 +105,8 @@ protected() {
 	wire "$name"
 }
 
-# delivered_id NAME N: like delivered, by Message-ID (the Subject is
-# [...] now): wait (30 s) for N copies; their paths, one a line.
-delivered_id() {
-	local f="" id="Message-ID: <$1.$$@client.test>"
-	[ -n "${qid:-}" ] || return 1
-	for _ in $(seq 1 300); do
-		f=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f -exec \
-			awk -v s="$id" '
-				$0 == "" { nextfile }
-				{ sub(/\r$/, "") }
-				$0 == s { print FILENAME; nextfile }' {} + 2>/dev/null | sort)
-		if [ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -ge "$2" ]; then
-			printf '%s\n' "$f"
-			return 0
-		fi
-		sleep 0.1
-	done
-	printf '%s\n' "$f"
-	return 1
-}
+# delivered_id NAME N: delivered, by Message-ID (the Subject is [...]).
+delivered_id() { delivered_with "Message-ID: <$1.$$@client.test>" "$2"; }
 
 # crlf_body FILE: what follows the header section of a CRLF file.
 crlf_body() { perl -0777 -pe 's/\A.*?\r?\n\r?\n//s' "$1"; }
