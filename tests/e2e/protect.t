@@ -20,16 +20,19 @@ mil="$SMILLA_BUILD/smilla"
 certs="$BED_DIR/certs"
 work="$BED_DIR/protect"
 rm -rf "$work"
-mkdir -p "$work/msg" "$work/out" "$work/tmp"
+mkdir -p "$work/msg" "$work/out"
 chmod 755 "$work"
 pf="$work/pf"
 gnupg="$work/gnupg"
 pgp="$work/pgp"
-mpid=""
+MILTERS="p"
+declare -A mpid=()
+. "$here/../lib/mta.sh"
+. "$here/../lib/mail.sh"
 
 cleanup() {
 	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
-	[ -n "$mpid" ] && kill -TERM "$mpid" 2>/dev/null || true
+	milters_kill
 	local g
 	for g in "$gnupg" "$pgp"; do
 		[ -d "$g" ] && GNUPGHOME="$g" gpgconf --kill all >/dev/null 2>&1 || true
@@ -37,40 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ------------------------------------------------------------------ milter
+# ------------------------------------------------------------ milter, Postfix
 
-{
-	grep -v '^db_path' "$BED_DIR/smilla.conf"
-	echo "db_path = $work/p.db"
-	echo "milter_socket = unix:$work/p.sock"
-	echo "pid_file = $work/p.pid"
-	echo "authserv_id = mx.smilla.test"
-	echo "local_domains = mx.smilla.test"
-	echo "header_protection = yes"
-} >"$work/p.conf"
-TMPDIR="$work/tmp" "$mil" -f -c "$work/p.conf" 2>"$work/p.log" &
-mpid=$!
-wait_socket "$work/p.sock"
-check "milter with header_protection = yes listening" [ -S "$work/p.sock" ]
-if [ ! -S "$work/p.sock" ]; then
-	sed 's/^/#   /' "$work/p.log" | head -n 20
-	done_testing || exit 1
-fi
-
-# ------------------------------------------------------------------ Postfix
-
+: >"$work/p-require.tbl"
+milter_conf p "local_domains = mx.smilla.test" "header_protection = yes"
+milters_start || { done_testing; exit 1; }
 export PF_EXTRA_DOMAINS="smilla.test"
-export PF_MAIN_EXTRA="smtpd_milters = unix:$work/p.sock
-milter_default_action = tempfail
-milter_protocol = 6"
-"$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
-is "$rc" 0 "Postfix instance with the milter"
-if [ "$rc" -ne 0 ]; then
-	sed 's/^/# /' "$work/pf-start.log"
-	done_testing
-	exit 1
-fi
-. "$pf/postfix.env"
+postfix_start || { done_testing; exit 1; }
 
 mkdir -p "$gnupg" "$pgp"
 chmod 700 "$gnupg" "$pgp"
@@ -82,8 +58,6 @@ GNUPGHOME="$pgp" gpg --batch --no-tty --import "$BED_DIR/keys/bob-secret.pgp" \
 is "$rc" 0 "gpg imports bob's secret key"
 
 # ------------------------------------------------------------------ helpers
-
-. "$here/../lib/mail.sh"
 
 total=0
 
@@ -105,8 +79,15 @@ protected() {
 	wire "$name"
 }
 
-# delivered_id NAME N: delivered, by Message-ID (the Subject is [...]).
-delivered_id() { delivered_with "Message-ID: <$1.$$@client.test>" "$2"; }
+# deliver_one NAME TO WHAT: send msg/NAME, check it is accepted and
+# delivered; M its path, found by Message-ID (the Subject is [...]).
+deliver_one() {
+	send "$1" "$2"
+	is "$rc" 0 "$3: accepted"
+	total=$((total + 1))
+	m=$(delivered_with "Message-ID: <$1.$$@client.test>" 1) || true
+	check "  delivered" [ -s "$m" ]
+}
 
 # crlf_body FILE: what follows the header section of a CRLF file.
 crlf_body() { perl -0777 -pe 's/\A.*?\r?\n\r?\n//s' "$1"; }
@@ -161,11 +142,7 @@ Hello Alice,
 
 the figures are attached in spirit.
 EOF
-send alice alice@smilla.test
-is "$rc" 0 "alice (S/MIME): accepted"
-total=$((total + 1))
-m=$(delivered_id alice 1) || true
-check "  delivered" [ -s "$m" ]
+deliver_one alice alice@smilla.test "alice (S/MIME)"
 outside_ok "$m" alice "$subject"
 like "$(hdr "$m" X-Smilla)" '^encrypted smime; recipients=1;' "  X-Smilla: encrypted smime"
 decrypt "$m" alice "$work/out/alice.dec" && rc=0 || rc=$?
@@ -209,11 +186,7 @@ Content-Transfer-Encoding: 8bit
 </body></html>
 --=_alt--
 EOF
-send bob bob@smilla.test
-is "$rc" 0 "bob (PGP/MIME): accepted"
-total=$((total + 1))
-m=$(delivered_id bob 1) || true
-check "  delivered" [ -s "$m" ]
+deliver_one bob bob@smilla.test "bob (PGP/MIME)"
 outside_ok "$m" bob "Geheime"
 like "$(hdr "$m" Content-Type)" '^multipart/encrypted; protocol="application/pgp-encrypted"' \
 	"  Content-Type: multipart/encrypted (PGP/MIME)"
@@ -251,10 +224,7 @@ AAAA
 --=_sig--
 EOF
 entity signed
-send signed alice@smilla.test
-is "$rc" 0 "multipart/signed to alice: accepted"
-total=$((total + 1))
-m=$(delivered_id signed 1) || true
+deliver_one signed alice@smilla.test "multipart/signed to alice"
 is "$(hdr "$m" Subject)" "$subject" "  Subject left as it was (no header protection)"
 is "$(hdr "$m" Keywords)" "secret-keyword-signed" "  Keywords left too"
 check "  alice decrypts the entity as it came" decrypts_to "$m" alice signed
@@ -262,26 +232,11 @@ log_is p signed ' action=encrypted hp=none hp_why="signed \(multipart/signed\)" 
 
 # ------------------------------------------------------------------ the end
 
-n=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f | wc -l)
-is "$n" "$total" "Maildir holds exactly the $total expected messages"
-is "$(postqueue -c "$PF_CONF" -j | wc -l)" 0 "Postfix queue empty"
-"$PF_SH" stop "$pf" >/dev/null 2>&1
-kill -TERM "$mpid"
-wait "$mpid" && rc=0 || rc=$?
-is "$rc" 0 "milter exits 0 on SIGTERM"
-mpid=""
-unlike "$(cat "$work/p.log")" 'AddressSanitizer|LeakSanitizer|runtime error:' \
-	"  no sanitizer report in its log"
-is "$(find "$work/tmp" -type f | wc -l)" 0 "no spool file left in TMPDIR"
+mta_end "$total"
 for g in "$gnupg" "$pgp"; do
 	GNUPGHOME="$g" gpgconf --kill all >/dev/null 2>&1 || true
 done
-for _ in $(seq 1 30); do
-	left=$(ps -ww -eo stat=,args= | grep -v '^Z' | grep -F "$work" | grep -v grep || true)
-	[ -z "$left" ] && break
-	sleep 0.1
-done
-is "$left" "" "nothing left running"
+nothing_left "milter, Postfix, gpg-agent"
 echo "# protect.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 trap - EXIT
 done_testing

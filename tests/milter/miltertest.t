@@ -88,7 +88,8 @@ is "$rc" 0 "SIGTERM: clean exit"
 
 # Every lookup is a decision in the reputation store (written on exit).
 run "$SMILLA_BUILD/smillactl" -c "$work/smilla.conf" report
-like "$out" '^alice@smilla\.test +[-0-9T:Z]+ +[1-9][0-9]* +0 +0 +0 +0 +0 +0 +1 +0$' "report: alice passes, with one certificate, no changes"
+# One row per kind of key: alice passes by SMIMEA, has no OPENPGPKEY.
+like "$out" '^alice@smilla\.test +[-0-9T:Z]+ +([1-9][0-9]*) +0 +\1 +0 +0 +0 +0 +1 +0$' "report: alice passes (S/MIME) as often as she has no OpenPGP key, one certificate, no changes"
 like "$out" '^nobody@smilla\.test +[-0-9T:Z]+ +0 +0 +[1-9][0-9]* ' "report: nobody has none"
 run "$SMILLA_BUILD/smillactl" -c "$work/smilla.conf" report --identity alice@smilla.test
 like "$out" 'pass' "report --identity alice@smilla.test lists its decisions"

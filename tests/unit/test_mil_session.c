@@ -1785,7 +1785,9 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	struct mil_outcome o;
 	struct mil_reply r;
 	struct mil_msg *m;
-	char fp[65], sum[256], cmd[600];
+	char fp[65], sum[256], cmd[600], copy[512];
+	const char *copy_kv[] = { "sender_copy_key", copy, NULL };
+	long long t0, t1;
 	size_t i;
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pgp", dir);
@@ -1820,6 +1822,19 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	rcpt_of(lk, "<expired@smilla.test>", &m, &r, &rc);
 	mil_msg_summary(m, sum, sizeof(sum));
 	is_str(sum, "expired@smilla.test:unusable", "  summary: best state");
+	mil_msg_free(m);
+
+	/* Both lookups of a recipient at once: two timeouts cost one. */
+	t0 = sm_now_ms();
+	rcpt_of(lk, "<Slow@slow.smilla.test>", &m, &r, &rc);
+	t1 = sm_now_ms();
+	ok(rc != NULL && rc->keys[MIL_SMIME].state == MIL_KEY_TEMPERROR &&
+		   rc->keys[MIL_OPENPGP].state == MIL_KEY_TEMPERROR,
+	   "a server that never answers: temperror for both kinds");
+	/* The bed's dns_timeout is 3 s: one is 3 s, two in a row 6 s. */
+	ok(t1 - t0 >= 2500 && t1 - t0 < 5000,
+	   "  both timed out together, in one dns_timeout (%lld ms)",
+	   (long long)(t1 - t0));
 	mil_msg_free(m);
 
 	/* One recipient, PGP only: PGP/MIME that gpg opens. */
@@ -1886,6 +1901,37 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	is_str(changes(&o, sum, sizeof(sum)), "Subject 1 [...]; Keywords 1 -",
 	       "  outside: Subject becomes [...], Keywords goes");
 	mil_msg_free(m);
+	/* sender_copy_key: the copy's holder opens it too. */
+	snprintf(copy, sizeof(copy), "%s/keys/rsa.pgp", bed);
+	configure(copy_kv);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(strstr(o.status, "recipients=1;") != NULL,
+	   "sender_copy_key: not counted as a recipient (%s)", o.status);
+	pgp_opens(&o, bed, "bob", "sender_copy_key = rsa.pgp, bob");
+	pgp_opens(&o, bed, "rsa", "sender_copy_key = rsa.pgp, the copy");
+	mil_msg_free(m);
+	{
+		struct sm_config *cfg = sm_config_new();
+		struct mil_policy bad;
+		char why[512] = "";
+
+		snprintf(copy, sizeof(copy), "%s/keys/signonly.pgp", bed);
+		sm_config_set(cfg, "sender_copy_key", copy, why, sizeof(why));
+		ok(mil_policy_load(&bad, cfg, "mx.test", why, sizeof(why)) < 0 &&
+			   strstr(why, "sender_copy_key: ") == why &&
+			   strstr(why, "signonly.pgp") != NULL,
+		   "a sign-only sender_copy_key is refused (%s)", why);
+		snprintf(copy, sizeof(copy), "%s/no-such-key.pgp", dir);
+		sm_config_set(cfg, "sender_copy_key", copy, why, sizeof(why));
+		ok(mil_policy_load(&bad, cfg, "mx.test", why, sizeof(why)) < 0 &&
+			   strstr(why, "sender_copy_key: ") == why,
+		   "a missing sender_copy_key is refused (%s)", why);
+		sm_config_free(cfg);
+	}
+
 	configure(smime_only);
 	m = mil_msg_new(&policy);
 	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, &rc);
