@@ -27,7 +27,8 @@
 #   LOAD_FAILED the result line used when the load generator gave none
 #   LOAD_BAD    with a nonzero exit: say "(TAG): $LOAD_BAD (exit N)"
 #               (empty: nothing said)
-# and may define during_load SERVER_PID, called while a load runs.
+# and may define during_load SERVER_PID, called while a load runs, and
+# bench_cleanup, called on exit before the processes are stopped.
 
 # shellcheck shell=bash
 
@@ -68,6 +69,9 @@ stop_pid() {
 cleanup() {
 	local p
 	trap '' INT TERM
+	if declare -F bench_cleanup >/dev/null; then
+		bench_cleanup
+	fi
 	for p in $PIDS; do
 		stop_pid "$p"
 	done
@@ -172,6 +176,18 @@ bg_wait() {
 # Value of KEY in a load generator's result line: field LINE KEY.
 field() {
 	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# median NUMBERS...: their median (the lower middle one of an even
+# count: always a figure that was measured).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# The load averages (1, 5, 15 min) of the machine now: the benchmarks
+# share it with whatever else runs, and say how busy it was.
+loadavg() {
+	cut -d' ' -f1-3 /proc/loadavg
 }
 
 # CPU time (user + system, all threads, in clock ticks) of process $1
