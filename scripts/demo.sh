@@ -16,6 +16,7 @@ cleanup() {
 	"$pf_sh" stop "$dir/pfm" >/dev/null 2>&1 || true
 	[ -n "$pd_pid" ] && kill "$pd_pid" 2>/dev/null || true
 	[ -n "$ml_pid" ] && kill "$ml_pid" 2>/dev/null || true
+	[ -d "$dir/gnupg-bob" ] && GNUPGHOME="$dir/gnupg-bob" gpgconf --kill all 2>/dev/null || true
 	"$top/tests/bed/bed.sh" stop "$dir" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
@@ -119,29 +120,54 @@ milter_default_action = tempfail" "$pf_sh" start "$dir/pfm" none >/dev/null
 printf 'Postfix on 127.0.0.1:%s with smtpd_milters = unix:%s
 ' "$PF_PORT" \
 	"$dir/smilla.sock"
+# mail_shown NAME TO SUBJECT LINES N: mail with the MIME entity
+# $dir/entity-NAME to TO through the milter's Postfix, the Nth message
+# in its Maildir; show the delivered copy's header and the first LINES
+# lines of its body.  Its path in $m.
+mail_shown() {
+	# swaks ends the data with CRLF . CRLF itself: no final CRLF in the file.
+	{ printf 'From: sender@client.test\r\nTo: %s\r\nSubject: %s\r\n' "$2" "$3"
+	  head -c -2 "$dir/entity-$1"; } > "$dir/msg-$1"
+	"$pf_sh" send "$dir/pfm" --to "$2" --data "@$dir/msg-$1" |
+		grep -E '<~  250 2\.0\.0 Ok' || true
+	"$pf_sh" wait-mail "$dir/pfm" "$5" >/dev/null || true
+	m=$(grep -l "^Subject: $3" "$PF_MAILDIR"/new/* | head -n1)
+	echo "The delivered message (header, start of the body):"
+	sed -n '1,/^\r\{0,1\}$/p' "$m" | grep -E '^(Subject|MIME-Version|Content-[A-Za-z-]+|X-Smilla):' |
+		sed 's/^/    /'
+	sed -n '/^\r\{0,1\}$/,$p' "$m" | sed -n "2,$(($4 + 1))p" | cut -c1-64 | sed 's/^/    /'
+}
+# opened NAME: show $dir/decrypted-NAME; is it the entity sent?
+opened() {
+	sed 's/^/    /' "$dir/decrypted-$1"
+	if cmp -s "$dir/decrypted-$1" "$dir/entity-$1"; then
+		echo "byte for byte the MIME entity that was sent"
+	else
+		echo "DIFFERS from what was sent"
+	fi
+}
 printf 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\303\274\303\237e, Alice: nobody but you can read this.\r\n' \
-	> "$dir/entity"
-# swaks ends the data with CRLF . CRLF itself: no final CRLF in the file.
-{ printf 'From: sender@client.test\r\nTo: alice@smilla.test\r\nSubject: S/MIME demo\r\n'
-  head -c -2 "$dir/entity"; } > "$dir/msg"
-"$pf_sh" send "$dir/pfm" --to alice@smilla.test --data "@$dir/msg" |
-	grep -E '<~  250 2\.0\.0 Ok' || true
-m=$("$pf_sh" wait-mail "$dir/pfm" 1)
-echo "The delivered message (header, start of the body):"
-sed -n '1,/^\r\{0,1\}$/p' "$m" | grep -E '^(Subject|MIME-Version|Content-[A-Za-z-]+|X-Smilla):' |
-	sed 's/^/    /'
-sed -n '/^\r\{0,1\}$/,$p' "$m" | sed -n '2,4p' | sed 's/^/    /'
+	> "$dir/entity-alice"
+mail_shown alice alice@smilla.test "S/MIME demo" 3 1
 say "Alice decrypts it with her key (openssl smime -decrypt)"
 openssl smime -decrypt -in "$m" -inkey "$dir/certs/alice.key" \
-	-recip "$dir/certs/alice.pem" -binary > "$dir/decrypted"
-sed 's/^/    /' "$dir/decrypted"
-if cmp -s "$dir/decrypted" "$dir/entity"; then
-	echo "byte for byte the MIME entity that was sent"
-else
-	echo "DIFFERS from what was sent"
-fi
+	-recip "$dir/certs/alice.pem" -binary > "$dir/decrypted-alice"
+opened alice
+
+say "smilla, the milter: mail to bob@smilla.test, who publishes an OpenPGP key (OPENPGPKEY)"
+printf 'Content-Type: text/plain; charset=utf-8\r\n\r\nHello Bob: only your OpenPGP key opens this.\r\n' \
+	> "$dir/entity-bob"
+mail_shown bob bob@smilla.test "PGP/MIME demo" 15 2
+echo "    ..."
+say "Bob decrypts it with his secret key (gpg --decrypt)"
+mkdir -m 700 "$dir/gnupg-bob"
+gpg --homedir "$dir/gnupg-bob" --batch --quiet --import "$dir/keys/bob-secret.pgp" 2>/dev/null
+gpg --homedir "$dir/gnupg-bob" --batch --decrypt "$m" > "$dir/decrypted-bob" 2> "$dir/gpg.log" || true
+GNUPGHOME="$dir/gnupg-bob" gpgconf --kill all 2>/dev/null || true
+grep -E '^gpg: encrypted with' -A1 "$dir/gpg.log" | sed 's/^/    /'
+opened bob
 "$pf_sh" send "$dir/pfm" --to nobody@smilla.test --header "Subject: no key" >/dev/null || true
-"$pf_sh" wait-mail "$dir/pfm" 2 >/dev/null || true
+"$pf_sh" wait-mail "$dir/pfm" 3 >/dev/null || true
 say "One log line per message (smilla)"
 grep 'queue_id=' "$dir/milter.log" | sed 's/^smilla: info: /    /' | cut -c1-160
 "$pf_sh" stop "$dir/pfm" >/dev/null
@@ -152,4 +178,4 @@ ml_pid=""
 say "The reputation store: smillactl report"
 show report
 
-say "Done: Postfix, smilla-policyd, smilla and the test bed stopped and removed"
+say "Done: Postfix, smilla-policyd, smilla, gpg-agent and the test bed stopped and removed"

@@ -187,6 +187,54 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	}
 }
 
+/* Recipient R (may be NULL) with its reasons; REPLY when refused. */
+static void
+log_rcpt(SMFICTX *ctx, const struct mil_rcpt *r,
+	 const struct mil_reply *reply)
+{
+	char e_addr[1024], e_why[1200], e_reply[512], rwhy[600];
+	char refused[sizeof(e_reply) + 32] = "";
+
+	/* The address and reasons may carry what the client wrote. */
+	if (reply != NULL)
+		snprintf(refused, sizeof(refused), " refused=\"%s %s %s\"",
+			 reply->code, reply->xcode,
+			 sm_escape_quoted(reply->text, e_reply,
+					  sizeof(e_reply)));
+	sm_log(SM_LOG_NOTICE, "queue_id=%s rcpt=<%s> state=%s reason=\"%s\"%s",
+	       queue_id(ctx), sm_escape(r ? r->addr : "?", e_addr,
+					sizeof(e_addr)),
+	       r ? mil_key_state_word(r->state) : "?",
+	       sm_escape_quoted(r ? mil_rcpt_why(r, rwhy, sizeof(rwhy)) : "",
+				e_why, sizeof(e_why)),
+	       refused);
+}
+
+/*
+ * The accepted recipients of M with records that were there but could
+ * not be used (unusable, bogus, temperror), with their reasons: the
+ * admin wants to know why a published key was not used, which the
+ * message's own line (states only) does not say.  At the end of the
+ * message, when the queue ID is known: Postfix has none before the
+ * first recipient is accepted.
+ */
+static void
+log_key_trouble(SMFICTX *ctx, const struct mil_msg *m)
+{
+	size_t i, n;
+	const struct mil_rcpt *r = mil_msg_rcpts(m, &n);
+	int k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < MIL_NKINDS; k++)
+			if (r[i].keys[k].state == MIL_KEY_UNUSABLE ||
+			    r[i].keys[k].state == MIL_KEY_BOGUS ||
+			    r[i].keys[k].state == MIL_KEY_TEMPERROR) {
+				log_rcpt(ctx, &r[i], NULL);
+				break;
+			}
+}
+
 static sfsistat
 on_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -194,7 +242,6 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	const struct mil_rcpt *r;
 	struct mil_reply reply;
 	enum mil_verdict v;
-	char e_addr[1024], e_why[1200], e_reply[512], rwhy[600];
 
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
@@ -203,16 +250,7 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 		record(c, r);
 	if (v == MIL_ACCEPT)
 		return SMFIS_CONTINUE;
-	/* The address and reasons may carry what the client wrote. */
-	sm_log(SM_LOG_NOTICE,
-	       "queue_id=%s rcpt=<%s> state=%s reason=\"%s\" refused=\"%s %s %s\"",
-	       queue_id(ctx), sm_escape(r ? r->addr : "?", e_addr,
-					sizeof(e_addr)),
-	       r ? mil_key_state_word(r->state) : "?",
-	       sm_escape_quoted(r ? mil_rcpt_why(r, rwhy, sizeof(rwhy)) : "",
-				e_why, sizeof(e_why)),
-	       reply.code, reply.xcode,
-	       sm_escape_quoted(reply.text, e_reply, sizeof(e_reply)));
+	log_rcpt(ctx, r, &reply);
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
 	return v == MIL_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
@@ -358,6 +396,7 @@ on_eom(SMFICTX *ctx)
 		rc = o.action == MIL_REJECTED ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 		break;
 	}
+	log_key_trouble(ctx, c->msg);
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",

@@ -899,7 +899,8 @@ sm_pgp_usable(const struct sm_blob *key, const char *addr,
 	}
 	fingerprint(primary[0], res->fpr);
 	if ((rc = primary_ok(primary[0], &res->reason, why, whylen)) <= 0 ||
-	    (rc = uid_ok(primary[0], addr, &res->reason, why, whylen)) <= 0)
+	    (addr != NULL &&
+	     (rc = uid_ok(primary[0], addr, &res->reason, why, whylen)) <= 0))
 		goto done;
 	found = encryption_keys(primary[0], NULL, &res->reason, why, whylen);
 	rc = found < 0 ? -1 : found > 0;

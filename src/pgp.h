@@ -61,6 +61,8 @@ struct sm_pgp_check {
  * primary or a subkey allowed to encrypt, of an encryption algorithm
  * (RSA, ElGamal, ECDH), valid, not revoked and not expired now.
  * librnp would take any key as a recipient: these checks are ours.
+ * ADDR NULL asks for no user ID (a key configured for an archive copy
+ * rather than found for an address).
  * Returns 1 usable, 0 unusable with RES->reason set and the details in
  * WHY, -1 out of memory (WHY says so).  RES->fpr is set whenever the
  * record imported.

@@ -28,13 +28,12 @@ pf="$work/pf"
 gnupg="$work/gnupg"
 MILTERS="a b c"
 declare -A mpid=()
+. "$here/../lib/mta.sh"
+. "$here/../lib/mail.sh"
 
 cleanup() {
 	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
-	local m
-	for m in $MILTERS; do
-		[ -n "${mpid[$m]:-}" ] && kill -TERM "${mpid[$m]}" 2>/dev/null || true
-	done
+	milters_kill
 	[ -d "$gnupg" ] && GNUPGHOME="$gnupg" gpgconf --kill all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -53,56 +52,15 @@ TBL
 echo "sig@smilla.test" >"$work/b-require.tbl"   # unusable certificate
 echo "carol@smilla.test" >"$work/c-require.tbl" # direction disabled
 
-mkconf() { # NAME extra "key = value" lines...
-	local n=$1
-	shift
-	{
-		grep -v '^db_path' "$BED_DIR/smilla.conf"
-		echo "db_path = $work/$n.db"
-		echo "milter_socket = unix:$work/$n.sock"
-		echo "pid_file = $work/$n.pid"
-		echo "authserv_id = mx.smilla.test"
-		echo "require_encryption_table = $work/$n-require.tbl"
-		printf '%s\n' "$@"
-	} >"$work/$n.conf"
-}
-mkconf a "local_domains = mx.smilla.test"
-mkconf b "local_domains = mx.smilla.test" "smime_cipher = aes256-gcm"
-mkconf c "local_domains = smilla.test" "encrypt_inbound = no"
-
-for m in $MILTERS; do
-	# TMPDIR: where bodies above max_memory_body spool; checked empty at
-	# the end.
-	TMPDIR="$work/tmp" "$mil" -f -c "$work/$m.conf" 2>"$work/$m.log" &
-	mpid[$m]=$!
-done
-up=1
-for m in $MILTERS; do
-	wait_socket "$work/$m.sock"
-	check "milter $m listening on $work/$m.sock" [ -S "$work/$m.sock" ]
-	[ -S "$work/$m.sock" ] || { up=0; sed 's/^/#   /' "$work/$m.log" | head -n 20; }
-done
-if [ "$up" = 0 ]; then
-	done_testing || exit 1
-fi
+milter_conf a "local_domains = mx.smilla.test"
+milter_conf b "local_domains = mx.smilla.test" "smime_cipher = aes256-gcm"
+milter_conf c "local_domains = smilla.test" "encrypt_inbound = no"
+milters_start || { done_testing; exit 1; }
 
 # ------------------------------------------------------------------ Postfix
 
 export PF_EXTRA_DOMAINS="smilla.test bogus.smilla.test insecure.smilla.test nokey-required.smilla.test"
-export PF_MAIN_EXTRA="smtpd_milters = unix:$work/a.sock
-smtpd_milter_maps = inline:{ 127.0.0.2=unix:$work/b.sock, 127.0.0.3=unix:$work/c.sock }
-milter_default_action = tempfail
-milter_protocol = 6
-message_size_limit = 100000000
-virtual_mailbox_limit = 0"
-"$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
-is "$rc" 0 "Postfix instance with the milters"
-if [ "$rc" -ne 0 ]; then
-	sed 's/^/# /' "$work/pf-start.log"
-	done_testing
-	exit 1
-fi
-. "$pf/postfix.env"
+postfix_start || { done_testing; exit 1; }
 check "  postfix.sh 'none': no policy service in main.cf" \
 	sh -c "! postconf -c '$PF_CONF' -h smtpd_recipient_restrictions | grep -q check_policy_service"
 
@@ -112,10 +70,6 @@ chmod 700 "$gnupg"
 GNUPGHOME="$gnupg" gpgsm --batch --pinentry-mode loopback --passphrase '' \
 	--import "$certs/alice.p12" >"$work/gpgsm-import.log" 2>&1 && rc=0 || rc=$?
 is "$rc" 0 "gpgsm imports alice.p12"
-
-# ------------------------------------------------------------------ helpers
-
-. "$here/../lib/mail.sh"
 
 total=0 # messages expected in the Maildir
 
@@ -380,12 +334,6 @@ log_is c inbound ' rcpts=alice@smilla\.test:skipped action=plaintext reason="?di
 
 # ------------------------------------------------------------------ 11. already encrypted
 
-# untouched_ok FILE FORMAT: only our status header, the forged one gone.
-untouched_ok() {
-	is "$(hdr "$1" X-Smilla)" "untouched; reason=already-encrypted; format=$2; recipients=1; authserv=mx.smilla.test" \
-		"  X-Smilla: untouched; reason=already-encrypted; format=$2 (the forged one removed)"
-}
-
 printf 'Content-Type: text/plain\r\n\r\nsecret\r\n' >"$work/msg/inner.txt"
 openssl smime -encrypt -aes256 -in "$work/msg/inner.txt" "$certs/carol.pem" \
 	>"$work/msg/inner.smime" 2>/dev/null
@@ -517,19 +465,7 @@ EOF
 
 # ------------------------------------------------------------------ 12. 8-bit, multipart, 20 MB
 
-{
-	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\n'
-	printf 'Content-Transfer-Encoding: 8bit\n\n'
-	printf 'Gr\374\337e aus K\366ln, \351t\351, na\357ve, \244 \260 \377\n'
-	printf 'UTF-8 too: \303\244\303\266\303\274 \342\202\254 \360\237\224\222\n'
-	printf 'From the start of a line\n'
-	printf '.leading dot\n'
-	printf '..two dots\n'
-	printf '.\n'
-	printf 'long: %s\n' "$(head -c 900 /dev/zero | tr '\0' 'x')"
-	printf '\n\n'
-	printf 'after empty lines, trailing tab\t\n'
-} | msg eightbit alice@smilla.test
+eightbit_msg | msg eightbit alice@smilla.test
 entity eightbit
 send eightbit alice@smilla.test
 is "$rc" 0 "8-bit body: accepted"
@@ -539,48 +475,16 @@ encrypted_ok "$m" 1 aes256-cbc
 check "  decrypts byte-exact (8-bit octets, dot lines, 900-octet line)" \
 	decrypts_to "$m" alice eightbit
 
-head -c 300000 /dev/urandom >"$work/msg/attach.bin"
-{
-	cat <<'EOF'
-MIME-Version: 1.0
-Content-Type: multipart/mixed;
-	boundary="outer-boundary"
-Content-Language: en
-
-This is a multi-part message in MIME format.
---outer-boundary
-Content-Type: multipart/alternative; boundary="inner-boundary"
-
---inner-boundary
-Content-Type: text/plain; charset=utf-8
-Content-Transfer-Encoding: quoted-printable
-
-See the attachment =E2=80=93 random octets.
---inner-boundary
-Content-Type: text/html; charset=utf-8
-
-<p>See the attachment.</p>
---inner-boundary--
-
---outer-boundary
-Content-Type: application/octet-stream; name="random.bin"
-Content-Transfer-Encoding: base64
-Content-Disposition: attachment; filename="random.bin"
-
-EOF
-	base64 -w 76 "$work/msg/attach.bin"
-	printf '\n--outer-boundary--\nepilogue\n'
-} | msg multipart alice@smilla.test
+multipart_msg | msg multipart alice@smilla.test
 entity multipart
 send multipart alice@smilla.test
-is "$rc" 0 "multipart with a 300 KB base64 attachment: accepted"
+is "$rc" 0 "nested multipart, two attachments (300 KB base64): accepted"
 total=$((total + 1))
 m=$(delivered multipart 1) || true
 encrypted_ok "$m" 1 aes256-cbc
 check "  decrypts byte-exact" decrypts_to "$m" alice multipart
 check "  the attachment decodes to the original octets" \
-	eval 'sed -n "/^Content-Disposition: attachment; filename=\"random.bin\"/,/^--outer-boundary--/p" "$work/out/multipart.alice.dec" |
-		sed "1,/^\r\$/d; /^--outer/d; /^\r\$/d" | tr -d "\r" | base64 -d | cmp -s - "$work/msg/attach.bin"'
+	attachment_ok "$work/out/multipart.alice.dec"
 
 # A signed message is encrypted whole: the signature survives inside.
 printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nSigned by carol.\r\n' \
@@ -601,23 +505,7 @@ check "  carol's signature verifies inside" \
 	-CAfile "$certs/ca.pem" -out /dev/null
 
 big_t0=$EPOCHREALTIME
-{
-	cat <<'EOF'
-MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="big-boundary"
-
---big-boundary
-Content-Type: text/plain; charset=us-ascii
-
-About 20 MB follow.
---big-boundary
-Content-Type: application/octet-stream; name="big.bin"
-Content-Transfer-Encoding: base64
-
-EOF
-	head -c 15000000 /dev/urandom | base64 -w 76
-	printf '\n--big-boundary--\n'
-} | msg big alice@smilla.test
+big_msg | msg big alice@smilla.test
 entity big
 # Watch milter A's open files while the message is in flight: the body,
 # above max_memory_body, must spool to a 0600 file in TMPDIR (unlinked
@@ -656,28 +544,9 @@ rm -f "$work/msg/big."* "$work/out/big."*
 
 # ------------------------------------------------------------------ the end
 
-n=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f | wc -l)
-is "$n" "$total" "Maildir holds exactly the $total expected messages (nothing rejected got in)"
-is "$(postqueue -c "$PF_CONF" -j | wc -l)" 0 "Postfix queue empty"
-"$PF_SH" stop "$pf" >/dev/null 2>&1
-for m in $MILTERS; do
-	kill -TERM "${mpid[$m]}"
-done
-for m in $MILTERS; do
-	wait "${mpid[$m]}" && rc=0 || rc=$?
-	is "$rc" 0 "milter $m exits 0 on SIGTERM"
-	mpid[$m]=""
-	unlike "$(cat "$work/$m.log")" 'AddressSanitizer|LeakSanitizer|runtime error:' \
-		"  no sanitizer report in its log"
-done
-is "$(find "$work/tmp" -type f | wc -l)" 0 "no spool file left in TMPDIR"
+mta_end "$total"
 GNUPGHOME="$gnupg" gpgconf --kill all >/dev/null 2>&1 || true
-for _ in $(seq 1 30); do
-	left=$(ps -ww -eo stat=,args= | grep -v '^Z' | grep -F "$work" | grep -v grep || true)
-	[ -z "$left" ] && break
-	sleep 0.1
-done
-is "$left" "" "nothing left running"
+nothing_left "milters, Postfix, gpg-agent"
 echo "# milter.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 trap - EXIT
 done_testing

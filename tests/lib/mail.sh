@@ -10,10 +10,13 @@
 #   msg NAME TO < message       write msg/NAME.eml and .wire
 #   send NAME TO [swaks args]   sets rc, out, qid
 #   delivered NAME N            paths of N delivered copies
+#   deliver NAME TO N WHAT      send, check accepted, count, delivered
 #   hdr FILE NAME / body FILE / lf FILE
 #   entity NAME                 msg/NAME.entity, what encryption must hold
 #   decrypt FILE KEY OUT / decrypts_to FILE KEY NAME [TAG]   (S/MIME)
 #   same_file A B / unchanged FILE NAME / headers_kept FILE NAME
+#   encrypted_ok FILE N CIPHER (S/MIME) / plaintext_ok / untouched_ok
+#   eightbit_msg / multipart_msg / big_msg / attachment_ok FILE
 #   logline MILTER QID / log_is MILTER NAME PATTERN   ($work/MILTER.log)
 
 # msg NAME TO: a message from stdin (header lines after the standard ones,
@@ -66,6 +69,21 @@ delivered() {
 	done
 	printf '%s\n' "$f"
 	return 1
+}
+
+# deliver NAME TO N WHAT [swaks args]: send NAME to TO (envelope
+# recipients, comma-separated), a test point "WHAT: accepted", N more
+# messages for the Maildir in $total; the paths of the N delivered
+# copies in $ms, the first in $m, the second in $m2.
+deliver() {
+	local name=$1 to=$2 n=$3 what=$4
+	shift 4
+	send "$name" "$to" "$@"
+	is "$rc" 0 "$what: accepted"
+	total=$((total + n))
+	ms=$(delivered "$name" "$n") || true
+	m=$(printf '%s\n' "$ms" | sed -n 1p)
+	m2=$(printf '%s\n' "$ms" | sed -n 2p)
 }
 
 # hdr FILE NAME: values of header NAME (case-insensitive), one a line;
@@ -162,6 +180,12 @@ plaintext_ok() {
 	is "$(hdr "$1" Content-Type)" "$(hdr "$work/msg/$2.eml" Content-Type | tr -d '\r')" \
 		"  Content-Type unchanged"
 }
+# untouched_ok FILE FORMAT: already encrypted, one recipient: only our
+# status header, the forged one gone.
+untouched_ok() {
+	is "$(hdr "$1" X-Smilla)" "untouched; reason=already-encrypted; format=$2; recipients=1; authserv=mx.smilla.test" \
+		"  X-Smilla: untouched; reason=already-encrypted; format=$2 (the forged one removed)"
+}
 # headers_kept FILE NAME: display/routing headers as sent
 headers_kept() {
 	local h ok=0
@@ -174,3 +198,89 @@ headers_kept() {
 	return $ok
 }
 
+
+# Test messages for msg's stdin (header lines, an empty line, the body):
+#   eightbit_msg    text/plain, 8bit: Latin-1 and UTF-8 octets, "From "
+#                   and dot lines, an armor line, 900 octets in one line,
+#                   empty lines, a trailing tab
+#   multipart_msg   multipart/mixed: multipart/alternative, then two
+#                   attachments, one 300 KB of random octets in base64
+#                   (msg/attach.bin, made here), and an epilogue
+#   big_msg         about 20 MB: 15 MB of random octets in base64
+# attachment_ok FILE: the random.bin attachment of the decrypted
+# multipart_msg in FILE decodes to msg/attach.bin.
+eightbit_msg() {
+	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\n'
+	printf 'Content-Transfer-Encoding: 8bit\n\n'
+	printf 'Gr\374\337e aus K\366ln, \351t\351, na\357ve, \244 \260 \377\n'
+	printf 'UTF-8 too: \303\244\303\266\303\274 \342\202\254 \360\237\224\222\n'
+	printf 'From the start of a line\n'
+	printf -- '-----BEGIN PGP MESSAGE-----\n'
+	printf '.leading dot\n'
+	printf '..two dots\n'
+	printf '.\n'
+	printf 'long: %s\n' "$(head -c 900 /dev/zero | tr '\0' 'x')"
+	printf '\n\n'
+	printf 'after empty lines, trailing tab\t\n'
+}
+multipart_msg() {
+	head -c 300000 /dev/urandom >"$work/msg/attach.bin"
+	cat <<'EOM'
+MIME-Version: 1.0
+Content-Type: multipart/mixed;
+	boundary="outer-boundary"
+Content-Language: en
+
+This is a multi-part message in MIME format.
+--outer-boundary
+Content-Type: multipart/alternative; boundary="inner-boundary"
+
+--inner-boundary
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+See the attachments =E2=80=93 random octets and a text.
+--inner-boundary
+Content-Type: text/html; charset=utf-8
+
+<p>See the attachments.</p>
+--inner-boundary--
+
+--outer-boundary
+Content-Type: application/octet-stream; name="random.bin"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment; filename="random.bin"
+
+EOM
+	base64 -w 76 "$work/msg/attach.bin"
+	cat <<'EOM'
+--outer-boundary
+Content-Type: text/plain; charset=us-ascii; name="notes.txt"
+Content-Disposition: attachment; filename="notes.txt"
+
+A second attachment.
+--outer-boundary--
+epilogue
+EOM
+}
+attachment_ok() {
+	sed -n '/^Content-Disposition: attachment; filename="random.bin"/,/^--outer-boundary/p' "$1" |
+		sed '1,/^\r$/d; /^--outer/d; /^\r$/d' | tr -d '\r' | base64 -d | cmp -s - "$work/msg/attach.bin"
+}
+big_msg() {
+	cat <<'EOM'
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="big-boundary"
+
+--big-boundary
+Content-Type: text/plain; charset=us-ascii
+
+About 20 MB follow.
+--big-boundary
+Content-Type: application/octet-stream; name="big.bin"
+Content-Transfer-Encoding: base64
+
+EOM
+	head -c 15000000 /dev/urandom | base64 -w 76
+	printf '\n--big-boundary--\n'
+}

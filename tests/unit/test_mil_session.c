@@ -1586,7 +1586,8 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	struct mil_outcome o;
 	struct mil_reply r;
 	struct mil_msg *m;
-	char fp[65], sum[256], cmd[600];
+	char fp[65], sum[256], cmd[600], copy[512];
+	const char *copy_kv[] = { "sender_copy_key", copy, NULL };
 	long long t0, t1;
 	size_t i;
 
@@ -1688,6 +1689,37 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	mil_msg_finish(m, &o);
 	pgp_opens(&o, bed, "carol", "encryption_formats = openpgp smime: carol");
 	mil_msg_free(m);
+	/* sender_copy_key: the copy's holder opens it too. */
+	snprintf(copy, sizeof(copy), "%s/keys/rsa.pgp", bed);
+	configure(copy_kv);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(strstr(o.status, "recipients=1;") != NULL,
+	   "sender_copy_key: not counted as a recipient (%s)", o.status);
+	pgp_opens(&o, bed, "bob", "sender_copy_key = rsa.pgp, bob");
+	pgp_opens(&o, bed, "rsa", "sender_copy_key = rsa.pgp, the copy");
+	mil_msg_free(m);
+	{
+		struct sm_config *cfg = sm_config_new();
+		struct mil_policy bad;
+		char why[512] = "";
+
+		snprintf(copy, sizeof(copy), "%s/keys/signonly.pgp", bed);
+		sm_config_set(cfg, "sender_copy_key", copy, why, sizeof(why));
+		ok(mil_policy_load(&bad, cfg, "mx.test", why, sizeof(why)) < 0 &&
+			   strstr(why, "sender_copy_key: ") == why &&
+			   strstr(why, "signonly.pgp") != NULL,
+		   "a sign-only sender_copy_key is refused (%s)", why);
+		snprintf(copy, sizeof(copy), "%s/no-such-key.pgp", dir);
+		sm_config_set(cfg, "sender_copy_key", copy, why, sizeof(why));
+		ok(mil_policy_load(&bad, cfg, "mx.test", why, sizeof(why)) < 0 &&
+			   strstr(why, "sender_copy_key: ") == why,
+		   "a missing sender_copy_key is refused (%s)", why);
+		sm_config_free(cfg);
+	}
+
 	configure(smime_only);
 	m = mil_msg_new(&policy);
 	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, &rc);
