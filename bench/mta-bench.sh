@@ -17,7 +17,7 @@
 # session (its default), to one recipient:
 #   bare, null, smime   alice@smilla.test (SMIMEA)
 #   pgp                 bob@smilla.test (OPENPGPKEY)
-# The turns bare, null, smime, pgp are taken BENCH_MTA_ROUNDS (3) times,
+# The turns bare, null, smime, pgp are taken BENCH_MTA_ROUNDS (5) times,
 # after one unmeasured turn of each.  A turn is timed from smtp-source's
 # start to its exit (every message has been answered 250 after DATA,
 # that is the milter has replied and cleanup has queued it); then the
@@ -52,7 +52,7 @@ PROG=mta-bench
 MSGS=${BENCH_MTA_MSGS:-1000}
 SIZE=${BENCH_MTA_SIZE:-10240}
 SESSIONS=${BENCH_MTA_SESSIONS:-10}
-ROUNDS=${BENCH_MTA_ROUNDS:-3}
+ROUNDS=${BENCH_MTA_ROUNDS:-5}
 WARM_MSGS=50
 SM=$BUILD/smilla
 NM=$BUILD/bench/null-milter
@@ -166,8 +166,8 @@ turn() {
 		-v mc="$(ms_per $((c1 - c0)) "$n")" -v pc="$(ms_per $((p1 - p0)) "$n")" \
 		-v sc="$src" -v sent="$sent" -v sm="$smime" -v pg="$pgp" -v pl="$plain" \
 		-v rc="$rc" -v busy="$busy" 'BEGIN {
-		printf "msgs=%d seconds=%.3f mps=%.1f drain_s=%.2f milter_cpu_ms=%s postfix_cpu_ms=%s source_cpu_ms=%.3f machine_busy=%d sent=%d smime=%d pgp=%d plain=%d source_rc=%d",
-			n, b - a, n / (b - a), c - b, mc, pc, sc / n, busy, sent, sm, pg, pl, rc
+		printf "msgs=%d seconds=%.3f mps=%.1f drain_s=%.2f milter_cpu_ms=%s postfix_cpu_ms=%s source_cpu_ms=%.3f total_cpu_ms=%.3f machine_busy=%d sent=%d smime=%d pgp=%d plain=%d source_rc=%d",
+			n, b - a, n / (b - a), c - b, mc, pc, sc / n, mc + pc + sc / n, busy, sent, sm, pg, pl, rc
 	}')"
 	local v=RES_$tag
 	echo "    ${!v}" >&2
@@ -297,7 +297,8 @@ T1=$(date +%s.%N)
 	echo "$ROUNDS rounds of the turns: $KINDS"
 	echo "host: $(nproc) CPUs, $(uname -sr); load average $LOAD0 at the start, $LOAD1 at the end"
 	echo
-	printf '%-15s %7s %6s %-16s %7s %8s %7s %6s\n' run msgs/s ratio rounds milter postfix source busy%
+	printf '%-15s %7s %6s %-22s %7s %8s %7s %7s %6s %6s\n' run msgs/s ratio rounds \
+		milter postfix source total by_cpu busy%
 	for kind in $KINDS; do
 		case $kind in
 		bare) label="Postfix alone" ;;
@@ -312,16 +313,22 @@ T1=$(date +%s.%N)
 		    -v mc="$(median $(figs "$kind" milter_cpu_ms))" \
 		    -v pc="$(median $(figs "$kind" postfix_cpu_ms))" \
 		    -v sc="$(median $(figs "$kind" source_cpu_ms))" \
+		    -v nt="$(median $(figs null total_cpu_ms))" \
+		    -v t="$(median $(figs "$kind" total_cpu_ms))" \
 		    -v b="$(median $(figs "$kind" machine_busy))" 'BEGIN {
-			printf "%-15s %7.0f %6.2f %-16s %7.3f %8.3f %7.3f %6d\n", l, m, r, rs, mc, pc, sc, b
+			printf "%-15s %7.0f %6.2f %-22s %7.3f %8.3f %7.3f %7.3f %6.2f %6d\n",
+				l, m, r, rs, mc, pc, sc, t, (t > 0) ? nt / t : 0, b
 		}'
 	done
 	echo
 	echo "msgs/s: median over the rounds; ratio: the median of the rounds' ratios"
 	echo "(listed) against the null milter of the same round.  milter, postfix,"
-	echo "source: CPU ms per message (user + system; medians) of the milter, of"
-	echo "every process of the Postfix instance, and of smtp-source.  busy%: the"
-	echo "whole machine's CPU use during the turn (other work on it included)."
+	echo "source, total: CPU ms per message (user + system; medians) of the milter,"
+	echo "of every process of the Postfix instance, of smtp-source, and of all"
+	echo "three.  by_cpu: the null milter's total over this one, the rate ratio to"
+	echo "expect while the CPUs are the limit; it moves less with other work on"
+	echo "the machine than the measured ratio.  busy%: the whole machine's CPU use"
+	echo "during the turn (other work on it included)."
 	echo
 	# shellcheck disable=SC2046,SC2086
 	for kind in smime pgp; do
