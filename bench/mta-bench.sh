@@ -17,8 +17,9 @@
 # session (its default), to one recipient:
 #   bare, null, smime   alice@smilla.test (SMIMEA)
 #   pgp                 bob@smilla.test (OPENPGPKEY)
-# The turns bare, null, smime, pgp are taken BENCH_MTA_ROUNDS (5) times,
-# after one unmeasured turn of each.  A turn is timed from smtp-source's
+#   pass                nobody@smilla.test (no key: smilla passes it)
+# The turns bare, null, pass, smime, pgp are taken BENCH_MTA_ROUNDS (5)
+# times, after one unmeasured turn of each.  A turn is timed from smtp-source's
 # start to its exit (every message has been answered 250 after DATA,
 # that is the milter has replied and cleanup has queued it); then the
 # queue must drain before the next turn.  Reported: messages a second
@@ -30,7 +31,8 @@
 # Checks: every turn's messages all delivered (discard's status=sent in
 # the maillog); for smime and pgp, each one with "X-Smilla: encrypted
 # smime" or "encrypted pgp" (milter_header_checks logs the header smilla
-# added), for the others no X-Smilla at all; smtp-source exits 0 (no
+# added), for pass "X-Smilla: plaintext", for the others no X-Smilla at
+# all; smtp-source exits 0 (no
 # 4xx/5xx).  Exit status: 0 when every check passed, 1 otherwise, 2 on
 # setup failure.  Must run as root (Postfix).
 #
@@ -58,7 +60,7 @@ SM=$BUILD/smilla
 NM=$BUILD/bench/null-milter
 PF_SH=$TOP/tests/e2e/postfix.sh
 SOURCE=/usr/sbin/smtp-source
-KINDS="bare null smime pgp"
+KINDS="bare null pass smime pgp"
 
 STOP_SECS=10	# libmilter takes a few seconds to wind down
 START_SECS=10
@@ -128,6 +130,7 @@ turn() {
 	case $kind in
 	bare) port=$PF_PORT rcpt=$ALICE ;;
 	null) port=$P_NULL rcpt=$ALICE mpid=$NULL_PID ;;
+	pass) port=$P_SMILLA rcpt=$NOBODY mpid=$SM_PID ;;
 	smime) port=$P_SMILLA rcpt=$ALICE mpid=$SM_PID ;;
 	pgp) port=$P_SMILLA rcpt=$BOB mpid=$SM_PID ;;
 	esac
@@ -182,6 +185,11 @@ turn() {
 	bare | null)
 		[ "$((smime + pgp + plain))" = 0 ] || bad "($tag): X-Smilla headers without smilla"
 		;;
+	pass)
+		if [ "$plain" != "$n" ] || [ "$((smime + pgp))" != 0 ]; then
+			bad "($tag): $plain of $n messages passed as plaintext"
+		fi
+		;;
 	*)
 		[ "$plain" = 0 ] || bad "($tag): $plain messages not encrypted"
 		;;
@@ -197,6 +205,7 @@ chmod 755 "$WORK"
 LOAD0=$(loadavg)
 ALICE=alice@smilla.test
 BOB=$PGP_BOB
+NOBODY=nobody@smilla.test
 
 # shellcheck disable=SC2317 # called by cleanup (lib.sh)
 bench_cleanup() {
@@ -303,6 +312,7 @@ T1=$(date +%s.%N)
 		case $kind in
 		bare) label="Postfix alone" ;;
 		null) label="null-milter" ;;
+		pass) label="smilla, no key" ;;
 		smime) label="smilla S/MIME" ;;
 		pgp) label="smilla PGP/MIME" ;;
 		esac
