@@ -265,6 +265,58 @@ bench_setup() {
 	. "$WORK/bed/bed.env"
 }
 
+# smilla_conf [LINE...]: $WORK/smilla.conf for a benchmark's smilla:
+# the bed's smilla.conf (trust anchor, unbound.conf, dns_timeout) with
+# its socket, pid file and database in WORK, the log on stderr at
+# log_level = warning (no line per message), authserv_id
+# mx.smilla.test, and the "key = value" LINEs, which replace the bed's
+# lines of the same keys.
+smilla_conf() {
+	local keys="milter_socket|pid_file|log|log_level|db_path|authserv_id" l
+	for l in "$@"; do
+		keys="$keys|${l%%[ =]*}"
+	done
+	{
+		grep -vE "^[[:space:]]*($keys)[[:space:]]*=" "$WORK/bed/smilla.conf"
+		echo "milter_socket = unix:$WORK/smilla.sock"
+		echo "pid_file = $WORK/smilla.pid"
+		echo "log = stderr"
+		echo "log_level = warning"
+		echo "db_path = $WORK/smilla.db"
+		echo "authserv_id = mx.smilla.test"
+		printf '%s\n' "$@"
+	} >"$WORK/smilla.conf"
+}
+
+# ---------------------------------------------------------------- report
+
+# bad TEXT: a failed check, said now and listed at the end of the
+# report (NOTES); the exit status becomes 1.
+NOTES=""
+bad() {
+	say "CHECK FAILED: $*"
+	NOTES="$NOTES
+CHECK FAILED: $*"
+	RC=1
+}
+
+# report_tail NAME LOG: the end of a milter report: how many lines
+# NAME's LOG (log_level = warning) holds and the first ten, the notes,
+# every RES_ result line, then report_end.
+report_tail() {
+	local n v
+	n=$(grep -c . "$2")
+	echo "$1 log (log_level = warning): $n lines"
+	[ "$n" -gt 0 ] && sed 's/^/  | /' "$2" | head -n 10
+	[ -n "$NOTES" ] && echo "$NOTES"
+	echo
+	echo "raw:"
+	for v in $(compgen -v RES_); do
+		echo "(${v#RES_}) ${!v}"
+	done
+	report_end
+}
+
 # The last lines of a report: the time from T0 to T1, and the result.
 report_end() {
 	awk -v t0="$T0" -v t1="$T1" 'BEGIN { printf "total %.1f s\n", t1 - t0 }'

@@ -74,16 +74,7 @@ CPU_KEY=server_cpu_ms CPU_PER=total CPU_SCALE=1e3 CPU_FMT=%.3f
 LOAD_FAILED="msgs=0 mps=0 p50_us=0 p99_us=0 errors=1 tempfail=0 total=0"
 LOAD_BAD="errors or tempfails"
 
-NOTES=""
 DECRYPTED=""
-
-# A failed check: reported at the end, exit status 1.
-bad() {
-	say "CHECK FAILED: $*"
-	NOTES="$NOTES
-CHECK FAILED: $*"
-	RC=1
-}
 
 # ---------------------------------------------------------------- build
 
@@ -234,17 +225,7 @@ bench_cleanup() {
 	gpgconf --kill all >/dev/null 2>&1
 }
 
-{
-	grep -vE '^[[:space:]]*(milter_socket|pid_file|log|log_level|db_path|max_message_size|authserv_id)[[:space:]]*=' \
-		"$WORK/bed/smilla.conf"
-	echo "milter_socket = unix:$WORK/smilla.sock"
-	echo "pid_file = $WORK/smilla.pid"
-	echo "log = stderr"
-	echo "log_level = warning"
-	echo "db_path = $WORK/smilla.db"
-	echo "max_message_size = 67108864"
-	echo "authserv_id = mx.smilla.test"
-} >"$WORK/smilla.conf"
+smilla_conf "max_message_size = 67108864"
 
 start_daemon null-milter "$WORK/null.sock" "$WORK/null.log" \
 	"$NM" -p "unix:$WORK/null.sock"
@@ -346,7 +327,6 @@ kill -0 "$SM_PID" 2>/dev/null || bad "smilla is gone (see its log)"
 HWM_END=$(hwm_kb "$SM_PID")
 stop_daemon "$SM_PID"
 stop_daemon "$NULL_PID"
-LOG_LINES=$(grep -c . "$WORK/smilla.log")
 LOAD1=$(loadavg)
 
 # ---------------------------------------------------------------- report
@@ -430,14 +410,6 @@ T1=$(date +%s.%N)
 	echo "status headers: X-Smilla: $X_SMIME"
 	echo "                X-Smilla: $X_PGP"
 	echo "decrypted and compared byte for byte:${DECRYPTED:- none}"
-	echo "smilla log (log_level = warning): $LOG_LINES lines"
-	[ "$LOG_LINES" -gt 0 ] && sed 's/^/  | /' "$WORK/smilla.log" | head -n 10
-	[ -n "$NOTES" ] && echo "$NOTES"
-	echo
-	echo "raw:"
-	for v in $(compgen -v RES_); do
-		echo "(${v#RES_}) ${!v}"
-	done
-	report_end
+	report_tail smilla "$WORK/smilla.log"
 }
 exit "$RC"

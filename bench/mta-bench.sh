@@ -65,14 +65,6 @@ KINDS="bare null pass smime pgp"
 STOP_SECS=10	# libmilter takes a few seconds to wind down
 START_SECS=10
 
-NOTES=""
-
-bad() {
-	say "CHECK FAILED: $*"
-	NOTES="$NOTES
-CHECK FAILED: $*"
-	RC=1
-}
 
 # ---------------------------------------------------------------- build
 
@@ -212,16 +204,8 @@ bench_cleanup() {
 	[ -d "$WORK/pf" ] && "$PF_SH" stop "$WORK/pf" >/dev/null 2>&1
 }
 
-{
-	grep -vE '^[[:space:]]*(milter_socket|pid_file|log|log_level|db_path|authserv_id)[[:space:]]*=' \
-		"$WORK/bed/smilla.conf"
-	echo "milter_socket = unix:$WORK/smilla.sock"
-	echo "pid_file = $WORK/smilla.pid"
-	echo "log = stderr"
-	echo "log_level = warning"
-	echo "db_path = $WORK/smilla.db"
-	echo "authserv_id = mx.smilla.test"
-} >"$WORK/smilla.conf"
+# shellcheck disable=SC2119 # no lines of its own
+smilla_conf
 
 start_daemon null-milter "$WORK/null.sock" "$WORK/null.log" \
 	"$NM" -p "unix:$WORK/null.sock"
@@ -274,7 +258,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 kill -0 "$SM_PID" 2>/dev/null || bad "smilla is gone (see its log)"
-LOG_LINES=$(grep -c . "$WORK/smilla.log")
 LOAD1=$(loadavg)
 
 # ---------------------------------------------------------------- report
@@ -348,14 +331,6 @@ T1=$(date +%s.%N)
 				k, r, (r >= 0.9) ? "met" : "NOT met"
 		}'
 	done
-	echo "smilla log (log_level = warning): $LOG_LINES lines"
-	[ "$LOG_LINES" -gt 0 ] && sed 's/^/  | /' "$WORK/smilla.log" | head -n 10
-	[ -n "$NOTES" ] && echo "$NOTES"
-	echo
-	echo "raw:"
-	for v in $(compgen -v RES_); do
-		echo "(${v#RES_}) ${!v}"
-	done
-	report_end
+	report_tail smilla "$WORK/smilla.log"
 }
 exit "$RC"
