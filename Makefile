@@ -50,7 +50,7 @@ POL_MODS = main server accept conn cycle flight mcache request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
-MIL_MODS = spool mime resolver recipient session
+MIL_MODS = spool mime legacy protect resolver recipient session
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
@@ -124,6 +124,11 @@ fuzz_openpgpkey_LIBS = $(shell pkg-config --libs librnp) -lpthread
 # RCPT TO paths (libidn2 for the domain).
 fuzz_addr_SRCS = src/addr.c src/names.c src/util.c
 fuzz_addr_LIBS = $(shell pkg-config --libs libidn2)
+# Header protection: the payload protect.c makes of any header and
+# body (mime.c for Content-Type, and what it links).
+fuzz_protect_SRCS = smilla/protect.c smilla/legacy.c smilla/spool.c smilla/mime.c \
+		    src/smime.c src/pgp.c src/util.c src/words.c
+fuzz_protect_LIBS = $(shell pkg-config --libs librnp) -lpthread
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/%)

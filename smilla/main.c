@@ -302,6 +302,19 @@ add_header(SMFICTX *ctx, const struct conn *c, const char *name,
 	return smfi_addheader(ctx, (char *)name, buf);
 }
 
+/* Header NAME's INDEX-th line gets VALUE, or goes (VALUE NULL). */
+static int
+change_header(SMFICTX *ctx, const struct conn *c, const char *name,
+	      int index, const char *value)
+{
+	char buf[1024];
+
+	if (value == NULL)
+		return smfi_chgheader(ctx, (char *)name, index, NULL);
+	snprintf(buf, sizeof(buf), "%s%s", c->leadspc ? " " : "", value);
+	return smfi_chgheader(ctx, (char *)name, index, buf);
+}
+
 /* The new body, its "\n" line ends made CRLF, in 64 KB pieces. */
 static int
 replace_body(SMFICTX *ctx, struct mil_spool *body)
@@ -348,6 +361,11 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 		if (smfi_chgheader(ctx, o->del[i].name, o->del[i].index, NULL) !=
 		    MI_SUCCESS)
 			return MI_FAILURE;
+	/* Header protection: the Subject outside becomes "[...]". */
+	for (i = 0; i < o->nchg; i++)
+		if (change_header(ctx, c, o->chg[i].name, o->chg[i].index,
+				  o->chg[i].value) != MI_SUCCESS)
+			return MI_FAILURE;
 	if (o->action == MIL_ENCRYPTED &&
 	    ((o->add_mime_version &&
 	      add_header(ctx, c, "MIME-Version", "1.0") != MI_SUCCESS) ||
@@ -365,12 +383,35 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 	return add_header(ctx, c, policy.status_header, o->status);
 }
 
+/*
+ * What header protection did, for the log line: " hp=cipher
+ * legacy=N", " hp=none", and why an element (or all of it) was left
+ * out; "" when it is off or the message not encrypted.  The reasons
+ * are ours, no client text.
+ */
+static void
+hp_words(const struct mil_outcome *o, char *buf, size_t buflen)
+{
+	const char *why = o->hp_why != NULL ? o->hp_why : "";
+
+	*buf = '\0';
+	if (o->action != MIL_ENCRYPTED || o->hp == 0)
+		return;
+	if (o->hp > 0)
+		snprintf(buf, buflen, " hp=cipher legacy=%d", o->legacy);
+	else
+		snprintf(buf, buflen, " hp=none");
+	if (*why != '\0')
+		snprintf(buf + strlen(buf), buflen - strlen(buf),
+			 " hp_why=\"%s\"", why);
+}
+
 static sfsistat
 on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	struct mil_outcome o;
-	char rcpts[1024], e_from[1024], e_reason[512];
+	char rcpts[1024], e_from[1024], e_reason[512], hp[200];
 	sfsistat rc = SMFIS_CONTINUE;
 
 	if (c == NULL || c->msg == NULL)
@@ -398,12 +439,13 @@ on_eom(SMFICTX *ctx)
 	}
 	log_key_trouble(ctx, c->msg);
 	mil_msg_summary(c->msg, rcpts, sizeof(rcpts));
+	hp_words(&o, hp, sizeof(hp));
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
-	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s size=%zu ms=%lld",
+	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s size=%zu ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
 	       mil_action_word(o.action), o.why ? " reason=\"" : "",
 	       o.why ? sm_escape_quoted(o.why, e_reason, sizeof(e_reason)) : "",
-	       o.why ? "\"" : "", mil_msg_size(c->msg),
+	       o.why ? "\"" : "", hp, mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);
 	return rc;

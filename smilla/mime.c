@@ -134,6 +134,10 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 	unsigned seen = 0;
 
 	memset(ct, 0, sizeof(*ct));
+	full = strlen(value);
+	while (full > 0 && isspace((unsigned char)value[full - 1]))
+		full--;
+	ct->semi_end = full > 0 && value[full - 1] == ';';
 	p = token(skip_cfws(value), ct->type, sizeof(ct->type));
 	p = skip_cfws(p);
 	if (*p != '/' || ct->type[0] == '\0') {
@@ -167,6 +171,11 @@ mil_mime_ctype(const char *value, struct mil_ctype *ct)
 			memcpy(ct->smime_type, val, sizeof(ct->smime_type) - 1);
 		else if (strcmp(name, "protocol") == 0)
 			memcpy(ct->protocol, val, sizeof(ct->protocol));
+		else if (strcmp(name, "charset") == 0)
+			memcpy(ct->charset, val, sizeof(ct->charset) - 1);
+		if (strcmp(name, "hp") == 0 ||
+		    strcmp(name, "hp-legacy-display") == 0)
+			ct->hp = 1;
 	}
 }
 

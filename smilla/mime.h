@@ -25,6 +25,11 @@ struct mil_ctype {
 	char subtype[64];
 	char smime_type[64];	/* parameter smime-type, lowercase */
 	char protocol[128];	/* parameter protocol, lowercase */
+	char charset[64];	/* parameter charset, lowercase, "" if none */
+	int hp;			/* an RFC 9788 parameter (hp,
+				   hp-legacy-display) is there already */
+	int semi_end;		/* the value ends in ';': a parameter
+				   added after it needs none */
 	char boundary[MIL_BOUNDARY_MAX + 1];	/* as given, "" if none */
 	int boundary_bad;	/* a boundary parameter, not 1-70 chars */
 	int ambiguous;		/* boundary, protocol or smime-type given

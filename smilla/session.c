@@ -24,7 +24,11 @@
  * what the body is, not what the header says: when the header claims
  * an encrypted shape the body is kept (a spool of its own, bounded by
  * max_message_size) and checked at the end (mime.c).  Incoming status
- * headers are deleted on every path that delivers.
+ * headers are deleted on every path that delivers.  With
+ * header_protection the header lines and the body also go through
+ * protect.c as they are spooled, and the entity is encrypted as that
+ * module reads it back (RFC 9788: protected fields inside, the Subject
+ * outside "[...]").
  *
  * Recipients that require encryption are refused at RCPT time when they
  * cannot get it, and never share a transaction with recipients they
@@ -72,6 +76,8 @@ struct mil_msg {
 	size_t nstatus;
 	struct mil_hdr_ref *del;	/* outcome's deletions */
 	struct mil_spool *entity, *out;
+	struct mil_protect *hp;		/* header_protection: what goes
+					   into the payload */
 	size_t size;
 	char why[256];			/* internal error (mil_msg_why) */
 	char why_not[256];		/* why the claim did not verify */
@@ -206,6 +212,7 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	   carol's key is not CAROL's. */
 	p->fold_lookup = sm_config_bool(cfg, SM_K_KEY_LOOKUP_LOWERCASE) &&
 			 p->fold_local;
+	p->header_protection = sm_config_bool(cfg, SM_K_HEADER_PROTECTION);
 	if (load_formats(p, sm_config_str(cfg, SM_K_ENCRYPTION_FORMATS), why,
 			 whylen) < 0 ||
 	    load_pgp_copy(p, sm_config_str(cfg, SM_K_SENDER_COPY_KEY), why,
@@ -317,6 +324,7 @@ mil_msg_free(struct mil_msg *m)
 	mil_spool_free(m->entity);
 	mil_spool_free(m->out);
 	mil_spool_free(m->check);
+	mil_protect_free(m->hp);
 	free(m);
 }
 
@@ -770,11 +778,23 @@ count(struct mil_msg *m, size_t len)
 		m->entity = NULL;
 		mil_spool_free(m->check);	/* nor verified: plaintext */
 		m->check = NULL;
+		mil_protect_free(m->hp);
+		m->hp = NULL;
 	}
 }
 
-/* Decide at the first header whether the entity is worth keeping. */
-static void
+/* Octets of the entity so far: where the next ones go. */
+static size_t
+entity_len(const struct mil_msg *m)
+{
+	return m->entity != NULL ? mil_spool_size(m->entity) : 0;
+}
+
+/*
+ * Decide at the first header whether the entity is worth keeping, and
+ * with header_protection what goes into it.
+ */
+static int
 first_header(struct mil_msg *m)
 {
 	int must, cannot;
@@ -782,6 +802,13 @@ first_header(struct mil_msg *m)
 	m->headers_seen = 1;
 	mix(m, &must, &cannot, NULL);
 	m->want_entity = m->nrcpt > 0 && !cannot;
+	if (m->want_entity && m->p->header_protection &&
+	    (m->hp = mil_protect_new(m->p->status_header, m->p->mem_max)) ==
+		    NULL) {
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
+		return -1;
+	}
+	return 0;
 }
 
 /* Write VALUE with every line end as CRLF. */
@@ -801,12 +828,25 @@ put_crlf(struct mil_msg *m, const char *value)
 	return entity_put(m, p, strlen(p));
 }
 
+/* A header line for the payload, spooled at [AT, END) if Content-*. */
+static int
+protect_header(struct mil_msg *m, const char *name, const char *value,
+	       int leadspc, size_t at)
+{
+	if (m->hp == NULL)
+		return 0;
+	return mil_protect_header(m->hp, name, value, leadspc, at,
+				  entity_len(m), m->why, sizeof(m->why));
+}
+
 int
 mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	       int leadspc)
 {
-	if (!m->headers_seen)
-		first_header(m);
+	size_t at;
+
+	if (!m->headers_seen && first_header(m) < 0)
+		return -1;
 	count(m, strlen(name) + strlen(value) + 4);
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
@@ -814,15 +854,16 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	    note_ref(&m->status, &m->nstatus, name) < 0)
 		goto oom;
 	if (!mil_mime_is_content(name))
-		return 0;
+		return protect_header(m, name, value, leadspc, 0);
 	if (note_ref(&m->content, &m->ncontent, name) < 0)
 		goto oom;
 	mil_label_header(&m->label, name, value);
+	at = entity_len(m);
 	if (entity_put(m, name, strlen(name)) < 0 ||
 	    entity_put(m, leadspc ? ":" : ": ", leadspc ? 1 : 2) < 0 ||
 	    put_crlf(m, value) < 0 || entity_put(m, "\r\n", 2) < 0)
 		return -1;
-	return 0;
+	return protect_header(m, name, value, leadspc, at);
 oom:
 	sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 	return -1;
@@ -831,11 +872,17 @@ oom:
 int
 mil_msg_eoh(struct mil_msg *m)
 {
-	if (!m->headers_seen)
-		first_header(m);
+	size_t at;
+
+	if (!m->headers_seen && first_header(m) < 0)
+		return -1;
 	count(m, 2);
 	m->claim = mil_label_claim(&m->label);
-	return entity_put(m, "\r\n", 2);
+	at = entity_len(m);
+	if (entity_put(m, "\r\n", 2) < 0)
+		return -1;
+	return m->hp == NULL ? 0 :
+	       mil_protect_eoh(m->hp, at, m->why, sizeof(m->why));
 }
 
 /*
@@ -867,12 +914,13 @@ check_put(struct mil_msg *m, const void *data, size_t len)
 int
 mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 {
-	if (!m->headers_seen)
-		first_header(m);
-	count(m, len);
-	if (check_put(m, data, len) < 0)
+	if (!m->headers_seen && first_header(m) < 0)
 		return -1;
-	return entity_put(m, data, len);
+	count(m, len);
+	if (check_put(m, data, len) < 0 || entity_put(m, data, len) < 0)
+		return -1;
+	return m->hp == NULL ? 0 :
+	       mil_protect_body(m->hp, data, len, m->why, sizeof(m->why));
 }
 
 void
@@ -1017,8 +1065,13 @@ encrypt(struct mil_msg *m, enum mil_kind kind, const char *boundary)
 		goto done;
 	}
 	/* Output about 4/3 of the input: memory or disk alike. */
+	/* With header protection the payload is the entity with the
+	   protected fields put in as it is read. */
 	if ((m->out = mil_spool_new(m->p->mem_max)) == NULL ||
-	    (in = mil_spool_reader(m->entity, m->why, sizeof(m->why))) ==
+	    (in = m->hp != NULL ?
+			  mil_protect_reader(m->hp, m->entity, m->why,
+					     sizeof(m->why)) :
+			  mil_spool_reader(m->entity, m->why, sizeof(m->why))) ==
 		    NULL ||
 	    (out = mil_spool_writer(m->out)) == NULL) {
 		if (*m->why == '\0')
@@ -1070,6 +1123,13 @@ encrypted(struct mil_msg *m, struct mil_outcome *o, enum mil_kind kind,
 	o->kind = kind;
 	o->body = m->out;
 	o->add_mime_version = !m->has_mime_version;
+	if (m->hp != NULL) {
+		o->hp = mil_protect_applied(m->hp, &o->hp_why) ? 1 : -1;
+		if (o->hp > 0) {
+			o->legacy = mil_protect_legacy(m->hp, &o->hp_why);
+			o->chg = mil_protect_changes(m->hp, &o->nchg);
+		}
+	}
 	if (kind == MIL_OPENPGP) {
 		snprintf(o->content_type, sizeof(o->content_type),
 			 "multipart/encrypted; "

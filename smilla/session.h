@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include "config.h"
 #include "mime.h"
+#include "protect.h"
 #include "recipient.h"
 #include "smime.h"
 #include "spool.h"
@@ -32,6 +33,7 @@ struct mil_policy {
 					   insensitive */
 	char delim[16];			/* recipient_delimiter */
 	int fold_lookup;		/* key_lookup_lowercase */
+	int header_protection;		/* header_protection (RFC 9788) */
 	enum mil_kind formats[MIL_NKINDS]; /* encryption_formats, in order */
 	size_t nformats;
 	unsigned kinds;			/* the same, as MIL_KIND_BITs */
@@ -99,6 +101,18 @@ struct mil_outcome {
 	size_t ndel;
 	struct mil_spool *body;		/* ENCRYPTED: the new body, "\n"
 					   line ends (7bit text) */
+	/* ENCRYPTED under header_protection (protect.h): HP 1 when the
+	   payload carries the protected fields, -1 when the message's
+	   shape left them out (HP_WHY says why), 0 when the option is
+	   off; LEGACY the main body parts given a Legacy Display
+	   Element (HP_WHY may say why one was not); CHG the changes to
+	   the outer header (Subject "[...]", Keywords and Comments
+	   removed). */
+	int hp;
+	const char *hp_why;
+	int legacy;
+	const struct mil_hp_change *chg;
+	size_t nchg;
 	size_t nrcpt, nkeys;
 };
 

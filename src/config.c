@@ -187,6 +187,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_KEY_LOOKUP_LOWERCASE] =
 	{ "key_lookup_lowercase", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
 	  "when a local part with uppercase finds no key, look up its lowercase form" },
+	[SM_K_HEADER_PROTECTION] =
+	{ "header_protection", MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
+	  "protect the header inside encrypted mail (RFC 9788): Subject outside becomes [...]" },
 	[SM_K_MAX_MEMORY_BODY] =
 	{ "max_memory_body", MIL, SM_OPT_INT, "1048576", 0, 1073741824, NULL,
 	  NULL,

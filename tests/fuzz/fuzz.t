@@ -58,6 +58,13 @@ printf '<"Ca\\rol"@Example.Test>' > "$work/addr/quoted"
 printf '<@r1.test,@r2.test:carol@x.test>' > "$work/addr/route"
 printf '<user@[IPv6:2001:db8::1]>' > "$work/addr/literal"
 
+# Header fields and bodies (see fuzz_protect.c): a piece-size octet,
+# "name:value" fields separated by \001, NUL, the body.
+mkdir -p "$work/protect"
+printf '\007Subject:Dinner plans\001From:a@x\001Content-Type:multipart/alternative; boundary=b\000--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx=3D\r\n--b\r\nContent-Type: text/html\r\n\r\n<html><body>y</body>\r\n--b--\r\n' > "$work/protect/alternative"
+printf '\001Subject:=?utf-8?q?caf=C3=A9?=\001Content-Type:text/plain; charset=utf-8\001Content-Transfer-Encoding:base64\000Y2Fm\r\n' > "$work/protect/base64"
+printf '\003Subject:a\nb\r\n\r\nc\001Keywords:k\001Content-Type:multipart/mixed; boundary=o\000--o\r\nContent-Type: multipart/related; boundary=i\r\n\r\n--i\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<body>--o\r\n--i--\r\n--o--\r\n' > "$work/protect/nested"
+
 targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 for t in $targets; do
 	mkdir -p "$work/$t"

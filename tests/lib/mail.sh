@@ -10,6 +10,7 @@
 #   msg NAME TO < message       write msg/NAME.eml and .wire
 #   send NAME TO [swaks args]   sets rc, out, qid
 #   delivered NAME N            paths of N delivered copies
+#   delivered_with LINE N       the same, by a header line
 #   deliver NAME TO N WHAT      send, check accepted, count, delivered
 #   hdr FILE NAME / body FILE / lf FILE
 #   entity NAME                 msg/NAME.entity, what encryption must hold
@@ -53,12 +54,15 @@ send() {
 # delivered NAME N: wait (30 s) for N messages with Subject milter-NAME in
 # the Maildir; prints their paths, one a line.  Reads header sections only.
 # Right after send: returns at once if the message got no queue id.
-delivered() {
+delivered() { delivered_with "Subject: milter-$1" "$2"; }
+# delivered_with LINE N: the same for messages with header line LINE
+# (for one whose Subject changes on the way: its Message-ID line).
+delivered_with() {
 	local f=""
 	[ -n "${qid:-}" ] || return 1 # not accepted: nothing to wait for
 	for _ in $(seq 1 300); do
 		f=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f -exec \
-			awk -v s="Subject: milter-$1" '
+			awk -v s="$1" '
 				$0 == "" { nextfile }
 				$0 == s { print FILENAME; nextfile }' {} + 2>/dev/null | sort)
 		if [ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -ge "$2" ]; then

@@ -504,6 +504,189 @@ test_big(void)
 	free(want);
 }
 
+/* ------------------------------------------- header protection */
+
+/* A message with the header fields a reader cares about, and some it
+   must not see inside (trace, status, Keywords outside). */
+static const char *const hp_fields[] = {
+	"Received", " from a.b.test by mx.test",
+	"From", " Alice <alice@b.test>",
+	"To", " Bob <bob@keys.test>",
+	"Cc", " Carol <c@b.test>",
+	"Subject", " =?utf-8?q?Gr=C3=BC=C3=9Fe?= for\n\tyou",
+	"Date", " Mon, 1 Jan 2024 10:00:00 +0000",
+	"Message-ID", " <m1@b.test>",
+	"Reply-To", " r@b.test",
+	"In-Reply-To", " <p@b.test>",
+	"References", " <o@b.test>\n <p@b.test>",
+	"Keywords", " secret words",
+	"X-Smilla", " forged",
+	"MIME-Version", " 1.0",
+	"Content-Type", " text/plain;\n\tcharset=utf-8",
+	"Content-Transfer-Encoding", " 8bit",
+	NULL
+};
+
+/* What the recipient must decrypt: RFC 9788's Cryptographic Payload. */
+static const char hp_payload[] =
+	"From: Alice <alice@b.test>\r\n"
+	"To: Bob <bob@keys.test>\r\n"
+	"Cc: Carol <c@b.test>\r\n"
+	"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= for\r\n\tyou\r\n"
+	"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+	"Message-ID: <m1@b.test>\r\n"
+	"Reply-To: r@b.test\r\n"
+	"In-Reply-To: <p@b.test>\r\n"
+	"References: <o@b.test>\r\n <p@b.test>\r\n"
+	"Keywords: secret words\r\n"
+	"Content-Type: text/plain;\r\n\tcharset=utf-8; hp=\"cipher\"; "
+	"hp-legacy-display=\"1\"\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n"
+	"HP-Outer: From: Alice <alice@b.test>\r\n"
+	"HP-Outer: To: Bob <bob@keys.test>\r\n"
+	"HP-Outer: Cc: Carol <c@b.test>\r\n"
+	"HP-Outer: Subject: [...]\r\n"
+	"HP-Outer: Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+	"HP-Outer: Message-ID: <m1@b.test>\r\n"
+	"HP-Outer: Reply-To: r@b.test\r\n"
+	"HP-Outer: In-Reply-To: <p@b.test>\r\n"
+	"HP-Outer: References: <o@b.test>\r\n <p@b.test>\r\n"
+	"\r\n"
+	"Subject: Gr\xc3\xbc\xc3\x9f" "e for you\r\n"
+	"\r\n"
+	"gr\xc3\xbc\xc3\x9f dich\r\n\r\n.leading dot\r\n";
+
+/* hp_fields and the entity's body into M, the body in two pieces. */
+static void
+feed_hp(struct mil_msg *m)
+{
+	const char *body = strstr(entity, "\r\n\r\n") + 4;
+	const char *const *h;
+
+	for (h = hp_fields; *h != NULL; h += 2)
+		mil_msg_header(m, h[0], h[1], 1);
+	mil_msg_eoh(m);
+	mil_msg_body(m, body, 5);
+	mil_msg_body(m, body + 5, strlen(body) - 5);
+}
+
+/* The outcome's changes as "Name index value; ...". */
+static const char *
+changes(const struct mil_outcome *o, char *buf, size_t len)
+{
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < o->nchg; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s %d %s",
+			 i ? "; " : "", o->chg[i].name, o->chg[i].index,
+			 o->chg[i].value ? o->chg[i].value : "-");
+	return buf;
+}
+
+/* Does the payload PLAIN (LEN octets) hold exactly hp_payload? */
+static int
+is_hp_payload(const char *plain, size_t len, const char *what)
+{
+	int same = plain != NULL && len == sizeof(hp_payload) - 1 &&
+		   memcmp(plain, hp_payload, len) == 0;
+
+	ok(same, "%s: the payload is the message's fields, HP-Outer, "
+	   "hp=\"cipher\" and the Legacy Display Element", what);
+	if (!same)
+		printf("#   got:\n%.*s\n", plain ? (int)len : 0,
+		       plain ? plain : "");
+	return same;
+}
+
+/*
+ * header_protection = yes, S/MIME: what alice decrypts is the payload
+ * above; the outer Subject becomes [...] and Keywords goes.  With no,
+ * the same message encrypts as it always did.
+ */
+static void
+test_protected(void)
+{
+	const char *one[] = { "<alice@keys.test>", NULL };
+	const char *yes[] = { "header_protection", "yes", NULL };
+	const char *signed_hdrs[] = {
+		"Subject", " s", "Content-Type",
+		" multipart/signed; protocol=\"application/pkcs7-signature\";"
+		" micalg=sha-256; boundary=\"s\"", NULL
+	};
+	const char *sbody = "--s\r\nContent-Type: text/plain\r\n\r\nx\r\n--s\r\n"
+			    "Content-Type: application/pkcs7-signature\r\n\r\n"
+			    "AA==\r\n--s--\r\n";
+	struct mil_outcome o;
+	struct mil_msg *m;
+	size_t len, plen = 0, i;
+	char *b64, *plain, buf[256];
+	const char *const *h;
+
+	configure(yes);
+	m = start(one);
+	feed_hp(m);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.kind == MIL_SMIME,
+	   "header_protection = yes: encrypted (%s)", o.status);
+	b64 = slurp(o.body, &len);
+	plain = decrypt(b64, len, &rsa, &plen);
+	is_hp_payload(plain, plen, "S/MIME");
+	free(plain);
+	free(b64);
+	is_str(changes(&o, buf, sizeof(buf)), "Subject 1 [...]; Keywords 1 -",
+	       "  outside: Subject becomes [...], Keywords goes");
+	ok(o.hp == 1 && o.legacy == 1 && *o.hp_why == '\0',
+	   "  the outcome says so: hp %d, legacy %d", o.hp, o.legacy);
+	ok(o.ndel == 3 && strcmp(o.del[0].name, "X-Smilla") == 0 &&
+		   strcmp(o.del[1].name, "Content-Transfer-Encoding") == 0 &&
+		   strcmp(o.del[2].name, "Content-Type") == 0,
+	   "  X-Smilla and the Content-* lines deleted as without it (%zu)",
+	   o.ndel);
+	is_str(o.status, "encrypted smime; recipients=1; cipher=aes256-cbc; "
+			 "authserv=mx.test", "  the status header as without it");
+	mil_msg_free(m);
+
+	/* Signed by the sender: encrypted as it is, Subject left. */
+	m = start(one);
+	for (h = signed_hdrs; *h != NULL; h += 2)
+		mil_msg_header(m, h[0], h[1], 1);
+	mil_msg_eoh(m);
+	mil_msg_body(m, sbody, strlen(sbody));
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.hp == -1 && o.nchg == 0 &&
+		   strcmp(o.hp_why, "signed (multipart/signed)") == 0,
+	   "multipart/signed: encrypted without header protection (%s)",
+	   o.hp_why ? o.hp_why : "-");
+	b64 = slurp(o.body, &len);
+	plain = decrypt(b64, len, &rsa, &plen);
+	ok(plain != NULL && strncmp(plain, "Content-Type: multipart/signed;",
+				    31) == 0 &&
+		   strstr(plain, "hp=") == NULL &&
+		   strcmp(plain + plen - strlen(sbody), sbody) == 0,
+	   "  the entity as it came, the signature whole");
+	free(plain);
+	free(b64);
+	mil_msg_free(m);
+
+	/* The option off: byte for byte what it always was. */
+	configure(NULL);
+	m = start(one);
+	feed_hp(m);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.hp == 0 && o.nchg == 0 &&
+		   o.chg == NULL,
+	   "header_protection = no: no header changes");
+	ok(opens_to(&o, &rsa, entity, sizeof(entity) - 1),
+	   "  alice decrypts exactly the MIME entity, as ever");
+	for (i = 0; i < o.ndel; i++)
+		if (strcasecmp(o.del[i].name, "Subject") == 0 ||
+		    strcasecmp(o.del[i].name, "Keywords") == 0)
+			break;
+	ok(i == o.ndel, "  Subject and Keywords stay");
+	mil_msg_free(m);
+}
+
 static void
 test_plaintext(void)
 {
@@ -1486,18 +1669,18 @@ rcpt_of(struct mil_lookup *lk, const char *arg, struct mil_msg **mp,
 
 /*
  * A PGP/MIME outcome: the header, the body passing our own "already
- * encrypted" check, and gpg with TAG's secret key giving back the
- * entity byte for byte.
+ * encrypted" check, and what gpg with TAG's secret key decrypts it to
+ * (malloc'd, *PLEN octets; NULL when it does not).
  */
-static void
-pgp_opens(const struct mil_outcome *o, const char *bed, const char *tag,
-	  const char *what)
+static char *
+pgp_decrypt(const struct mil_outcome *o, const char *bed, const char *tag,
+	    const char *what, size_t *plen)
 {
 	static const char ct[] = "multipart/encrypted; protocol="
 				 "\"application/pgp-encrypted\"; boundary=\"";
 	char cmd[4096], path[512], *b, *crlf, *plain, bnd[64] = "";
 	const char *q;
-	size_t len, plen = 0, i, n;
+	size_t len, i, n;
 	char why[256] = "";
 	FILE *f;
 
@@ -1506,8 +1689,9 @@ pgp_opens(const struct mil_outcome *o, const char *bed, const char *tag,
 		   o->cte == NULL && o->disposition == NULL &&
 		   strncmp(o->status, "encrypted pgp; recipients=", 26) == 0,
 	   "%s: PGP/MIME (%s; %s)", what, o->content_type, o->status);
+	*plen = 0;
 	if (o->action != MIL_ENCRYPTED)
-		return;
+		return NULL;
 	if ((q = strstr(o->content_type, "boundary=\"")) != NULL)
 		sscanf(q + 10, "%63[^\"]", bnd);
 	b = slurp(o->body, &len);
@@ -1536,17 +1720,29 @@ pgp_opens(const struct mil_outcome *o, const char *bed, const char *tag,
 	snprintf(path, sizeof(path), "%s/pgp/%s.eml.dec", dir, tag);
 	plain = NULL;
 	if ((f = fopen(path, "rb")) != NULL) {
-		plain = malloc(sizeof(entity) + 64);
-		plen = fread(plain, 1, sizeof(entity) + 64, f);
+		plain = malloc(65536);
+		*plen = fread(plain, 1, 65535, f);
+		plain[*plen] = '\0';
 		fclose(f);
 	}
+	free(crlf);
+	free(b);
+	return plain;
+}
+
+/* ... and gpg gives back the entity byte for byte. */
+static void
+pgp_opens(const struct mil_outcome *o, const char *bed, const char *tag,
+	  const char *what)
+{
+	size_t plen;
+	char *plain = pgp_decrypt(o, bed, tag, what, &plen);
+
 	ok(plain != NULL && plen == sizeof(entity) - 1 &&
 		   memcmp(plain, entity, plen) == 0,
 	   "  %s: decrypts to the entity byte for byte (%zu octets)", what,
 	   plen);
 	free(plain);
-	free(crlf);
-	free(b);
 }
 
 /*
@@ -1579,6 +1775,9 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	const char *smime_only[] = { "encryption_formats", "smime", NULL };
 	const char *pgp_first[] = { "encryption_formats", "openpgp smime",
 				    NULL };
+	const char *hp_yes[] = { "header_protection", "yes", NULL };
+	char *plain;
+	size_t plen;
 	const char *req[] = { "require_encryption_table", table, NULL };
 	const char *req_smime[] = { "require_encryption_table", table,
 				    "encryption_formats", "smime", NULL };
@@ -1688,6 +1887,19 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	feed(m, 0);
 	mil_msg_finish(m, &o);
 	pgp_opens(&o, bed, "carol", "encryption_formats = openpgp smime: carol");
+	mil_msg_free(m);
+	/* Header protection in PGP/MIME: bob's gpg reads the payload. */
+	configure(hp_yes);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, NULL);
+	feed_hp(m);
+	mil_msg_finish(m, &o);
+	plain = pgp_decrypt(&o, bed, "bob", "header_protection = yes, bob",
+			    &plen);
+	is_hp_payload(plain, plen, "  PGP/MIME, gpg");
+	free(plain);
+	is_str(changes(&o, sum, sizeof(sum)), "Subject 1 [...]; Keywords 1 -",
+	       "  outside: Subject becomes [...], Keywords goes");
 	mil_msg_free(m);
 	/* sender_copy_key: the copy's holder opens it too. */
 	snprintf(copy, sizeof(copy), "%s/keys/rsa.pgp", bed);
@@ -1928,6 +2140,7 @@ main(void)
 	test_spool();
 	test_encrypted();
 	test_big();
+	test_protected();
 	test_plaintext();
 	test_untouched();
 	test_required();
