@@ -201,6 +201,7 @@ bench: deps
 	$(MAKE) all $(BENCH_BINS)
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/policy-bench.sh
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/milter-bench.sh
+	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/mta-bench.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

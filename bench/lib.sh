@@ -27,7 +27,8 @@
 #   LOAD_FAILED the result line used when the load generator gave none
 #   LOAD_BAD    with a nonzero exit: say "(TAG): $LOAD_BAD (exit N)"
 #               (empty: nothing said)
-# and may define during_load SERVER_PID, called while a load runs.
+# and may define during_load SERVER_PID, called while a load runs, and
+# bench_cleanup, called on exit before the processes are stopped.
 
 # shellcheck shell=bash
 
@@ -68,6 +69,9 @@ stop_pid() {
 cleanup() {
 	local p
 	trap '' INT TERM
+	if declare -F bench_cleanup >/dev/null; then
+		bench_cleanup
+	fi
 	for p in $PIDS; do
 		stop_pid "$p"
 	done
@@ -174,6 +178,18 @@ field() {
 	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
 
+# median NUMBERS...: their median (the lower middle one of an even
+# count: always a figure that was measured).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# The load averages (1, 5, 15 min) of the machine now: the benchmarks
+# share it with whatever else runs, and say how busy it was.
+loadavg() {
+	cut -d' ' -f1-3 /proc/loadavg
+}
+
 # CPU time (user + system, all threads, in clock ticks) of process $1
 # so far.
 cpu_ticks() {
@@ -247,6 +263,58 @@ bench_setup() {
 	}
 	# shellcheck disable=SC1091
 	. "$WORK/bed/bed.env"
+}
+
+# smilla_conf [LINE...]: $WORK/smilla.conf for a benchmark's smilla:
+# the bed's smilla.conf (trust anchor, unbound.conf, dns_timeout) with
+# its socket, pid file and database in WORK, the log on stderr at
+# log_level = warning (no line per message), authserv_id
+# mx.smilla.test, and the "key = value" LINEs, which replace the bed's
+# lines of the same keys.
+smilla_conf() {
+	local keys="milter_socket|pid_file|log|log_level|db_path|authserv_id" l
+	for l in "$@"; do
+		keys="$keys|${l%%[ =]*}"
+	done
+	{
+		grep -vE "^[[:space:]]*($keys)[[:space:]]*=" "$WORK/bed/smilla.conf"
+		echo "milter_socket = unix:$WORK/smilla.sock"
+		echo "pid_file = $WORK/smilla.pid"
+		echo "log = stderr"
+		echo "log_level = warning"
+		echo "db_path = $WORK/smilla.db"
+		echo "authserv_id = mx.smilla.test"
+		printf '%s\n' "$@"
+	} >"$WORK/smilla.conf"
+}
+
+# ---------------------------------------------------------------- report
+
+# bad TEXT: a failed check, said now and listed at the end of the
+# report (NOTES); the exit status becomes 1.
+NOTES=""
+bad() {
+	say "CHECK FAILED: $*"
+	NOTES="$NOTES
+CHECK FAILED: $*"
+	RC=1
+}
+
+# report_tail NAME LOG: the end of a milter report: how many lines
+# NAME's LOG (log_level = warning) holds and the first ten, the notes,
+# every RES_ result line, then report_end.
+report_tail() {
+	local n v
+	n=$(grep -c . "$2")
+	echo "$1 log (log_level = warning): $n lines"
+	[ "$n" -gt 0 ] && sed 's/^/  | /' "$2" | head -n 10
+	[ -n "$NOTES" ] && echo "$NOTES"
+	echo
+	echo "raw:"
+	for v in $(compgen -v RES_); do
+		echo "(${v#RES_}) ${!v}"
+	done
+	report_end
 }
 
 # The last lines of a report: the time from T0 to T1, and the result.

@@ -1,35 +1,48 @@
 #!/bin/bash
-# milter-bench.sh - throughput, CPU and memory of the smilla milter
-# against a do-nothing libmilter milter, on loopback, with the DNSSEC
-# test bed.
+# milter-bench.sh - throughput, CPU and memory of the smilla milter,
+# encrypting S/MIME and PGP/MIME, against a do-nothing libmilter milter
+# measured in the same run, on loopback, with the DNSSEC test bed.
 #
 #   bench/milter-bench.sh            (or: make bench, after policy-bench)
 #
 # bench/milter-load speaks the milter protocol (as Postfix does) over
 # BENCH_CONNS (8) persistent unix-socket connections, one message after
-# the other on each.  Every message is BENCH_BODY (100 KB) of text/plain.
-# Runs, each BENCH_SECONDS (5) after BENCH_WARMUP (1) s of warm-up:
-#   (a1)  bench/null-milter, 1 recipient (baseline)
-#   (a10) bench/null-milter, 10 recipients (baseline for (c10))
-#   (b)   smilla, pass-through: nobody@smilla.test has no SMIMEA
-#   (c1)  smilla, encryption to alice@smilla.test
-#   (c10) smilla, encryption to rcpt01..rcpt10@smilla.test
-# and one BENCH_BIG (50 MB) message encrypted to alice through a smilla
-# that has handled only the warm-up messages: its peak memory (VmHWM)
-# before and after.  Every smilla message is checked: pass-through gets
-# no new body and an "X-Smilla: plaintext" header; encryption gets a
-# replaced body and "X-Smilla: encrypted"; one message of (c1), (c10) and
-# the 50 MB one are decrypted with openssl cms and compared byte for byte
-# with the original MIME entity.
+# the other on each; a message is text/plain, its body one of
+# BENCH_BODIES (10k 100k).  For each body size and for 1 and 10
+# recipients, these runs take turns:
+#   null   bench/null-milter (the baseline of the turn)
+#   pass   smilla passing the message: nobody@smilla.test has no key
+#          (1 recipient only)
+#   smime  smilla encrypting S/MIME: alice, or rcpt01..rcpt10 (SMIMEA,
+#          a certificate each)
+#   pgp    smilla encrypting PGP/MIME: bob, or pgp01..pgp10 (OPENPGPKEY,
+#          a cv25519 key each)
+# in BENCH_ROUNDS (3) rounds, each run BENCH_SECONDS (3) after
+# BENCH_WARMUP (0.5) s of warm-up, both milters up all the time.  The
+# report gives medians over the rounds, and the median of each round's
+# ratio against the null milter with the same body and recipients.
+# Then one BENCH_BIG (50 MB) message each: through the null milter (its
+# time), and through smilla to alice (S/MIME) and to bob (PGP/MIME),
+# with smilla's peak memory (VmHWM, reset before each message).
+#
+# Checks: the null milter changes nothing; pass-through gets no new body
+# and "X-Smilla: plaintext"; encryption gets a new body and "X-Smilla:
+# encrypted" on every message.  Before the rounds, one message of each
+# size, format and recipient count, and each big one, is saved and
+# decrypted (openssl cms with alice's key, gpg with bob's or the bench
+# keys) and compared byte for byte with the original MIME entity; its
+# status header must name the format, and it must hold one
+# RecipientInfo (S/MIME) or PKESK (OpenPGP) per recipient.
 # Exit status: 0 when no run had errors or tempfails and every check
 # passed, 1 otherwise, 2 on setup failure.
 #
 # Environment: SMILLA_BUILD (default ./build), BENCH_SECONDS,
-# BENCH_WARMUP, BENCH_CONNS, BENCH_BODY (octets, or with k/M),
-# BENCH_BIG (same; 0 skips the big message), BENCH_KEEP=1 keeps the
-# work directory (configs, logs, milter-load output).
+# BENCH_WARMUP, BENCH_ROUNDS, BENCH_CONNS, BENCH_BODIES (sizes: octets,
+# or with k/M), BENCH_BIG (same; 0 skips the big messages),
+# BENCH_KEEP=1 keeps the work directory (configs, logs, milter-load
+# output, the saved messages).
 #
-# The helpers it shares with bench/policy-bench.sh are in bench/lib.sh.
+# The helpers it shares with the other benchmarks are in bench/lib.sh.
 set -u
 
 PROG=milter-bench
@@ -37,7 +50,10 @@ PROG=milter-bench
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BODY=${BENCH_BODY:-100k}
+SECS=${BENCH_SECONDS:-3}
+WARM=${BENCH_WARMUP:-0.5}
+ROUNDS=${BENCH_ROUNDS:-3}
+BODIES=${BENCH_BODIES:-10k 100k}
 BIG=${BENCH_BIG:-50M}
 SM=$BUILD/smilla
 ML=$BUILD/bench/milter-load
@@ -48,42 +64,57 @@ START_SECS=10
 
 # The milter-load calls: load TAG SERVER_PID milter-load-args... and
 # the measured runs, run TAG LABEL SERVER_PID milter-load-args... (with
-# -c -d -w and -b added), both in lib.sh; the result line goes to
-# RES_TAG with server_cpu_ms (the server's CPU per message, warm-up
-# included) appended.  Errors and tempfails count for the exit status.
+# -c -d -w added), both in lib.sh; the result line goes to RES_TAG with
+# server_cpu_ms (the server's CPU per message, warm-up included)
+# appended.  Errors and tempfails count for the exit status.
 LOADER=$ML
-LOAD_OPTS=(-b "$BODY")
+LOAD_OPTS=()
 LOAD_FILES=load
 CPU_KEY=server_cpu_ms CPU_PER=total CPU_SCALE=1e3 CPU_FMT=%.3f
 LOAD_FAILED="msgs=0 mps=0 p50_us=0 p99_us=0 errors=1 tempfail=0 total=0"
 LOAD_BAD="errors or tempfails"
 
-NOTES=""
-# shellcheck disable=SC2034 # read through ${!v}
-RES_a1="" RES_a10="" RES_abig="" RES_b="" RES_c1="" RES_c10="" RES_big=""
-
-# A failed check: reported at the end, exit status 1.
-bad() {
-	say "CHECK FAILED: $*"
-	NOTES="$NOTES
-CHECK FAILED: $*"
-	RC=1
-}
+DECRYPTED=""
 
 # ---------------------------------------------------------------- build
 
 [ -x "$SM" ] || fail "$SM missing: run make first"
 build_prog milter-load -lpthread
 build_prog null-milter -lmilter -lpthread
-for t in openssl base64 cmp; do
+for t in openssl gpg gpgconf base64 cmp; do
 	command -v "$t" >/dev/null 2>&1 || fail "missing tool: $t"
 done
 
 # ---------------------------------------------------------------- helpers
 
-# Peak resident set size of process $1, kB.
+# Memory of process $1, kB: peak (VmHWM) and now (VmRSS).
 hwm_kb() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# Reset the peak of process $1 to what it uses now (Linux: "5" to
+# clear_refs), so that each big message gets a peak of its own.
+HWM_RESET=1
+hwm_reset() {
+	if ! echo 5 2>/dev/null >"/proc/$1/clear_refs"; then
+		[ "$HWM_RESET" = 1 ] &&
+			NOTES="$NOTES
+NOTE: VmHWM cannot be reset here: each peak is the process's highest so far"
+		HWM_RESET=0
+	fi
+}
+
+# A tag part made of a body size: 10k -> 10k, 1.5M -> 1_5M.
+tagof() {
+	printf '%s' "$1" | tr -c 'A-Za-z0-9' '_'
+}
+
+# Milliseconds of the max_us field of a result line.
+max_ms() {
+	awk -v u="$(field "$1" max_us)" 'BEGIN { printf "%.0f", u / 1000 }'
 }
 
 # expect TAG KIND: check what the milter did to every message of a run.
@@ -120,183 +151,265 @@ expect() {
 	esac
 }
 
-# decrypt_check TAG PREFIX: PREFIX.body (base64 CMS, CRLF lines) must
-# decrypt with alice's key to exactly PREFIX.entity.
+# decrypt_check TAG PREFIX FORMAT KEYS: the message milter-load saved
+# under PREFIX (-o) has "X-Smilla: encrypted FORMAT" (smime or pgp),
+# holds KEYS RecipientInfos or PKESKs, and decrypts to exactly
+# PREFIX.entity: S/MIME with alice's key (it is rcpt01..rcpt10's too),
+# OpenPGP with the secret keys in $GNUPGHOME.
 decrypt_check() {
-	local tag=$1 p=$2
+	local tag=$1 p=$2 format=$3 keys=$4 got
 	if [ ! -s "$p.body" ]; then
 		bad "($tag): no encrypted body saved"
 		return
 	fi
-	if tr -d '\r' <"$p.body" | base64 -d 2>"$p.b64err" |
-		openssl cms -decrypt -inform DER -recip "$BED_DIR/certs/alice.pem" \
-			-inkey "$BED_DIR/certs/alice.key" -out "$p.dec" 2>"$p.cmserr" &&
-		cmp -s "$p.dec" "$p.entity"; then
-		say "($tag): decrypted with alice's key: byte-exact original entity"
+	grep -q "^add X-Smilla: *encrypted $format;" "$p.mods" ||
+		bad "($tag): not X-Smilla: encrypted $format: $(grep X-Smilla "$p.mods")"
+	case $format in
+	smime)
+		tr -d '\r' <"$p.body" | base64 -d >"$p.der" 2>"$p.err"
+		got=$(openssl cms -cmsout -print -inform DER -in "$p.der" 2>>"$p.err" |
+			grep -c 'd\.ktri:')
+		openssl cms -decrypt -inform DER -in "$p.der" \
+			-inkey "$BED_DIR/certs/alice.key" -out "$p.dec" 2>>"$p.err"
+		;;
+	pgp)
+		tr -d '\r' <"$p.body" |
+			sed -n '/^-----BEGIN PGP MESSAGE-----$/,/^-----END PGP MESSAGE-----$/p' \
+			>"$p.asc"
+		got=$(gpg --batch --list-only --list-packets "$p.asc" 2>>"$p.err" |
+			grep -c 'pubkey enc packet')
+		gpg --batch --quiet --decrypt "$p.asc" >"$p.dec" 2>>"$p.err"
+		;;
+	esac
+	[ "$got" = "$keys" ] ||
+		bad "($tag): $got recipient keys in the message, not $keys"
+	if cmp -s "$p.dec" "$p.entity"; then
+		say "($tag): $got recipient keys; decrypted: byte-exact original entity"
 		DECRYPTED="$DECRYPTED $tag"
 	else
-		bad "($tag): openssl cms -decrypt did not give back the original entity"
-		head -n 3 "$p.b64err" "$p.cmserr" >&2
+		bad "($tag): decryption did not give back the original entity"
+		head -n 3 "$p.err" >&2
 	fi
-	rm -f "$p.dec"
+	rm -f "$p.der" "$p.asc" "$p.dec"
 }
 
 # ---------------------------------------------------------------- setup
 
 bench_setup smilla-mbench
+LOAD0=$(loadavg)
 
-# Ten recipients with an SMIMEA each (the bed publishes rcpt01..rcpt10,
-# all with alice's certificate).  An older bed without them: alice ten
-# times, which smilla may or may not collapse into one recipient.
-RCPT10_NOTE=""
-if [ -n "${BENCH_RCPTS:-}" ]; then
-	RCPT10=$(echo "$BENCH_RCPTS" | tr -s ' ' ',')
-else
-	RCPT10=$(printf 'alice@smilla.test,%.0s' $(seq 1 10) | sed 's/,$//')
-	RCPT10_NOTE="NOTE: the test bed has no rcpt01..rcpt10; (c10) used alice@smilla.test ten times"
-	say "$RCPT10_NOTE"
+# The recipients of each kind of run, by number of recipients.  The bed
+# publishes rcpt01..rcpt10 (SMIMEA) and pgp01..pgp10 (OPENPGPKEY).
+if [ -z "${BENCH_RCPTS:-}" ] || [ -z "${BENCH_PGP_RCPTS:-}" ]; then
+	fail "the test bed has no BENCH_RCPTS or BENCH_PGP_RCPTS"
 fi
 ALICE=alice@smilla.test
+BOB=$PGP_BOB
 NOBODY=nobody@smilla.test
-
+SMIME10=$(echo "$BENCH_RCPTS" | tr -s ' ' ',')
+PGP10=$(echo "$BENCH_PGP_RCPTS" | tr -s ' ' ',')
+# shellcheck disable=SC2034 # read through ${!r}
 {
-	grep -vE '^[[:space:]]*(milter_socket|pid_file|log|log_level|db_path|max_message_size|authserv_id)[[:space:]]*=' \
-		"$WORK/bed/smilla.conf"
-	echo "milter_socket = unix:$WORK/smilla.sock"
-	echo "pid_file = $WORK/smilla.pid"
-	echo "log = stderr"
-	echo "log_level = warning"
-	echo "db_path = $WORK/smilla.db"
-	echo "max_message_size = 67108864"
-	echo "authserv_id = mx.smilla.test"
-} >"$WORK/smilla.conf"
+	R_null1=$NOBODY R_null10=$SMIME10 R_pass1=$NOBODY
+	R_smime1=$ALICE R_smime10=$SMIME10 R_pgp1=$BOB R_pgp10=$PGP10
+}
 
-# ---------------------------------------------------------------- baseline
+# gpg for the decryption checks: bob's and the ten bench keys.
+export GNUPGHOME=$WORK/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --import "$BED_DIR/keys/bob-secret.pgp" \
+	"$BED_DIR/keys/bench-secret.pgp" >"$WORK/gpg-import.log" 2>&1 ||
+	fail "gpg cannot import the bed's secret keys"
+# shellcheck disable=SC2317 # called by cleanup (lib.sh)
+bench_cleanup() {
+	gpgconf --kill all >/dev/null 2>&1
+}
+
+smilla_conf "max_message_size = 67108864"
 
 start_daemon null-milter "$WORK/null.sock" "$WORK/null.log" \
 	"$NM" -p "unix:$WORK/null.sock"
 NULL_PID=$DPID
-run a1 "null-milter, 1 recipient (baseline)" "$NULL_PID" \
-	-u "$WORK/null.sock" -r "$NOBODY"
-expect a1 pass
-run a10 "null-milter, 10 recipients (baseline)" "$NULL_PID" \
-	-u "$WORK/null.sock" -r "$RCPT10"
-expect a10 pass
-if [ "$BIG" != 0 ]; then
-	say "null-milter: one $BIG message ..."
-	load abig "$NULL_PID" -u "$WORK/null.sock" -n 1 -b "$BIG" -r "$ALICE"
-	expect abig pass
-fi
-stop_daemon "$NULL_PID"
-
-# ---------------------------------------------------------------- smilla
-
 start_daemon smilla "$WORK/smilla.sock" "$WORK/smilla.log" \
 	"$SM" -f -c "$WORK/smilla.conf"
 SM_PID=$DPID
 
-# Warm-up: one message to everyone the runs use, so each lookup is made
-# once and cached (mixed keys: it passes as plaintext).  Then one message
-# each of (c1) and (c10), kept and decrypted.
-say "warm-up: one message to $NOBODY, $ALICE and the ten ..."
-load warm "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$BODY" \
-	-r "$NOBODY,$ALICE,$RCPT10"
-expect warm plain
-DECRYPTED=""
-load dec1 "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$BODY" -r "$ALICE" \
-	-o "$WORK/dec1"
-expect dec1 enc
-decrypt_check c1 "$WORK/dec1"
-load dec10 "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$BODY" -r "$RCPT10" \
-	-o "$WORK/dec10"
-expect dec10 enc
-decrypt_check c10 "$WORK/dec10"
-X_ENC=$(sed -n 's/^add X-Smilla: *//p' "$WORK/dec10.mods" | head -n 1)
-HWM_WARM=$(hwm_kb "$SM_PID")
+# ---------------------------------------------------------------- checks
 
-# Peak memory with one big message, before the throughput runs raise it.
-HWM_BIG="" BIG_MS="" BIG_CPU=""
+# Warm-up: one message to everyone the runs use, so that each lookup is
+# made once and cached (no format covers them all: it passes as
+# plaintext).  Then one message of each size, format and number of
+# recipients, saved and decrypted.
+say "warm-up: one message to $NOBODY, $ALICE, $BOB and the twenty ..."
+load warm "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b 10k \
+	-r "$NOBODY,$ALICE,$BOB,$SMIME10,$PGP10"
+expect warm plain
+for body in $BODIES; do
+	for kind in smime pgp; do
+		for n in 1 10; do
+			tag=dec_${kind}${n}_$(tagof "$body")
+			r=R_$kind$n
+			load "$tag" "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$body" \
+				-r "${!r}" -o "$WORK/$tag"
+			expect "$tag" enc
+			decrypt_check "$tag" "$WORK/$tag" "$kind" "$n"
+		done
+	done
+done
+X_SMIME=$(sed -n 's/^add X-Smilla: *//p' "$WORK/dec_smime10_$(tagof "${BODIES%% *}").mods")
+X_PGP=$(sed -n 's/^add X-Smilla: *//p' "$WORK/dec_pgp10_$(tagof "${BODIES%% *}").mods")
+
+# ---------------------------------------------------------------- big
+
+# One big message each, before the rounds; smilla's peak is reset first,
+# so each figure is that message's own.
+# shellcheck disable=SC2034 # read through ${!rss} and ${!hwm}
+RSS_smime="" HWM_smime="" RSS_pgp="" HWM_pgp=""
 if [ "$BIG" != 0 ]; then
-	say "one $BIG message to $ALICE ..."
-	load big "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$BIG" -r "$ALICE" \
-		-o "$WORK/big"
-	expect big enc
-	HWM_BIG=$(hwm_kb "$SM_PID")
-	BIG_MS=$(awk -v u="$(field "$RES_big" max_us)" 'BEGIN { printf "%.0f", u / 1000 }')
-	BIG_CPU=$(field "$RES_big" server_cpu_ms)
-	decrypt_check big "$WORK/big"
-	rm -f "$WORK"/big.*
+	say "null-milter: one $BIG message ..."
+	load big_null "$NULL_PID" -u "$WORK/null.sock" -n 1 -b "$BIG" -r "$ALICE"
+	expect big_null pass
+	for kind in smime pgp; do
+		r=R_${kind}1
+		say "smilla: one $BIG message to ${!r} ..."
+		hwm_reset "$SM_PID"
+		printf -v "RSS_$kind" '%s' "$(rss_kb "$SM_PID")"
+		load "big_$kind" "$SM_PID" -u "$WORK/smilla.sock" -n 1 -b "$BIG" \
+			-r "${!r}" -o "$WORK/big_$kind"
+		printf -v "HWM_$kind" '%s' "$(hwm_kb "$SM_PID")"
+		expect "big_$kind" enc
+		decrypt_check "big_$kind" "$WORK/big_$kind" "$kind" 1
+		rm -f "$WORK/big_$kind".*
+	done
 fi
 
-run b "smilla, pass-through (no SMIMEA)" "$SM_PID" \
-	-u "$WORK/smilla.sock" -r "$NOBODY"
-expect b plain
-run c1 "smilla, encryption to 1 recipient" "$SM_PID" \
-	-u "$WORK/smilla.sock" -r "$ALICE"
-expect c1 enc
-run c10 "smilla, encryption to 10 recipients" "$SM_PID" \
-	-u "$WORK/smilla.sock" -r "$RCPT10"
-expect c10 enc
-HWM_END=$(hwm_kb "$SM_PID")
+# ---------------------------------------------------------------- rounds
+
+# turn KIND N BODY ROUND: one measured run, tag KIND+N_BODY_ROUND.
+turn() {
+	local kind=$1 n=$2 body=$3 round=$4 tag r pid sock label
+	tag=${kind}${n}_$(tagof "$body")_$round
+	r=R_$kind$n
+	case $kind in
+	null) pid=$NULL_PID sock=null label="null-milter" ;;
+	pass) pid=$SM_PID sock=smilla label="smilla, pass-through" ;;
+	smime) pid=$SM_PID sock=smilla label="smilla, S/MIME" ;;
+	pgp) pid=$SM_PID sock=smilla label="smilla, PGP/MIME" ;;
+	esac
+	run "$tag" "round $round: $label, $body, $n rcpt" "$pid" \
+		-u "$WORK/$sock.sock" -b "$body" -r "${!r}"
+	case $kind in
+	null) expect "$tag" pass ;;
+	pass) expect "$tag" plain ;;
+	*) expect "$tag" enc ;;
+	esac
+}
+
+CELLS=""	# "KIND N BODY" of every run, in order
+for body in $BODIES; do
+	for n in 1 10; do
+		for kind in null pass smime pgp; do
+			[ "$kind" = pass ] && [ "$n" != 1 ] && continue
+			CELLS="$CELLS$kind $n $body
+"
+		done
+	done
+done
+for round in $(seq 1 "$ROUNDS"); do
+	while read -r kind n body; do
+		[ -n "$kind" ] && turn "$kind" "$n" "$body" "$round"
+	done <<-EOF
+	$CELLS
+	EOF
+done
+
 kill -0 "$SM_PID" 2>/dev/null || bad "smilla is gone (see its log)"
+HWM_END=$(hwm_kb "$SM_PID")
 stop_daemon "$SM_PID"
-LOG_LINES=$(grep -c . "$WORK/smilla.log")
+stop_daemon "$NULL_PID"
+LOAD1=$(loadavg)
 
 # ---------------------------------------------------------------- report
+
+# cell_fig KIND N BODY FIELD: FIELD of every round's result, one a line.
+cell_fig() {
+	local round v
+	for round in $(seq 1 "$ROUNDS"); do
+		v=RES_$1$2_$(tagof "$3")_$round
+		field "${!v:-}" "$4"
+	done
+}
+
+# cell_ratios KIND N BODY: each round's msgs/s against the null milter's
+# in the same round.
+cell_ratios() {
+	local round v b
+	for round in $(seq 1 "$ROUNDS"); do
+		v=RES_$1$2_$(tagof "$3")_$round
+		b=RES_null$2_$(tagof "$3")_$round
+		awk -v m="$(field "${!v:-}" mps)" -v b="$(field "${!b:-}" mps)" \
+			'BEGIN { printf "%.2f\n", (b > 0) ? m / b : 0 }'
+	done
+}
 
 T1=$(date +%s.%N)
 {
 	echo
-	echo "smilla milter benchmark: $CONNS connections, ${SECS}s after ${WARM}s warm-up," \
-	     "$BODY body, unix sockets"
-	echo "host: $(nproc) CPUs, $(uname -sr)"
+	echo "smilla milter benchmark: $CONNS connections, $ROUNDS rounds of" \
+	     "${SECS}s runs after ${WARM}s warm-up, unix sockets"
+	echo "host: $(nproc) CPUs, $(uname -sr); load average $LOAD0 at the start, $LOAD1 at the end"
 	echo
-	printf '%-38s %8s %6s %8s %8s %8s %7s\n' run msgs/s ratio p50_ms p99_ms cpu_ms errors
-	for t in a1 a10 b c1 c10; do
-		v=RES_$t
-		case $t in
-		a1) label="(a1) null-milter, 1 rcpt (baseline)"; base=$RES_a1 ;;
-		a10) label="(a10) null-milter, 10 rcpts"; base=$RES_a10 ;;
-		b) label="(b) smilla, pass-through"; base=$RES_a1 ;;
-		c1) label="(c1) smilla, encrypt to 1 rcpt"; base=$RES_a1 ;;
-		c10) label="(c10) smilla, encrypt to 10 rcpts"; base=$RES_a10 ;;
+	printf '%-5s %5s %-22s %8s %6s %-17s %7s %7s %6s\n' \
+		body rcpts run msgs/s ratio rounds p99_ms cpu_ms errors
+	while read -r kind n body; do
+		[ -n "$kind" ] || continue
+		case $kind in
+		null) label="null-milter" ;;
+		pass) label="smilla pass-through" ;;
+		smime) label="smilla S/MIME" ;;
+		pgp) label="smilla PGP/MIME" ;;
 		esac
-		awk -v l="$label" -v m="$(field "${!v}" mps)" -v bm="$(field "$base" mps)" \
-		    -v p50="$(field "${!v}" p50_us)" -v p99="$(field "${!v}" p99_us)" \
-		    -v cpu="$(field "${!v}" server_cpu_ms)" \
-		    -v e1="$(field "${!v}" errors)" -v e2="$(field "${!v}" tempfail)" 'BEGIN {
-			e = e1 + e2
-			printf "%-38s %8.1f %6.2f %8.2f %8.2f %8.3f %7d\n", l, m,
-				(bm > 0) ? m / bm : 0, p50 / 1000, p99 / 1000, cpu, e
+		# shellcheck disable=SC2046,SC2086 # one number a word
+		{
+			mps=$(median $(cell_fig "$kind" "$n" "$body" mps))
+			p99=$(median $(cell_fig "$kind" "$n" "$body" p99_us))
+			cpu=$(median $(cell_fig "$kind" "$n" "$body" server_cpu_ms))
+			ratios=$(cell_ratios "$kind" "$n" "$body" | paste -sd ' ')
+			ratio=$(median $ratios)
+			errs=$(($(cell_fig "$kind" "$n" "$body" errors | paste -sd +) +
+				$(cell_fig "$kind" "$n" "$body" tempfail | paste -sd +)))
+		}
+		awk -v b="$body" -v n="$n" -v l="$label" -v m="$mps" -v r="$ratio" \
+		    -v rs="$ratios" -v p="$p99" -v c="$cpu" -v e="$errs" 'BEGIN {
+			printf "%-5s %5d %-22s %8.0f %6.2f %-17s %7.2f %7.3f %6d\n",
+				b, n, l, m, r, rs, p / 1000, c, e
 		}'
-	done
+	done <<-EOF
+	$CELLS
+	EOF
 	echo
-	echo "ratio: msgs/s against the baseline with the same number of recipients."
+	echo "msgs/s, p99_ms, cpu_ms: medians over the rounds; ratio: the median of"
+	echo "the rounds' ratios (listed) of msgs/s against the null milter with the"
+	echo "same body and recipients, run just before in the same round."
 	echo "cpu_ms: CPU time of the milter process (user + system, all threads) per"
-	echo "message, warm-up included; for smilla (c1)/(c10) that is the CPU per"
+	echo "message, warm-up included: for S/MIME and PGP/MIME, the CPU per"
 	echo "encrypted message."
 	echo
 	if [ "$BIG" != 0 ]; then
-		echo "peak memory of smilla (VmHWM): $HWM_WARM kB after warm-up," \
-		     "$HWM_BIG kB after one $BIG message encrypted to alice" \
-		     "(+$((HWM_BIG - HWM_WARM)) kB); $HWM_END kB after all runs"
-		echo "the $BIG message: ${BIG_MS} ms through smilla, ${BIG_CPU} ms CPU;" \
-		     "$(awk -v u="$(field "$RES_abig" max_us)" 'BEGIN { printf "%.0f", u / 1000 }') ms through null-milter"
-	else
-		echo "peak memory of smilla (VmHWM): $HWM_WARM kB after warm-up, $HWM_END kB after all runs"
+		echo "one $BIG message: null-milter $(max_ms "${RES_big_null:-}") ms;"
+		for kind in smime pgp; do
+			v=RES_big_$kind rss=RSS_$kind hwm=HWM_$kind
+			r=R_${kind}1
+			echo "  smilla $kind to ${!r}: $(max_ms "${!v:-}") ms," \
+			     "$(field "${!v:-}" server_cpu_ms) ms CPU;" \
+			     "VmRSS ${!rss:-?} kB before, VmHWM ${!hwm:-?} kB after" \
+			     "(+$(( ${!hwm:-0} - ${!rss:-0} )) kB)"
+		done
 	fi
-	echo "status header of an encrypted message: X-Smilla: $X_ENC"
+	echo "smilla VmHWM after all runs: $HWM_END kB"
+	echo "status headers: X-Smilla: $X_SMIME"
+	echo "                X-Smilla: $X_PGP"
 	echo "decrypted and compared byte for byte:${DECRYPTED:- none}"
-	echo "smilla log (log_level = warning): $LOG_LINES lines"
-	[ "$LOG_LINES" -gt 0 ] && sed 's/^/  | /' "$WORK/smilla.log" | head -n 10
-	[ -n "$RCPT10_NOTE" ] && echo "$RCPT10_NOTE"
-	[ -n "$NOTES" ] && echo "$NOTES"
-	echo
-	echo "raw:"
-	for t in a1 a10 abig b c1 c10 big; do
-		v=RES_$t
-		[ -n "${!v:-}" ] && echo "($t) ${!v}"
-	done
-	report_end
+	report_tail smilla "$WORK/smilla.log"
 }
 exit "$RC"

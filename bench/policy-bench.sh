@@ -73,11 +73,6 @@ during_load() {
 	fi
 }
 
-# median NUMBERS...: their median (the lower middle one of an even count).
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 # rounds TAG: one result line for RES_TAG1 .. RES_TAG$ROUNDS, the median
 # of each figure, the sum of errors, answered and requests, and the
 # server CPU per answer over all of them.

@@ -63,6 +63,11 @@
 # signs only with a trusted chain: put certs/ca.sha1 (the CA's SHA-1
 # fingerprint, colon hex) with " S relax" into GNUPGHOME/trustlist.txt.
 # bed.env has each sender's address as SIGNER_<NAME>.
+# For the benchmark, not fixtures: pgp01..pgp10@smilla.test, a cv25519 key
+# each (keys/pgpNN.pgp, their secret keys in keys/bench-secret.pgp), and
+# the S/MIME rcpt01..rcpt10@smilla.test, a certificate each on alice's
+# key (certs/rcptNN.der); bed.env lists them as BENCH_PGP_RCPTS and
+# BENCH_RCPTS.
 set -eu
 umask 022
 
@@ -260,6 +265,13 @@ extendedKeyUsage = emailProtection
 subjectAltName = email:ivan@insecure.smilla.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+# The benchmark's rcpt01..rcpt10: the address from the subject.
+[rcpt]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:copy
+subjectKeyIdentifier = hash
 EOF
 	# The senders that sign (SMIME_SIGNERS): a section each, named after
 	# the certificate.
@@ -348,6 +360,18 @@ EOF
 	# For gpgsm's trustlist.txt: the CA's SHA-1 fingerprint, colon hex.
 	openssl x509 -in "$c/ca.pem" -noout -fingerprint -sha1 | sed 's/.*=//' >"$c/ca.sha1"
 
+	# The benchmark's ten S/MIME recipients rcpt01..rcpt10: a
+	# self-signed certificate each (SMIMEA usage 3 needs no chain), all on
+	# alice's key.  Distinct certificates, because the milter writes one
+	# RecipientInfo per distinct certificate: ten records carrying the
+	# same one would make a single RSA encryption.
+	local i
+	for i in 01 02 03 04 05 06 07 08 09 10; do
+		openssl req -config "$cnf" -x509 -key "$c/alice.key" -days 365 \
+			-set_serial "$((100 + 10#$i))" -extensions rcpt \
+			-subj "/CN=rcpt$i/emailAddress=rcpt$i@smilla.test" \
+			-outform DER -out "$c/rcpt$i.der"
+	done
 	# PKCS#12 without a password, for gpgsm --import.  Legacy PBE and MAC:
 	# gpgsm 2.2 cannot read OpenSSL 3's default (PBES2, AES).
 	for n in alice carol frank; do
@@ -450,6 +474,36 @@ pgp_key() {
 	[ -s "$DIR/keys/$tag.pgp" ] && [ -s "$DIR/keys/$tag-secret.pgp" ]
 }
 
+# The benchmark's ten OpenPGP recipients pgp01..pgp10@smilla.test, an
+# ed25519 key with a cv25519 encryption subkey each, made in one gpg
+# run (ten quick-gen-key/quick-add-key pairs take several times as
+# long): keys/pgpNN.pgp, keys/pgpNN.fpr, and every secret key in
+# keys/bench-secret.pgp.  Not fixtures: they stay out of PGP_TAGS.
+pgp_bench_keys() {
+	local i fpr fprs="" when=$(($(date +%s) - 3600))
+	for i in 01 02 03 04 05 06 07 08 09 10; do
+		printf '%s\n' "Key-Type: eddsa" "Key-Curve: ed25519" \
+			"Key-Usage: sign" "Subkey-Type: ecdh" \
+			"Subkey-Curve: cv25519" "Subkey-Usage: encrypt" \
+			"Name-Real: Pgp$i" "Name-Email: pgp$i@smilla.test" \
+			"Expire-Date: 0" "%no-protection" "%commit"
+	done >"$DIR/keys/bench.params"
+	pgp_gpg --faked-system-time "$when" --gen-key "$DIR/keys/bench.params"
+	rm -f "$DIR/keys/bench.params"
+	for i in 01 02 03 04 05 06 07 08 09 10; do
+		fpr=$(gpg --batch --with-colons --list-keys "=Pgp$i <pgp$i@smilla.test>" |
+			awk -F: '$1 == "fpr" {print $10; exit}')
+		[ -n "$fpr" ] || return 1
+		gpg --batch --export "$fpr" >"$DIR/keys/pgp$i.pgp"
+		echo "$fpr" >"$DIR/keys/pgp$i.fpr"
+		[ -s "$DIR/keys/pgp$i.pgp" ] || return 1
+		fprs="$fprs $fpr"
+	done
+	# shellcheck disable=SC2086 # ten fingerprints
+	pgp_gpg --export-secret-keys $fprs >"$DIR/keys/bench-secret.pgp"
+	[ -s "$DIR/keys/bench-secret.pgp" ]
+}
+
 make_pgp() {
 	local g="$DIR/gnupg" tag addr
 	mkdir -p "$g" "$DIR/keys"
@@ -465,6 +519,7 @@ make_pgp() {
 	$PGP_UNPUBLISHED
 	EOF
 	gpg --batch --armor --export "$(cat "$DIR/keys/bob.fpr")" >"$DIR/keys/bob.asc"
+	pgp_bench_keys
 	# Test keys, not secrets (as certs/): any test user may read them.
 	chmod 644 "$DIR"/keys/*
 	# No agent may outlive "start".
@@ -586,8 +641,9 @@ EOF
 		pgp_records smilla.test
 		# The milter's recipients: carol (RSA), dave (EC), sig (no
 		# keyEncipherment), pkix (usage 1 = PKIX-EE, CA not in the system
-		# store: unusable), and rcpt01..rcpt10 carrying alice's
-		# certificate (ten recipients for the benchmark).
+		# store: unusable); for the benchmark, rcpt01..rcpt10 (a
+		# certificate each, alice's key) and pgp01..pgp10 (an OpenPGP
+		# key each).
 		smimea carol 3 "$c/carol.der"
 		smimea dave 3 "$c/dave.der"
 		smimea sig 3 "$c/sig.der"
@@ -604,7 +660,8 @@ EOF
 		smimea mixed 3 "$c/carol.der"
 		local i
 		for i in 01 02 03 04 05 06 07 08 09 10; do
-			smimea "rcpt$i" 3 "$c/alice.der"
+			smimea "rcpt$i" 3 "$c/rcpt$i.der"
+			openpgpkey "pgp$i" "pgp$i"
 		done
 		cat <<EOF
 insecure	IN NS	ns.smilla.test.
@@ -795,8 +852,12 @@ BOB_FPR=$(cat "$DIR/keys/bob.fpr")
 # Mixed (dave's certificate) mixed (carol's)
 # @smilla.test, eve@bogus.smilla.test, ivan@insecure.smilla.test;
 # certs/NAME.{pem,key,der}, alice.p12 and carol.p12 (no password).
-# Ten recipients whose SMIMEA carries alice's certificate:
+# The benchmark's ten S/MIME recipients: certs/rcptNN.der, each its own
+# certificate on alice's key (certs/alice.key decrypts):
 BENCH_RCPTS="$(printf 'rcpt%02d@smilla.test ' $(seq 1 10) | sed 's/ $//')"
+# and its ten OpenPGP recipients, a cv25519 key each: keys/pgpNN.pgp
+# (the record), all ten secret keys in keys/bench-secret.pgp:
+BENCH_PGP_RCPTS="$(printf 'pgp%02d@smilla.test ' $(seq 1 10) | sed 's/ $//')"
 # OPENPGPKEY recipients (the top of tests/bed/bed.sh says what each key
 # is): PGP_<TAG> the address; keys/TAG.pgp the record, keys/TAG-secret.pgp
 # the secret key, keys/TAG.fpr the fingerprint.  PGP_UPPER's key is

@@ -42,6 +42,9 @@
 #   PF_MAIN_EXTRA            main.cf settings ("name = value" lines, indented
 #                            continuation lines allowed), applied last with
 #                            postconf -e, so they replace ours
+#   PF_MASTER_EXTRA          master.cf lines appended as given (e.g. more
+#                            smtpd listeners with -o overrides); start
+#                            waits only for its own smtpd's port
 # and for send:
 #   PF_SEND_CHAIN=1          make swaks send the whole --tls-cert file (leaf
 #                            + chain) instead of only its first certificate
@@ -386,6 +389,9 @@ EOF
 	if [ -n "$spawn" ]; then
 		printf 'smillapol unix  -       n       n       -       0       spawn\n  user=nobody argv=%s\n' \
 			"$spawn" >>"$d/conf/master.cf"
+	fi
+	if [ -n "${PF_MASTER_EXTRA:-}" ]; then
+		printf '%s\n' "$PF_MASTER_EXTRA" >>"$d/conf/master.cf"
 	fi
 }
 
