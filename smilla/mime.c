@@ -484,8 +484,11 @@ mil_mime_split(const uint8_t *body, size_t len, const char *boundary,
 			z--;
 		if (z > 0 && body[z - 1] == '\r')
 			z--;
+		/* An empty part: the line break was the delimiter's. */
 		if (sp->n > 0)
-			parts[sp->n - 1].end = z;
+			parts[sp->n - 1].end = z > parts[sp->n - 1].start ?
+						       z :
+						       parts[sp->n - 1].start;
 		else
 			sp->preamble_blank = blank(body, 0, pos);
 		if (d == 2) {

@@ -208,6 +208,21 @@ test_broken(void)
 	struct mil_label l;
 	char why[256];
 
+	is_int(find(ct, "preamble\r\n--bx not ours\r\n--b\r\nContent-Type: "
+		    "text/plain\r\n\r\nx\r\n--b\r\nContent-Type: "
+		    "application/pkcs7-signature\r\n\r\nS\r\n--b--\r\n", &s,
+		    why, sizeof(why)), -1,
+	       "a preamble line that starts with the boundary: broken");
+	is_int(find(ct, "--b\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+		    "--b\r\nContent-Type: application/pkcs7-signature\r\n\r\n"
+		    "S\r\n--b--\r\n", &s, why, sizeof(why)), -1,
+	       "an empty part before the signed one: not two parts");
+	is_int(find(ct, "--b\r\n--b\r\nContent-Type: application/pkcs7-signature"
+		    "\r\n\r\nS\r\n--b--\r\n", &s, why, sizeof(why)), 1,
+	       "an empty signed part: found");
+	ok(s.content_start == s.content_end,
+	   "  and empty, not of negative length (%zu, %zu)", s.content_start,
+	   s.content_end);
 	is_int(find(ct, three, &s, why, sizeof(why)), -1, "three parts: broken");
 	ok(strstr(why, "more than 2 parts") != NULL, "  says so (%s)", why);
 	is_int(find(ct, wrongsig, &s, why, sizeof(why)), -1,
