@@ -14,21 +14,12 @@ set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
 require_bed
-
-t_start=$EPOCHREALTIME
-here=$(cd "$(dirname "$0")" && pwd)
-PF_SH="$here/postfix.sh"
-mil="$SMILLA_BUILD/smilla"
-certs="$BED_DIR/certs"
-work="$BED_DIR/milter"
-rm -rf "$work"
-mkdir -p "$work/msg" "$work/out" "$work/tmp"
-chmod 755 "$work"
+. "$(dirname "$0")/../lib/mta.sh"
+mta_setup milter tmp
 pf="$work/pf"
 gnupg="$work/gnupg"
 MILTERS="a b c"
 declare -A mpid=()
-. "$here/../lib/mta.sh"
 . "$here/../lib/mail.sh"
 
 cleanup() {

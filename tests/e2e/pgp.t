@@ -17,17 +17,8 @@ set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
 require_bed
-
-t_start=$EPOCHREALTIME
-here=$(cd "$(dirname "$0")" && pwd)
-PF_SH="$here/postfix.sh"
-mil="$SMILLA_BUILD/smilla"
-certs="$BED_DIR/certs"
-keys="$BED_DIR/keys"
-work="$BED_DIR/pgp"
-rm -rf "$work"
-mkdir -p "$work/msg" "$work/out" "$work/tmp" "$work/g"
-chmod 755 "$work"
+. "$(dirname "$0")/../lib/mta.sh"
+mta_setup pgp tmp g
 pf="$work/pf"
 # The recipients whose secret keys decrypt here, a GNUPGHOME each
 # ($work/g/TAG: short, gpg-agent's socket lives in it); "maker" holds
@@ -36,7 +27,6 @@ HOMES="bob rsa carol upper maker"
 MILTERS="a r p"
 declare -A mpid=()
 
-. "$here/../lib/mta.sh"
 . "$here/../lib/mail.sh"
 
 agents_kill() {

@@ -16,18 +16,8 @@ set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
 require_bed
-
-t_start=$EPOCHREALTIME
-here=$(cd "$(dirname "$0")" && pwd)
-PF_SH="$here/postfix.sh"
-# shellcheck disable=SC2034 # mil, MILTERS, mpid: read by mta.sh
-mil="$SMILLA_BUILD/smilla"
-certs="$BED_DIR/certs"
-keys="$BED_DIR/keys"
-work="$BED_DIR/verify"
-rm -rf "$work"
-mkdir -p "$work/msg" "$work/out" "$work/tmp"
-chmod 755 "$work"
+. "$(dirname "$0")/../lib/mta.sh"
+mta_setup verify tmp
 pf="$work/pf"
 # Homes of the signing tools: gpgsm (alice's and frank's keys), gpg
 # (the OpenPGP senders' secret keys).  Short: gpg-agent's socket lives
@@ -41,7 +31,6 @@ declare -A mpid=()
 RCPT=user@mx.smilla.test
 AUTHSERV=mx.smilla.test
 
-. "$here/../lib/mta.sh"
 . "$here/../lib/mail.sh"
 
 agents_kill() {

@@ -20,6 +20,28 @@
 # with NAME's own db, socket and pid file, authserv_id mx.smilla.test,
 # require_encryption_table $work/NAME-require.tbl, then the LINEs
 # ("key = value").
+# mta_setup NAME [SUBDIR...]: the end-to-end test's globals (t_start,
+# here, PF_SH, mil, certs, keys) and a fresh traversable work directory
+# $BED_DIR/NAME with msg/, out/ and the SUBDIRs in it.
+mta_setup() {
+	local name=$1 d
+	shift
+	# shellcheck disable=SC2034 # read by the tests and the helpers
+	t_start=$EPOCHREALTIME
+	here=$(cd "$(dirname "$0")" && pwd)
+	PF_SH="$here/postfix.sh"
+	mil="$SMILLA_BUILD/smilla"
+	certs="$BED_DIR/certs"
+	keys="$BED_DIR/keys"
+	work="$BED_DIR/$name"
+	rm -rf "$work"
+	mkdir -p "$work/msg" "$work/out"
+	for d in "$@"; do
+		mkdir -p "$work/$d"
+	done
+	chmod 755 "$work"
+}
+
 milter_conf() {
 	local n=$1
 	shift
