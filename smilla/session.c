@@ -925,21 +925,6 @@ oom:
 	return -1;
 }
 
-/* Could a message with label L be signed mail (signed.h)? */
-static int
-signable(const struct mil_label *l)
-{
-	const struct mil_ctype *ct = &l->ct;
-
-	if (l->nctype == 0)
-		return 0;
-	return (strcmp(ct->type, "multipart") == 0 &&
-		(strcmp(ct->subtype, "signed") == 0 ||
-		 strcmp(ct->subtype, "mixed") == 0)) ||
-	       (strcmp(ct->type, "application") == 0 &&
-		strstr(ct->subtype, "pkcs7-mime") != NULL);
-}
-
 int
 mil_msg_eoh(struct mil_msg *m)
 {
@@ -950,7 +935,7 @@ mil_msg_eoh(struct mil_msg *m)
 	count(m, 2);
 	m->claim = mil_label_claim(&m->label);
 	/* Only what may be signed mail is kept for the check. */
-	if (m->want_verify && !signable(&m->label))
+	if (m->want_verify && !mil_signed_maybe(&m->label))
 		m->want_verify = 0;
 	at = entity_len(m);
 	if (entity_put(m, "\r\n", 2) < 0)
@@ -1285,7 +1270,6 @@ verified(struct mil_msg *m)
 static int
 check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 {
-	const struct mil_ctype *ct = &m->label.ct;
 	size_t len = 0, got = 0;
 	uint8_t *buf;
 	FILE *in = NULL;
@@ -1302,8 +1286,7 @@ check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 	if (!m->want_verify)
 		return 0;
 	if (m->too_big) {
-		if (strcmp(ct->subtype, "signed") == 0 ||
-		    strstr(ct->subtype, "pkcs7-mime") != NULL)
+		if (mil_signed_claimed(&m->label))
 			o->auth_skipped = "too-big";
 		return 0;
 	}

@@ -3,6 +3,7 @@
  * in the body as received.  The contract is signed.h.
  *
  *   mil_signed_find(body, len, top, s, why, whylen)
+ *   mil_signed_claimed(l) / mil_signed_maybe(l)
  *   mil_sig_format_word(format)
  *
  * The splitting is mime.c's (mil_mime_split, mil_mime_part_label), the
@@ -71,6 +72,19 @@ claim(const struct mil_ctype *ct)
 	if (pkcs7(ct, "mime") && strcmp(ct->smime_type, "signed-data") == 0)
 		return MIL_SIG_SMIME_OPAQUE;
 	return MIL_SIG_NONE;
+}
+
+int
+mil_signed_claimed(const struct mil_label *l)
+{
+	return l->nctype >= 1 && claim(&l->ct) != MIL_SIG_NONE;
+}
+
+int
+mil_signed_maybe(const struct mil_label *l)
+{
+	return mil_signed_claimed(l) ||
+	       (l->nctype == 1 && is(&l->ct, "multipart", "mixed"));
 }
 
 /*

@@ -52,6 +52,15 @@ struct mil_signed {
 };
 
 /*
+ * mil_signed_claimed - does the header that gave L claim a signed
+ * format itself (one of the three above)?  mil_signed_maybe - that, or
+ * a multipart/mixed that may hold a signed part: is the body worth
+ * keeping for mil_signed_find?
+ */
+int mil_signed_claimed(const struct mil_label *l);
+int mil_signed_maybe(const struct mil_label *l);
+
+/*
  * mil_signed_find - is the message whose header gave TOP and whose body
  * is BODY (LEN octets, borrowed) signed, and where?  Returns 1 with *S
  * filled, 0 when it is not signed mail (S->format NONE), -1 when it

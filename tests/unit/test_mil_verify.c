@@ -428,6 +428,36 @@ test_session(void)
 	is_int(ours, 2, "  our forged ones deleted all the same");
 	mil_msg_free(m);
 
+	/* Over max_message_size: not kept, so not checked; said so only
+	   for a message that claims a signature. */
+	mil_policy_clear(&p);
+	if (sm_config_set(cfg, "max_message_size", "1024", why, sizeof(why)) <
+		    0 ||
+	    mil_policy_load(&p, cfg, "host.test", why, sizeof(why)) < 0)
+		die(why);
+	ok(strlen(body) > 1024, "the signed message is over 1024 octets");
+	m = message(&p, "<u@mx.test>", hdrs, body);
+	mil_msg_finish(m, &o);
+	ok(o.auth_skipped != NULL && strcmp(o.auth_skipped, "too-big") == 0 &&
+		   o.auth_header[0] == '\0',
+	   "too big to keep: no header, verify=too-big");
+	mil_msg_free(m);
+	{
+		const char *enveloped[] = {
+			"From", "alice@keys.test", "Content-Type",
+			"application/pkcs7-mime; smime-type=enveloped-data",
+			NULL };
+
+		m = message(&p, "<u@mx.test>", enveloped, body);
+		mil_msg_finish(m, &o);
+		ok(o.auth_skipped == NULL && o.auth_header[0] == '\0',
+		   "  an enveloped one that big: no claim of a signature");
+		mil_msg_free(m);
+	}
+	if (sm_config_set(cfg, "max_message_size", "67108864", why,
+			  sizeof(why)) < 0)
+		die(why);
+
 	/* verify_signatures = no */
 	mil_policy_clear(&p);
 	if (sm_config_set(cfg, "verify_signatures", "no", why, sizeof(why)) <
