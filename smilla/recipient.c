@@ -3,14 +3,13 @@
  * recipient.  The contract is recipient.h.
  *
  *   mil_kind_format(kind) / mil_kind_record(kind) / mil_kind_parse(word)
- *   mil_keys_evaluate(res, addr, ca_file, k)	pure: answer -> keys
  *   mil_keys_init(k, state, why) / mil_keys_clear(k) / mil_keys_best(k, kinds)
  *   mil_key_state_word(state) / mil_key_state_result(state)
  *   mil_lookup_new(cache, resolver, ca_file) / mil_lookup_free(lk)
- *   mil_lookup_answers(lk, addr, kinds, res, hit, why)	the RRsets
- *   mil_lookup_keys(lk, addr, kinds, k)	cache, then DNS at once
+ *   mil_lookup_answers(lk, addr, kinds, res, hit, why)
+ *			the RRsets: cache, then DNS for all kinds at once
  *   mil_lookup_recipient(lk, local, domain, fold, kinds, k)
- *						as given, then lowercase
+ *			the usable keys (evaluate): as given, then lowercase
  *
  * The sqlite handle is shared by the milter's threads, so cache calls
  * are serialised here; DNS waits are not (see resolver.c).
@@ -297,13 +296,6 @@ evaluate(const struct sm_dns_result *res, const char *addr, const char *also,
 	       (k->ncerts == 1 ? "certificate" : "certificates"));
 }
 
-void
-mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
-		  const char *ca_file, struct mil_keys *k)
-{
-	evaluate(res, addr, NULL, ca_file, k);
-}
-
 struct mil_lookup *
 mil_lookup_new(struct sm_cache *cache, struct mil_resolver *resolver,
 	       const char *ca_file)
@@ -391,7 +383,10 @@ mil_lookup_answers(struct mil_lookup *lk, const char *addr, unsigned want,
 	return want;
 }
 
-/* mil_lookup_keys, the user IDs of OpenPGP keys may name ALSO. */
+/*
+ * The keys of ADDR of each kind in WANT into K (mil_lookup_recipient);
+ * the user IDs of OpenPGP keys may name ALSO instead (not NULL).
+ */
 static void
 lookup(struct mil_lookup *lk, const char *addr, const char *also,
        unsigned want, struct mil_keys k[MIL_NKINDS])
@@ -413,13 +408,6 @@ lookup(struct mil_lookup *lk, const char *addr, const char *also,
 		k[i].cached = hit[i];
 		sm_dns_result_free(res[i]);
 	}
-}
-
-void
-mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned want,
-		struct mil_keys k[MIL_NKINDS])
-{
-	lookup(lk, addr, NULL, want, k);
 }
 
 void

@@ -97,14 +97,6 @@ void mil_keys_init(struct mil_keys k[MIL_NKINDS], enum mil_key_state state,
 enum mil_kind mil_keys_best(const struct mil_keys k[MIL_NKINDS],
 			    unsigned kinds);
 
-/*
- * mil_keys_evaluate - fill K (of K->kind, cleared) from the answer RES
- * (NULL: out of memory) for ADDR; CA_FILE is the PKIX store for SMIMEA
- * usage 1 (NULL: the system's).
- */
-void mil_keys_evaluate(const struct sm_dns_result *res, const char *addr,
-		       const char *ca_file, struct mil_keys *k);
-
 /* Lookups shared by every milter thread. */
 struct mil_lookup;
 /*
@@ -133,16 +125,13 @@ unsigned mil_lookup_answers(struct mil_lookup *lk, const char *addr,
 			    int hit[MIL_NKINDS], char why[MIL_NKINDS][256]);
 
 /*
- * mil_lookup_keys - the keys of ADDR, of each kind in KINDS (a set of
- * MIL_KIND_BIT), into K[kind] (cleared first; the other kinds are left
- * alone): from the cache where it has the answer, the rest from DNS at
- * once, so that lookups that all time out cost one dns_timeout.
- */
-void mil_lookup_keys(struct mil_lookup *lk, const char *addr, unsigned kinds,
-		     struct mil_keys k[MIL_NKINDS]);
-/*
- * mil_lookup_recipient - mil_lookup_keys for the mailbox LOCAL
- * (unquoted, as given) @ DOMAIN: the local part as given first; for
+ * mil_lookup_recipient - the keys of the mailbox LOCAL (unquoted, as
+ * given) @ DOMAIN, of each kind in KINDS (a set of MIL_KIND_BIT), into
+ * K[kind] (cleared first; the other kinds are left alone), through
+ * mil_lookup_answers: the cache, then DNS for all kinds at once, so
+ * that lookups that all time out cost one dns_timeout.  CA_FILE of
+ * mil_lookup_new is the PKIX store for SMIMEA usage 1.  The local part
+ * as given first; for
  * each kind that found nothing (NXDOMAIN/NODATA), when FOLD is set and
  * LOCAL has ASCII uppercase, the lowercased local part (RFC 7929
  * section 4, RFC 8162 section 3: publishers hash the local part as

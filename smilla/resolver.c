@@ -3,8 +3,7 @@
  * The contract is resolver.h.
  *
  *   mil_resolver_new(dns, why, whylen) / mil_resolver_free(r)
- *   mil_resolve(r, name, type)
- *   mil_resolve_all(r, names, types, n, res)	several at once
+ *   mil_resolve_all(r, names, types, n, res)	one or several at once
  *
  * A caller queues a request on its own stack and sleeps on the shared
  * condition variable; the thread wakes on a pipe, submits what is
@@ -230,13 +229,4 @@ mil_resolve_all(struct mil_resolver *r, const char *const *names,
 done:
 	if (req != &one)
 		free(req);
-}
-
-struct sm_dns_result *
-mil_resolve(struct mil_resolver *r, const char *name, int type)
-{
-	struct sm_dns_result *res;
-
-	mil_resolve_all(r, &name, &type, 1, &res);
-	return res;
 }

@@ -25,14 +25,9 @@ struct mil_resolver *mil_resolver_new(struct sm_dns *dns, char *why,
  */
 void mil_resolver_free(struct mil_resolver *r);
 /*
- * mil_resolve - look NAME/TYPE up and wait for the answer (at most the
- * DNS timeout).  Returns an owned result, NULL only when out of memory.
- */
-struct sm_dns_result *mil_resolve(struct mil_resolver *r, const char *name,
-				  int type);
-/*
  * mil_resolve_all - look the N NAMES/TYPES up at once and wait for all
- * of them: N lookups that all time out cost one DNS timeout.  RES[i] is
+ * of them (each at most the DNS timeout): N lookups that all time out
+ * cost one DNS timeout.  RES[i] is
  * the owned answer for NAMES[i], NULL only when out of memory.
  */
 void mil_resolve_all(struct mil_resolver *r, const char *const *names,
