@@ -575,19 +575,6 @@ unreadable(struct mil_msg *m, const char *arg, enum sm_addr_status st,
 	return MIL_REJECT;
 }
 
-/* Set every kind of R's keys to STATE with WHY (not looked up). */
-static void
-keys_say(struct mil_rcpt *r, enum mil_key_state state, const char *why)
-{
-	int i;
-
-	for (i = 0; i < MIL_NKINDS; i++) {
-		mil_keys_clear(&r->keys[i]);
-		r->keys[i].state = state;
-		sm_strlcpy(r->keys[i].why, why, sizeof(r->keys[i].why));
-	}
-}
-
 /* Append NOTE to the reasons of the kinds in BITS. */
 static void
 keys_note(struct mil_rcpt *r, unsigned bits, const char *note)
@@ -668,12 +655,12 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 		/* RFC 5321 makes every server take it: the MTA's own, so
 		   it is required when a local domain's postmaster is. */
 		r.required = postmaster_required(p);
-		keys_say(&r, MIL_KEY_NONE, "postmaster without a domain");
+		mil_keys_init(r.keys, MIL_KEY_NONE, "postmaster without a domain");
 	} else if (a.literal) {
 		/* Which local domain an address literal lands in is the
 		   MTA's secret: with a table, treat it as required. */
 		r.required = sm_table_count(p->require) > 0;
-		keys_say(&r, MIL_KEY_NONE, "address literal");
+		mil_keys_init(r.keys, MIL_KEY_NONE, "address literal");
 	} else {
 		if ((has_base = base_address(p, a.local, dom, &base)) < 0) {
 			sm_addr_clear(&a);
@@ -694,8 +681,9 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 		if (r.inbound ? p->encrypt_inbound : p->encrypt_outbound)
 			look_up(p, lk, &r, a.local, dom, has_base ? &base : NULL);
 		else
-			keys_say(&r, MIL_KEY_SKIPPED, r.inbound ?
-				 "encrypt_inbound off" : "encrypt_outbound off");
+			mil_keys_init(r.keys, MIL_KEY_SKIPPED,
+				      r.inbound ? "encrypt_inbound off" :
+						  "encrypt_outbound off");
 	}
 	sm_addr_clear(&a);
 	if (has_base > 0)
