@@ -27,6 +27,7 @@
 #include "config.h"
 #include "dns.h"
 #include "log.h"
+#include "pgp.h"
 #include "priv.h"
 #include "recipient.h"
 #include "reputation.h"
@@ -778,6 +779,7 @@ main(int argc, char **argv)
 	rc = smfi_main();
 	sm_log(SM_LOG_INFO, "stopping");
 	sm_rep_close(rep);	/* writes what is queued */
+	sm_pgp_forget();	/* the kept OpenPGP contexts not in use */
 	/* Fails when "user" may not write its directory: say so. */
 	if (!foreground && *sm_config_str(cfg, SM_K_PID_FILE) != '\0' &&
 	    unlink(sm_config_str(cfg, SM_K_PID_FILE)) < 0)

@@ -288,11 +288,12 @@ pgp(const uint8_t *body, const struct mil_signed *s, struct mil_lookup *lk,
 		rc = sm_pgp_verify(fixed, flen, body + s->sig_start,
 				   s->sig_end - s->sig_start, keys, res->count,
 				   r->from, &who, why, sizeof(why));
+	/* A failed signature's key too: the reputation row shows it. */
+	sm_strlcpy(r->fp, who.fpr, sizeof(r->fp));
 	if (rc <= 0) {
 		set(r, rc < 0 ? MIL_AUTH_PERMERROR : MIL_AUTH_FAIL, "%s", why);
 		goto done;
 	}
-	sm_strlcpy(r->fp, who.fpr, sizeof(r->fp));
 	set(r, MIL_AUTH_PASS, "OPENPGPKEY %s made the signature", who.fpr);
 done:
 	free(keys);

@@ -1,8 +1,10 @@
 /*
  * pgp.c - OpenPGP keys and encryption with librnp, without a key ring
- * on disk or an agent: every call has its own in-memory FFI, so no
- * librnp state is ever shared between threads.  The contract is pgp.h;
- * librnp types stay in here.
+ * on disk or an agent.  The records a call works on are imported into
+ * an in-memory FFI of their own, which only that call uses: taken from
+ * the ring cache below (ring_take) and given back (ring_give), so no
+ * librnp state is ever used by two threads at once.  The contract is
+ * pgp.h; librnp types stay in here.
  *
  *   sm_pgp_export_public(in, len, addr, out, why, whylen)
  *   sm_pgp_describe(in, len, buf, buflen)
@@ -542,6 +544,183 @@ import_rdata(rnp_ffi_t ffi, const struct sm_blob *key, char *why,
 	return 1;
 }
 
+/* ------------------------------------------------------------ key rings */
+
+/*
+ * Importing a record is most of what a key check, an encryption or a
+ * signature check costs: librnp checks every self-signature and
+ * binding signature (0.4 ms for a cv25519 key here), and the same
+ * records come with every message to the same people.  So the FFIs
+ * records were imported into are kept, up to RING_SLOTS of them for
+ * RING_SECS each, under the SHA-256 of their records' SHA-256s, and
+ * lent to one call at a time (a call that finds its FFI lent makes
+ * another).  An FFI's keys never change, but librnp set their flags
+ * (valid, revoked, expired) when it imported them: the checks below
+ * compare the keys' validity ends with the clock at every call, and
+ * RING_SECS bounds how long anything else decided at import (a
+ * signature that has expired since) can be out of date.  A record
+ * that does not import is never kept.
+ */
+#define RING_SLOTS 64
+#define RING_SECS 60
+#define RING_ID 32		/* SHA-256 */
+
+struct ring {
+	uint8_t id[RING_ID];
+	rnp_ffi_t ffi;		/* NULL: a free slot */
+	time_t until;
+	unsigned long used;	/* ring_clock when last lent */
+	int lent;
+};
+
+static struct ring rings[RING_SLOTS];
+static unsigned long ring_clock;
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The name of the FFI holding the N records KEYS, STRICT or not. */
+static int
+ring_id(const struct sm_blob *keys, size_t n, int strict, uint8_t *id)
+{
+	uint8_t *all;
+	size_t i;
+
+	if ((all = malloc(n * RING_ID + 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		sm_digest(SM_DIGEST_SHA256, keys[i].data, keys[i].len,
+			  all + i * RING_ID);
+	all[n * RING_ID] = (uint8_t)strict;
+	sm_digest(SM_DIGEST_SHA256, all, n * RING_ID + 1, id);
+	free(all);
+	return 0;
+}
+
+/*
+ * Keep FFI, just made, under ID, lent: its slot, or -1 when every slot
+ * is lent (ring_give then destroys it).  A free slot first, else the
+ * one lent longest ago.
+ */
+static int
+ring_keep(const uint8_t *id, rnp_ffi_t ffi, time_t now)
+{
+	rnp_ffi_t old = NULL;
+	int i, slot = -1;
+
+	pthread_mutex_lock(&ring_lock);
+	for (i = 0; i < RING_SLOTS; i++) {
+		if (rings[i].lent)
+			continue;
+		if (rings[i].ffi == NULL) {
+			slot = i;
+			break;
+		}
+		if (slot < 0 || rings[i].used < rings[slot].used)
+			slot = i;
+	}
+	if (slot >= 0) {
+		old = rings[slot].ffi;
+		memcpy(rings[slot].id, id, RING_ID);
+		rings[slot].ffi = ffi;
+		rings[slot].until = now + RING_SECS;
+		rings[slot].used = ++ring_clock;
+		rings[slot].lent = 1;
+	}
+	pthread_mutex_unlock(&ring_lock);
+	if (old != NULL)
+		rnp_ffi_destroy(old);
+	return slot;
+}
+
+/*
+ * An FFI holding the N records KEYS, lent to the caller until
+ * ring_give: a kept one, or one made now.  STRICT: every record must
+ * import, else 0 with the reason in WHY (naming the record when N > 1);
+ * otherwise those that do not are left out.  Returns 1 with *FFI and
+ * *SLOT, 0, or -1 out of memory (WHY says so).
+ */
+static int
+ring_take(const struct sm_blob *keys, size_t n, int strict, rnp_ffi_t *ffi,
+	  int *slot, char *why, size_t whylen)
+{
+	uint8_t id[RING_ID];
+	time_t now = time(NULL);
+	char w[256];
+	size_t i;
+	int j, st;
+
+	*ffi = NULL;
+	if (ring_id(keys, n, strict, id) < 0)
+		goto oom;
+	pthread_mutex_lock(&ring_lock);
+	for (j = 0; j < RING_SLOTS; j++) {
+		struct ring *r = &rings[j];
+
+		if (r->ffi != NULL && !r->lent && r->until > now &&
+		    memcmp(r->id, id, RING_ID) == 0) {
+			r->lent = 1;
+			r->used = ++ring_clock;
+			*ffi = r->ffi;
+			*slot = j;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ring_lock);
+	if (*ffi != NULL)
+		return 1;
+	if (new_ffi(ffi) < 0)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		if ((st = import_rdata(*ffi, &keys[i], w, sizeof(w))) < 0)
+			goto oom;
+		if (st == 0 && strict) {
+			if (n > 1)
+				sm_why(why, whylen, "key %zu: %s", i, w);
+			else
+				sm_why(why, whylen, "%s", w);
+			rnp_ffi_destroy(*ffi);
+			*ffi = NULL;
+			return 0;
+		}
+	}
+	*slot = ring_keep(id, *ffi, now);
+	return 1;
+oom:
+	if (*ffi != NULL)
+		rnp_ffi_destroy(*ffi);
+	*ffi = NULL;
+	sm_why(why, whylen, "out of memory");
+	return -1;
+}
+
+/* Give back what ring_take lent (FFI NULL: nothing was lent). */
+static void
+ring_give(rnp_ffi_t ffi, int slot)
+{
+	if (ffi == NULL)
+		return;
+	if (slot < 0) {
+		rnp_ffi_destroy(ffi);
+		return;
+	}
+	pthread_mutex_lock(&ring_lock);
+	rings[slot].lent = 0;
+	pthread_mutex_unlock(&ring_lock);
+}
+
+void
+sm_pgp_forget(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&ring_lock);
+	for (i = 0; i < RING_SLOTS; i++)
+		if (!rings[i].lent && rings[i].ffi != NULL) {
+			rnp_ffi_destroy(rings[i].ffi);
+			rings[i].ffi = NULL;
+		}
+	pthread_mutex_unlock(&ring_lock);
+}
+
 /*
  * The primary keys in FFI, at most MAX into KEYS (the caller destroys
  * them); their number in *N.  Returns 0, or -1 out of memory.
@@ -632,6 +811,7 @@ primary_ok(rnp_key_handle_t key, enum sm_pgp_unusable *reason, char *why,
 	   size_t whylen)
 {
 	char *text = NULL;
+	uint64_t till = 0;
 	int r;
 
 	if ((r = key_is(key, rnp_key_is_revoked)) != 0) {
@@ -656,6 +836,13 @@ primary_ok(rnp_key_handle_t key, enum sm_pgp_unusable *reason, char *why,
 			return -1;
 		*reason = SM_PGP_MALFORMED;
 		sm_why(why, whylen, "primary key without a valid self-signature");
+		return 0;
+	}
+	/* librnp's flags are from the import (the FFI may be kept). */
+	if (rnp_key_valid_till64(key, &till) != RNP_SUCCESS ||
+	    till <= (uint64_t)time(NULL)) {
+		*reason = SM_PGP_EXPIRED;
+		sm_why(why, whylen, "key expired");
 		return 0;
 	}
 	return 1;
@@ -881,16 +1068,12 @@ sm_pgp_usable(const struct sm_blob *key, const char *addr,
 	rnp_key_handle_t primary[2] = { NULL, NULL };
 	size_t n = 0;
 	long found;
-	int rc;
+	int rc, slot = -1;
 
 	res->reason = SM_PGP_MALFORMED;
 	res->fpr[0] = '\0';
-	if (new_ffi(&ffi) < 0) {
-		sm_why(why, whylen, "out of memory");
-		return -1;
-	}
-	if ((rc = import_rdata(ffi, key, why, whylen)) <= 0)
-		goto done;
+	if ((rc = ring_take(key, 1, 1, &ffi, &slot, why, whylen)) <= 0)
+		return rc;
 	if ((rc = primaries(ffi, primary, 2, &n)) < 0)
 		goto done;
 	if (n != 1) {
@@ -911,7 +1094,7 @@ done:
 		sm_why(why, whylen, "out of memory");
 	rnp_key_handle_destroy(primary[0]);
 	rnp_key_handle_destroy(primary[1]);
-	rnp_ffi_destroy(ffi);
+	ring_give(ffi, slot);
 	return rc;
 }
 
@@ -1002,26 +1185,14 @@ sm_pgp_encrypt(FILE *in, const struct sm_blob *keys, size_t n, FILE *out,
 	rnp_output_t output = NULL;
 	rnp_op_encrypt_t op = NULL;
 	rnp_result_t err;
-	char w[256];
-	size_t i;
-	int rc = -1;
+	int rc = -1, slot = -1;
 
 	if (n == 0) {
 		sm_why(why, whylen, "no recipient key");
 		return -1;
 	}
-	if (new_ffi(&ffi) < 0)
-		goto oom;
-	for (i = 0; i < n; i++) {
-		int st = import_rdata(ffi, &keys[i], w, sizeof(w));
-
-		if (st < 0)
-			goto oom;
-		if (st == 0) {
-			sm_why(why, whylen, "key %zu: %s", i, w);
-			goto done;
-		}
-	}
+	if (ring_take(keys, n, 1, &ffi, &slot, why, whylen) <= 0)
+		return -1;
 	if (rnp_input_from_callback(&input, read_in, NULL, in) != RNP_SUCCESS ||
 	    rnp_output_to_callback(&output, write_out, NULL, out) !=
 		    RNP_SUCCESS ||
@@ -1054,7 +1225,7 @@ done:
 	rnp_op_encrypt_destroy(op);
 	rnp_output_destroy(output);
 	rnp_input_destroy(input);
-	rnp_ffi_destroy(ffi);
+	ring_give(ffi, slot);
 	return rc;
 }
 
@@ -1085,8 +1256,38 @@ primary_of(rnp_ffi_t ffi, rnp_key_handle_t key)
 }
 
 /*
+ * The fingerprint SIG names, into FPR (SM_PGP_FPR_SIZE, uppercase):
+ * its issuer fingerprint, else its issuer key ID; "" when it has none.
+ */
+static void
+named_key(rnp_op_verify_signature_t sig, char *fpr)
+{
+	rnp_signature_handle_t h = NULL;
+	char *id = NULL, *p;
+
+	fpr[0] = '\0';
+	if (rnp_op_verify_signature_get_handle(sig, &h) != RNP_SUCCESS)
+		return;
+	if (rnp_signature_get_key_fprint(h, &id) != RNP_SUCCESS || id == NULL ||
+	    *id == '\0') {
+		rnp_buffer_destroy(id);
+		id = NULL;
+		if (rnp_signature_get_keyid(h, &id) != RNP_SUCCESS)
+			id = NULL;
+	}
+	if (id != NULL)
+		sm_strlcpy(fpr, id, SM_PGP_FPR_SIZE);
+	for (p = fpr; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	rnp_buffer_destroy(id);
+	rnp_signature_handle_destroy(h);
+}
+
+/*
  * Judge one signature SIG of a verify operation: 1 good by a key fit
- * for ADDR (SIGNER filled), 0 with WHY, -1 out of memory.
+ * for ADDR, 0 with WHY, -1 out of memory.  SIGNER->fpr is the primary
+ * key that made it when it is one of ours, else the key SIG names.
  */
 static int
 judge(rnp_ffi_t ffi, rnp_op_verify_signature_t sig, const char *addr,
@@ -1099,9 +1300,14 @@ judge(rnp_ffi_t ffi, rnp_op_verify_signature_t sig, const char *addr,
 	char *keyid = NULL, detail[200];
 	int rc = 0, r;
 
+	memset(signer, 0, sizeof(*signer));
 	rnp_op_verify_signature_get_key(sig, &key);
 	if (key != NULL)
 		primary = primary_of(ffi, key);
+	if (primary != NULL)
+		fingerprint(primary, signer->fpr);
+	else
+		named_key(sig, signer->fpr);
 	if (status == RNP_ERROR_KEY_NOT_FOUND || primary == NULL) {
 		sm_why(why, whylen, "unknown key: not one the sender publishes");
 		goto done;
@@ -1124,7 +1330,6 @@ judge(rnp_ffi_t ffi, rnp_op_verify_signature_t sig, const char *addr,
 		       detail);
 		goto done;
 	}
-	fingerprint(primary, signer->fpr);
 	if (rnp_key_get_keyid(key, &keyid) == RNP_SUCCESS && keyid)
 		sm_strlcpy(signer->keyid, keyid, sizeof(signer->keyid));
 	rnp_op_verify_signature_get_times(sig, &created, &expires);
@@ -1147,17 +1352,12 @@ sm_pgp_verify(const uint8_t *content, size_t clen, const uint8_t *sig,
 	rnp_input_t data = NULL, sigin = NULL;
 	rnp_op_verify_t op = NULL;
 	size_t i, count = 0;
-	int rc = -1, r;
+	int rc = -1, r, slot = -1;
 
 	memset(signer, 0, sizeof(*signer));
-	if (new_ffi(&ffi) < 0) {
-		sm_why(why, whylen, "out of memory");
-		return -1;
-	}
 	/* A record that does not import cannot have made the signature. */
-	for (i = 0; i < n; i++)
-		if (import_rdata(ffi, &keys[i], why, whylen) < 0)
-			goto done;
+	if (ring_take(keys, n, 0, &ffi, &slot, why, whylen) < 0)
+		return -1;
 	if (rnp_input_from_memory(&data, content, clen, false) != RNP_SUCCESS ||
 	    rnp_input_from_memory(&sigin, sig, slen, false) != RNP_SUCCESS ||
 	    rnp_op_verify_detached_create(&op, ffi, data, sigin) !=
@@ -1175,21 +1375,24 @@ sm_pgp_verify(const uint8_t *content, size_t clen, const uint8_t *sig,
 	rc = 0;
 	for (i = 0; i < count && rc == 0; i++) {
 		rnp_op_verify_signature_t s = NULL;
+		struct sm_pgp_signer one;
 		char w[256];
 
 		if (rnp_op_verify_get_signature_at(op, i, &s) != RNP_SUCCESS)
 			continue;
-		r = judge(ffi, s, addr, signer, w, sizeof(w));
-		if (r != 0 || i == 0)
+		r = judge(ffi, s, addr, &one, w, sizeof(w));
+		if (r != 0 || i == 0) {
 			sm_strlcpy(why, w, whylen);
+			*signer = one;
+		}
 		rc = r;
 	}
-	if (rc == 0)
+	if (rc < 0)
 		memset(signer, 0, sizeof(*signer));
 done:
 	rnp_op_verify_destroy(op);
 	rnp_input_destroy(data);
 	rnp_input_destroy(sigin);
-	rnp_ffi_destroy(ffi);
+	ring_give(ffi, slot);
 	return rc;
 }

@@ -3,10 +3,14 @@
  * encrypted OpenPGP message, through librnp (the only file including
  * rnp.h).
  *
- * librnp is not thread-safe; every call here makes its own in-memory
- * librnp context (no key ring on disk, no agent) and destroys it before
- * returning, so any thread may call any function at any time.  librnp
- * writes its own diagnostics to stderr (sm_log_capture_stderr, log.h).
+ * librnp is not thread-safe; every call here works in an in-memory
+ * librnp context (no key ring on disk, no agent) that no other call
+ * uses at the same time, so any thread may call any function at any
+ * time.  The contexts records were imported into are kept a minute
+ * for the next call with the same records (importing is most of the
+ * cost); what depends on the time is decided again at each call.
+ * librnp writes its own diagnostics to stderr (sm_log_capture_stderr,
+ * log.h).
  */
 #ifndef SM_PGP_H
 #define SM_PGP_H
@@ -104,16 +108,23 @@ struct sm_pgp_signer {
  * the signature was made still verifies (librnp checks the signature
  * against the key as it was then).  Returns 1 with *SIGNER filled; 0
  * when the signature does not verify, was made by a key not in KEYS,
- * or by a revoked key or one without ADDR, with the reason in WHY
+ * or by a revoked key or one without ADDR, with the reason in WHY and
+ * SIGNER->fpr the primary key that made it when it is in KEYS, else
+ * the issuer fingerprint (or key ID) the signature names, if any
  * (first word: "bad signature", "unknown key", "revoked", "user ID
  * does not match"); -1 when SIG holds no signature librnp can read,
- * or memory ran out.  A fresh librnp context per call, as everywhere
- * here.
+ * or memory ran out.
  */
 int sm_pgp_verify(const uint8_t *content, size_t clen, const uint8_t *sig,
 		  size_t slen, const struct sm_blob *keys, size_t n,
 		  const char *addr, struct sm_pgp_signer *signer, char *why,
 		  size_t whylen);
+
+/*
+ * sm_pgp_forget - free the kept librnp contexts not in use (at exit,
+ * so that leak checkers see nothing left).
+ */
+void sm_pgp_forget(void);
 
 /*
  * sm_pgp_export_public - read an OpenPGP key (binary or ASCII-armored,

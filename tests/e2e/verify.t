@@ -356,7 +356,7 @@ part pgp-impostor >"$work/msg/pgp-impostor.part"
 gpg_sign pgp-impostor impostor
 assemble pgp-impostor "Bob <bob@smilla.test>" pgp
 result pgp-impostor "PGP/MIME by an impostor: a key for bob@ that is not published" \
-	"$A x-pgp=fail$(reason 'unknown key[^"]*') header\\.from=bob@smilla\\.test" \
+	"$A x-pgp=fail$(reason 'unknown key[^"]*') header\\.from=bob@smilla\\.test body\\.x-pgp-fingerprint=$(fpr impostor)" \
 	'verify=pgp-mime:fail signer=bob@smilla\.test verify_reason="unknown key[^"]*"'
 
 part pgp-tampered >"$work/msg/pgp-tampered.part"
@@ -364,7 +364,7 @@ gpg_sign pgp-tampered bob
 perl -pi -e 's/^sender\r$/Sender\r/' "$work/msg/pgp-tampered.part"
 assemble pgp-tampered "Bob <bob@smilla.test>" pgp
 result pgp-tampered "PGP/MIME, the signed text changed after signing" \
-	"$A x-pgp=fail$(reason 'bad signature[^"]*') header\\.from=bob@smilla\\.test" \
+	"$A x-pgp=fail$(reason 'bad signature[^"]*') header\\.from=bob@smilla\\.test body\\.x-pgp-fingerprint=$(fpr bob)" \
 	'verify=pgp-mime:fail signer=bob@smilla\.test verify_reason="bad signature[^"]*"'
 
 # revsig's key was revoked a day ago; the signature is 36 hours old.
@@ -375,7 +375,7 @@ check "  gpg dated the signature before the revocation" \
 		awk '/created/ { sub(/.*created /, \"\"); sub(/,.*/, \"\"); exit !(\$0 < $(($(date +%s) - 86400))) }'"
 assemble revsig "revsig@smilla.test" pgp
 result revsig "PGP/MIME by a key revoked after it signed (the revocation in the record)" \
-	"$A x-pgp=fail$(reason 'revoked[^"]*') header\\.from=revsig@smilla\\.test" \
+	"$A x-pgp=fail$(reason 'revoked[^"]*') header\\.from=revsig@smilla\\.test body\\.x-pgp-fingerprint=$(fpr revsig)" \
 	'verify=pgp-mime:fail signer=revsig@smilla\.test verify_reason="revoked[^"]*"'
 
 # ------------------------------------------------------------------ 4. neutral
@@ -517,10 +517,11 @@ mta_end "$total"
 # The reputation rows of the senders (written at the latest when the
 # milter stops): identity, result (neutral is "none", permerror
 # "unusable"), kind of key, the signer's fingerprint: the certificate's
-# SHA-256 once the S/MIME signature verified, the OpenPGP key's only on
-# a pass (no fingerprint for the tampered or truncated S/MIME, nor for
-# an OpenPGP key that is not, or not usably, published).  No row
-# without one From address.
+# SHA-256 once the S/MIME signature verified; for OpenPGP the key that
+# made the signature, or the one it names when that is not published
+# (no fingerprint for the tampered or truncated S/MIME, nor for OpenPGP
+# when the sender's records could not be had).  No row without one From
+# address.
 cert_fp() { openssl x509 -in "$certs/$1.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
 rows=$(sqlite3 -separator ' ' "$work/v.db" "SELECT DISTINCT identity, result, key_type,
 	ifnull(key_fp, '') FROM rep_events WHERE source = 'milter'
@@ -530,7 +531,8 @@ alice@smilla.test fail smime-signer
 alice@smilla.test fail smime-signer $(cert_fp impostor)
 alice@smilla.test pass smime-signer $(cert_fp alice)
 alice@smilla.test unusable smime-signer 
-bob@smilla.test fail pgp-signer 
+bob@smilla.test fail pgp-signer $(fpr bob)
+bob@smilla.test fail pgp-signer $(fpr impostor)
 bob@smilla.test pass pgp-signer $(fpr bob)
 eve@bogus.smilla.test temperror smime-signer $(cert_fp eve)
 frank@smilla.test pass smime-signer $(cert_fp frank)
@@ -538,7 +540,7 @@ ivan@insecure.smilla.test none smime-signer $(cert_fp ivan)
 nora@smilla.test none smime-signer $(cert_fp nora)
 pgp@bogus.smilla.test temperror pgp-signer 
 pgp@insecure.smilla.test none pgp-signer 
-revsig@smilla.test fail pgp-signer 
+revsig@smilla.test fail pgp-signer $(fpr revsig)
 sam@slow.smilla.test temperror smime-signer $(cert_fp sam)
 EOF
 )

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pgp.h"
 #include "tap.h"
@@ -774,6 +775,99 @@ test_encrypt_errors(void)
 	free(keys[0].data);
 }
 
+/* ------------------------------------------------------------ kept */
+
+/*
+ * Keys that expire MARGIN seconds from NOW (made an hour ago, valid an
+ * hour and MARGIN seconds): subN@ with an expiring encryption subkey,
+ * priN@ with an expiring primary.  1 when gpg made them.
+ */
+static int
+make_soon_keys(long now, int margin)
+{
+	long hour = now - 3600;
+	int secs = 3600 + margin;
+
+	return sh(GPG " --faked-system-time %ld --quick-gen-key "
+		  "'Sub <sub%d@smilla.test>' ed25519 cert,sign never", tmp,
+		  hour, margin) &&
+	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
+		  " --with-colons -k '=Sub <sub%d@smilla.test>' | awk -F: "
+		  "'/^fpr/ {print $10; exit}') cv25519 encr seconds=%d", tmp,
+		  hour, tmp, margin, secs) &&
+	       sh(GPG " --export '=Sub <sub%d@smilla.test>' > %s/keys/sub%d.pgp",
+		  tmp, margin, tmp, margin) &&
+	       sh(GPG " --faked-system-time %ld --quick-gen-key "
+		  "'Pri <pri%d@smilla.test>' ed25519 cert,sign seconds=%d", tmp,
+		  hour, margin, secs) &&
+	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
+		  " --with-colons -k '=Pri <pri%d@smilla.test>' | awk -F: "
+		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp, hour,
+		  tmp, margin) &&
+	       sh(GPG " --export '=Pri <pri%d@smilla.test>' > %s/keys/pri%d.pgp",
+		  tmp, margin, tmp, margin);
+}
+
+/*
+ * The context a record was imported into is kept for the next call,
+ * and librnp decided "expired" when it imported: a key that expires
+ * while its context is kept must be expired from that moment on, for
+ * the check and for encryption.  Keys that expire a few seconds from
+ * now are checked (and kept), then checked again once they expired.
+ * When gpg was too slow for the margin, once more with a wider one.
+ */
+static void
+test_expiry_while_kept(void)
+{
+	static const int margins[] = { 5, 30 };
+	char tag[2][16], addr[2][64], why[256], file[600];
+	struct sm_blob k[2];
+	long until = 0;
+	size_t m, i;
+
+	for (m = 0; m < sizeof(margins) / sizeof(margins[0]); m++) {
+		long now = (long)time(NULL);
+
+		if (!make_soon_keys(now, margins[m])) {
+			ok(0, "gpg made keys expiring in %d s", margins[m]);
+			return;
+		}
+		until = now + margins[m];
+		if ((long)time(NULL) < until - 2)
+			break;
+		printf("# gpg took longer than %d s, again\n", margins[m]);
+	}
+	if (!ok(m < sizeof(margins) / sizeof(margins[0]),
+		"keys made with time to spare before they expire"))
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(tag[i], sizeof(tag[i]), "%s%d", i ? "pri" : "sub",
+			 margins[m]);
+		snprintf(addr[i], sizeof(addr[i]), "%s@smilla.test", tag[i]);
+		k[i] = key_blob(tmp, tag[i]);
+		expect(&k[i], addr[i], USABLE, "expiring soon, not yet");
+	}
+	while ((long)time(NULL) <= until)
+		sleep(1);
+	snprintf(file, sizeof(file), "%s/soon.asc", tmp);
+	for (i = 0; i < 2; i++) {
+		FILE *in = fmemopen((void *)"x", 1, "r"), *out = fopen(file, "w");
+
+		expect(&k[i], addr[i], NOT(EXPIRED), i ? "primary expired "
+		       "while kept" : "encryption subkey expired while kept");
+		why[0] = '\0';
+		ok(in && out && sm_pgp_encrypt(in, &k[i], 1, out, why,
+					       sizeof(why)) == -1 &&
+			   strstr(why, "expired") != NULL,
+		   "no encryption to it either: %s", why);
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		free(k[i].data);
+	}
+}
+
 /* ------------------------------------------------------------ threads */
 
 struct worker {
@@ -860,7 +954,9 @@ main(void)
 	       "the key with two subkeys is there"))
 		test_encrypt_subkeys();
 	test_encrypt_errors();
+	test_expiry_while_kept();
 	test_threads();
+	sm_pgp_forget();
 	/* No agent may outlive the test. */
 	sh("for h in %s/gen %s/home-*; do [ -d \"$h\" ] && "
 	   "GNUPGHOME=$h gpgconf --kill all; done; rm -rf %s", tmp, tmp, tmp);

@@ -155,13 +155,29 @@ expired_signer(struct sm_blob *key, struct sm_blob *sig)
 	slurp(path, sig);
 }
 
+/* keys/TAG.fpr of the bed into FPR (65 octets); "" when unreadable. */
+static void
+bed_fpr(const char *tag, char *fpr)
+{
+	char path[512];
+	FILE *f;
+
+	fpr[0] = '\0';
+	snprintf(path, sizeof(path), "%s/keys/%s.fpr", bed, tag);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%64s", fpr) != 1)
+			fpr[0] = '\0';
+		fclose(f);
+	}
+}
+
 int
 main(void)
 {
 	struct sm_blob bob, rsa, revoked, wronguid, old, keys[2];
 	struct sm_blob s_bob, s_rsa, s_revoked, s_wronguid, s_old;
 	struct sm_pgp_signer who;
-	char why[512], path[512], cmd[600], fpr[65] = "";
+	char why[512], path[512], cmd[600], fpr[65] = "", other[65];
 	FILE *f;
 	uint8_t *changed;
 
@@ -187,12 +203,7 @@ main(void)
 
 	is_int(verify(&s_bob, &bob, 1, "bob@smilla.test", &who, why,
 		      sizeof(why)), 1, "bob's signature, bob's record: good");
-	snprintf(path, sizeof(path), "%s/keys/bob.fpr", bed);
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fscanf(f, "%64s", fpr) != 1)
-			fpr[0] = '\0';
-		fclose(f);
-	}
+	bed_fpr("bob", fpr);
 	is_str(who.fpr, fpr, "  the signer is bob's primary key");
 	ok(strlen(who.keyid) == 16, "  the signing key's ID (%s)", who.keyid);
 	ok(who.created > time(NULL) - 3600 && who.created <= time(NULL),
@@ -215,15 +226,21 @@ main(void)
 			     s_bob.len, &bob, 1, "bob@smilla.test", &who, why,
 			     sizeof(why)), 0, "one octet changed: no");
 	ok(strncmp(why, "bad signature", 13) == 0, "  bad signature (%s)", why);
+	is_str(who.fpr, fpr, "  the key that made it: bob's");
 	free(changed);
 
 	is_int(verify(&s_rsa, &bob, 1, "bob@smilla.test", &who, why,
 		      sizeof(why)), 0, "rsa's signature for bob: no");
 	ok(strncmp(why, "unknown key", 11) == 0, "  unknown key (%s)", why);
+	bed_fpr("rsa", other);
+	ok(*other && strcmp(who.fpr, other) == 0,
+	   "  the key it names, not published: rsa's (%s)", who.fpr);
 	is_int(verify(&s_revoked, &revoked, 1, "rev@smilla.test", &who, why,
 		      sizeof(why)), 0,
 	       "a signature by a key revoked since: no");
 	ok(strncmp(why, "revoked", 7) == 0, "  revoked (%s)", why);
+	ok(strlen(who.fpr) == 40, "  the revoked key's fingerprint (%s)",
+	   who.fpr);
 	is_int(verify(&s_wronguid, &wronguid, 1, "wronguid@smilla.test", &who,
 		      why, sizeof(why)), 0,
 	       "a key whose user ID is another address: no");
