@@ -32,8 +32,22 @@ attr(const struct pol_conn *c, enum pol_attr_id id)
 	return pol_request_value(&c->req, id);
 }
 
+/* What Postfix said about the client of C's request. */
 static void
-record_event(struct pol_conn *c, const struct pol_candidate *cand)
+client_of(const struct pol_conn *c, struct pol_client *cl)
+{
+	cl->name = attr(c, POL_A_CLIENT_NAME);
+	cl->addr = attr(c, POL_A_CLIENT_ADDRESS);
+	cl->helo = attr(c, POL_A_HELO_NAME);
+	cl->cert_fp = attr(c, POL_A_CCERT_FINGERPRINT);
+	cl->key_fp = attr(c, POL_A_CCERT_PUBKEY_FINGERPRINT);
+	cl->tls_protocol = attr(c, POL_A_ENCRYPTION_PROTOCOL);
+	cl->tls_cipher = attr(c, POL_A_ENCRYPTION_CIPHER);
+	cl->state = attr(c, POL_A_PROTOCOL_STATE);
+}
+
+static void
+record_event(struct pol_conn *c, const struct pol_client *cl)
 {
 	struct pol_server *srv = c->srv;
 	struct sm_rep_event ev;
@@ -41,30 +55,7 @@ record_event(struct pol_conn *c, const struct pol_candidate *cand)
 
 	if (srv->rep == NULL)
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.client_address = attr(c, POL_A_CLIENT_ADDRESS);
-	/* No identity: the client is known by its address. */
-	ev.identity = c->d.identity;
-	if (c->d.identity[0] == '\0') {
-		snprintf(ident, sizeof(ident), "[%s]", ev.client_address);
-		ev.identity = ident;
-	}
-	ev.time = time(NULL);
-	ev.source = "policyd";
-	ev.helo = attr(c, POL_A_HELO_NAME);
-	ev.result = pol_result_word(c->d.result);
-	ev.usage = ev.selector = ev.mtype = -1;
-	if (cand != NULL && c->d.result == POL_PASS) {
-		ev.usage = cand->usage;
-		ev.selector = cand->selector;
-		ev.mtype = cand->mtype;
-	}
-	/* Only well-formed fingerprints count as keys seen. */
-	ev.cert_fp = c->d.cert_fp ? attr(c, POL_A_CCERT_FINGERPRINT) : "";
-	ev.key_fp = c->d.key_fp ? attr(c, POL_A_CCERT_PUBKEY_FINGERPRINT) : "";
-	ev.key_type = sm_key_type_names[SM_KEY_TYPE_TLSA].name;
-	ev.tls_protocol = attr(c, POL_A_ENCRYPTION_PROTOCOL);
-	ev.tls_cipher = attr(c, POL_A_ENCRYPTION_CIPHER);
+	pol_event(&c->d, cl, "policyd", ident, &ev);
 	/* Drops are counted and reported at most once a second. */
 	if (sm_rep_add(srv->rep, &ev) < 0)
 		srv->rep_dropped++;
@@ -83,22 +74,16 @@ pol_cycle_finish(struct pol_conn *c)
 {
 	static const char pre[] = "action=";
 	struct pol_server *srv = c->srv;
-	const struct pol_candidate *cand;
 	const char *instance = attr(c, POL_A_INSTANCE);
-	const char *state = attr(c, POL_A_PROTOCOL_STATE);
-	const char *helo = attr(c, POL_A_HELO_NAME);
-	const char *client_name = attr(c, POL_A_CLIENT_NAME);
-	char line[1100], detail[200], *action = line + sizeof(pre) - 1;
-	char e_name[256], e_addr[160], e_helo[1024], e_state[64], e_reason[160];
-	char e_id[1024], e_action[1400];
+	struct pol_client cl;
+	char line[1100], *action = line + sizeof(pre) - 1;
 	int prepend_ok, added;
 	size_t len;
-	double ms;
 
 	pol_conclude(&srv->pc, &c->d);
-	cand = c->d.chosen >= 0 ? &c->d.cand[c->d.chosen] : NULL;
+	client_of(c, &cl);
 	/* PREPEND once per message, never at end-of-data. */
-	prepend_ok = strcmp(state, "END-OF-MESSAGE") != 0 &&
+	prepend_ok = strcmp(cl.state, "END-OF-MESSAGE") != 0 &&
 		     (instance[0] == '\0' ||
 		      strncmp(instance, c->hdr_instance,
 			      sizeof(c->hdr_instance) - 1) != 0);
@@ -110,37 +95,14 @@ pol_cycle_finish(struct pol_conn *c)
 	memcpy(action + len, "\n\n", 2);
 	pol_conn_write(c, line, sizeof(pre) - 1 + len + 2);
 	action[len] = '\0';	/* for the log line */
-	record_event(c, cand);
+	record_event(c, &cl);
 	c->busy = 0;
 	c->ready = 1;
 	pol_idle_append(c);
 	pol_conn_touch(c);
-	if (!sm_log_enabled(SM_LOG_INFO))
-		return;
-	ms = (double)(sm_now_ms() - c->t0);
-	if (c->d.result == POL_PASS && cand != NULL)
-		snprintf(detail, sizeof(detail), "record=\"%d %d %d\"",
-			 cand->usage, cand->selector, cand->mtype);
-	else
-		snprintf(detail, sizeof(detail), "reason=\"%s\"",
-			 sm_escape_quoted(cand && cand->why[0] ? cand->why :
-				   c->d.have_cert ? "no usable identity" :
-						    "no client certificate",
-				   e_reason, sizeof(e_reason)));
-	/* What the client sent is escaped: it cannot forge a field. */
-	sm_log(SM_LOG_INFO,
-	       "client=%s[%s] helo=%s identity=%s result=%s %s lookup=%s "
-	       "time=%.1fms state=%s action=%s",
-	       client_name[0] ? sm_escape(client_name, e_name, sizeof(e_name)) :
-				"unknown",
-	       sm_escape(attr(c, POL_A_CLIENT_ADDRESS), e_addr, sizeof(e_addr)),
-	       helo[0] ? sm_escape(helo, e_helo, sizeof(e_helo)) : "-",
-	       c->d.identity[0] ? sm_escape(c->d.identity, e_id, sizeof(e_id)) :
-				  "-",
-	       pol_result_word(c->d.result), detail,
-	       c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
-	       ms, state[0] ? sm_escape(state, e_state, sizeof(e_state)) : "-",
-	       sm_escape_quoted(action, e_action, sizeof(e_action)));
+	pol_log_decision(&c->d, &cl,
+			 c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
+			 (double)(sm_now_ms() - c->t0), action);
 }
 
 /* Start deciding C's request (parsed into C->req). */

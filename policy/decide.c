@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "config.h"
 #include "dane.h"
 #include "decide.h"
+#include "log.h"
+#include "reputation.h"
 
 const char *
 pol_result_word(enum pol_result r)
@@ -474,12 +477,37 @@ put_reason(struct out *o, const char *why)
 			*p = ' ';
 }
 
+/* The header's value for D into O. */
+static void
+header(const struct pol_config *pc, const struct pol_decision *d,
+       struct out *o)
+{
+	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
+							 NULL;
+
+	put(o, pol_result_word(d->result));
+	put(o, " (identity=");
+	if (d->result == POL_PASS && c != NULL) {
+		put(o, d->identity[0] ? d->identity : "this client");
+		put(o, "; record=");
+		put_uint(o, (unsigned)c->usage);
+		put(o, " ");
+		put_uint(o, (unsigned)c->selector);
+		put(o, " ");
+		put_uint(o, (unsigned)c->mtype);
+	} else {
+		put(o, d->identity[0] ? d->identity : "none");
+		put(o, "; reason=");
+		put_reason(o, c && c->why[0] ? c->why :
+				     pol_result_word(d->result));
+	}
+	put(o, pc->tail);
+}
+
 size_t
 pol_action(const struct pol_config *pc, const struct pol_decision *d,
 	   int prepend_ok, int *added, char *buf, size_t buflen)
 {
-	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
-							 NULL;
 	const char *who = d->identity[0] ? d->identity : "this client";
 	int temporary = d->result == POL_BOGUS || d->result == POL_TEMPERROR;
 	struct out o = { buf, buf + buflen - 1 };
@@ -501,24 +529,91 @@ pol_action(const struct pol_config *pc, const struct pol_decision *d,
 	} else {
 		*added = 1;
 		put(&o, pc->prepend);
-		put(&o, pol_result_word(d->result));
-		put(&o, " (identity=");
-		if (d->result == POL_PASS && c != NULL) {
-			put(&o, who);
-			put(&o, "; record=");
-			put_uint(&o, (unsigned)c->usage);
-			put(&o, " ");
-			put_uint(&o, (unsigned)c->selector);
-			put(&o, " ");
-			put_uint(&o, (unsigned)c->mtype);
-		} else {
-			put(&o, d->identity[0] ? d->identity : "none");
-			put(&o, "; reason=");
-			put_reason(&o, c && c->why[0] ? c->why :
-					      pol_result_word(d->result));
-		}
-		put(&o, pc->tail);
+		header(pc, d, &o);
 	}
 	*o.p = '\0';
 	return (size_t)(o.p - buf);
+}
+
+size_t
+pol_header(const struct pol_config *pc, const struct pol_decision *d,
+	   char *buf, size_t buflen)
+{
+	struct out o = { buf, buf + buflen - 1 };
+
+	if (buflen == 0)
+		return 0;
+	header(pc, d, &o);
+	*o.p = '\0';
+	return (size_t)(o.p - buf);
+}
+
+void
+pol_log_decision(const struct pol_decision *d, const struct pol_client *cl,
+		 const char *lookup, double ms, const char *action)
+{
+	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
+							 NULL;
+	char detail[200], e_name[256], e_addr[160], e_helo[1024], e_state[64];
+	char e_reason[160], e_id[1024], e_action[1400];
+
+	if (!sm_log_enabled(SM_LOG_INFO))
+		return;
+	if (d->result == POL_PASS && c != NULL)
+		snprintf(detail, sizeof(detail), "record=\"%d %d %d\"",
+			 c->usage, c->selector, c->mtype);
+	else
+		snprintf(detail, sizeof(detail), "reason=\"%s\"",
+			 sm_escape_quoted(c && c->why[0] ? c->why :
+				   d->have_cert ? "no usable identity" :
+						  "no client certificate",
+				   e_reason, sizeof(e_reason)));
+	/* What the client sent is escaped: it cannot forge a field. */
+	sm_log(SM_LOG_INFO,
+	       "client=%s[%s] helo=%s identity=%s result=%s %s lookup=%s "
+	       "time=%.1fms state=%s action=%s",
+	       cl->name[0] ? sm_escape(cl->name, e_name, sizeof(e_name)) :
+			     "unknown",
+	       sm_escape(cl->addr, e_addr, sizeof(e_addr)),
+	       cl->helo[0] ? sm_escape(cl->helo, e_helo, sizeof(e_helo)) : "-",
+	       d->identity[0] ? sm_escape(d->identity, e_id, sizeof(e_id)) :
+				"-",
+	       pol_result_word(d->result), detail, lookup, ms,
+	       cl->state[0] ? sm_escape(cl->state, e_state, sizeof(e_state)) :
+			      "-",
+	       sm_escape_quoted(action, e_action, sizeof(e_action)));
+}
+
+void
+pol_event(const struct pol_decision *d, const struct pol_client *cl,
+	  const char *source, char ident[SM_NAME_BUF + 4],
+	  struct sm_rep_event *ev)
+{
+	const struct pol_candidate *c = d->chosen >= 0 ? &d->cand[d->chosen] :
+							 NULL;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->client_address = cl->addr;
+	/* No identity: the client is known by its address. */
+	ev->identity = d->identity;
+	if (d->identity[0] == '\0') {
+		snprintf(ident, SM_NAME_BUF + 4, "[%s]", cl->addr);
+		ev->identity = ident;
+	}
+	ev->time = time(NULL);
+	ev->source = source;
+	ev->helo = cl->helo;
+	ev->result = pol_result_word(d->result);
+	ev->usage = ev->selector = ev->mtype = -1;
+	if (c != NULL && d->result == POL_PASS) {
+		ev->usage = c->usage;
+		ev->selector = c->selector;
+		ev->mtype = c->mtype;
+	}
+	/* Only well-formed fingerprints count as keys seen. */
+	ev->cert_fp = d->cert_fp ? cl->cert_fp : "";
+	ev->key_fp = d->key_fp ? cl->key_fp : "";
+	ev->key_type = sm_key_type_names[SM_KEY_TYPE_TLSA].name;
+	ev->tls_protocol = cl->tls_protocol;
+	ev->tls_cipher = cl->tls_cipher;
 }

@@ -8,6 +8,12 @@
  *   pol_found      one lookup result -> that candidate's verdict
  *   pol_conclude   all verdicts -> result word, identity, record
  *   pol_action     result -> the action line for Postfix
+ *   pol_header     result -> the header's value
+ *   pol_log_decision, pol_event
+ *                  the info line and the reputation row of a decision
+ *
+ * The milter uses it too (clientauth.c, under Sendmail): the request
+ * is then made of the MTA's macros.
  */
 #ifndef POL_DECIDE_H
 #define POL_DECIDE_H
@@ -31,6 +37,7 @@ enum pol_source { POL_SRC_HELO, POL_SRC_CLIENT_NAME, POL_SRC_CCERT_SUBJECT };
 #define POL_MAX_CAND 3
 
 struct sm_config;
+struct sm_rep_event;
 
 struct pol_config {
 	enum pol_source order[POL_MAX_CAND];
@@ -142,6 +149,41 @@ void pol_conclude(const struct pol_config *pc, struct pol_decision *d);
  */
 size_t pol_action(const struct pol_config *pc, const struct pol_decision *d,
 		  int prepend_ok, int *added, char *buf, size_t buflen);
+
+/*
+ * pol_header - the value of the result header (pc->header) for D, as
+ * pol_action would prepend it: "RESULT (identity=...; record=U S M;
+ * authserv=ID)" or "RESULT (identity=...; reason=...; authserv=ID)".
+ * Returns its length (cut to BUFLEN - 1 octets).
+ */
+size_t pol_header(const struct pol_config *pc, const struct pol_decision *d,
+		  char *buf, size_t buflen);
+
+/* What the MTA said about the client: "" for what it did not say. */
+struct pol_client {
+	const char *name, *addr, *helo;
+	const char *cert_fp, *key_fp;	/* the fingerprints as given */
+	const char *tls_protocol, *tls_cipher;
+	const char *state;		/* the SMTP protocol state */
+};
+
+/*
+ * pol_log_decision - the info line of decision D about client CL:
+ * where the TLSA data came from (LOOKUP: "dns", "cache" or "none"), MS
+ * it took, and the ACTION taken.  What the client sent is escaped.
+ */
+void pol_log_decision(const struct pol_decision *d,
+		      const struct pol_client *cl, const char *lookup,
+		      double ms, const char *action);
+
+/*
+ * pol_event - the reputation row of D into EV, from SOURCE ("policyd",
+ * "milter"); strings are borrowed from D, CL and IDENT (a buffer for
+ * "[address]", the identity of a client without one).
+ */
+void pol_event(const struct pol_decision *d, const struct pol_client *cl,
+	       const char *source, char ident[SM_NAME_BUF + 4],
+	       struct sm_rep_event *ev);
 
 /* pol_result_word - "pass", "fail", ... */
 const char *pol_result_word(enum pol_result r);
