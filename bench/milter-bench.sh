@@ -1,7 +1,8 @@
 #!/bin/bash
 # milter-bench.sh - throughput, CPU and memory of the smilla milter,
-# encrypting S/MIME and PGP/MIME, against a do-nothing libmilter milter
-# measured in the same run, on loopback, with the DNSSEC test bed.
+# encrypting S/MIME and PGP/MIME and verifying signed mail, against a
+# do-nothing libmilter milter measured in the same run, on loopback,
+# with the DNSSEC test bed.
 #
 #   bench/milter-bench.sh            (or: make bench, after policy-bench)
 #
@@ -17,22 +18,38 @@
 #          a certificate each)
 #   pgp    smilla encrypting PGP/MIME: bob, or pgp01..pgp10 (OPENPGPKEY,
 #          a cv25519 key each)
+# and, with 1 recipient, user@mx.smilla.test (local_domains =
+# mx.smilla.test: inbound, not encrypted, signatures checked), messages
+# signed here at the start with the bed's keys, their signed text/plain
+# part of the body size:
+#   nullvsmime, nullvpgp  bench/null-milter with the same signed
+#          message (the baseline of the next)
+#   vsmime smilla verifying S/MIME (multipart/signed, detached, openssl
+#          cms -sign) by frank@smilla.test (SMIMEA 3 1 1)
+#   vpgp   smilla verifying PGP/MIME (gpg --detach-sign) by
+#          bob@smilla.test (OPENPGPKEY, ed25519)
 # in BENCH_ROUNDS (3) rounds, each run BENCH_SECONDS (3) after
 # BENCH_WARMUP (0.5) s of warm-up, both milters up all the time.  The
 # report gives medians over the rounds, and the median of each round's
-# ratio against the null milter with the same body and recipients.
+# ratio against the null milter with the same message and recipients.
 # Then one BENCH_BIG (50 MB) message each: through the null milter (its
 # time), and through smilla to alice (S/MIME) and to bob (PGP/MIME),
 # with smilla's peak memory (VmHWM, reset before each message).
 #
 # Checks: the null milter changes nothing; pass-through gets no new body
 # and "X-Smilla: plaintext"; encryption gets a new body and "X-Smilla:
-# encrypted" on every message.  Before the rounds, one message of each
-# size, format and recipient count, and each big one, is saved and
-# decrypted (openssl cms with alice's key, gpg with bob's or the bench
-# keys) and compared byte for byte with the original MIME entity; its
-# status header must name the format, and it must hold one
-# RecipientInfo (S/MIME) or PKESK (OpenPGP) per recipient.
+# encrypted" on every message; verification gets no new body and, on
+# every message, an Authentication-Results whose first result is
+# smime=pass or x-pgp=pass (counted by milter-load -A).  Before the
+# rounds, one message of each size, format and recipient count, and
+# each big one, is saved and decrypted (openssl cms with alice's key,
+# gpg with bob's or the bench keys) and compared byte for byte with the
+# original MIME entity; its status header must name the format, and it
+# must hold one RecipientInfo (S/MIME) or PKESK (OpenPGP) per
+# recipient.  One signed message of each size and kind is verified
+# before the rounds too, and its Authentication-Results shown.  A run
+# that fails a check is listed at the end, and its row in the table
+# gives no figures.
 # Exit status: 0 when no run had errors or tempfails and every check
 # passed, 1 otherwise, 2 on setup failure.
 #
@@ -40,7 +57,7 @@
 # BENCH_WARMUP, BENCH_ROUNDS, BENCH_CONNS, BENCH_BODIES (sizes: octets,
 # or with k/M), BENCH_BIG (same; 0 skips the big messages),
 # BENCH_KEEP=1 keeps the work directory (configs, logs, milter-load
-# output, the saved messages).
+# output, the signed messages, the saved messages).
 #
 # The helpers it shares with the other benchmarks are in bench/lib.sh.
 set -u
@@ -81,7 +98,7 @@ DECRYPTED=""
 [ -x "$SM" ] || fail "$SM missing: run make first"
 build_prog milter-load -lpthread
 build_prog null-milter -lmilter -lpthread
-for t in openssl gpg gpgconf base64 cmp; do
+for t in openssl gpg gpgconf base64 cmp awk; do
 	command -v "$t" >/dev/null 2>&1 || fail "missing tool: $t"
 done
 
@@ -121,8 +138,13 @@ max_ms() {
 #   pass:  the null milter: accepted, nothing changed
 #   plain: smilla pass-through: no new body, X-Smilla: plaintext on each
 #   enc:   smilla encryption: new body and X-Smilla: encrypted on each
+#   verify: smilla verification: no new body, and on each an
+#          Authentication-Results whose first result is a pass of the
+#          method milter-load was given (-A)
+# A run that fails is added to FAILED: its row gives no figures.
+FAILED=" "
 expect() {
-	local tag=$1 kind=$2 v r total
+	local tag=$1 kind=$2 v r total notes=$NOTES
 	v=RES_$tag
 	r=${!v}
 	total=$(field "$r" total)
@@ -148,7 +170,16 @@ expect() {
 			bad "($tag): $(field "$r" status_encrypted) of $total messages got X-Smilla: encrypted"
 		[ "$(field "$r" replbody_bytes)" -gt 0 ] || bad "($tag): no body bytes"
 		;;
+	verify)
+		[ "$(field "$r" replbody_bytes)" = 0 ] ||
+			bad "($tag): verification, but $(field "$r" replbody_msgs) bodies replaced"
+		if [ "$(field "$r" auth_pass)" != "$total" ] ||
+		   [ "$(field "$r" auth_other)" != 0 ]; then
+			bad "($tag): $(field "$r" auth_pass) of $total messages got an Authentication-Results pass, $(field "$r" auth_other) another result"
+		fi
+		;;
 	esac
+	[ "$NOTES" = "$notes" ] || FAILED="$FAILED$tag "
 }
 
 # decrypt_check TAG PREFIX FORMAT KEYS: the message milter-load saved
@@ -193,6 +224,96 @@ decrypt_check() {
 	rm -f "$p.der" "$p.asc" "$p.dec"
 }
 
+# octets SIZE: a body size (octets, or with k or M) in octets.
+octets() {
+	awk -v s="$1" 'BEGIN {
+		n = s + 0; u = substr(s, length(s))
+		if (u == "k" || u == "K") n *= 1024
+		else if (u == "m" || u == "M") n *= 1048576
+		printf "%d\n", n
+	}'
+}
+
+# text_part SIZE: a text/plain entity, its body SIZE octets of CRLF
+# lines of text (as milter-load's own bodies; the last line shorter).
+text_part() {
+	printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\n'
+	awk -v n="$(octets "$1")" 'BEGIN {
+		w = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, "
+		w = w "sed do eiusmod tempor incididunt ut labore et dolore magna "
+		w = w "aliqua. Ut enim ad minim veniam, quis nostrud exercitation "
+		k = 0
+		for (i = 0; n >= 3; i++) {
+			l = (n >= 74) ? 72 : n - 2
+			t = sprintf("%06d ", i % 1000000)
+			while (length(t) < l) {
+				p = substr(w, k + 1, l - length(t))
+				t = t p
+				k = (k + length(p)) % length(w)
+			}
+			printf "%s\r\n", substr(t, 1, l)
+			n -= l + 2
+		}
+	}'
+}
+
+# signed_message KIND SIZE FILE: FILE, a message from the signer of KIND
+# (vsmime: frank, SMIMEA 3 1 1; vpgp: bob, OPENPGPKEY) to $LOCAL whose
+# body is a multipart/signed (RFC 8551 section 3.5, RFC 3156 section 5)
+# over text_part SIZE, signed now over its octets as they are, as
+# tests/e2e/verify.t signs: openssl cms -sign (detached, DER, SHA-256,
+# the signer's certificate in it), gpg --detach-sign (armored).
+signed_message() {
+	local kind=$1 f=$3 b="=-bench-signed-$1" s
+	text_part "$2" >"$f.part"
+	case $kind in
+	vsmime)
+		openssl cms -sign -binary -md sha256 -in "$f.part" \
+			-signer "$BED_DIR/certs/frank.pem" \
+			-inkey "$BED_DIR/certs/frank.key" -outform DER \
+			-out "$f.sig" 2>"$f.err" ||
+			fail "openssl cms -sign failed: $(head -n 3 "$f.err")"
+		;;
+	vpgp)
+		gpg --batch --no-tty --pinentry-mode loopback --passphrase '' \
+			-u "$(cat "$BED_DIR/keys/bob.fpr")!" --armor \
+			--detach-sign -o "$f.sig" "$f.part" 2>"$f.err" ||
+			fail "gpg --detach-sign failed: $(head -n 3 "$f.err")"
+		;;
+	esac
+	s=S_$kind
+	{
+		printf 'From: %s\r\nTo: <%s>\r\n' "${!s}" "$LOCAL"
+		printf 'Subject: milter benchmark message, signed\r\n'
+		printf 'Date: %s\r\nMIME-Version: 1.0\r\n' "$(date -R)"
+		case $kind in
+		vsmime)
+			printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
+			printf '\tmicalg=sha-256; boundary="%s"\r\n\r\n' "$b"
+			printf 'This is an S/MIME signed message\r\n\r\n--%s\r\n' "$b"
+			cat "$f.part"
+			printf '\r\n--%s\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\n' "$b"
+			printf 'Content-Transfer-Encoding: base64\r\n'
+			printf 'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
+			base64 -w 76 "$f.sig" | sed 's/$/\r/'
+			printf -- '--%s--\r\n' "$b"
+			;;
+		vpgp)
+			printf 'Content-Type: multipart/signed; micalg=pgp-sha256;\r\n'
+			printf '\tprotocol="application/pgp-signature"; boundary="%s"\r\n\r\n' "$b"
+			printf 'This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--%s\r\n' "$b"
+			cat "$f.part"
+			printf '\r\n--%s\r\nContent-Type: application/pgp-signature; name="signature.asc"\r\n' "$b"
+			printf 'Content-Description: OpenPGP digital signature\r\n'
+			printf 'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
+			sed 's/$/\r/' "$f.sig"
+			printf '\r\n--%s--\r\n' "$b"
+			;;
+		esac
+	} >"$f"
+	rm -f "$f.part" "$f.sig" "$f.err"
+}
+
 # ---------------------------------------------------------------- setup
 
 bench_setup smilla-mbench
@@ -208,10 +329,19 @@ BOB=$PGP_BOB
 NOBODY=nobody@smilla.test
 SMIME10=$(echo "$BENCH_RCPTS" | tr -s ' ' ',')
 PGP10=$(echo "$BENCH_PGP_RCPTS" | tr -s ' ' ',')
-# shellcheck disable=SC2034 # read through ${!r}
+# The verification runs: mail to LOCAL (local_domains below), signed
+# by S_KIND, whose Authentication-Results method is M_KIND; the same
+# message goes to the null milter in nullKIND.
+LOCAL=user@mx.smilla.test
+[ -n "${SIGNER_FRANK:-}" ] || fail "the test bed has no SIGNER_FRANK"
+# shellcheck disable=SC2034 # read through ${!r}, ${!s} and ${!m}
 {
 	R_null1=$NOBODY R_null10=$SMIME10 R_pass1=$NOBODY
 	R_smime1=$ALICE R_smime10=$SMIME10 R_pgp1=$BOB R_pgp10=$PGP10
+	R_nullvsmime1=$LOCAL R_vsmime1=$LOCAL R_nullvpgp1=$LOCAL R_vpgp1=$LOCAL
+	S_vsmime="Frank <$SIGNER_FRANK>" S_vpgp="Bob <$PGP_BOB>"
+	E_vsmime=$SIGNER_FRANK E_vpgp=$PGP_BOB
+	M_vsmime=smime M_vpgp=x-pgp
 }
 
 # gpg for the decryption checks: bob's and the ten bench keys.
@@ -225,7 +355,15 @@ bench_cleanup() {
 	gpgconf --kill all >/dev/null 2>&1
 }
 
-smilla_conf "max_message_size = 67108864"
+# One signed message of each kind and size, $WORK/KIND-SIZE.eml.
+say "signing the messages: S/MIME by $SIGNER_FRANK, PGP/MIME by $PGP_BOB"
+for body in $BODIES; do
+	for kind in vsmime vpgp; do
+		signed_message "$kind" "$body" "$WORK/$kind-$(tagof "$body").eml"
+	done
+done
+
+smilla_conf "max_message_size = 67108864" "local_domains = mx.smilla.test"
 
 start_daemon null-milter "$WORK/null.sock" "$WORK/null.log" \
 	"$NM" -p "unix:$WORK/null.sock"
@@ -258,6 +396,30 @@ for body in $BODIES; do
 done
 X_SMIME=$(sed -n 's/^add X-Smilla: *//p' "$WORK/dec_smime10_$(tagof "${BODIES%% *}").mods")
 X_PGP=$(sed -n 's/^add X-Smilla: *//p' "$WORK/dec_pgp10_$(tagof "${BODIES%% *}").mods")
+
+# sig_args KIND BODY: milter-load's arguments (SIG_ARGS) for the signed
+# message of KIND (vsmime, vpgp, or their null runs) and BODY: the
+# message, its envelope sender and recipient, the method to count.
+sig_args() {
+	local k=${1#null} e m
+	e=E_$k m=M_$k
+	SIG_ARGS=(-m "$WORK/$k-$(tagof "$2").eml" -f "${!e}" -r "$LOCAL" -A "${!m}")
+}
+
+# One signed message of each size and kind verified (the first lookup
+# of the signer's records, cached from then on); the
+# Authentication-Results of the first size go into the report.
+for body in $BODIES; do
+	for kind in vsmime vpgp; do
+		tag=chk_${kind}_$(tagof "$body")
+		sig_args "$kind" "$body"
+		load "$tag" "$SM_PID" -u "$WORK/smilla.sock" -n 1 "${SIG_ARGS[@]}" \
+			-o "$WORK/$tag"
+		expect "$tag" verify
+	done
+done
+AR_SMIME=$(sed -n 's/^ins Authentication-Results: *//p' "$WORK/chk_vsmime_$(tagof "${BODIES%% *}").mods")
+AR_PGP=$(sed -n 's/^ins Authentication-Results: *//p' "$WORK/chk_vpgp_$(tagof "${BODIES%% *}").mods")
 
 # ---------------------------------------------------------------- big
 
@@ -295,12 +457,26 @@ turn() {
 	pass) pid=$SM_PID sock=smilla label="smilla, pass-through" ;;
 	smime) pid=$SM_PID sock=smilla label="smilla, S/MIME" ;;
 	pgp) pid=$SM_PID sock=smilla label="smilla, PGP/MIME" ;;
+	nullvsmime) pid=$NULL_PID sock=null label="null-milter, S/MIME-signed" ;;
+	nullvpgp) pid=$NULL_PID sock=null label="null-milter, PGP/MIME-signed" ;;
+	vsmime) pid=$SM_PID sock=smilla label="smilla, verify S/MIME" ;;
+	vpgp) pid=$SM_PID sock=smilla label="smilla, verify PGP/MIME" ;;
 	esac
-	run "$tag" "round $round: $label, $body, $n rcpt" "$pid" \
-		-u "$WORK/$sock.sock" -b "$body" -r "${!r}"
 	case $kind in
-	null) expect "$tag" pass ;;
+	nullv*|v*)
+		sig_args "$kind" "$body"
+		run "$tag" "round $round: $label, $body, $n rcpt" "$pid" \
+			-u "$WORK/$sock.sock" "${SIG_ARGS[@]}"
+		;;
+	*)
+		run "$tag" "round $round: $label, $body, $n rcpt" "$pid" \
+			-u "$WORK/$sock.sock" -b "$body" -r "${!r}"
+		;;
+	esac
+	case $kind in
+	null*) expect "$tag" pass ;;
 	pass) expect "$tag" plain ;;
+	v*) expect "$tag" verify ;;
 	*) expect "$tag" enc ;;
 	esac
 }
@@ -313,6 +489,10 @@ for body in $BODIES; do
 			CELLS="$CELLS$kind $n $body
 "
 		done
+	done
+	for kind in nullvsmime vsmime nullvpgp vpgp; do
+		CELLS="$CELLS$kind 1 $body
+"
 	done
 done
 for round in $(seq 1 "$ROUNDS"); do
@@ -340,13 +520,33 @@ cell_fig() {
 	done
 }
 
+# cell_failed KIND N BODY: did a round of the cell fail a check?
+cell_failed() {
+	local round
+	for round in $(seq 1 "$ROUNDS"); do
+		case $FAILED in
+		*" $1$2_$(tagof "$3")_$round "*) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# The null milter's run that KIND is measured against (a null run: itself).
+base_of() {
+	case $1 in
+	vsmime | vpgp) echo "null$1" ;;
+	null*) echo "$1" ;;
+	*) echo null ;;
+	esac
+}
+
 # cell_ratios KIND N BODY: each round's msgs/s against the null milter's
-# in the same round.
+# (base_of) in the same round.
 cell_ratios() {
 	local round v b
 	for round in $(seq 1 "$ROUNDS"); do
 		v=RES_$1$2_$(tagof "$3")_$round
-		b=RES_null$2_$(tagof "$3")_$round
+		b=RES_$(base_of "$1")$2_$(tagof "$3")_$round
 		awk -v m="$(field "${!v:-}" mps)" -v b="$(field "${!b:-}" mps)" \
 			'BEGIN { printf "%.2f\n", (b > 0) ? m / b : 0 }'
 	done
@@ -368,7 +568,16 @@ T1=$(date +%s.%N)
 		pass) label="smilla pass-through" ;;
 		smime) label="smilla S/MIME" ;;
 		pgp) label="smilla PGP/MIME" ;;
+		nullvsmime) label="null, S/MIME-signed" ;;
+		nullvpgp) label="null, PGP/MIME-signed" ;;
+		vsmime) label="smilla verify S/MIME" ;;
+		vpgp) label="smilla verify PGP/MIME" ;;
 		esac
+		if cell_failed "$kind" "$n" "$body"; then
+			printf '%-5s %5d %-22s %s\n' "$body" "$n" "$label" \
+				"CHECK FAILED: no figures (see below)"
+			continue
+		fi
 		# shellcheck disable=SC2046,SC2086 # one number a word
 		{
 			mps=$(median $(cell_fig "$kind" "$n" "$body" mps))
@@ -390,10 +599,16 @@ T1=$(date +%s.%N)
 	echo
 	echo "msgs/s, p99_ms, cpu_ms: medians over the rounds; ratio: the median of"
 	echo "the rounds' ratios (listed) of msgs/s against the null milter with the"
-	echo "same body and recipients, run just before in the same round."
+	echo "same message and recipients, run just before in the same round."
 	echo "cpu_ms: CPU time of the milter process (user + system, all threads) per"
 	echo "message, warm-up included: for S/MIME and PGP/MIME, the CPU per"
-	echo "encrypted message."
+	echo "encrypted message; for verify, the CPU per verified message."
+	echo "verify: to $LOCAL (local_domains); the signed text/plain part"
+	echo "has the body size, the whole body of the signed message is:"
+	for body in $BODIES; do
+		a=RES_chk_vsmime_$(tagof "$body") b=RES_chk_vpgp_$(tagof "$body")
+		echo "  $body: S/MIME $(field "${!a:-}" body), PGP/MIME $(field "${!b:-}" body) octets"
+	done
 	echo
 	if [ "$BIG" != 0 ]; then
 		echo "one $BIG message: null-milter $(max_ms "${RES_big_null:-}") ms;"
@@ -409,6 +624,8 @@ T1=$(date +%s.%N)
 	echo "smilla VmHWM after all runs: $HWM_END kB"
 	echo "status headers: X-Smilla: $X_SMIME"
 	echo "                X-Smilla: $X_PGP"
+	echo "verified: Authentication-Results: $AR_SMIME"
+	echo "          Authentication-Results: $AR_PGP"
 	echo "decrypted and compared byte for byte:${DECRYPTED:- none}"
 	report_tail smilla "$WORK/smilla.log"
 }

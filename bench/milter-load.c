@@ -3,9 +3,10 @@
  * Sendmail milter protocol (version 6), spoken directly on the socket.
  *
  *   milter-load (-u PATH | -t HOST:PORT) [-c CONNS] [-n MSGS | -d SECONDS]
- *               [-w WARMUP] [-b BODY_OCTETS] [-r RCPT]... [-f SENDER]
- *               [-s MSGS_PER_SESSION] [-T TIMEOUT] [-H STATUS_HEADER]
- *               [-o PREFIX] [-P PROTOCOL_MASK] [-v]
+ *               [-w WARMUP] [-b BODY_OCTETS | -m MESSAGE] [-r RCPT]...
+ *               [-f SENDER] [-s MSGS_PER_SESSION] [-T TIMEOUT]
+ *               [-H STATUS_HEADER] [-A METHOD] [-o PREFIX]
+ *               [-P PROTOCOL_MASK] [-v]
  *
  *   -c  connections, one thread each (default 1)
  *   -n  timed messages per connection; -d instead: measured seconds
@@ -13,6 +14,11 @@
  *   -w  warm-up seconds (default 0): messages started in them are sent
  *       and checked but not timed
  *   -b  body size in octets (default 102400): CRLF lines of text
+ *   -m  send the message in file MESSAGE instead (a signed one, say):
+ *       its header fields as they are (folded lines joined with LF, as
+ *       Postfix sends them), after milter-load's Received and, unless
+ *       MESSAGE has one, a unique Message-ID; its body after the empty
+ *       line, each line end made CRLF.  -b is then ignored
  *   -r  envelope recipient, repeatable (default bench@example.test);
  *       a comma-separated list counts as several
  *   -f  envelope sender (default sender@bench.smilla.test)
@@ -23,11 +29,16 @@
  *   -H  name of the milter's status header (default X-Smilla): added or
  *       changed header fields of that name are counted by the first word
  *       of their value (encrypted / plaintext / other)
- *   -o  write the last message of connection 0 that got a replaced body:
- *       PREFIX.body (the replacement body, as sent by the milter),
+ *   -A  method of the Authentication-Results the milter adds (smime,
+ *       x-pgp, ...): an added, inserted or changed Authentication-Results
+ *       field counts as auth_pass when its first result is METHOD=pass,
+ *       as auth_other otherwise (without -A: any method's pass)
+ *   -o  write the last message of connection 0 that got a replaced body
+ *       (or, when none did, the last message): PREFIX.body (the
+ *       replacement body, as sent by the milter; empty if none),
  *       PREFIX.entity (the original MIME entity: the Content-* header
  *       fields + CRLF + body, to compare with a decryption of the
- *       replacement) and PREFIX.mods (the header changes, one a line)
+ *       replacement) and PREFIX.mods (its header changes, one a line)
  *   -P  protocol flags offered to the milter, hex (default 0x1fffff,
  *       SMFI_CURR_PROT: everything Postfix offers)
  *   -v  report every bad or unexpected reply on stderr, not only the
@@ -46,7 +57,8 @@
  *   SMFIC_MACRO 'M' {i} {mail_addr}, SMFIC_MAIL "<sender>" SIZE=n;
  *   per recipient SMFIC_MACRO 'R' {rcpt_addr}, SMFIC_RCPT "<rcpt>";
  *   SMFIC_DATA; SMFIC_HEADER for Received, From, To, Subject, Date,
- *   Message-ID (unique), MIME-Version, Content-Type (text/plain);
+ *   Message-ID (unique), MIME-Version, Content-Type (text/plain), or
+ *   with -m Received, Message-ID and MESSAGE's fields;
  *   SMFIC_EOH; SMFIC_BODY in chunks of 65535 octets (MILTER_CHUNK_SIZE);
  *   SMFIC_MACRO 'E' {i}, SMFIC_BODYEOB;
  * every reply is read: SMFIR_PROGRESS is skipped; at end of message the
@@ -73,7 +85,9 @@
  *   ended before end of message), rcpt_refused, the modifications
  *   replbody_msgs replbody_bytes hdr_add hdr_ins hdr_chg mod_other,
  *   status_encrypted status_plaintext status_other (the -H header),
- *   sessions, and the negotiated version, actions and protocol flags.
+ *   auth_pass auth_other (Authentication-Results, see -A), sessions,
+ *   body (its octets) and rcpts, and the negotiated version, actions
+ *   and protocol flags.
  * Exit status: 0 when errors=0 and tempfail=0, 1 otherwise, 2 on usage
  * or setup errors.  An error is a failed connect or write, a closed
  * connection, a reply not in within -T seconds, a malformed or
@@ -123,7 +137,22 @@ struct counts {
 	unsigned long long replbody_msgs, replbody_bytes;
 	unsigned long long hdr_add, hdr_ins, hdr_chg, mod_other;
 	unsigned long long st_enc, st_plain, st_other;
+	unsigned long long auth_pass, auth_other;
 	unsigned long long errors, sessions;
+};
+
+/* -o: what the milter sent back for one message. */
+struct saved {
+	unsigned char *body;		/* the replacement body */
+	size_t len, cap;
+	char *mods;			/* the header changes, one a line */
+	size_t mlen, mcap;
+	int replaced;			/* the body was replaced */
+};
+
+/* A header field of the message: VALUE NULL is the unique Message-ID. */
+struct field {
+	char *name, *value;
 };
 
 struct worker {
@@ -143,19 +172,17 @@ struct worker {
 	struct counts n;
 	struct lats lat;		/* of the timed messages */
 	int64_t last_done;		/* last timed completion */
-	/* -o: connection 0 only */
-	unsigned char *save_body;
-	size_t save_len, save_cap;
-	char *save_mods;
-	size_t mods_len, mods_cap;
-	int have_saved;
+	/* -o, connection 0 only: the message under way, the one kept */
+	struct saved cur, kept;
+	int have_kept;
 };
 
 /* options */
 static const char *opt_unix, *opt_tcp;
 static const char *opt_from = "sender@bench.smilla.test";
 static const char *opt_status = "X-Smilla";
-static const char *opt_out;
+static const char *opt_auth;
+static const char *opt_out, *opt_msg;
 static int opt_conns = 1, opt_verbose;
 static unsigned long opt_msgs, opt_per_session;
 static double opt_secs, opt_warm;
@@ -167,7 +194,9 @@ static size_t nrcpts;
 
 /* shared */
 static struct peer peer;
-static char *body;			/* the message body */
+static char *body;			/* the message body, opt_body octets */
+static struct field *fields;		/* its header after Received */
+static size_t nfields;
 static char date_hdr[64];
 static char *to_hdr;
 static int64_t t_timed, t_end;		/* monotonic microseconds */
@@ -201,10 +230,10 @@ usage(void)
 {
 	fputs("usage: milter-load (-u PATH | -t HOST:PORT) [-c CONNS] "
 	      "[-n MSGS | -d SECONDS] [-w WARMUP]\n"
-	      "           [-b BODY_OCTETS] [-r RCPT]... [-f SENDER] "
-	      "[-s MSGS_PER_SESSION] [-T TIMEOUT]\n"
-	      "           [-H STATUS_HEADER] [-o PREFIX] [-P PROTOCOL_MASK] "
-	      "[-v]\n", stderr);
+	      "           [-b BODY_OCTETS | -m MESSAGE] [-r RCPT]... "
+	      "[-f SENDER] [-s MSGS_PER_SESSION]\n"
+	      "           [-T TIMEOUT] [-H STATUS_HEADER] [-A METHOD] "
+	      "[-o PREFIX] [-P PROTOCOL_MASK] [-v]\n", stderr);
 	exit(2);
 }
 
@@ -325,6 +354,133 @@ make_headers(void)
 		strcat(to_hdr, rcpts[i]);
 		strcat(to_hdr, ">");
 	}
+}
+
+static void
+add_field(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct field *f;
+
+	fields = xrealloc(fields, (nfields + 1) * sizeof(*fields));
+	f = &fields[nfields++];
+	f->name = xmalloc(nlen + 1);
+	memcpy(f->name, name, nlen);
+	f->name[nlen] = '\0';
+	f->value = NULL;
+	if (value != NULL) {
+		f->value = xmalloc(vlen + 1);
+		memcpy(f->value, value, vlen);
+		f->value[vlen] = '\0';
+	}
+}
+
+static void
+add_fixed(const char *name, const char *value)
+{
+	add_field(name, strlen(name), value, value ? strlen(value) : 0);
+}
+
+/* The text/plain message's header fields (after Received). */
+static void
+make_fields(void)
+{
+	add_fixed("From", "Bench Sender <sender@bench.smilla.test>");
+	add_fixed("To", to_hdr);
+	add_fixed("Subject", "milter benchmark message");
+	add_fixed("Date", date_hdr);
+	add_fixed("Message-ID", NULL);
+	add_fixed("MIME-Version", "1.0");
+	add_fixed("Content-Type", "text/plain; charset=us-ascii");
+}
+
+/*
+ * -m PATH: the header fields and the body of the message in PATH.  A
+ * field's value starts after the colon and the blanks after it; its
+ * continuation lines are joined with LF (CR dropped), as Postfix sends
+ * them.  The body is taken with every line end made CRLF.
+ */
+static void
+read_message(const char *path)
+{
+	FILE *fp;
+	char *m = NULL, *p, *end, *name = NULL, *val = NULL;
+	size_t len = 0, cap = 0, nlen = 0, vlen = 0, i;
+	int have_mid = 0;
+	char *v;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	for (;;) {
+		size_t n;
+
+		grow(&m, &cap, len + 65536);
+		if ((n = fread(m + len, 1, cap - len, fp)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(fp))
+		die("%s: read error", path);
+	fclose(fp);
+	end = m + len;
+	/* Message-ID first: its place in the field list. */
+	add_fixed("Message-ID", NULL);
+	for (p = m; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *le = nl ? nl : end;
+		size_t ll = (size_t)(le - p);
+
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (ll > 0 && (*p == ' ' || *p == '\t')) {
+			/* a continuation: name and val grow in place */
+			if (name == NULL)
+				die("%s: a continuation line before any field",
+				    path);
+			val[vlen] = '\n';
+			memmove(val + vlen + 1, p, ll);
+			vlen += 1 + ll;
+		} else {
+			if (name != NULL) {
+				add_field(name, nlen, val, vlen);
+				name = NULL;
+			}
+			if (ll == 0) {
+				p = nl ? nl + 1 : end;
+				break;
+			}
+			if ((v = memchr(p, ':', ll)) == NULL || v == p)
+				die("%s: not a header field: %.*s", path,
+				    (int)ll, p);
+			name = p;
+			nlen = (size_t)(v - p);
+			for (v++; v < p + ll && (*v == ' ' || *v == '\t'); v++)
+				;
+			/* The value is rebuilt over this line's octets,
+			   which only shrink: LF for CRLF. */
+			val = v;
+			vlen = (size_t)(p + ll - v);
+			if (nlen == 10 && strncasecmp(name, "Message-ID", 10) == 0)
+				have_mid = 1;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (name != NULL)
+		die("%s: no empty line after the header", path);
+	if (have_mid) {
+		/* MESSAGE's own: no unique one */
+		free(fields[0].name);
+		memmove(fields, fields + 1, --nfields * sizeof(*fields));
+	}
+	/* The body, CRLF line ends. */
+	body = xmalloc(2 * (size_t)(end - p) + 1);
+	for (i = 0; p < end; p++) {
+		if (*p == '\n' && (i == 0 || body[i - 1] != '\r'))
+			body[i++] = '\r';
+		body[i++] = *p;
+	}
+	body[i] = '\0';
+	opt_body = i;
+	free(m);
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -544,9 +700,36 @@ save_mod(struct worker *w, const char *what, const char *name,
 	if (opt_out == NULL || w->id != 0)
 		return;
 	need = strlen(what) + strlen(name) + strlen(value) + 5;
-	grow(&w->save_mods, &w->mods_cap, w->mods_len + need);
-	w->mods_len += (size_t)snprintf(w->save_mods + w->mods_len, need,
+	grow(&w->cur.mods, &w->cur.mcap, w->cur.mlen + need);
+	w->cur.mlen += (size_t)snprintf(w->cur.mods + w->cur.mlen, need,
 					"%s %s: %s\n", what, name, value);
+}
+
+/*
+ * Is the first result of Authentication-Results VALUE a pass, of
+ * METHOD (any method when NULL)?  "authserv-id [version]; method=result
+ * ...": the comments of RFC 8601 are not looked for (the milters this
+ * is for write none before the first result).
+ */
+static int
+auth_pass(const char *value, const char *method)
+{
+	const char *p = strchr(value, ';'), *eq;
+	size_t ml;
+
+	if (p == NULL)
+		return 0;
+	for (p++; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+		;
+	if ((eq = strchr(p, '=')) == NULL)
+		return 0;
+	ml = (size_t)(eq - p);
+	if (method != NULL &&
+	    (ml != strlen(method) || strncasecmp(p, method, ml) != 0))
+		return 0;
+	/* strchr finds the NUL too: the value may end after "pass" */
+	return strncasecmp(eq + 1, "pass", 4) == 0 &&
+	       strchr(" \t\r\n;", eq[5]) != NULL;
 }
 
 /* A header modification: DATA is [index] name NUL value NUL. */
@@ -593,10 +776,32 @@ header_mod(struct worker *w, char cmd, const unsigned char *d, size_t len)
 		else
 			w->n.st_other++;
 	}
+	if (strcasecmp(name, "Authentication-Results") == 0 && *value != '\0') {
+		if (auth_pass(value, opt_auth))
+			w->n.auth_pass++;
+		else
+			w->n.auth_other++;
+	}
 	return 0;
 bad:
 	show(w, "malformed header modification '%c'", printable_cmd(cmd));
 	return -1;
+}
+
+/* -o: the message just done is kept when it got a new body, or when
+ * no message kept so far did. */
+static void
+keep(struct worker *w, int replaced)
+{
+	struct saved t;
+
+	if (w->have_kept && w->kept.replaced && !replaced)
+		return;
+	t = w->kept;
+	w->kept = w->cur;
+	w->cur = t;
+	w->kept.replaced = replaced;
+	w->have_kept = 1;
 }
 
 /* Replies to SMFIC_BODYEOB up to the final one: 0 (*f set) or -1. */
@@ -609,8 +814,8 @@ eom_replies(struct worker *w, int *f)
 	int replaced = 0;
 
 	if (opt_out != NULL && w->id == 0) {
-		w->save_len = 0;
-		w->mods_len = 0;
+		w->cur.len = 0;
+		w->cur.mlen = 0;
 	}
 	for (;;) {
 		if (get_reply(w, &cmd, &d, &len) < 0)
@@ -631,10 +836,10 @@ eom_replies(struct worker *w, int *f)
 			}
 			w->n.replbody_bytes += len;
 			if (opt_out != NULL && w->id == 0) {
-				grow(&w->save_body, &w->save_cap,
-				     w->save_len + len);
-				memcpy(w->save_body + w->save_len, d, len);
-				w->save_len += len;
+				grow(&w->cur.body, &w->cur.cap,
+				     w->cur.len + len);
+				memcpy(w->cur.body + w->cur.len, d, len);
+				w->cur.len += len;
 			}
 			continue;
 		case SMFIR_ADDRCPT:
@@ -652,8 +857,8 @@ eom_replies(struct worker *w, int *f)
 			if (*f == F_TEMPFAIL || *f == F_REJECT ||
 			    *f == F_OTHER)
 				show_final(w, "end of message", cmd, d, len);
-			if (replaced && opt_out != NULL && w->id == 0)
-				w->have_saved = 1;
+			if (opt_out != NULL && w->id == 0)
+				keep(w, replaced);
 			return 0;
 		}
 		show(w, "end of message: unexpected reply '%c' (%zu octets)",
@@ -893,23 +1098,17 @@ message(struct worker *w, int *f)
 	/* headers */
 	{
 		char recv[256];
-		const char *h[][2] = {
-			{ "Received", recv },
-			{ "From", "Bench Sender <sender@bench.smilla.test>" },
-			{ "To", to_hdr },
-			{ "Subject", "milter benchmark message" },
-			{ "Date", date_hdr },
-			{ "Message-ID", mid },
-			{ "MIME-Version", "1.0" },
-			{ "Content-Type", "text/plain; charset=us-ascii" },
-		};
 
 		snprintf(recv, sizeof(recv),
 			 "from client.bench.smilla.test (client.bench."
 			 "smilla.test [127.0.0.1])\n\tby mx.bench.smilla.test "
 			 "(Postfix) with ESMTP id %s; %s", qid, date_hdr);
-		for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
-			if ((r = send_header(w, h[i][0], h[i][1], f)) != 0)
+		if ((r = send_header(w, "Received", recv, f)) != 0)
+			goto early;
+		for (i = 0; i < nfields; i++)
+			if ((r = send_header(w, fields[i].name,
+					     fields[i].value ? fields[i].value :
+							       mid, f)) != 0)
 				goto early;
 	}
 	if (!(w->prot & SMFIP_NOEOH)) {
@@ -1051,22 +1250,40 @@ write_file(const char *prefix, const char *suffix, const void *data,
 		die("%s: %s", path, strerror(errno));
 }
 
-/* -o: the original MIME entity and what the milter made of it. */
+/* -o: the original MIME entity (the Content-* fields, their line
+ * ends CRLF, an empty line, the body) and what the milter made of the
+ * message kept. */
 static void
 save_outputs(const struct worker *w)
 {
-	static const char ent[] =
-		"Content-Type: text/plain; charset=us-ascii\r\n\r\n";
-	char *e = xmalloc(sizeof(ent) + opt_body);
+	char *e = NULL;
+	size_t len = 0, cap = 0, i;
+	const char *v;
 
-	memcpy(e, ent, sizeof(ent) - 1);
-	memcpy(e + sizeof(ent) - 1, body, opt_body);
-	write_file(opt_out, ".entity", e, sizeof(ent) - 1 + opt_body);
+	for (i = 0; i < nfields; i++) {
+		if (strncasecmp(fields[i].name, "Content-", 8) != 0 ||
+		    fields[i].value == NULL)
+			continue;
+		grow(&e, &cap, len + strlen(fields[i].name) +
+				       2 * strlen(fields[i].value) + 5);
+		len += (size_t)sprintf(e + len, "%s: ", fields[i].name);
+		for (v = fields[i].value; *v; v++) {
+			if (*v == '\n')
+				e[len++] = '\r';
+			e[len++] = *v;
+		}
+		e[len++] = '\r';
+		e[len++] = '\n';
+	}
+	grow(&e, &cap, len + 2 + opt_body);
+	memcpy(e + len, "\r\n", 2);
+	memcpy(e + len + 2, body, opt_body);
+	write_file(opt_out, ".entity", e, len + 2 + opt_body);
 	free(e);
-	write_file(opt_out, ".body", w->have_saved ? w->save_body : NULL,
-		   w->have_saved ? w->save_len : 0);
-	write_file(opt_out, ".mods", w->save_mods,
-		   w->have_saved ? w->mods_len : 0);
+	write_file(opt_out, ".body", w->kept.body,
+		   w->have_kept && w->kept.replaced ? w->kept.len : 0);
+	write_file(opt_out, ".mods", w->kept.mods,
+		   w->have_kept ? w->kept.mlen : 0);
 }
 
 int
@@ -1081,7 +1298,7 @@ main(int argc, char **argv)
 	char *end;
 	int c, k;
 
-	while ((c = getopt(argc, argv, "u:t:c:n:d:w:b:r:f:s:T:H:o:P:v")) !=
+	while ((c = getopt(argc, argv, "u:t:c:n:d:w:b:m:r:f:s:T:H:A:o:P:v")) !=
 	       -1) {
 		switch (c) {
 		case 'u':
@@ -1119,6 +1336,9 @@ main(int argc, char **argv)
 			if (*end)
 				usage();
 			break;
+		case 'm':
+			opt_msg = optarg;
+			break;
 		case 'r':
 			add_rcpts(optarg);
 			break;
@@ -1137,6 +1357,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			opt_status = optarg;
+			break;
+		case 'A':
+			opt_auth = optarg;
 			break;
 		case 'o':
 			opt_out = optarg;
@@ -1166,8 +1389,13 @@ main(int argc, char **argv)
 		die("sender too long");
 	signal(SIGPIPE, SIG_IGN);
 	peer_resolve(&peer, opt_unix, opt_tcp);
-	make_body();
 	make_headers();
+	if (opt_msg != NULL) {
+		read_message(opt_msg);
+	} else {
+		make_body();
+		make_fields();
+	}
 
 	ws = calloc((size_t)opt_conns, sizeof(*ws));
 	if (ws == NULL)
@@ -1208,6 +1436,8 @@ main(int argc, char **argv)
 		sum.st_enc += n->st_enc;
 		sum.st_plain += n->st_plain;
 		sum.st_other += n->st_other;
+		sum.auth_pass += n->auth_pass;
+		sum.auth_other += n->auth_other;
 		sum.errors += n->errors;
 		sum.sessions += n->sessions;
 		nall += ws[k].lat.n;
@@ -1239,11 +1469,12 @@ main(int argc, char **argv)
 	       "replbody_msgs=%llu replbody_bytes=%llu hdr_add=%llu "
 	       "hdr_ins=%llu hdr_chg=%llu mod_other=%llu "
 	       "status_encrypted=%llu status_plaintext=%llu status_other=%llu "
-	       "sessions=%llu body=%zu rcpts=%zu version=%lu actions=0x%lx "
+	       "auth_pass=%llu auth_other=%llu sessions=%llu body=%zu rcpts=%zu version=%lu actions=0x%lx "
 	       "protocol=0x%lx\n",
 	       sum.replycode, sum.early, sum.rcpt_refused, sum.replbody_msgs,
 	       sum.replbody_bytes, sum.hdr_add, sum.hdr_ins, sum.hdr_chg,
 	       sum.mod_other, sum.st_enc, sum.st_plain, sum.st_other,
+	       sum.auth_pass, sum.auth_other,
 	       sum.sessions, opt_body, nrcpts, neg_version, neg_actions,
 	       neg_prot);
 	fflush(stdout);
