@@ -23,6 +23,7 @@
 #   encrypted_ok FILE N CIPHER (S/MIME) / plaintext_ok / untouched_ok
 #   eightbit_msg / multipart_msg / big_msg / attachment_ok FILE
 #   logline MILTER QID / log_is MILTER NAME PATTERN   ($work/MILTER.log)
+#   gpg_in / pgp_ok / gpg_decrypt / gpg_decrypts_to     (OpenPGP, at the end)
 
 # msg NAME TO: a message from stdin (header lines after the standard ones,
 # an empty line, the body; LF line ends, turned into CRLF) written to
