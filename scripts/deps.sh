@@ -1,5 +1,9 @@
 #!/bin/sh
 # Install the Debian 12 packages smilla needs to build, test and demo.
+# Sendmail is not among them: sendmail-bin conflicts with postfix, so
+# tests/lib/sendmail.sh fetches sendmail-bin and sendmail-cf with
+# "apt-get download" and unpacks them privately; m4 (to build its
+# sendmail.cf) and libwrap0 (a library sendmail-bin links) are here.
 # Idempotent: packages already installed are skipped, apt is not touched
 # at all when nothing is missing.  Needs root (or sudo) when it installs.
 set -eu
@@ -12,6 +16,7 @@ nsd ldnsutils gnupg
 valgrind groff-base clang libclang-rt-14-dev
 postfix swaks libnet-ssleay-perl
 libmilter-dev miltertest gpgsm
+m4 libwrap0
 "
 
 missing=""

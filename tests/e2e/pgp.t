@@ -70,11 +70,6 @@ postfix_start || { done_testing; exit 1; }
 
 # ------------------------------------------------------------------ gpg
 
-gpg_in() { # HOME gpg-args...: gpg in $work/g/HOME, no terminal
-	local h=$1
-	shift
-	gpg --homedir "$work/g/$h" --batch --no-tty --pinentry-mode loopback "$@"
-}
 for h in $HOMES; do
 	mkdir -m 700 "$work/g/$h"
 	if [ "$h" = maker ]; then
@@ -90,75 +85,6 @@ done
 
 total=0 # messages expected in the Maildir
 
-# pgp_ok FILE N: the delivered message is PGP/MIME (RFC 3156) as
-# smilla.8 has it, encrypted to N recipients: the outer header, and a
-# body of exactly the two parts, nothing before or after them.
-pgp_ok() {
-	local f=$1 n=$2 b
-	like "$(hdr "$f" Content-Type)" '^multipart/encrypted; protocol="application/pgp-encrypted"; boundary="smilla-pgp-[0-9a-f]{32}"$' \
-		"  Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\""
-	is "$(hdr "$f" Content-Type | wc -l)" 1 "  one Content-Type (the original one removed)"
-	is "$(hdr "$f" Content-Transfer-Encoding)$(hdr "$f" Content-Disposition)" "" \
-		"  no Content-Transfer-Encoding, no Content-Disposition"
-	is "$(hdr "$f" MIME-Version)" 1.0 "  one MIME-Version: 1.0"
-	is "$(hdr "$f" X-Smilla)" "encrypted pgp; recipients=$n; cipher=aes256; authserv=mx.smilla.test" \
-		"  X-Smilla: encrypted pgp; recipients=$n; cipher=aes256"
-	b=$(hdr "$f" Content-Type | sed -n 's/.*boundary="\([^"]*\)".*/\1/p')
-	check "  body: the control part, the armored message, nothing else" \
-		pgp_parts "$f" "$b"
-}
-# pgp_parts FILE BOUNDARY: the body is the two parts of smilla.8's
-# PGP/MIME, LF line ends (as Postfix stores it), one armor block of
-# base64 lines (and the checksum, "=XXXX") between them.
-pgp_parts() {
-	[ -n "$2" ] || { echo "# no boundary"; return 1; }
-	body "$1" | perl -0777 -e '
-		my $b = shift;
-		local $_ = <STDIN>;
-		my $head = "--$b\n" .
-			"Content-Type: application/pgp-encrypted\n" .
-			"Content-Description: PGP/MIME version identification\n\n" .
-			"Version: 1\n\n" .
-			"--$b\n" .
-			"Content-Type: application/octet-stream; name=\"encrypted.asc\"\n" .
-			"Content-Description: OpenPGP encrypted message\n" .
-			"Content-Disposition: inline; filename=\"encrypted.asc\"\n\n" .
-			"-----BEGIN PGP MESSAGE-----\n\n";
-		my $tail = "-----END PGP MESSAGE-----\n\n--$b--\n";
-		my $why;
-		if (substr($_, 0, length $head) ne $head) {
-			$why = "the parts before the armor differ from smilla.8";
-		} elsif (length($_) < length($head) + length($tail) ||
-			 substr($_, -length $tail) ne $tail) {
-			$why = "the end is not the armor, an empty line and the close delimiter";
-		} else {
-			my $armor = substr($_, length $head, -length $tail);
-			my @a = split /\n/, $armor, -1;
-			pop @a;	# after the last "\n"
-			pop @a if @a && $a[-1] =~ m{\A=[A-Za-z0-9+/]{4}\z};	# CRC
-			$why = "a line in the armor that is not base64"
-				if !@a || grep { !m{\A[A-Za-z0-9+/]{1,76}={0,2}\z} } @a;
-		}
-		exit 0 unless $why;
-		my @l = split /\n/;
-		printf "# %s; %d lines, first %s, last %s\n", $why, scalar @l, $l[0] // "", $l[-1] // "";
-		exit 1;
-	' "$2"
-}
-# gpg_decrypt FILE TAG OUT: gpg --decrypt the delivered file as it is
-# (smilla.8: "gpg --decrypt MESSAGE") with TAG's secret key alone.
-gpg_decrypt() {
-	gpg_in "$2" --status-file "$3.status" --decrypt "$1" >"$3" 2>"$3.err"
-}
-# gpg_decrypts_to FILE TAG NAME: decrypts byte-exact to msg/NAME.entity,
-# AES-256 with MDC and no AEAD (DECRYPTION_INFO 2 9 0).
-gpg_decrypts_to() {
-	local o="$work/out/$3.$2.dec"
-	gpg_decrypt "$1" "$2" "$o" || { sed 's/^/#   gpg: /' "$o.err" | head -5; return 1; }
-	grep -q '^\[GNUPG:\] DECRYPTION_INFO 2 9 0$' "$o.status" ||
-		{ echo "# not AES-256 with MDC: $(grep DECRYPTION_INFO "$o.status")"; return 1; }
-	same_file "$o" "$work/msg/$3.entity"
-}
 # pkesks FILE: the number of public-key encrypted session key packets.
 pkesks() {
 	gpg_in maker --list-packets "$1" 2>/dev/null | grep -c '^:pubkey enc packet:' || true

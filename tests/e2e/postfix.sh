@@ -57,8 +57,9 @@
 set -eu
 umask 022
 
-# alive, wait_gone, wait_reaped, pick_port
+# alive, wait_gone, wait_reaped, pick_port; server_cert
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/proc.sh"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/tls.sh"
 
 PROG=postfix.sh
 PF_USER=postfix
@@ -238,37 +239,6 @@ check_traversable() {
 		fi
 	done
 	die "the $PF_USER user cannot reach $target"
-}
-
-make_server_cert() {
-	local t=$1 serial
-	serial=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
-	local ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
-	printf '%s\n' '[req]' 'distinguished_name = dn' 'prompt = no' '[dn]' '[ext]' \
-		'basicConstraints = critical, CA:FALSE' \
-		'keyUsage = critical, digitalSignature' \
-		'extendedKeyUsage = serverAuth' \
-		"subjectAltName = DNS:$DOMAIN" >"$t/server.cnf"
-	if [ -n "${BED_DIR:-}" ]; then
-		local ca=$BED_DIR/certs
-		[ -r "$ca/ca.pem" ] && [ -r "$ca/ca.key" ] || die "BED_DIR=$BED_DIR has no certs/ca.pem + ca.key"
-		# shellcheck disable=SC2086
-		openssl req -config "$t/server.cnf" -new $ec -nodes -subj "/CN=$DOMAIN" \
-			-keyout "$t/server.key" -out "$t/server.csr" 2>>"$t/openssl.log"
-		# -set_serial: no ca.srl written into the bed.
-		openssl x509 -req -in "$t/server.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" \
-			-set_serial "$serial" -days 30 -sha256 -extfile "$t/server.cnf" -extensions ext \
-			-out "$t/server.crt" 2>>"$t/openssl.log"
-		cat "$t/server.crt" "$ca/ca.pem" >"$t/server.pem"
-		rm -f "$t/server.csr"
-	else
-		# shellcheck disable=SC2086
-		openssl req -config "$t/server.cnf" -x509 $ec -nodes -days 30 \
-			-subj "/CN=$DOMAIN" -set_serial "$serial" -extensions ext \
-			-keyout "$t/server.key" -out "$t/server.crt" 2>>"$t/openssl.log"
-		cp "$t/server.crt" "$t/server.pem"
-	fi
-	chmod 600 "$t/server.key"
 }
 
 write_main_cf() {
@@ -451,7 +421,7 @@ cmd_start() {
 	chown "$PF_USER:" "$d/data" "$d/mail"
 	check_traversable "$d/conf"
 
-	make_server_cert "$d/tls"
+	server_cert "$d/tls" "$DOMAIN" || die "no server certificate"
 	printf '%s\n' "$MAILBOX_USER@$DOMAIN $DOMAIN/$MAILBOX_USER/" \
 		"@$DOMAIN $DOMAIN/$MAILBOX_USER/" >"$d/conf/vmailbox"
 	local x

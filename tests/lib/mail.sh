@@ -1,11 +1,15 @@
-# tests/lib/mail.sh - sending test messages through a private Postfix
-# (tests/e2e/postfix.sh) and looking at what was delivered: for the
-# milter's end-to-end tests.  Sourced after tests/lib/tap.sh, with these
-# set by the caller:
-#   work    the test's directory (msg/ and out/ in it are used)
+# tests/lib/mail.sh - sending test messages through the MTA under test
+# (a private Postfix, tests/e2e/postfix.sh, or a private Sendmail,
+# tests/lib/sendmail.sh) and looking at what was delivered into the
+# Maildir of a private Postfix: for the milter's end-to-end tests.
+# Sourced after tests/lib/tap.sh, with these set by the caller:
+#   work    the test's directory (msg/ and out/ in it are used; g/TAG
+#           are gpg homes, see gpg_in)
 #   pf      the Postfix instance directory (postfix.env sourced)
 #   PF_SH   tests/e2e/postfix.sh
 #   certs   the bed's certificates (decrypt)
+#   MTA_SEND  the command that runs swaks against the MTA under test
+#           (tests/lib/sendmail.sh sets it); unset: "$PF_SH" send "$pf"
 #
 #   msg NAME TO < message       write msg/NAME.eml and .wire
 #   send NAME TO [swaks args]   sets rc, out, qid
@@ -19,6 +23,7 @@
 #   encrypted_ok FILE N CIPHER (S/MIME) / plaintext_ok / untouched_ok
 #   eightbit_msg / multipart_msg / big_msg / attachment_ok FILE
 #   logline MILTER QID / log_is MILTER NAME PATTERN   ($work/MILTER.log)
+#   gpg_in / pgp_ok / gpg_decrypt / gpg_decrypts_to     (OpenPGP, at the end)
 
 # msg NAME TO: a message from stdin (header lines after the standard ones,
 # an empty line, the body; LF line ends, turned into CRLF) written to
@@ -40,15 +45,26 @@ wire() {
 	perl -0777 -pe 's/^\./../mg; $_ .= "."' "$work/msg/$1.eml" >"$work/msg/$1.wire"
 }
 
-# send NAME TO [swaks args]: send msg/NAME.wire; sets rc, out, qid.
+# send NAME TO [swaks args]: send msg/NAME.wire; sets rc, out, qid (the
+# queue id in Postfix's or Sendmail's reply to the end of DATA).
 send() {
 	local name=$1 to=$2
 	shift 2
-	"$PF_SH" send "$pf" --to "$to" --ehlo client.test --suppress-data \
+	mta_send --to "$to" --ehlo client.test --suppress-data \
 		--no-data-fixup --data "@$work/msg/$name.wire" "$@" \
 		>"$work/out/$name.out" 2>&1 && rc=0 || rc=$?
 	out=$(cat "$work/out/$name.out")
-	qid=$(sed -n 's/^<~  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' "$work/out/$name.out" | tail -n1)
+	qid=$(sed -n -e 's/^<~  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' \
+		-e 's/^<~  250 2\.0\.0 \([0-9A-Za-z]*\) Message accepted for delivery.*/\1/p' \
+		"$work/out/$name.out" | tail -n1)
+}
+# mta_send [swaks args]: swaks against the MTA under test.
+mta_send() {
+	if [ -n "${MTA_SEND:-}" ]; then
+		"$MTA_SEND" "$@"
+	else
+		"$PF_SH" send "$pf" "$@"
+	fi
 }
 
 # delivered NAME N: wait (30 s) for N messages with Subject milter-NAME in
@@ -287,4 +303,86 @@ Content-Transfer-Encoding: base64
 EOM
 	head -c 15000000 /dev/urandom | base64 -w 76
 	printf '\n--big-boundary--\n'
+}
+
+# OpenPGP (PGP/MIME, RFC 3156), in gpg homes $work/g/TAG (short: gpg-agent's
+# socket lives in them; the caller makes them, mode 700, and imports the
+# keys):
+#   gpg_in TAG gpg-args...          gpg in $work/g/TAG, no terminal
+#   pgp_ok FILE N                   the outer header and body of smilla's
+#                                   PGP/MIME, encrypted to N recipients
+#   gpg_decrypt FILE TAG OUT / gpg_decrypts_to FILE TAG NAME
+gpg_in() {
+	local h=$1
+	shift
+	gpg --homedir "$work/g/$h" --batch --no-tty --pinentry-mode loopback "$@"
+}
+# pgp_ok FILE N: the delivered message is PGP/MIME (RFC 3156) as
+# smilla.8 has it, encrypted to N recipients: the outer header, and a
+# body of exactly the two parts, nothing before or after them.
+pgp_ok() {
+	local f=$1 n=$2 b
+	like "$(hdr "$f" Content-Type)" '^multipart/encrypted; protocol="application/pgp-encrypted"; boundary="smilla-pgp-[0-9a-f]{32}"$' \
+		"  Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\""
+	is "$(hdr "$f" Content-Type | wc -l)" 1 "  one Content-Type (the original one removed)"
+	is "$(hdr "$f" Content-Transfer-Encoding)$(hdr "$f" Content-Disposition)" "" \
+		"  no Content-Transfer-Encoding, no Content-Disposition"
+	is "$(hdr "$f" MIME-Version)" 1.0 "  one MIME-Version: 1.0"
+	is "$(hdr "$f" X-Smilla)" "encrypted pgp; recipients=$n; cipher=aes256; authserv=mx.smilla.test" \
+		"  X-Smilla: encrypted pgp; recipients=$n; cipher=aes256"
+	b=$(hdr "$f" Content-Type | sed -n 's/.*boundary="\([^"]*\)".*/\1/p')
+	check "  body: the control part, the armored message, nothing else" \
+		pgp_parts "$f" "$b"
+}
+# pgp_parts FILE BOUNDARY: the body is the two parts of smilla.8's
+# PGP/MIME, LF line ends (as Postfix stores it), one armor block of
+# base64 lines (and the checksum, "=XXXX") between them.
+pgp_parts() {
+	[ -n "$2" ] || { echo "# no boundary"; return 1; }
+	body "$1" | perl -0777 -e '
+		my $b = shift;
+		local $_ = <STDIN>;
+		my $head = "--$b\n" .
+			"Content-Type: application/pgp-encrypted\n" .
+			"Content-Description: PGP/MIME version identification\n\n" .
+			"Version: 1\n\n" .
+			"--$b\n" .
+			"Content-Type: application/octet-stream; name=\"encrypted.asc\"\n" .
+			"Content-Description: OpenPGP encrypted message\n" .
+			"Content-Disposition: inline; filename=\"encrypted.asc\"\n\n" .
+			"-----BEGIN PGP MESSAGE-----\n\n";
+		my $tail = "-----END PGP MESSAGE-----\n\n--$b--\n";
+		my $why;
+		if (substr($_, 0, length $head) ne $head) {
+			$why = "the parts before the armor differ from smilla.8";
+		} elsif (length($_) < length($head) + length($tail) ||
+			 substr($_, -length $tail) ne $tail) {
+			$why = "the end is not the armor, an empty line and the close delimiter";
+		} else {
+			my $armor = substr($_, length $head, -length $tail);
+			my @a = split /\n/, $armor, -1;
+			pop @a;	# after the last "\n"
+			pop @a if @a && $a[-1] =~ m{\A=[A-Za-z0-9+/]{4}\z};	# CRC
+			$why = "a line in the armor that is not base64"
+				if !@a || grep { !m{\A[A-Za-z0-9+/]{1,76}={0,2}\z} } @a;
+		}
+		exit 0 unless $why;
+		my @l = split /\n/;
+		printf "# %s; %d lines, first %s, last %s\n", $why, scalar @l, $l[0] // "", $l[-1] // "";
+		exit 1;
+	' "$2"
+}
+# gpg_decrypt FILE TAG OUT: gpg --decrypt the delivered file as it is
+# (smilla.8: "gpg --decrypt MESSAGE") with TAG's secret key alone.
+gpg_decrypt() {
+	gpg_in "$2" --status-file "$3.status" --decrypt "$1" >"$3" 2>"$3.err"
+}
+# gpg_decrypts_to FILE TAG NAME: decrypts byte-exact to msg/NAME.entity,
+# AES-256 with MDC and no AEAD (DECRYPTION_INFO 2 9 0).
+gpg_decrypts_to() {
+	local o="$work/out/$3.$2.dec"
+	gpg_decrypt "$1" "$2" "$o" || { sed 's/^/#   gpg: /' "$o.err" | head -5; return 1; }
+	grep -q '^\[GNUPG:\] DECRYPTION_INFO 2 9 0$' "$o.status" ||
+		{ echo "# not AES-256 with MDC: $(grep DECRYPTION_INFO "$o.status")"; return 1; }
+	same_file "$o" "$work/msg/$3.entity"
 }

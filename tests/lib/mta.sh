@@ -1,7 +1,8 @@
 # tests/lib/mta.sh - the mail system of the milter's end-to-end tests:
 # smilla milters of the test's own, and a private Postfix
-# (tests/e2e/postfix.sh) that calls them.  Sourced after tests/lib/tap.sh
-# (and bed.env), with these set by the caller:
+# (tests/e2e/postfix.sh) that calls them, or that delivers what a private
+# Sendmail (tests/lib/sendmail.sh) passed through them.  Sourced after
+# tests/lib/tap.sh (and bed.env), with these set by the caller:
 #   work     the test's directory, mode 755 (NAME.conf, .sock, .log,
 #            .db, tmp/ in it are used)
 #   mil      the smilla binary
@@ -11,9 +12,13 @@
 #
 #   milter_conf NAME [LINE...]  write NAME.conf
 #   milters_start               run them; 1 when one is not up
-#   postfix_start               start Postfix; 1 when it is not up
+#   postfix_start [sink]        start Postfix with the milters (or none);
+#                               1 when it is not up
+#   milter_stop NAME / milter_start NAME   one of them down (a test
+#                               point: it exits 0) and up again
 #   milters_kill                SIGTERM to those still running (cleanup)
-#   mta_end TOTAL               the last checks, everything stopped
+#   mta_end TOTAL               the last checks, everything stopped:
+#                               postfix_end TOTAL, then milters_end
 #   nothing_left                no process names $work
 
 # milter_conf NAME [LINE...]: $work/NAME.conf, the bed's smilla.conf
@@ -75,29 +80,58 @@ milters_start() {
 	return $up
 }
 
-# postfix_start: the instance in $pf, no policy service, the first of
-# $MILTERS for every client and the Nth for clients from 127.0.0.N
-# (smtpd_milter_maps; swaks --local-interface), messages up to 100 MB;
-# PF_EXTRA_DOMAINS as the caller exports it.  A test point, postfix.env
-# sourced; what postfix.sh said when it fails.
+# postfix_start [sink]: the instance in $pf, no policy service, the
+# first of $MILTERS for every client and the Nth for clients from
+# 127.0.0.N (smtpd_milter_maps; swaks --local-interface), messages up
+# to 100 MB; PF_EXTRA_DOMAINS as the caller exports it.  With "sink", no
+# milter: the Postfix that delivers what another MTA passed through them
+# (tests/lib/sendmail.sh).  A test point, postfix.env sourced; what
+# postfix.sh said when it fails.
 postfix_start() {
-	local m i=1 maps=""
+	local m i=1 maps="" milters what="with the milters"
 	for m in $MILTERS; do
 		[ $i -gt 1 ] && maps="$maps${maps:+, }127.0.0.$i=unix:$work/$m.sock"
 		i=$((i + 1))
 	done
-	PF_MAIN_EXTRA="smtpd_milters = unix:$work/${MILTERS%% *}.sock
+	milters="smtpd_milters = unix:$work/${MILTERS%% *}.sock
 smtpd_milter_maps = inline:{ $maps }
 milter_default_action = tempfail
-milter_protocol = 6
+milter_protocol = 6"
+	if [ "${1:-}" = sink ]; then
+		milters=""
+		what="delivering into its Maildir (no milter)"
+	fi
+	PF_MAIN_EXTRA="$milters
 message_size_limit = 100000000
 virtual_mailbox_limit = 0" "$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
-	is "$rc" 0 "Postfix instance with the milters"
+	is "$rc" 0 "Postfix instance $what"
 	if [ "$rc" -ne 0 ]; then
 		sed 's/^/# /' "$work/pf-start.log"
 		return 1
 	fi
 	. "$pf/postfix.env"
+}
+
+# milter_stop NAME: SIGTERM, a test point that it exits 0.  Its socket
+# file stays (libmilter leaves it): a client is refused, as by a milter
+# that died.
+milter_stop() {
+	local rc
+	kill -TERM "${mpid[$1]}"
+	wait "${mpid[$1]}" && rc=0 || rc=$?
+	is "$rc" 0 "milter $1 exits 0 on SIGTERM"
+	mpid[$1]=""
+}
+# milter_start NAME: run it again (as milters_start, which it shares the
+# log with: appended); 1 when it is not up.
+milter_start() {
+	local m=$1
+	rm -f "$work/$m.sock"
+	TMPDIR="$work/tmp" "$mil" -f -c "$work/$m.conf" 2>>"$work/$m.log" &
+	mpid[$m]=$!
+	wait_socket "$work/$m.sock"
+	check "milter $m listening again on $work/$m.sock" [ -S "$work/$m.sock" ]
+	[ -S "$work/$m.sock" ]
 }
 
 milters_kill() {
@@ -107,16 +141,26 @@ milters_kill() {
 	done
 }
 
-# mta_end TOTAL: the Maildir holds exactly TOTAL messages and the queue
-# is empty; then Postfix is stopped, and each milter exits 0 on SIGTERM
-# (writing its reputation rows) without a sanitizer report; no spool
-# file is left in TMPDIR.
+# mta_end TOTAL: postfix_end TOTAL, then milters_end.
 mta_end() {
-	local n m
+	postfix_end "$1"
+	milters_end
+}
+
+# postfix_end TOTAL: the Maildir holds exactly TOTAL messages and the
+# queue is empty; then Postfix is stopped.
+postfix_end() {
+	local n
 	n=$(find "$PF_MAILDIR/new" "$PF_MAILDIR/cur" -maxdepth 1 -type f | wc -l)
 	is "$n" "$1" "Maildir holds exactly the $1 expected messages (nothing refused got in)"
 	is "$(postqueue -c "$PF_CONF" -j | wc -l)" 0 "Postfix queue empty"
 	"$PF_SH" stop "$pf" >/dev/null 2>&1
+}
+
+# milters_end: each milter exits 0 on SIGTERM (writing its reputation
+# rows) without a sanitizer report; no spool file is left in TMPDIR.
+milters_end() {
+	local m
 	for m in $MILTERS; do
 		kill -TERM "${mpid[$m]}"
 	done

@@ -1,0 +1,272 @@
+#!/bin/bash
+# smilla (the milter) end to end under Sendmail (issue 13): a real
+# Sendmail 8.17 (Debian's packages, private, tests/lib/sendmail.sh) with
+# the sendmail.cf built from contrib/sendmail/smilla.mc calls one smilla
+# milter, swaks sends over STARTTLS, the DNSSEC test bed publishes the
+# SMIMEA and OPENPGPKEY records, and Sendmail relays to a Postfix
+# without milters that delivers into its Maildir, where the mail is read
+# back: decrypted with openssl and gpg, the status header, the codes at
+# RCPT, the Authentication-Results of signed mail as verify.t has them
+# through Postfix, and F=T with the milter down.
+#
+#   milter A: local_domains = mx.smilla.test, so *@smilla.test is
+#             outbound and encrypted, and user@mx.smilla.test inbound
+#             (encrypt_inbound = no: signatures checked, not encrypted)
+set -eu
+export LC_ALL=C
+. "$(dirname "$0")/../lib/tap.sh"
+require_bed
+. "$(dirname "$0")/../lib/mta.sh"
+mta_setup sendmail tmp g sm
+pf="$work/pf"
+MILTERS="a"
+declare -A mpid=()
+SM_MILTER=a
+# For sign.sh: gpgsm is not used here; gpg's home with the signers' keys.
+pg="$work/g/signers"
+RCPT=user@mx.smilla.test
+AUTHSERV=mx.smilla.test
+. "$here/../lib/mail.sh"
+. "$here/../lib/sign.sh"
+. "$here/../lib/proc.sh"
+. "$here/../lib/tls.sh"
+. "$here/../lib/sendmail.sh"
+MTA_SEND=sendmail_send
+
+HOMES="bob signers"
+agents_kill() {
+	local h
+	for h in $HOMES; do
+		[ -d "$work/g/$h" ] && GNUPGHOME="$work/g/$h" gpgconf --kill all >/dev/null 2>&1 || true
+	done
+}
+cleanup() {
+	sendmail_kill
+	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
+	milters_kill
+	agents_kill
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ milter, sink, Sendmail
+
+cat >"$work/a-require.tbl" <<'TBL'
+nokey-required.smilla.test
+must@smilla.test
+eve@bogus.smilla.test
+carol@smilla.test
+TBL
+milter_conf a "local_domains = mx.smilla.test"
+milters_start || { done_testing; exit 1; }
+
+export PF_EXTRA_DOMAINS="smilla.test bogus.smilla.test nokey-required.smilla.test"
+postfix_start sink || { done_testing; exit 1; }
+sendmail_fetch || { done_testing; exit 1; }
+sendmail_start || { done_testing; exit 1; }
+cf="$work/sm/sendmail.cf"
+is "$(grep '^Xsmilla' "$cf")" "Xsmilla, S=unix:$work/a.sock, F=T, T=S:4m;R:4m;E:10m" \
+	"  sendmail.cf: smilla.mc's INPUT_MAIL_FILTER, the test's socket"
+is "$(grep -c '^O InputMailFilters=smilla$' "$cf")" 1 "  sendmail.cf: O InputMailFilters=smilla"
+is "$(grep -c '^O CertFingerprintAlgorithm=sha256$' "$cf")" 1 "  sendmail.cf: O CertFingerprintAlgorithm=sha256"
+
+for h in $HOMES; do mkdir -m 700 "$work/g/$h"; done
+gpg_in bob --import "$keys/bob-secret.pgp" >"$work/g/bob.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpg home bob: key imported"
+gpg_in signers --import "$keys/bob-secret.pgp" >"$work/g/signers.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpg home signers: bob's key imported (to sign)"
+
+total=0 # messages expected in the Maildir
+
+# ------------------------------------------------------------------ 1. encrypted
+
+msg alice alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; forged by the sender
+Content-Type: text/plain;
+	charset="utf-8";
+	format=flowed
+Content-Transfer-Encoding: 7bit
+
+Hello Alice,
+
+this travels encrypted, through Sendmail.  Trailing blanks stay:   
+	a tab-indented line
+-- 
+sender
+EOF
+entity alice
+deliver alice alice@smilla.test 1 "alice (S/MIME) through Sendmail"
+like "$out" '<~  250 2\.0\.0 [0-9A-Za-z]+ Message accepted for delivery' "  Sendmail's 250 with its queue id"
+check "  delivered" [ -s "$m" ]
+encrypted_ok "$m" 1 aes256-cbc
+check "  From, To, Subject, Date, Message-ID kept" headers_kept "$m" alice
+check "  openssl cms -decrypt (alice.key) gives the MIME entity byte-exact" \
+	decrypts_to "$m" alice alice
+log_is a alice ' rcpts=alice@smilla\.test:secure action=encrypted size=[0-9]+ ms=[0-9]+'
+like "$(hdr "$m" Received | sed -n 2p)" "^from client\\.test .* by $SM_HOST \\(8\\.17[^)]*\\) with ESMTPS id $qid " \
+	"  it came through Sendmail over STARTTLS (its Received)"
+
+msg two "alice@smilla.test, carol@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+One message, two recipients, each with her own key.
+EOF
+entity two
+deliver two alice@smilla.test,carol@smilla.test 2 "alice + carol"
+is "$(printf '%s\n' "$ms" | grep -c .)" 2 "  two copies delivered"
+encrypted_ok "$m" 2 aes256-cbc
+check "  alice decrypts it" decrypts_to "$m" alice two
+check "  carol decrypts it" decrypts_to "$m2" carol two
+log_is a two ' rcpts=alice@smilla\.test:secure,carol@smilla\.test:secure action=encrypted '
+
+eightbit_msg | msg eightbit alice@smilla.test
+entity eightbit
+deliver eightbit alice@smilla.test 1 "8-bit body"
+encrypted_ok "$m" 1 aes256-cbc
+check "  decrypts byte-exact (8-bit octets, dot lines, 900-octet line)" \
+	decrypts_to "$m" alice eightbit
+
+msg bob bob@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+For Bob, as PGP/MIME.
+EOF
+entity bob
+deliver bob bob@smilla.test 1 "bob (OpenPGP)"
+pgp_ok "$m" 1
+check "  gpg --decrypt (bob's key) gives the MIME entity byte-exact" gpg_decrypts_to "$m" bob bob
+log_is a bob ' rcpts=bob@smilla\.test:secure action=encrypted '
+
+# ------------------------------------------------------------------ 2. keyless, mixed
+
+msg nokey nobody@smilla.test <<'EOF'
+MIME-Version: 1.0
+X-Smilla: encrypted smime; recipients=1; forged
+Content-Type: text/plain; charset=us-ascii
+
+Nobody publishes a key: this stays plain.
+EOF
+deliver nokey nobody@smilla.test 1 "recipient without a key"
+plaintext_ok "$m" nokey no-key 1 0
+log_is a nokey ' rcpts=nobody@smilla\.test:none action=plaintext reason="?no-key"? '
+
+msg mixed "alice@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+One recipient with a key, one without, neither required.
+EOF
+deliver mixed alice@smilla.test,nobody@smilla.test 2 "alice + nobody (neither required)"
+plaintext_ok "$m" mixed no-key 2 1
+log_is a mixed ' rcpts=alice@smilla\.test:secure,nobody@smilla\.test:none action=plaintext reason="?no-key"? '
+
+# ------------------------------------------------------------------ 3. required
+
+msg req "whoever" <<'EOF'
+Content-Type: text/plain
+
+Must not be delivered.
+EOF
+rej() { # DESCRIPTION ADDRESS CODE
+	send req "$2"
+	like "$out" "<(\*\*|~\*) +${3//./\\.} .*encryption required for <${2//./\\.}>" "$1: $3 at RCPT"
+	is "$qid" "" "  nothing queued"
+}
+rej "required domain without a key" nokey@nokey-required.smilla.test "550 5.7.1"
+rej "required address without a key" must@smilla.test "550 5.7.1"
+rej "required address in the bogus zone" eve@bogus.smilla.test "450 4.7.5"
+
+msg sep "carol@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Required and keyless recipients are not mixed in one transaction.
+EOF
+entity sep
+send sep carol@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +452 4\.5\.3 .*nobody@smilla\.test' \
+	"required carol + keyless nobody: nobody gets 452 4.5.3 (deliver separately)"
+like "$out" '<~  250 2\.0\.0 [0-9A-Za-z]+ Message accepted for delivery' "  the message is accepted for carol"
+total=$((total + 1))
+m=$(delivered sep 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  carol decrypts it" decrypts_to "$m" carol sep
+
+# ------------------------------------------------------------------ 4. verification
+
+# One S/MIME and one PGP/MIME case of verify.t: the same
+# Authentication-Results as through Postfix, the body as it was sent.
+part alice-cms >"$work/msg/alice-cms.part"
+check "openssl cms -sign (alice, detached)" cms_sign alice-cms alice
+assemble alice-cms "Alice <alice@smilla.test>" smime
+deliver alice-cms "$RCPT" 1 "S/MIME signed by alice (SMIMEA 3 0 0) to user@mx.smilla.test"
+like "$(hdr "$m" Authentication-Results)" "^$(smime_pass alice alice@smilla.test)\$" \
+	"  Authentication-Results: smime=pass, as through Postfix"
+check "  body byte for byte as sent" unchanged "$m" alice-cms
+like "$(logline a "$qid")" ' verify=smime:pass signer=alice@smilla\.test verify_reason="SMIMEA 3 0 0 matches the signer" ' \
+	"  log: verify=smime:pass"
+
+part bob-pgp >"$work/msg/bob-pgp.part"
+check "gpg --detach-sign (bob)" gpg_sign bob-pgp bob
+assemble bob-pgp "Bob <bob@smilla.test>" pgp
+deliver bob-pgp "$RCPT" 1 "PGP/MIME signed by bob (OPENPGPKEY) to user@mx.smilla.test"
+like "$(hdr "$m" Authentication-Results)" "^$(pgp_pass bob bob@smilla.test)\$" \
+	"  Authentication-Results: x-pgp=pass, as through Postfix"
+check "  body byte for byte as sent" unchanged "$m" bob-pgp
+like "$(logline a "$qid")" " verify=pgp-mime:pass signer=bob@smilla\\.test " "  log: verify=pgp-mime:pass"
+
+# ------------------------------------------------------------------ 5. a client certificate
+
+msg ccert alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+From a client that presents a certificate issued by the bed's CA.
+EOF
+entity ccert
+deliver ccert alice@smilla.test 1 "a client with a certificate (good.smilla.test)" \
+	--ehlo good.smilla.test --tls-cert "$certs/good.pem" --tls-key "$certs/good.key"
+like "$(grep -F 'STARTTLS=server' "$work/sm/sendmail.log" | tail -n1)" ' verify=OK,' \
+	"  Sendmail verified it (verify=OK in its log)"
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice decrypts it" decrypts_to "$m" alice ccert
+
+# ------------------------------------------------------------------ 6. the milter down
+
+msg down alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Sent while smilla is down: it must wait, never pass in clear.
+EOF
+entity down
+milter_stop a
+send down alice@smilla.test
+like "$out" '<\*\* +454 4\.7\.0 ' "milter down (F=T), a STARTTLS client: 454 4.7.0 to STARTTLS"
+is "$qid" "" "  nothing accepted"
+SM_TLS="" send down alice@smilla.test
+like "$out" '<\*\* +451 4\.3\.2 ' "milter down (F=T), a plaintext client: 451 4.3.2 to MAIL FROM"
+is "$qid" "" "  nothing accepted"
+like "$(cat "$work/sm/sendmail.log")" 'Milter \(smilla\): error connecting to filter' \
+	"  Sendmail's log: error connecting to filter"
+is "$(sendmail_queued)" 0 "  nothing queued in Sendmail (the mail stays with the client)"
+sleep 1
+is "$(grep -rl '^Subject: milter-down' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 0 \
+	"  nothing delivered"
+milter_start a || { done_testing; exit 1; }
+deliver down alice@smilla.test 1 "the client's retry after the milter is back"
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice decrypts it" decrypts_to "$m" alice down
+log_is a down ' rcpts=alice@smilla\.test:secure action=encrypted '
+
+# ------------------------------------------------------------------ the end
+
+sendmail_end
+mta_end "$total"
+agents_kill
+nothing_left "milter, Sendmail's listener, Postfix, gpg-agents"
+echo "# sendmail.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+trap - EXIT
+done_testing
