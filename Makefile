@@ -50,8 +50,11 @@ POL_MODS = main server accept conn cycle flight mcache request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
-MIL_MODS = spool mime signed legacy protect resolver recipient verify session
-MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o)
+MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
+	   clientauth
+# Client authentication under Sendmail decides with the policy daemon's
+# code (clientauth.c over decide.c).
+MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
 .PHONY: all check check-build demo bench install clean deps unit fuzz

@@ -126,12 +126,8 @@ fingerprint(const char *text, enum sm_digest alg, uint8_t *buf)
 	return n > 0 && (size_t)n == sm_digest_len(alg) ? buf : NULL;
 }
 
-/*
- * Decode xtext ("+HH" for special octets) into BUF; "" when malformed
- * or too long, which makes the name unusable as an identity.
- */
-static const char *
-xtext_decode(const char *in, char *buf, size_t len)
+const char *
+pol_xtext_decode(const char *in, char *buf, size_t len)
 {
 	size_t n = 0;
 	uint8_t octet;
@@ -182,7 +178,7 @@ prepare_names(const struct pol_config *pc, const char *const *in,
 			break;
 		default:
 			/* Postfix sends the CN xtext-encoded (RFC 3461). */
-			name = xtext_decode(in[POL_IN_SUBJECT], subject,
+			name = pol_xtext_decode(in[POL_IN_SUBJECT], subject,
 					    sizeof(subject));
 			break;
 		}

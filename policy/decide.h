@@ -185,6 +185,13 @@ void pol_event(const struct pol_decision *d, const struct pol_client *cl,
 	       const char *source, char ident[SM_NAME_BUF + 4],
 	       struct sm_rep_event *ev);
 
+/*
+ * pol_xtext_decode - IN decoded from xtext (RFC 3461: "+HH" for
+ * special octets) into BUF (LEN octets); "" when malformed or too
+ * long, which makes a name unusable as an identity.  Returns BUF or "".
+ */
+const char *pol_xtext_decode(const char *in, char *buf, size_t len);
+
 /* pol_result_word - "pass", "fail", ... */
 const char *pol_result_word(enum pol_result r);
 

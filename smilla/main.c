@@ -19,11 +19,15 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <libmilter/mfapi.h>
 
 #include "cache.h"
+#include "clientauth.h"
 #include "config.h"
 #include "dns.h"
 #include "log.h"
@@ -39,8 +43,10 @@
 struct conn {
 	struct mil_msg *msg;
 	int leadspc;		/* header values keep their leading space */
-	char client[64];
+	char client[64];	/* the client's address */
+	char host[256];		/* its name, as the MTA has it */
 	char helo[256];
+	struct mil_ca ca;	/* milter_client_auth */
 	char from[256];		/* MAIL FROM of this message, as given */
 	int64_t started;	/* this message, ms */
 };
@@ -96,6 +102,15 @@ tempfail(SMFICTX *ctx, const char *why)
 	return SMFIS_TEMPFAIL;
 }
 
+/*
+ * The macros at MAIL FROM with milter_client_auth: Sendmail's default
+ * list (confMILTER_MACROS_ENVFROM), which a list of our own replaces,
+ * and the TLS ones the decision needs.
+ */
+#define CA_MACROS "i {auth_type} {auth_authen} {auth_ssf} {auth_author} " \
+	"{mail_mailer} {mail_host} {mail_addr} {cert_fp} {cert_subject} " \
+	"{verify} {tls_version} {cipher}"
+
 static sfsistat
 on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -103,11 +118,25 @@ on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	struct conn *c = conn_of(ctx);
 
+	static int warned;
+
 	(void)f2;
 	(void)f3;
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY);
+	/* Client authentication asks for the TLS macros itself. */
+	if (policy.client != NULL && (f0 & SMFIF_SETSYMLIST)) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		if (smfi_setsymlist(ctx, SMFIM_ENVFROM, CA_MACROS) !=
+			    MI_SUCCESS &&
+		    !warned++)
+			sm_log(SM_LOG_WARNING, "the MTA refused the macro list "
+			       "for MAIL FROM: %s", CA_MACROS);
+	} else if (policy.client != NULL && !warned++) {
+		sm_log(SM_LOG_WARNING, "the MTA cannot be asked for macros: "
+		       "list %s in its macros for MAIL FROM", CA_MACROS);
+	}
 	/* Every step; header values exactly as they were received. */
 	*pf1 = f1 & SMFIP_HDR_LEADSPC;
 	*pf2 = *pf3 = 0;
@@ -120,11 +149,20 @@ on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct conn *c = conn_of(ctx);
 	const char *addr = smfi_getsymval(ctx, "{client_addr}");
+	char buf[INET6_ADDRSTRLEN] = "";
 
-	(void)sa;
 	if (c == NULL)
 		return tempfail(ctx, "out of memory");
+	/* Sendmail's connect macros have no {client_addr} by default. */
+	if (addr == NULL && sa != NULL && sa->sa_family == AF_INET)
+		addr = inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
+				 buf, sizeof(buf));
+	else if (addr == NULL && sa != NULL && sa->sa_family == AF_INET6)
+		addr = inet_ntop(AF_INET6,
+				 &((struct sockaddr_in6 *)sa)->sin6_addr, buf,
+				 sizeof(buf));
 	sm_strlcpy(c->client, addr ? addr : host ? host : "", sizeof(c->client));
+	sm_strlcpy(c->host, host ? host : "", sizeof(c->host));
 	return SMFIS_CONTINUE;
 }
 
@@ -138,15 +176,54 @@ on_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * milter_client_auth: decide the client as smilla-policyd would, log
+ * it and record it; the reply when it is refused here.
+ */
+static sfsistat
+client_auth(SMFICTX *ctx, struct conn *c)
+{
+	struct mil_ca_input in;
+	struct sm_rep_event ev;
+	char ident[SM_NAME_BUF + 4];
+	int64_t t0 = sm_now_ms();
+
+	in.helo = c->helo;
+	in.client_name = c->host;
+	in.client_addr = c->client;
+	in.cert_fp = smfi_getsymval(ctx, "{cert_fp}");
+	in.cert_subject = smfi_getsymval(ctx, "{cert_subject}");
+	in.verify = smfi_getsymval(ctx, "{verify}");
+	in.tls_version = smfi_getsymval(ctx, "{tls_version}");
+	in.cipher = smfi_getsymval(ctx, "{cipher}");
+	mil_ca_decide(policy.client, lookup, &in, &c->ca);
+	pol_log_decision(&c->ca.d, &c->ca.cl, c->ca.lookup,
+			 (double)(sm_now_ms() - t0), c->ca.action);
+	if (rep != NULL) {
+		pol_event(&c->ca.d, &c->ca.cl, "milter", ident, &ev);
+		if (sm_rep_add(rep, &ev) < 0)
+			sm_log(SM_LOG_WARNING, "reputation: out of memory");
+	}
+	if (c->ca.what == MIL_CA_CONTINUE)
+		return SMFIS_CONTINUE;
+	smfi_setreply(ctx, c->ca.code, c->ca.xcode, c->ca.text);
+	return c->ca.what == MIL_CA_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
 static sfsistat
 on_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = conn_of(ctx);
+	sfsistat rc;
 
 	if (c == NULL)
 		return tempfail(ctx, "out of memory");
 	sm_strlcpy(c->from, argv[0] ? argv[0] : "", sizeof(c->from));
 	msg_end(c);
+	c->ca.header[0] = '\0';
+	if (policy.client != NULL &&
+	    (rc = client_auth(ctx, c)) != SMFIS_CONTINUE)
+		return rc;
 	c->started = sm_now_ms();
 	if ((c->msg = mil_msg_new(&policy)) == NULL)
 		return tempfail(ctx, "out of memory");
@@ -448,6 +525,11 @@ apply(SMFICTX *ctx, const struct conn *c, const struct mil_outcome *o)
 	    insert_header(ctx, c, "Authentication-Results", o->auth_header) !=
 		    MI_SUCCESS)
 		return MI_FAILURE;
+	/* Where Postfix puts a policy server's PREPEND: on top. */
+	if (c->ca.header[0] != '\0' &&
+	    insert_header(ctx, c, policy.client->header, c->ca.header) !=
+		    MI_SUCCESS)
+		return MI_FAILURE;
 	if (o->status[0] == '\0')
 		return MI_SUCCESS;
 	return add_header(ctx, c, policy.status_header, o->status);
@@ -745,6 +827,8 @@ main(int argc, char **argv)
 	msock = sm_config_sockets(cfg, SM_K_MILTER_SOCKET, &n);
 	spec = msock->spec;
 	sock = msock->family == SM_SOCK_UNIX ? msock->path : NULL;
+	if (policy.client != NULL)
+		filter.xxfi_flags |= SMFIF_SETSYMLIST;
 	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
 	    smfi_register(filter) != MI_SUCCESS)
 		die(EX_SOFTWARE, "cannot set up libmilter for %s", spec);

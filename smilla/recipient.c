@@ -339,6 +339,39 @@ cached(struct mil_lookup *lk, const char *name, int type, time_t now,
 	return hit;
 }
 
+void
+mil_lookup_names(struct mil_lookup *lk, const char *const *names,
+		 const int *types, size_t n, struct sm_dns_result **res,
+		 int *hit)
+{
+	const char *ask[MIL_MAX_NAMES];
+	int atype[MIL_MAX_NAMES];
+	size_t slot[MIL_MAX_NAMES], m = 0, j;
+	struct sm_dns_result *got[MIL_MAX_NAMES];
+	time_t now = time(NULL);
+
+	for (j = 0; j < n; j++) {
+		res[j] = NULL;
+		if ((hit[j] = cached(lk, names[j], types[j], now, &res[j])) ||
+		    m == MIL_MAX_NAMES)
+			continue;
+		slot[m] = j;
+		ask[m] = names[j];
+		atype[m++] = types[j];
+	}
+	if (m == 0)
+		return;
+	mil_resolve_all(lk->resolver, ask, atype, m, got);
+	for (j = 0; j < m; j++) {
+		res[slot[j]] = got[j];
+		if (got[j] != NULL && lk->cache != NULL) {
+			pthread_mutex_lock(&lk->lock);
+			sm_cache_put(lk->cache, got[j], now, NULL, 0);
+			pthread_mutex_unlock(&lk->lock);
+		}
+	}
+}
+
 unsigned
 mil_lookup_answers(struct mil_lookup *lk, const char *addr, unsigned want,
 		   struct sm_dns_result *res[MIL_NKINDS], int hit[MIL_NKINDS],
@@ -346,9 +379,8 @@ mil_lookup_answers(struct mil_lookup *lk, const char *addr, unsigned want,
 {
 	char names[MIL_NKINDS][SM_NAME_BUF];
 	const char *ask[MIL_NKINDS];
-	int types[MIL_NKINDS], slot[MIL_NKINDS];
+	int types[MIL_NKINDS], slot[MIL_NKINDS], h[MIL_NKINDS];
 	struct sm_dns_result *got[MIL_NKINDS];
-	time_t now = time(NULL);
 	size_t n = 0, j;
 	int i;
 
@@ -363,22 +395,15 @@ mil_lookup_answers(struct mil_lookup *lk, const char *addr, unsigned want,
 			want &= ~MIL_KIND_BIT(i);	/* no such name */
 			continue;
 		}
-		if ((hit[i] = cached(lk, names[i], kinds[i].type, now, &res[i])))
-			continue;
 		slot[n] = i;
 		ask[n] = names[i];
 		types[n++] = kinds[i].type;
 	}
-	if (n > 0) {
-		mil_resolve_all(lk->resolver, ask, types, n, got);
-		for (j = 0; j < n; j++) {
-			res[slot[j]] = got[j];
-			if (got[j] != NULL && lk->cache != NULL) {
-				pthread_mutex_lock(&lk->lock);
-				sm_cache_put(lk->cache, got[j], now, NULL, 0);
-				pthread_mutex_unlock(&lk->lock);
-			}
-		}
+	if (n > 0)
+		mil_lookup_names(lk, ask, types, n, got, h);
+	for (j = 0; j < n; j++) {
+		res[slot[j]] = got[j];
+		hit[slot[j]] = h[j];
 	}
 	return want;
 }

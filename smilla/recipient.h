@@ -112,6 +112,17 @@ struct mil_lookup *mil_lookup_new(struct sm_cache *cache,
  */
 void mil_lookup_free(struct mil_lookup *lk);
 /*
+ * mil_lookup_names - the answers for the N (at most MIL_MAX_NAMES)
+ * NAMES of TYPES into RES (owned: sm_dns_result_free each; NULL when
+ * out of memory), from the cache where it has them (HIT[i] set), the
+ * rest from DNS at once, which go into the cache.
+ */
+#define MIL_MAX_NAMES 8
+void mil_lookup_names(struct mil_lookup *lk, const char *const *names,
+		      const int *types, size_t n, struct sm_dns_result **res,
+		      int *hit);
+
+/*
  * mil_lookup_answers - the SMIMEA/OPENPGPKEY answers for ADDR of each
  * kind in KINDS into RES (owned: sm_dns_result_free each; NULL for the
  * kinds not asked, and when out of memory), from the cache where it

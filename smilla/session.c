@@ -51,6 +51,7 @@
 
 #include "addr.h"
 #include "cert.h"
+#include "clientauth.h"
 #include "mime.h"
 #include "names.h"
 #include "pgp.h"
@@ -93,6 +94,9 @@ struct mil_msg {
 	int nar;			/* Authentication-Results seen */
 	struct mil_hdr_ref *ar;		/* those with our authserv-id */
 	size_t nours;
+	int nca;			/* client_auth headers seen */
+	struct mil_hdr_ref *ca;		/* those claiming to be ours */
+	size_t ncours;
 	struct mil_auth_result auth;
 	char boundary[48];		/* PGP/MIME */
 };
@@ -116,6 +120,8 @@ mil_policy_clear(struct mil_policy *p)
 	sm_table_free(p->require);
 	sm_blobs_free(p->copy, p->ncopy);
 	sm_blobs_free(p->pgp_copy, p->npgp_copy);
+	pol_config_free(p->client);
+	free(p->client);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -176,6 +182,35 @@ load_pgp_copy(struct mil_policy *p, const char *path, char *why,
 done:
 	free(buf);
 	return rc;
+}
+
+/*
+ * milter_client_auth: the policy daemon's settings (tables, actions),
+ * and only actions the milter can carry out.
+ */
+static int
+load_client(struct mil_policy *p, const struct sm_config *cfg,
+	    const char *authserv_default, char *why, size_t whylen)
+{
+	char w[400];
+	int r;
+
+	if ((p->client = calloc(1, sizeof(*p->client))) == NULL) {
+		sm_why(why, whylen, "out of memory");
+		return -1;
+	}
+	if (pol_config_load(p->client, cfg, authserv_default, why,
+			    whylen) < 0) {
+		free(p->client);
+		p->client = NULL;
+		return -1;
+	}
+	if (mil_ca_check(p->client, &r, w, sizeof(w)) < 0) {
+		sm_why(why, whylen, "%s: %s",
+		       sm_config_source(cfg, SM_K_ACTION(r)), w);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -254,6 +289,9 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
 				sm_config_str(cfg, SM_K_AUTHSERV_ID) :
 				authserv_default, sizeof(p->authserv));
+	if (sm_config_bool(cfg, SM_K_MILTER_CLIENT_AUTH) &&
+	    load_client(p, cfg, authserv_default, why, whylen) < 0)
+		goto fail;
 	return 0;
 fail:
 	mil_policy_clear(p);
@@ -335,6 +373,7 @@ mil_msg_free(struct mil_msg *m)
 	free_refs(m->content, m->ncontent);
 	free_refs(m->status, m->nstatus);
 	free_refs(m->ar, m->nours);
+	free_refs(m->ca, m->ncours);
 	free(m->from);
 	mil_spool_free(m->vbody);
 	free(m->del);
@@ -739,17 +778,12 @@ oom:
 	return MIL_TEMPFAIL;
 }
 
-/* Remember NAME's occurrence number among headers of the same name. */
+/* Add header NAME, the INDEXth of that name, to *V (*N of them). */
 static int
-note_ref(struct mil_hdr_ref **v, size_t *n, const char *name)
+keep_ref(struct mil_hdr_ref **v, size_t *n, const char *name, int index)
 {
 	struct mil_hdr_ref *nv;
-	size_t i;
-	int index = 1;
 
-	for (i = 0; i < *n; i++)
-		if (strcasecmp((*v)[i].name, name) == 0)
-			index = (*v)[i].index + 1;
 	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
 		return -1;
 	*v = nv;
@@ -757,6 +791,19 @@ note_ref(struct mil_hdr_ref **v, size_t *n, const char *name)
 		return -1;
 	nv[(*n)++].index = index;
 	return 0;
+}
+
+/* Remember NAME's occurrence number among headers of the same name. */
+static int
+note_ref(struct mil_hdr_ref **v, size_t *n, const char *name)
+{
+	size_t i;
+	int index = 1;
+
+	for (i = 0; i < *n; i++)
+		if (strcasecmp((*v)[i].name, name) == 0)
+			index = (*v)[i].index + 1;
+	return keep_ref(v, n, name, index);
 }
 
 /* Add LEN octets to the entity, unless the message is out of bounds. */
@@ -853,32 +900,33 @@ protect_header(struct mil_msg *m, const char *name, const char *value,
 }
 
 /*
- * From and Authentication-Results: the sender to check a signature
- * against, and results forged (or left over) under our authserv-id,
- * which go (RFC 8601 section 5).  -1 out of memory.
+ * From, Authentication-Results and the client authentication header:
+ * the sender to check a signature against, and results forged (or left
+ * over) under our authserv-id, which go (RFC 8601 section 5).  -1 out
+ * of memory.
  */
 static int
 auth_header(struct mil_msg *m, const char *name, const char *value)
 {
-	struct mil_hdr_ref *v;
-
 	if (strcasecmp(name, "From") == 0) {
 		if (m->nfrom++ == 0 && (m->from = strdup(value)) == NULL)
 			return -1;
 		return 0;
 	}
+	/* Client authentication's header under our authserv too. */
+	if (m->p->client != NULL &&
+	    strcasecmp(name, m->p->client->header) == 0) {
+		m->nca++;
+		if (!mil_ca_forged(m->p->client, value))
+			return 0;
+		return keep_ref(&m->ca, &m->ncours, name, m->nca);
+	}
 	if (strcasecmp(name, "Authentication-Results") != 0)
 		return 0;
-	m->nar++;
+	m->nar++;	/* indexes are among all of that name */
 	if (!mil_auth_is_ours(value, m->p->authserv))
 		return 0;
-	if ((v = realloc(m->ar, (m->nours + 1) * sizeof(*v))) == NULL)
-		return -1;
-	m->ar = v;
-	if ((v[m->nours].name = strdup(name)) == NULL)
-		return -1;
-	v[m->nours++].index = m->nar;	/* among all of that name */
-	return 0;
+	return keep_ref(&m->ar, &m->nours, name, m->nar);
 }
 
 int
@@ -1377,8 +1425,8 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	   status headers and the Authentication-Results under our
 	   authserv-id the message came with on every path that delivers,
 	   the Content-* headers when the body is replaced. */
-	if ((m->del = calloc(m->ncontent + m->nstatus + m->nours + 1,
-			     sizeof(*m->del))) == NULL) {
+	if ((m->del = calloc(m->ncontent + m->nstatus + m->nours + m->ncours +
+				     1, sizeof(*m->del))) == NULL) {
 		tempfail(o, "out of memory");
 		return;
 	}
@@ -1386,6 +1434,8 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		m->del[o->ndel++] = m->status[i];
 	for (i = m->nours; i-- > 0;)
 		m->del[o->ndel++] = m->ar[i];
+	for (i = m->ncours; i-- > 0;)
+		m->del[o->ndel++] = m->ca[i];
 	if (o->action == MIL_ENCRYPTED)
 		for (i = m->ncontent; i-- > 0;)
 			m->del[o->ndel++] = m->content[i];

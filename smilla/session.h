@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "config.h"
+#include "decide.h"
 #include "mime.h"
 #include "protect.h"
 #include "recipient.h"
@@ -48,6 +49,8 @@ struct mil_policy {
 	int verify;			/* verify_signatures */
 	char status_header[128];
 	char authserv[256];
+	struct pol_config *client;	/* milter_client_auth: the decision's
+					   settings; NULL when off */
 };
 
 /*

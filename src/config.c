@@ -109,28 +109,30 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	{ "socket_owner", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "owner of unix listening sockets, USER or USER:GROUP (empty: user)" },
 	[SM_K_IDENTITY] =
-	{ "identity", PD, SM_OPT_STRING, "helo, client_name, ccert_subject", 0,
+	{ "identity", PD | MIL, SM_OPT_STRING, "helo, client_name, ccert_subject", 0,
 	  0, NULL, check_identity,
 	  "client identity candidates, in order: helo, client_name, ccert_subject" },
 	[SM_K_FINGERPRINT_DIGEST] =
-	{ "fingerprint_digest", PD, SM_OPT_ENUM, "sha256", 0, 0, digests,
-	  NULL, "digest of Postfix's ccert fingerprints (smtpd_tls_fingerprint_digest)" },
+	{ "fingerprint_digest", PD | MIL, SM_OPT_ENUM, "sha256", 0, 0, digests,
+	  NULL, "digest of the MTA's client certificate fingerprints "
+	  "(Postfix: smtpd_tls_fingerprint_digest; Sendmail: "
+	  "CertFingerprintAlgorithm)" },
 	[SM_K_AUTHSERV_ID] =
 	{ "authserv_id", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, check_header,
 	  "name of this server in result headers (empty: the host name)" },
 	[SM_K_AUTH_HEADER] =
-	{ "auth_header", PD, SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
+	{ "auth_header", PD | MIL, SM_OPT_STRING, "DANE-Client-Auth", 0, 0, NULL,
 	  check_header_name, "name of the result header" },
 	/* action_pass ... action_temperror: one per result word (words.h) */
 #define ACTION_OPTION_(code, word, action, doc) \
-	[SM_K_ACTION_##code] = { "action_" word, PD, SM_OPT_STRING, action, \
-	  0, 0, NULL, check_action, doc },
+	[SM_K_ACTION_##code] = { "action_" word, PD | MIL, SM_OPT_STRING, \
+	  action, 0, 0, NULL, check_action, doc },
 	SM_RESULTS(ACTION_OPTION_)
 	[SM_K_REQUIRE_TABLE] =
-	{ "require_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "require_table", PD | MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "client hosts/domains that must pass DANE client authentication" },
 	[SM_K_LOOKUP_TABLE] =
-	{ "lookup_table", PD, SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	{ "lookup_table", PD | MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
 	  "if set, only these client hosts/domains are looked up in DNS" },
 	[SM_K_MAX_INFLIGHT] =
 	{ "max_inflight", PD, SM_OPT_INT, "0", 0, 100000, NULL, NULL,
@@ -203,6 +205,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_VERIFY_SIGNATURES] =
 	{ "verify_signatures", MIL, SM_OPT_BOOL, "yes", 0, 0, NULL, NULL,
 	  "check signed mail to local_domains against the sender's published keys" },
+	[SM_K_MILTER_CLIENT_AUTH] =
+	{ "milter_client_auth", MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
+	  "DANE client authentication in the milter, from Sendmail's {cert_fp}" },
 };
 
 #undef PD

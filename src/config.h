@@ -92,6 +92,7 @@ enum sm_opt_key {
 	SM_K_MAX_MESSAGE_SIZE,
 	SM_K_STATUS_HEADER,
 	SM_K_VERIFY_SIGNATURES,
+	SM_K_MILTER_CLIENT_AUTH,
 	SM_K_COUNT		/* the number of keys */
 };
 

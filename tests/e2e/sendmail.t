@@ -11,7 +11,10 @@
 #
 #   milter A: local_domains = mx.smilla.test, so *@smilla.test is
 #             outbound and encrypted, and user@mx.smilla.test inbound
-#             (encrypt_inbound = no: signatures checked, not encrypted)
+#             (encrypt_inbound = no: signatures checked, not encrypted);
+#             milter_client_auth = yes: DANE client authentication from
+#             Sendmail's {cert_fp}, cert.smilla.test and
+#             host.bogus.smilla.test in its require_table
 set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
@@ -56,7 +59,9 @@ must@smilla.test
 eve@bogus.smilla.test
 carol@smilla.test
 TBL
-milter_conf a "local_domains = mx.smilla.test"
+printf '%s\n' cert.smilla.test host.bogus.smilla.test >"$work/a-clients.tbl"
+milter_conf a "local_domains = mx.smilla.test" "milter_client_auth = yes" \
+	"require_table = $work/a-clients.tbl"
 milters_start || { done_testing; exit 1; }
 
 export PF_EXTRA_DOMAINS="smilla.test bogus.smilla.test nokey-required.smilla.test"
@@ -261,10 +266,117 @@ encrypted_ok "$m" 1 aes256-cbc
 check "  alice decrypts it" decrypts_to "$m" alice down
 log_is a down ' rcpts=alice@smilla\.test:secure action=encrypted '
 
+# ------------------------------------------------------------------ 7. client authentication
+
+# The milter decides as smilla-policyd would, from Sendmail's {cert_fp}
+# (the SHA-256 of the whole certificate): the bed's good.pem is
+# published as 3 0 1 at _smtp-client.cert, 3 0 0 at _smtp-client.full,
+# and only as 3 1 1 at _smtp-client.good.
+GOODCERT=(--tls-cert "$certs/good.pem" --tls-key "$certs/good.key")
+ca_hdr() { hdr "$1" DANE-Client-Auth; }
+ca_log() { grep -F " helo=$1 " "$work/a.log" | grep -F ' state=MAIL ' | tail -n1; }
+
+msg capass alice@smilla.test <<'EOF'
+MIME-Version: 1.0
+DANE-Client-Auth: pass (identity=bank.example; record=3 0 1; authserv=MX.smilla.test)
+DANE-Client-Auth: fail (identity=x.example; reason=forged too; authserv = mx.smilla.test )
+DANE-Client-Auth: pass (identity=relay.example; record=3 1 1; authserv=other.example)
+Content-Type: text/plain; charset=us-ascii
+
+From a client whose certificate _smtp-client.cert publishes as 3 0 1.
+EOF
+entity capass
+deliver capass alice@smilla.test 1 "client auth: HELO cert.smilla.test, its certificate (3 0 1)" \
+	--ehlo cert.smilla.test "${GOODCERT[@]}"
+is "$(ca_hdr "$m")" "pass (identity=cert.smilla.test; record=3 0 1; authserv=mx.smilla.test)
+pass (identity=relay.example; record=3 1 1; authserv=other.example)" \
+	"  DANE-Client-Auth: pass, ours on top; the two claiming our authserv removed, another host's kept"
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice decrypts it" decrypts_to "$m" alice capass
+like "$(ca_log cert.smilla.test)" "client=[^ ]*\\[127\\.0\\.0\\.1\\] helo=cert\\.smilla\\.test identity=cert\\.smilla\\.test result=pass record=\"3 0 1\" lookup=(dns|cache) time=[0-9.]+ms state=MAIL action=PREPEND DANE-Client-Auth: pass \\(identity=cert\\.smilla\\.test; record=3 0 1; authserv=mx\\.smilla\\.test\\)\$" \
+	"  log: smilla-policyd's line (client, helo, identity, result, record, lookup, state, action)"
+
+msg cafull alice@smilla.test <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+3 0 0: the record holds the whole certificate, hashed to compare.
+EOF
+deliver cafull alice@smilla.test 1 "client auth: HELO full.smilla.test (3 0 0)" \
+	--ehlo full.smilla.test "${GOODCERT[@]}"
+is "$(ca_hdr "$m")" "pass (identity=full.smilla.test; record=3 0 0; authserv=mx.smilla.test)" \
+	"  DANE-Client-Auth: pass, record 3 0 0"
+
+msg caspki alice@smilla.test <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Only 3 1 1 published: Sendmail gives no public key fingerprint.
+EOF
+deliver caspki alice@smilla.test 1 "client auth: HELO good.smilla.test (3 1 1 only)" \
+	--ehlo good.smilla.test "${GOODCERT[@]}"
+is "$(ca_hdr "$m")" "unusable (identity=good.smilla.test; reason=no public key fingerprint; authserv=mx.smilla.test)" \
+	"  DANE-Client-Auth: unusable (Sendmail gives no public key fingerprint)"
+like "$(ca_log good.smilla.test)" ' result=unusable reason="no public key fingerprint" ' \
+	"  log: result=unusable, the reason"
+
+msg canocert alice@smilla.test <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+STARTTLS without a certificate, a name nobody requires.
+EOF
+deliver canocert alice@smilla.test 1 "client auth: no certificate, HELO full.smilla.test (not required)" \
+	--ehlo full.smilla.test
+is "$(ca_hdr "$m")" "" "  no DANE-Client-Auth (action_nocert = DUNNO)"
+like "$(ca_log full.smilla.test)" ' identity=full\.smilla\.test result=nocert reason="no client certificate" lookup=none .* action=DUNNO$' \
+	"  log: result=nocert, nothing looked up"
+
+msg careq alice@smilla.test <<'EOF'
+Content-Type: text/plain
+
+Must not be accepted.
+EOF
+carej() { # DESCRIPTION PATTERN [swaks args]
+	local what=$1 want=$2
+	shift 2
+	send careq alice@smilla.test "$@"
+	like "$(grep -v '^ *\(<~  250\|~>\|<-\|->\|===\)' "$work/out/careq.out")" "$want" "$what"
+	is "$qid" "" "  nothing queued"
+	is "$(grep -c 'RCPT TO' "$work/out/careq.out")" 0 "  refused at MAIL FROM: no RCPT sent"
+}
+carej "client auth: required cert.smilla.test, another certificate: 554 5.7.1 at MAIL FROM (Postfix's REJECT code)" \
+	'<(\*\*|~\*) +554 5\.7\.1 (<[^>]*>\.\.\. )?DANE client authentication required for cert\.smilla\.test \(fail\)' \
+	--ehlo cert.smilla.test --tls-cert "$certs/other.pem" --tls-key "$certs/other.key"
+like "$(ca_log cert.smilla.test)" ' result=fail reason="no record matched" .* action=REJECT 5\.7\.1 ' \
+	"  log: result=fail, the REJECT"
+carej "client auth: required cert.smilla.test, no certificate: 554 5.7.1" \
+	'<(\*\*|~\*) +554 5\.7\.1 (<[^>]*>\.\.\. )?DANE client authentication required for cert\.smilla\.test \(nocert\)' \
+	--ehlo cert.smilla.test
+carej "client auth: required host.bogus.smilla.test (bogus zone): 450 4.7.5" \
+	'<(\*\*|~\*) +450 4\.7\.5 (<[^>]*>\.\.\. )?DANE client authentication of host\.bogus\.smilla\.test temporarily failed \(bogus\)' \
+	--ehlo host.bogus.smilla.test "${GOODCERT[@]}"
+
 # ------------------------------------------------------------------ the end
 
 sendmail_end
 mta_end "$total"
+
+# The client authentication rows (written at the latest when the milter
+# stops): smilla-policyd's, but from the milter.
+sha_of() { openssl x509 -in "$certs/$1.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1 | tr a-f A-F; }
+rows=$(sqlite3 -separator ' ' "$work/a.db" "SELECT DISTINCT identity, result,
+	ifnull(usage, -1) || ' ' || ifnull(selector, -1) || ' ' || ifnull(mtype, -1),
+	replace(upper(ifnull(cert_fp, '')), ':', '') FROM rep_events WHERE source = 'milter'
+	AND key_type = 'tlsa' AND identity LIKE '%.smilla.test' ORDER BY 1, 2, 3, 4")
+want=$(sort <<EOF
+cert.smilla.test fail -1 -1 -1 $(sha_of other)
+cert.smilla.test nocert -1 -1 -1 
+cert.smilla.test pass 3 0 1 $(sha_of good)
+full.smilla.test nocert -1 -1 -1 
+full.smilla.test pass 3 0 0 $(sha_of good)
+good.smilla.test unusable -1 -1 -1 $(sha_of good)
+host.bogus.smilla.test bogus -1 -1 -1 $(sha_of good)
+EOF
+)
+is "$rows" "$want" "reputation: a tlsa row per decision, as smilla-policyd writes them (identity, result, record, certificate)"
 agents_kill
 nothing_left "milter, Sendmail's listener, Postfix, gpg-agents"
 echo "# sendmail.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
