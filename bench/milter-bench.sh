@@ -66,6 +66,9 @@ PROG=milter-bench
 # TOP, BUILD, SECS, WARM, CONNS (from the environment) and the helpers:
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
+# signed_entity, the signed messages of the verification runs
+# shellcheck source=SCRIPTDIR/../tests/lib/sign.sh
+. "$TOP/tests/lib/sign.sh"
 
 SECS=${BENCH_SECONDS:-3}
 WARM=${BENCH_WARMUP:-0.5}
@@ -286,30 +289,8 @@ signed_message() {
 		printf 'From: %s\r\nTo: <%s>\r\n' "${!s}" "$LOCAL"
 		printf 'Subject: milter benchmark message, signed\r\n'
 		printf 'Date: %s\r\nMIME-Version: 1.0\r\n' "$(date -R)"
-		case $kind in
-		vsmime)
-			printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
-			printf '\tmicalg=sha-256; boundary="%s"\r\n\r\n' "$b"
-			printf 'This is an S/MIME signed message\r\n\r\n--%s\r\n' "$b"
-			cat "$f.part"
-			printf '\r\n--%s\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\n' "$b"
-			printf 'Content-Transfer-Encoding: base64\r\n'
-			printf 'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
-			base64 -w 76 "$f.sig" | sed 's/$/\r/'
-			printf -- '--%s--\r\n' "$b"
-			;;
-		vpgp)
-			printf 'Content-Type: multipart/signed; micalg=pgp-sha256;\r\n'
-			printf '\tprotocol="application/pgp-signature"; boundary="%s"\r\n\r\n' "$b"
-			printf 'This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--%s\r\n' "$b"
-			cat "$f.part"
-			printf '\r\n--%s\r\nContent-Type: application/pgp-signature; name="signature.asc"\r\n' "$b"
-			printf 'Content-Description: OpenPGP digital signature\r\n'
-			printf 'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
-			sed 's/$/\r/' "$f.sig"
-			printf '\r\n--%s--\r\n' "$b"
-			;;
-		esac
+		# tests/lib/sign.sh's entity, as verify.t sends it.
+		signed_entity "${kind#v}" "$b" "$f"
 	} >"$f"
 	rm -f "$f.part" "$f.sig" "$f.err"
 }

@@ -13,6 +13,7 @@
 #   part NAME > msg/NAME.part        the entity that is signed
 #   cms_sign / gpgsm_sign / gpg_sign  sign msg/NAME.part into msg/NAME.sig
 #   entity_of KIND NAME              the signed entity (smime, opaque, pgp)
+#   signed_entity KIND BOUNDARY BASE the same of BASE.part and BASE.sig
 #   assemble NAME FROM KIND [mixed]  msg/NAME.eml and .wire
 #   re TEXT / serial CERT / fpr TAG  an ERE, a serial, a fingerprint
 #   smime_pass CERT ADDRESS [PART] / pgp_pass TAG ADDRESS [PART]
@@ -51,11 +52,15 @@ gpg_sign() { # NAME TAG [gpg options]: armored, detached, over the octets as the
 		-o "$work/msg/$n.sig" "$work/msg/$n.part" 2>"$work/out/$n.sign.err"
 }
 
-# entity KIND NAME: the Content-Type header and body of the signed
+# entity_of KIND NAME: the Content-Type header and body of the signed
 # entity of msg/NAME.part and msg/NAME.sig: KIND smime (detached),
 # opaque, or pgp; the signed part put in exactly as it was signed.
-entity_of() {
-	local b="=-signed-$2" f="$work/msg/$2"
+entity_of() { signed_entity "$1" "=-signed-$2" "$work/msg/$2"; }
+
+# signed_entity KIND BOUNDARY BASE: the same of BASE.part and BASE.sig
+# (the benchmark's messages too).
+signed_entity() {
+	local b=$2 f=$3
 	case $1 in
 	smime)
 		printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
