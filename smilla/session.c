@@ -284,6 +284,8 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	p->mem_max = (size_t)sm_config_int(cfg, SM_K_MAX_MEMORY_BODY);
 	p->max_size = (size_t)sm_config_int(cfg, SM_K_MAX_MESSAGE_SIZE);
 	p->verify = sm_config_bool(cfg, SM_K_VERIFY_SIGNATURES);
+	p->defer_mixed =
+		strcmp(sm_config_str(cfg, SM_K_MIXED_RECIPIENTS), "defer") == 0;
 	sm_strlcpy(p->status_header, sm_config_str(cfg, SM_K_STATUS_HEADER),
 		   sizeof(p->status_header));
 	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
@@ -668,7 +670,7 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	char why[256], shown[SHOWN];
 	const char *dom;
 	int must, cannot, keyless, has_base = 0, i;
-	unsigned common;
+	unsigned common, before;
 	enum mil_key_state ks;
 
 	memset(&r, 0, sizeof(r));
@@ -738,6 +740,7 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 	r.state = ks = r.keys[r.best].state;
 	keyless = secure_kinds(p, &r) == 0;
 	mix(m, &must, &cannot, &common);
+	before = common;
 	common &= secure_kinds(p, &r);
 	brief(r.addr, shown, sizeof(shown));
 	if (r.required && keyless &&
@@ -762,6 +765,17 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 				       "format" :
 				       "other recipients require encryption "
 				       "it cannot get in the same format");
+	} else if (p->defer_mixed && m->nrcpt > 0 &&
+		   (before == 0 ? !keyless : common == 0)) {
+		/* mixed_recipients = defer: the first one set the class. */
+		v = MIL_TEMPFAIL;
+		set_reply(reply, "452", "4.5.3",
+			  "<%s>: deliver separately: %s", shown,
+			  before == 0 ? "it can get encrypted mail, the "
+					"message is plaintext" :
+			  keyless ? "it has no key, the message is encrypted" :
+				    "its keys are in another format than the "
+				    "message's");
 	}
 	if (v == MIL_ACCEPT ? add_rcpt(&m->rcpt, &m->nrcpt, &r) < 0 :
 			      add_rcpt(&m->refused, &m->nrefused, &r) < 0)

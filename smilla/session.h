@@ -47,6 +47,7 @@ struct mil_policy {
 	size_t npgp_copy;
 	size_t mem_max, max_size;
 	int verify;			/* verify_signatures */
+	int defer_mixed;		/* mixed_recipients = defer */
 	char status_header[128];
 	char authserv[256];
 	struct pol_config *client;	/* milter_client_auth: the decision's

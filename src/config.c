@@ -43,6 +43,9 @@ static const struct sm_name_code local_part_cases[] = {
 static const struct sm_name_code smime_ciphers[] = {
 	{ "aes256-cbc", 0 }, { "aes256-gcm", 1 }, { NULL, -1 }
 };
+static const struct sm_name_code mixed_modes[] = {
+	{ "plaintext", 0 }, { "defer", 1 }, { NULL, -1 }
+};
 
 /* Shorthands for the programs column of the table. */
 #define PD	SM_PROG_POLICYD
@@ -86,7 +89,7 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	{ "log_level", PD | MIL, SM_OPT_ENUM, "info", 0, 0,
 	  sm_log_level_names, NULL, "lowest level logged" },
 	[SM_K_CLIENT_SERVICE_LABEL] =
-	{ "client_service_label", PD | CTL, SM_OPT_STRING, "smtp-client", 0, 0,
+	{ "client_service_label", PD | MIL | CTL, SM_OPT_STRING, "smtp-client", 0, 0,
 	  NULL, check_label,
 	  "service label of client TLSA names (_LABEL.<host>), without '_'" },
 	[SM_K_REPUTATION_RETENTION] =
@@ -208,6 +211,10 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_MILTER_CLIENT_AUTH] =
 	{ "milter_client_auth", MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
 	  "DANE client authentication in the milter, from Sendmail's {cert_fp}" },
+	[SM_K_MIXED_RECIPIENTS] =
+	{ "mixed_recipients", MIL, SM_OPT_ENUM, "plaintext", 0, 0, mixed_modes,
+	  NULL, "recipients of another class than the message's: plaintext "
+	  "for all, or defer (452 4.5.3 at RCPT: delivered separately)" },
 };
 
 #undef PD

@@ -93,6 +93,7 @@ enum sm_opt_key {
 	SM_K_STATUS_HEADER,
 	SM_K_VERIFY_SIGNATURES,
 	SM_K_MILTER_CLIENT_AUTH,
+	SM_K_MIXED_RECIPIENTS,
 	SM_K_COUNT		/* the number of keys */
 };
 

@@ -1292,6 +1292,66 @@ write_table(const char *text)
 }
 
 /* Case and quoting reach the mailbox the table names: refused. */
+/* RCPT of ARG in M must be deferred: 452 4.5.3 with WHY in the text. */
+static void
+deferred(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
+	 const char *why, const char *what)
+{
+	struct mil_reply r;
+
+	memset(&r, 0, sizeof(r));
+	is_int(mil_msg_rcpt(m, lk, arg, &r, NULL), MIL_TEMPFAIL, what);
+	ok(strcmp(r.code, "452") == 0 && strcmp(r.xcode, "4.5.3") == 0 &&
+		   strstr(r.text, why) != NULL,
+	   "  452 4.5.3: %s", r.text);
+}
+
+/* mixed_recipients = defer: the first recipient sets the class. */
+static void
+test_defer(void)
+{
+	static const char *const defer[] = { "mixed_recipients", "defer", NULL };
+	struct mil_outcome o;
+	struct mil_reply r;
+	struct mil_msg *m;
+
+	configure(defer);
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL),
+	       MIL_ACCEPT, "defer: alice (a key) first: accepted");
+	deferred(m, lookup, "<nokey@plain.test>",
+		 "it has no key, the message is encrypted",
+		 "  then a keyless recipient: deferred");
+	is_int(mil_msg_rcpt(m, lookup, "<alice2@keys.test>", &r, NULL),
+	       MIL_ACCEPT, "  another with a key: accepted");
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.nrcpt == 2,
+	   "  encrypted to the two (%s)", o.status);
+	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL);
+	deferred(m, lookup, "<alice@keys.test>",
+		 "it can get encrypted mail, the message is plaintext",
+		 "defer: keyless first, then alice: deferred");
+	is_int(mil_msg_rcpt(m, lookup, "<dave@keys.test>", &r, NULL) ==
+		       MIL_TEMPFAIL &&
+		       mil_msg_rcpt(m, lookup, "<nokey@req.test>", &r, NULL) ==
+		       MIL_ACCEPT, 1,
+	       "  dave (a key) deferred too, another keyless one accepted");
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_PLAINTEXT, "  plaintext for the keyless (%s)",
+	   o.status);
+	mil_msg_free(m);
+	configure(NULL);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL);
+	is_int(mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL),
+	       MIL_ACCEPT, "mixed_recipients = plaintext (default): mixed accepted");
+	mil_msg_free(m);
+}
+
 static void
 test_variants(void)
 {
@@ -1807,6 +1867,7 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	const char *req[] = { "require_encryption_table", table, NULL };
 	const char *req_smime[] = { "require_encryption_table", table,
 				    "encryption_formats", "smime", NULL };
+	const char *defer[] = { "mixed_recipients", "defer", NULL };
 	const struct mil_rcpt *rc;
 	struct mil_outcome o;
 	struct mil_reply r;
@@ -1995,6 +2056,26 @@ test_bed_pgp(struct mil_lookup *lk, const char *bed)
 	is_int(rcpt_of(lk, "<bob@smilla.test>", &m, &r, &rc), MIL_REJECT,
 	       "required bob, encryption_formats = smime: rejected");
 	mil_msg_free(m);
+
+	/* mixed_recipients = defer across formats. */
+	configure(defer);
+	rcpt_of(lk, "<alice@smilla.test>", &m, &r, &rc);
+	deferred(m, lk, "<bob@smilla.test>",
+		 "its keys are in another format than the message's",
+		 "defer: alice (S/MIME) first, bob (OpenPGP only): deferred");
+	mil_msg_free(m);
+	is_int(rcpt_of(lk, "<carol@smilla.test>", &m, &r, &rc), MIL_ACCEPT,
+	       "defer: carol (both formats) first");
+	is_int(mil_msg_rcpt(m, lk, "<bob@smilla.test>", &r, &rc), MIL_ACCEPT,
+	       "  bob (OpenPGP): accepted, the message is OpenPGP now");
+	deferred(m, lk, "<alice@smilla.test>",
+		 "its keys are in another format than the message's",
+		 "  then alice (S/MIME only): deferred");
+	feed(m, 0);
+	mil_msg_finish(m, &o);
+	ok(o.action == MIL_ENCRYPTED && o.kind == MIL_OPENPGP,
+	   "  PGP/MIME to carol and bob (%s)", o.status);
+	mil_msg_free(m);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/pgp", dir);
 	sh_run(cmd);
 }
@@ -2170,6 +2251,7 @@ main(void)
 	test_plaintext();
 	test_untouched();
 	test_required();
+	test_defer();
 	test_variants();
 	test_extension();
 	test_routes();
