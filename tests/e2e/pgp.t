@@ -10,7 +10,8 @@
 #            by default (smime openpgp), nothing required
 #   milter R (clients from 127.0.0.2): the unusable, bogus and insecure
 #            OpenPGP recipients and alice (S/MIME only) required
-#   milter P (clients from 127.0.0.3): encryption_formats = openpgp smime
+#   milter P (clients from 127.0.0.3): encryption_formats = openpgp smime,
+#            mixed_recipients = defer
 # local_domains = mx.smilla.test for all three, so *@smilla.test is
 # outbound and encrypted.  Each has its own cache and reputation database.
 set -eu
@@ -60,7 +61,8 @@ TBL
 
 milter_conf a "local_domains = mx.smilla.test"
 milter_conf r "local_domains = mx.smilla.test"
-milter_conf p "local_domains = mx.smilla.test" "encryption_formats = openpgp smime"
+milter_conf p "local_domains = mx.smilla.test" "encryption_formats = openpgp smime" \
+	"mixed_recipients = defer"
 milters_start || { done_testing; exit 1; }
 
 # ------------------------------------------------------------------ Postfix
@@ -373,6 +375,58 @@ check "  body unchanged" unchanged "$m" again
 untouched_ok "$m" pgp-mime
 check "  still decrypts to the first entity" gpg_decrypts_to "$m" bob bob
 log_is a again ' action=untouched reason="already-encrypted" '
+
+# ------------------------------------------------------------------ mixed_recipients = defer (milter P)
+
+# The first recipient sets the class; one of another class gets 452
+# 4.5.3 and the client sends it the message in a transaction of its
+# own (here: swaks again), where it gets its own format.
+msg defer-ab "alice@smilla.test, bob@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Alice has S/MIME only, Bob OpenPGP only: two transactions.
+EOF
+entity defer-ab
+send defer-ab alice@smilla.test,bob@smilla.test --local-interface 127.0.0.3
+like "$out" '<(\*\*|~\*) +452 4\.5\.3 <bob@smilla\.test>: deliver separately: its keys are in another format than the message.s' \
+	"defer (milter P): alice (S/MIME) first, bob (OpenPGP only) gets 452 4.5.3 at RCPT"
+like "$out" '<~  250 2\.0\.0 Ok: queued as ' "  the message is accepted for alice"
+total=$((total + 1))
+m=$(delivered defer-ab 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice's copy: S/MIME, openssl cms -decrypt byte-exact" decrypts_to "$m" alice defer-ab
+log_is p defer-ab ' rcpts=alice@smilla\.test:secure,bob@smilla\.test:secure\(refused\) action=encrypted '
+like "$(grep -F ' rcpt=<bob@smilla.test> ' "$work/p.log" | tail -n1)" ' refused="452 4\.5\.3 ' \
+	"  log: bob refused with 452 4.5.3"
+
+sed 's/^Subject: milter-defer-ab/Subject: milter-defer-b/' "$work/msg/defer-ab.eml" >"$work/msg/defer-b.eml"
+wire defer-b
+entity defer-b
+deliver defer-b bob@smilla.test 1 "  the client's retry for bob alone (milter P)" --local-interface 127.0.0.3
+pgp_ok "$m" 1
+check "  bob's copy: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$m" bob defer-b
+
+msg defer-na "nobody@smilla.test, bob@smilla.test, carol@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Nobody has no key: the message is plaintext, the others wait.
+EOF
+send defer-na nobody@smilla.test,bob@smilla.test,carol@smilla.test --local-interface 127.0.0.3
+like "$out" '<(\*\*|~\*) +452 4\.5\.3 <bob@smilla\.test>: deliver separately: it can get encrypted mail, the message is plaintext' \
+	"defer: keyless nobody first: bob gets 452 4.5.3"
+like "$out" '<(\*\*|~\*) +452 4\.5\.3 <carol@smilla\.test>: deliver separately' "  and carol"
+total=$((total + 1))
+m=$(delivered defer-na 1) || true
+plaintext_ok "$m" defer-na no-key 1 0
+sed 's/^Subject: milter-defer-na/Subject: milter-defer-bc/' "$work/msg/defer-na.eml" >"$work/msg/defer-bc.eml"
+wire defer-bc
+entity defer-bc
+deliver defer-bc bob@smilla.test,carol@smilla.test 2 "  the retry for bob and carol (milter P)" --local-interface 127.0.0.3
+pgp_ok "$m" 2
+check "  bob decrypts it" gpg_decrypts_to "$m" bob defer-bc
+check "  carol decrypts it" gpg_decrypts_to "$m2" carol defer-bc
 
 # ------------------------------------------------------------------ the end
 

@@ -14,7 +14,8 @@
 #             (encrypt_inbound = no: signatures checked, not encrypted);
 #             milter_client_auth = yes: DANE client authentication from
 #             Sendmail's {cert_fp}, cert.smilla.test and
-#             host.bogus.smilla.test in its require_table
+#             host.bogus.smilla.test in its require_table; restarted
+#             with mixed_recipients = defer for the last section
 set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
@@ -353,6 +354,39 @@ carej "client auth: required cert.smilla.test, no certificate: 554 5.7.1" \
 carej "client auth: required host.bogus.smilla.test (bogus zone): 450 4.7.5" \
 	'<(\*\*|~\*) +450 4\.7\.5 (<[^>]*>\.\.\. )?DANE client authentication of host\.bogus\.smilla\.test temporarily failed \(bogus\)' \
 	--ehlo host.bogus.smilla.test "${GOODCERT[@]}"
+
+# ------------------------------------------------------------------ 8. mixed_recipients = defer
+
+# Milter A again, with defer: Sendmail passes the 452 on to the client,
+# who sends the deferred recipient the message in a transaction of its
+# own.
+milter_stop a
+milter_conf a "local_domains = mx.smilla.test" "milter_client_auth = yes" \
+	"require_table = $work/a-clients.tbl" "mixed_recipients = defer"
+milter_start a || { done_testing; exit 1; }
+
+msg defer-ab "alice@smilla.test, bob@smilla.test" <<'EOF'
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Alice has S/MIME only, Bob OpenPGP only: two transactions, through Sendmail.
+EOF
+entity defer-ab
+send defer-ab alice@smilla.test,bob@smilla.test
+like "$(grep -v '^ *\(<~  250\|~>\|<-\|->\|===\)' "$work/out/defer-ab.out")" \
+	'<(\*\*|~\*) +452 4\.5\.3 (<[^>]*>\.\.\. )?<bob@smilla\.test>: deliver separately: its keys are in another format' \
+	"defer: alice (S/MIME) first, bob (OpenPGP only) gets 452 4.5.3 at RCPT"
+like "$out" '<~  250 2\.0\.0 [0-9A-Za-z]+ Message accepted for delivery' "  the message is accepted for alice"
+total=$((total + 1))
+m=$(delivered defer-ab 1) || true
+encrypted_ok "$m" 1 aes256-cbc
+check "  alice's copy: S/MIME, byte-exact" decrypts_to "$m" alice defer-ab
+sed 's/^Subject: milter-defer-ab/Subject: milter-defer-b/' "$work/msg/defer-ab.eml" >"$work/msg/defer-b.eml"
+wire defer-b
+entity defer-b
+deliver defer-b bob@smilla.test 1 "  the client's retry for bob alone"
+pgp_ok "$m" 1
+check "  bob's copy: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$m" bob defer-b
 
 # ------------------------------------------------------------------ the end
 
