@@ -51,7 +51,7 @@ POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
 MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
-	   clientauth
+	   clientauth trace
 # Client authentication under Sendmail decides with the policy daemon's
 # code (clientauth.c over decide.c).
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
@@ -138,6 +138,8 @@ fuzz_protect_SRCS = smilla/protect.c smilla/legacy.c smilla/spool.c smilla/mime.
 		    src/smime.c src/pgp.c src/util.c src/words.c
 fuzz_protect_LIBS = $(shell pkg-config --libs librnp) -lpthread
 
+# The split copies' trace header: its check and the body digest.
+fuzz_trace_SRCS = smilla/trace.c src/util.c
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 

@@ -72,6 +72,11 @@ printf '\007Subject:Dinner plans\001From:a@x\001Content-Type:multipart/alternati
 printf '\001Subject:=?utf-8?q?caf=C3=A9?=\001Content-Type:text/plain; charset=utf-8\001Content-Transfer-Encoding:base64\000Y2Fm\r\n' > "$work/protect/base64"
 printf '\003Subject:a\nb\r\n\r\nc\001Keywords:k\001Content-Type:multipart/mixed; boundary=o\000--o\r\nContent-Type: multipart/related; boundary=i\r\n\r\n--i\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<body>--o\r\n--i--\r\n--o--\r\n' > "$work/protect/nested"
 
+# Trace header values (see fuzz_trace.c): the value, NUL, the body.
+mkdir -p "$work/trace"
+printf 'v=1; t=1700000000; mac=%064d\000encrypted\r\nbody\n' 0 > "$work/trace/shape"
+printf ' v=1; t=99999999999999999999; mac=ff\000\r' > "$work/trace/overflow"
+
 targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 for t in $targets; do
 	mkdir -p "$work/$t"
