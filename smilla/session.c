@@ -56,6 +56,13 @@
 #include "names.h"
 #include "pgp.h"
 #include "session.h"
+#include "trace.h"
+
+/* A header field as the MTA gave it (split mode keeps them all). */
+struct mil_field {
+	char *name, *value;
+	int leadspc;
+};
 
 struct mil_msg {
 	const struct mil_policy *p;
@@ -98,7 +105,12 @@ struct mil_msg {
 	struct mil_hdr_ref *ca;		/* those claiming to be ours */
 	size_t ncours;
 	struct mil_auth_result auth;
+	int auth_done;			/* checked: once per message */
 	char boundary[48];		/* PGP/MIME */
+	struct mil_field *hdr;		/* split: every header field, in
+					   order, as received */
+	size_t nhdr;
+	size_t body_at;			/* where the body starts in entity */
 };
 
 const char *
@@ -365,6 +377,18 @@ free_refs(struct mil_hdr_ref *v, size_t n)
 	free(v);
 }
 
+static void
+free_fields(struct mil_field *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].name);
+		free(f[i].value);
+	}
+	free(f);
+}
+
 void
 mil_msg_free(struct mil_msg *m)
 {
@@ -376,6 +400,7 @@ mil_msg_free(struct mil_msg *m)
 	free_refs(m->status, m->nstatus);
 	free_refs(m->ar, m->nours);
 	free_refs(m->ca, m->ncours);
+	free_fields(m->hdr, m->nhdr);
 	free(m->from);
 	mil_spool_free(m->vbody);
 	free(m->del);
@@ -756,7 +781,7 @@ mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk, const char *arg,
 			  "encryption required for <%s>: no usable key in "
 			  "DNSSEC-signed DNS (%s)", shown,
 			  mil_key_state_word(ks));
-	} else if ((must || r.required) && common == 0) {
+	} else if ((must || r.required) && common == 0 && !p->split) {
 		v = MIL_TEMPFAIL;
 		set_reply(reply, "452", "4.5.3",
 			  "<%s>: deliver separately: %s", shown,
@@ -871,7 +896,7 @@ first_header(struct mil_msg *m)
 
 	m->headers_seen = 1;
 	mix(m, &must, &cannot, NULL);
-	m->want_entity = m->nrcpt > 0 && !cannot;
+	m->want_entity = m->nrcpt > 0 && (!cannot || m->p->split);
 	/* Signatures are checked for mail that stays here. */
 	for (i = 0; m->p->verify && i < m->nrcpt; i++)
 		if (m->rcpt[i].inbound)
@@ -943,6 +968,24 @@ auth_header(struct mil_msg *m, const char *name, const char *value)
 	return keep_ref(&m->ar, &m->nours, name, m->nar);
 }
 
+/* Split mode: keep the field for the copies.  -1 out of memory. */
+static int
+keep_field(struct mil_msg *m, const char *name, const char *value,
+	   int leadspc)
+{
+	struct mil_field *v;
+
+	if ((v = realloc(m->hdr, (m->nhdr + 1) * sizeof(*v))) == NULL)
+		return -1;
+	m->hdr = v;
+	v += m->nhdr;
+	v->leadspc = leadspc;
+	v->name = strdup(name);
+	v->value = strdup(value);
+	m->nhdr++;
+	return v->name != NULL && v->value != NULL ? 0 : -1;
+}
+
 int
 mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	       int leadspc)
@@ -952,6 +995,8 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	if (!m->headers_seen && first_header(m) < 0)
 		return -1;
 	count(m, strlen(name) + strlen(value) + 4);
+	if (m->p->split && keep_field(m, name, value, leadspc) < 0)
+		goto oom;
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
 	if (strcasecmp(name, m->p->status_header) == 0 &&
@@ -990,6 +1035,7 @@ mil_msg_eoh(struct mil_msg *m)
 	at = entity_len(m);
 	if (entity_put(m, "\r\n", 2) < 0)
 		return -1;
+	m->body_at = entity_len(m);
 	return m->hp == NULL ? 0 :
 	       mil_protect_eoh(m->hp, at, m->why, sizeof(m->why));
 }
@@ -1188,7 +1234,10 @@ encrypt(struct mil_msg *m, enum mil_kind kind, const char *boundary)
 		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		goto done;
 	}
-	/* Output about 4/3 of the input: memory or disk alike. */
+	/* Output about 4/3 of the input: memory or disk alike.  A split
+	   message's earlier group is written by now. */
+	mil_spool_free(m->out);
+	m->out = NULL;
 	/* With header protection the payload is the entity with the
 	   protected fields put in as it is read. */
 	if ((m->out = mil_spool_new(m->p->mem_max)) == NULL ||
@@ -1317,6 +1366,22 @@ verified(struct mil_msg *m)
  * here, nor mail too big to keep: O->auth_skipped says so.  0, or -1
  * out of memory.
  */
+/* The Authentication-Results value of M's check into O. */
+static int
+auth_value(struct mil_msg *m, struct mil_outcome *o)
+{
+	if (m->auth.result != MIL_AUTH_NONE &&
+	    mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
+			    sizeof(o->auth_header)) < 0) {
+		/* A reason too long for the header: the result stands. */
+		m->auth.why[0] = '\0';
+		if (mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
+				    sizeof(o->auth_header)) < 0)
+			o->auth_header[0] = '\0';
+	}
+	return 0;
+}
+
 static int
 check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 {
@@ -1327,6 +1392,8 @@ check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 	o->auth = &m->auth;
 	if (!m->verify_local)
 		return 0;
+	if (m->auth_done)	/* another group of the same message */
+		return auth_value(m, o);
 	/* In any encrypted shape, whether its header could be signed
 	   mail (pkcs7-mime) or not (multipart/encrypted, inline PGP). */
 	if (fmt != MIL_FMT_NONE) {
@@ -1356,16 +1423,8 @@ check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 	mil_verify(buf, len, &m->label, m->from ? m->from : "", m->nfrom,
 		   m->lk, NULL, &m->auth);
 	free(buf);
-	if (m->auth.result != MIL_AUTH_NONE &&
-	    mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
-			    sizeof(o->auth_header)) < 0) {
-		/* A reason too long for the header: the result stands. */
-		m->auth.why[0] = '\0';
-		if (mil_auth_header(&m->auth, m->p->authserv, o->auth_header,
-				    sizeof(o->auth_header)) < 0)
-			o->auth_header[0] = '\0';
-	}
-	return 0;
+	m->auth_done = 1;
+	return auth_value(m, o);
 }
 
 void
@@ -1439,6 +1498,7 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	   status headers and the Authentication-Results under our
 	   authserv-id the message came with on every path that delivers,
 	   the Content-* headers when the body is replaced. */
+	free(m->del);
 	if ((m->del = calloc(m->ncontent + m->nstatus + m->nours + m->ncours +
 				     1, sizeof(*m->del))) == NULL) {
 		tempfail(o, "out of memory");
@@ -1454,6 +1514,192 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		for (i = m->ncontent; i-- > 0;)
 			m->del[o->ndel++] = m->content[i];
 	o->del = m->del;
+}
+
+/* ------------------------------------------------------------ split */
+
+size_t
+mil_msg_groups(const struct mil_msg *m, struct mil_group g[MIL_NKINDS + 1])
+{
+	const struct mil_policy *p = m->p;
+	size_t i, f, n = 0;
+	char *taken;
+
+	memset(g, 0, (MIL_NKINDS + 1) * sizeof(*g));
+	if ((taken = calloc(m->nrcpt + 1, 1)) == NULL)
+		return 0;
+	for (f = 0; f <= p->nformats; f++) {
+		struct mil_group *t = &g[n];
+
+		t->plain = f == p->nformats;
+		t->kind = t->plain ? MIL_SMIME : p->formats[f];
+		if ((t->idx = calloc(m->nrcpt + 1, sizeof(*t->idx))) == NULL) {
+			free(taken);
+			mil_groups_clear(g);
+			return 0;
+		}
+		for (i = 0; i < m->nrcpt; i++)
+			if (!taken[i] &&
+			    (t->plain || (secure_kinds(p, &m->rcpt[i]) &
+					  MIL_KIND_BIT(t->kind)))) {
+				taken[i] = 1;
+				t->idx[t->n++] = i;
+			}
+		if (t->n > 0)
+			n++;
+		else {
+			free(t->idx);
+			t->idx = NULL;
+		}
+	}
+	free(taken);
+	return n;
+}
+
+void
+mil_groups_clear(struct mil_group g[MIL_NKINDS + 1])
+{
+	size_t i;
+
+	for (i = 0; i <= MIL_NKINDS; i++) {
+		free(g[i].idx);
+		g[i].idx = NULL;
+		g[i].n = 0;
+	}
+}
+
+void
+mil_msg_finish_group(struct mil_msg *m, const struct mil_group *g,
+		     struct mil_outcome *o)
+{
+	struct mil_rcpt *all = m->rcpt, *sub;
+	size_t nall = m->nrcpt, i;
+
+	if ((sub = calloc(g->n + 1, sizeof(*sub))) == NULL) {
+		memset(o, 0, sizeof(*o));
+		tempfail(o, "out of memory");
+		return;
+	}
+	/* A view: the recipients are still M's, not copies to free. */
+	for (i = 0; i < g->n; i++)
+		sub[i] = all[g->idx[i]];
+	m->rcpt = sub;
+	m->nrcpt = g->n;
+	mil_msg_finish(m, o);
+	m->rcpt = all;
+	m->nrcpt = nall;
+	free(sub);
+}
+
+/* Is header field I (among M's) one O deletes or changes?  Its change. */
+static int
+field_fate(const struct mil_msg *m, const struct mil_outcome *o, size_t i,
+	   const char **value)
+{
+	const struct mil_field *f = &m->hdr[i];
+	size_t j;
+	int index = 1;
+
+	for (j = 0; j < i; j++)
+		index += strcasecmp(m->hdr[j].name, f->name) == 0;
+	for (j = 0; j < o->ndel; j++)
+		if (o->del[j].index == index &&
+		    strcasecmp(o->del[j].name, f->name) == 0)
+			return 1;
+	for (j = 0; j < o->nchg; j++)
+		if (o->chg[j].index == index &&
+		    strcasecmp(o->chg[j].name, f->name) == 0) {
+			if (o->chg[j].value == NULL)
+				return 1;
+			*value = o->chg[j].value;
+			return 2;
+		}
+	return 0;
+}
+
+/* "NAME: VALUE" (VALUE as given) and CRLF to OUT. */
+static void
+put_field(FILE *out, const char *name, const char *value, int leadspc)
+{
+	fprintf(out, "%s:%s%s\r\n", name, leadspc ? "" : " ", value);
+}
+
+/* Copy IN from offset AT to OUT, hashing it into H. */
+static int
+copy_body(FILE *in, size_t at, FILE *out, struct mil_body_hash *h)
+{
+	char buf[16384];
+	size_t n;
+
+	if (at > 0 && fseek(in, (long)at, SEEK_SET) != 0)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		mil_body_hash_add(h, buf, n);
+		if (fwrite(buf, 1, n, out) != n)
+			return -1;
+	}
+	return ferror(in) ? -1 : 0;
+}
+
+int
+mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
+	     const char *const *top, FILE *out, uint8_t body[32])
+{
+	struct mil_body_hash *h;
+	const char *value;
+	FILE *in;
+	size_t i;
+	int rc;
+
+	for (; top != NULL && *top != NULL; top++)
+		fprintf(out, "%s\r\n", *top);
+	if (o->auth_header[0] != '\0')
+		put_field(out, "Authentication-Results", o->auth_header, 0);
+	for (i = 0; i < m->nhdr; i++) {
+		value = m->hdr[i].value;
+		if ((rc = field_fate(m, o, i, &value)) == 1)
+			continue;
+		put_field(out, m->hdr[i].name, value,
+			  rc == 2 ? 0 : m->hdr[i].leadspc);
+	}
+	if (o->action == MIL_ENCRYPTED) {
+		if (o->add_mime_version)
+			put_field(out, "MIME-Version", "1.0", 0);
+		put_field(out, "Content-Type", o->content_type, 0);
+		if (o->cte != NULL)
+			put_field(out, "Content-Transfer-Encoding", o->cte, 0);
+		if (o->disposition != NULL)
+			put_field(out, "Content-Disposition", o->disposition,
+				  0);
+	}
+	if (o->status[0] != '\0')
+		put_field(out, m->p->status_header, o->status, 0);
+	fputs("\r\n", out);
+	if ((h = mil_body_hash_new()) == NULL) {
+		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
+		return -1;
+	}
+	in = o->action == MIL_ENCRYPTED ?
+		     mil_spool_reader(o->body, m->why, sizeof(m->why)) :
+	     m->entity != NULL ?
+		     mil_spool_reader(m->entity, m->why, sizeof(m->why)) :
+		     NULL;
+	rc = 0;
+	if (in != NULL) {
+		rc = copy_body(in, o->action == MIL_ENCRYPTED ? 0 : m->body_at,
+			       out, h);
+		fclose(in);
+	} else if (o->action == MIL_ENCRYPTED || m->entity != NULL) {
+		rc = -1;
+	}
+	mil_body_hash_end(h, body);
+	if (rc < 0 || fflush(out) != 0 || ferror(out)) {
+		if (*m->why == '\0')
+			sm_strlcpy(m->why, "cannot write the copy",
+				   sizeof(m->why));
+		return -1;
+	}
+	return 0;
 }
 
 const char *

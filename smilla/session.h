@@ -48,6 +48,8 @@ struct mil_policy {
 	size_t mem_max, max_size;
 	int verify;			/* verify_signatures */
 	int defer_mixed;		/* mixed_recipients = defer */
+	int split;			/* mixed_recipients = split: each
+					   class of recipients its own copy */
 	char status_header[128];
 	char authserv[256];
 	struct pol_config *client;	/* milter_client_auth: the decision's
@@ -169,6 +171,48 @@ void mil_msg_free(struct mil_msg *m);
 enum mil_verdict mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk,
 			      const char *arg, struct mil_reply *reply,
 			      const struct mil_rcpt **rcpt);
+/*
+ * Split mode: the recipients in classes, the message's own group and a
+ * copy for each other, each finished and written on its own.
+ *
+ * mil_msg_groups - the accepted recipients by class into G (at most
+ * MIL_NKINDS + 1 groups): for each format of encryption_formats in
+ * order, those not yet in a group who have a usable key in it; then
+ * those who have none (plaintext).  Returns how many groups are not
+ * empty, in that order (KIND is meaningless for the plaintext group,
+ * PLAIN set); 0 when out of memory.
+ */
+struct mil_group {
+	int plain;		/* no key: plaintext */
+	enum mil_kind kind;	/* else the format */
+	size_t *idx;		/* indexes into the accepted */
+	size_t n;
+};
+size_t mil_msg_groups(const struct mil_msg *m,
+		      struct mil_group g[MIL_NKINDS + 1]);
+/* mil_groups_clear - free what mil_msg_groups put in G. */
+void mil_groups_clear(struct mil_group g[MIL_NKINDS + 1]);
+
+/*
+ * mil_msg_finish_group - mil_msg_finish for the recipients of G alone
+ * (the signature is checked once per message).  O is valid until the
+ * next finish of M.
+ */
+void mil_msg_finish_group(struct mil_msg *m, const struct mil_group *g,
+			  struct mil_outcome *o);
+
+/*
+ * mil_msg_copy - the message as O makes it, header and body, to OUT,
+ * for a copy submitted in split mode: TOP ("Name: value" lines, NULL
+ * ended, may be NULL) first, then Authentication-Results, the header
+ * fields as received but for O's deletions and changes, the fields O
+ * adds, the empty line and the body (O's, or the original one).
+ * BODY gets the digest of the body as SMTP carries it (trace.h).
+ * 0, or -1 with mil_msg_why set.  Needs the header kept: split mode.
+ */
+int mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
+		 const char *const *top, FILE *out, uint8_t body[32]);
+
 /*
  * mil_msg_header - one header line; LEADSPC says VALUE keeps the space
  * after the colon.  mil_msg_header, mil_msg_eoh and mil_msg_body

@@ -26,6 +26,7 @@
 #include "recipient.h"
 #include "resolver.h"
 #include "session.h"
+#include "trace.h"
 #include "smime.h"
 #include "spool.h"
 #include "tap.h"
@@ -1352,6 +1353,127 @@ test_defer(void)
 	mil_msg_free(m);
 }
 
+/* Does TEXT start with PREFIX? */
+static int
+starts(const char *text, const char *prefix)
+{
+	return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* The copy O of M as written, NUL-ended; its body digest in D. */
+static char *
+copy_of(struct mil_msg *m, const struct mil_outcome *o,
+	const char *const *top, uint8_t d[32], size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (f == NULL || mil_msg_copy(m, o, top, f, d) < 0)
+		die("mil_msg_copy");
+	fclose(f);
+	return buf;
+}
+
+/* The body of the copy TEXT (after its empty line), and its digest. */
+static const char *
+body_of(const char *text, uint8_t d[32])
+{
+	const char *b = strstr(text, "\r\n\r\n");
+	struct mil_body_hash *h = mil_body_hash_new();
+
+	b = b ? b + 4 : "";
+	mil_body_hash_add(h, b, strlen(b));
+	mil_body_hash_end(h, d);
+	return b;
+}
+
+/*
+ * Split mode's core: the recipients in classes, each group finished on
+ * its own, and the copies written whole: header as received but for
+ * the outcome's deletions, the fields added, the body, its digest.
+ */
+static void
+test_split(void)
+{
+	static const char *const top[] = { "X-Smilla-Split: v=1; t=1; mac=0",
+					   NULL };
+	struct mil_group g[MIL_NKINDS + 1];
+	struct mil_outcome o;
+	struct mil_reply r;
+	struct mil_msg *m;
+	uint8_t d[32], want[32];
+	char *text, *b64;
+	const char *body;
+	size_t n, len;
+
+	configure(NULL);
+	policy.split = 1;
+	m = mil_msg_new(&policy);
+	is_int(mil_msg_rcpt(m, lookup, "<nokey@plain.test>", &r, NULL) ==
+		       MIL_ACCEPT &&
+		       mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL) ==
+		       MIL_ACCEPT &&
+		       mil_msg_rcpt(m, lookup, "<dave@keys.test>", &r, NULL) ==
+		       MIL_ACCEPT, 1,
+	       "split: keyless nobody, alice and dave (S/MIME) all accepted");
+	mil_msg_header(m, "Received", "from x by y", 0);
+	mil_msg_header(m, "X-Smilla", "encrypted smime; forged", 0);
+	feed(m, 0);
+	n = mil_msg_groups(m, g);
+	is_int(n, 2, "  two groups");
+	ok(!g[0].plain && g[0].kind == MIL_SMIME && g[0].n == 2 &&
+		   g[0].idx[0] == 1 && g[0].idx[1] == 2,
+	   "  S/MIME first: alice and dave");
+	ok(g[1].plain && g[1].n == 1 && g[1].idx[0] == 0,
+	   "  then plaintext: nobody");
+
+	mil_msg_finish_group(m, &g[1], &o);
+	ok(o.action == MIL_PLAINTEXT && o.nrcpt == 1,
+	   "  the plaintext group: plaintext (%s)", o.status);
+	text = copy_of(m, &o, top, d, &len);
+	ok(starts(text, "X-Smilla-Split: v=1; t=1; mac=0\r\nReceived: from x by y\r\n"
+			"From: a@b.test\r\nContent-Type: text/plain;\n\tcharset=utf-8\r\n"
+			"Subject: hi\r\nContent-Transfer-Encoding: 8bit\r\n"
+			"X-Smilla: plaintext; reason=no-key; recipients=1;"),
+	   "  its copy: the trace on top, the fields as received, the forged "
+	   "status gone, ours at the end");
+	body = body_of(text, want);
+	ok(strcmp(body, strstr(entity, "\r\n\r\n") + 4) == 0,
+	   "  the original body, octet for octet");
+	ok(memcmp(d, want, 32) == 0, "  the digest is the body's");
+	free(text);
+
+	mil_msg_finish_group(m, &g[0], &o);
+	ok(o.action == MIL_ENCRYPTED && o.nrcpt == 2,
+	   "  the S/MIME group: encrypted to two (%s)", o.status);
+	text = copy_of(m, &o, NULL, d, &len);
+	ok(starts(text, "Received: from x by y\r\nFrom: a@b.test\r\n"
+			"Subject: hi\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: application/pkcs7-mime;"),
+	   "  its copy: the old Content-* gone, the new ones added");
+	ok(strstr(text, "X-Smilla: encrypted smime; recipients=2;") != NULL &&
+		   strstr(text, "forged") == NULL,
+	   "  and its own status");
+	body = body_of(text, want);
+	ok(memcmp(d, want, 32) == 0, "  the digest is the body's");
+	b64 = strdup(body);
+	len = strlen(b64);
+	{
+		size_t plen = 0;
+		char *plain = decrypt(b64, len, &rsa, &plen);
+
+		ok(plain != NULL && plen == sizeof(entity) - 1 &&
+			   memcmp(plain, entity, plen) == 0,
+		   "  alice decrypts the copy to the entity");
+		free(plain);
+	}
+	free(b64);
+	free(text);
+	mil_groups_clear(g);
+	mil_msg_free(m);
+	policy.split = 0;
+}
+
 static void
 test_variants(void)
 {
@@ -2252,6 +2374,7 @@ main(void)
 	test_untouched();
 	test_required();
 	test_defer();
+	test_split();
 	test_variants();
 	test_extension();
 	test_routes();
