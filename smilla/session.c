@@ -46,6 +46,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -111,6 +112,12 @@ struct mil_msg {
 					   order, as received */
 	size_t nhdr;
 	size_t body_at;			/* where the body starts in entity */
+	char *trace;			/* split: the first trace header */
+	struct mil_hdr_ref *traces;	/* all of them, to remove */
+	size_t ntraces;
+	struct mil_body_hash *bh;	/* the body's digest, for TRACE */
+	uint8_t digest[32];
+	int own;			/* a copy of ours: 1, 0, -1 unknown */
 };
 
 const char *
@@ -341,6 +348,7 @@ mil_msg_new(const struct mil_policy *p)
 	if (m == NULL)
 		return NULL;
 	m->p = p;
+	m->own = -1;
 	mil_label_init(&m->label);
 	mil_inline_init(&m->pgp);
 	return m;
@@ -401,6 +409,10 @@ mil_msg_free(struct mil_msg *m)
 	free_refs(m->ar, m->nours);
 	free_refs(m->ca, m->ncours);
 	free_fields(m->hdr, m->nhdr);
+	free(m->trace);
+	free_refs(m->traces, m->ntraces);
+	if (m->bh != NULL)
+		mil_body_hash_end(m->bh, m->digest);
 	free(m->from);
 	mil_spool_free(m->vbody);
 	free(m->del);
@@ -968,6 +980,22 @@ auth_header(struct mil_msg *m, const char *name, const char *value)
 	return keep_ref(&m->ar, &m->nours, name, m->nar);
 }
 
+/*
+ * Split mode: a trace header says the message may be a copy smilla
+ * made; the body's digest decides at the end.  -1 out of memory.
+ */
+static int
+trace_header(struct mil_msg *m, const char *name, const char *value)
+{
+	if (strcasecmp(name, MIL_TRACE_HEADER) != 0)
+		return 0;
+	if (m->trace == NULL && (m->trace = strdup(value)) == NULL)
+		return -1;
+	if (m->bh == NULL && (m->bh = mil_body_hash_new()) == NULL)
+		return -1;
+	return note_ref(&m->traces, &m->ntraces, name);
+}
+
 /* Split mode: keep the field for the copies.  -1 out of memory. */
 static int
 keep_field(struct mil_msg *m, const char *name, const char *value,
@@ -995,7 +1023,8 @@ mil_msg_header(struct mil_msg *m, const char *name, const char *value,
 	if (!m->headers_seen && first_header(m) < 0)
 		return -1;
 	count(m, strlen(name) + strlen(value) + 4);
-	if (m->p->split && keep_field(m, name, value, leadspc) < 0)
+	if (m->p->split && (keep_field(m, name, value, leadspc) < 0 ||
+			    trace_header(m, name, value) < 0))
 		goto oom;
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
@@ -1086,6 +1115,8 @@ mil_msg_body(struct mil_msg *m, const void *data, size_t len)
 	if (!m->headers_seen && first_header(m) < 0)
 		return -1;
 	count(m, len);
+	if (m->bh != NULL)
+		mil_body_hash_add(m->bh, data, len);
 	if (check_put(m, data, len) < 0 || verify_put(m, data, len) < 0 ||
 	    entity_put(m, data, len) < 0)
 		return -1;
@@ -1427,6 +1458,36 @@ check_signature(struct mil_msg *m, struct mil_outcome *o, enum mil_format fmt)
 	return auth_value(m, o);
 }
 
+/*
+ * Is M a copy smilla submitted in split mode, to exactly its accepted
+ * recipients and with this body?  Its trace header holds (trace.h).
+ */
+static int
+own_copy(struct mil_msg *m)
+{
+	const char **addrs;
+	size_t i;
+	int holds;
+
+	if (m->own >= 0)
+		return m->own;
+	m->own = 0;
+	if (m->trace == NULL || m->bh == NULL)
+		return 0;
+	mil_body_hash_end(m->bh, m->digest);
+	m->bh = NULL;
+	if ((addrs = calloc(m->nrcpt + 1, sizeof(*addrs))) == NULL)
+		return 0;
+	for (i = 0; i < m->nrcpt; i++)
+		addrs[i] = m->rcpt[i].addr;
+	holds = mil_trace_holds(m->p->split_key, time(NULL), m->trace, addrs,
+				m->nrcpt, m->digest);
+	free(addrs);
+	/* Else forged, stale, or for other mail: it goes, and counts for
+	   nothing. */
+	return m->own = holds;
+}
+
 void
 mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 {
@@ -1438,6 +1499,12 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 
 	memset(o, 0, sizeof(*o));
 	o->nrcpt = m->nrcpt;
+	if (own_copy(m)) {
+		/* Made here, for exactly these recipients: done. */
+		o->action = MIL_UNTOUCHED;
+		o->why = "split-copy";
+		return;
+	}
 	for (i = 0; i < m->nrcpt; i++) {
 		if (m->rcpt[i].state == MIL_KEY_SECURE)
 			o->nkeys++;
@@ -1500,7 +1567,7 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 	   the Content-* headers when the body is replaced. */
 	free(m->del);
 	if ((m->del = calloc(m->ncontent + m->nstatus + m->nours + m->ncours +
-				     1, sizeof(*m->del))) == NULL) {
+				     m->ntraces + 1, sizeof(*m->del))) == NULL) {
 		tempfail(o, "out of memory");
 		return;
 	}
@@ -1510,6 +1577,8 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		m->del[o->ndel++] = m->ar[i];
 	for (i = m->ncours; i-- > 0;)
 		m->del[o->ndel++] = m->ca[i];
+	for (i = m->ntraces; i-- > 0;)
+		m->del[o->ndel++] = m->traces[i];
 	if (o->action == MIL_ENCRYPTED)
 		for (i = m->ncontent; i-- > 0;)
 			m->del[o->ndel++] = m->content[i];
@@ -1517,6 +1586,20 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 }
 
 /* ------------------------------------------------------------ split */
+
+int
+mil_msg_splits(struct mil_msg *m)
+{
+	struct mil_group g[MIL_NKINDS + 1];
+	size_t n;
+
+	if (!m->p->split || m->too_big || *m->why != '\0' || own_copy(m) ||
+	    verified(m) != MIL_FMT_NONE)
+		return 0;
+	n = mil_msg_groups(m, g);
+	mil_groups_clear(g);
+	return n > 1;
+}
 
 size_t
 mil_msg_groups(const struct mil_msg *m, struct mil_group g[MIL_NKINDS + 1])

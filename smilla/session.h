@@ -50,6 +50,7 @@ struct mil_policy {
 	int defer_mixed;		/* mixed_recipients = defer */
 	int split;			/* mixed_recipients = split: each
 					   class of recipients its own copy */
+	uint8_t split_key[32];		/* the trace header's (trace.h) */
 	char status_header[128];
 	char authserv[256];
 	struct pol_config *client;	/* milter_client_auth: the decision's
@@ -182,6 +183,14 @@ enum mil_verdict mil_msg_rcpt(struct mil_msg *m, struct mil_lookup *lk,
  * empty, in that order (KIND is meaningless for the plaintext group,
  * PLAIN set); 0 when out of memory.
  */
+/*
+ * mil_msg_splits - is M, at its end, to be split: split mode, more than
+ * one class among its recipients, and nothing that makes all of them
+ * alike (too big to encrypt, already encrypted, a copy of ours, an
+ * internal error)?
+ */
+int mil_msg_splits(struct mil_msg *m);
+
 struct mil_group {
 	int plain;		/* no key: plaintext */
 	enum mil_kind kind;	/* else the format */
