@@ -541,15 +541,15 @@ check_params(const char *params, int at, unsigned ext, const char *where,
 		    parameters[i].at != at ||
 		    (eq != NULL) != parameters[i].valued ||
 		    (eq != NULL && eq[1] == '\0')) {
-			sm_why(why, whylen, "%s: parameter %s is not one a copy "
-			       "keeps", where, sm_escape(word, shown,
-							 sizeof(shown)));
+			sm_why(why, whylen, "%s: parameter \"%s\" is not one a "
+			       "copy keeps", where, sm_escape_quoted(word, shown,
+								sizeof(shown)));
 			return -1;
 		}
 		if ((ext & parameters[i].need) == 0) {
-			sm_why(why, whylen, "%s: parameter %s needs %s, which "
-			       "the listener does not announce", where,
-			       sm_escape(word, shown, sizeof(shown)),
+			sm_why(why, whylen, "%s: parameter \"%s\" needs %s, "
+			       "which the listener does not announce", where,
+			       sm_escape_quoted(word, shown, sizeof(shown)),
 			       parameters[i].ext);
 			return -1;
 		}
