@@ -72,15 +72,14 @@ free_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* 1 when something accepts connections at S's address. */
+/* 1 when something accepts connections at ADDR (a port, or a path). */
 static int
-reachable(const struct sink *s, const char *addr, int unix_sock)
+reachable(const char *addr, int unix_sock)
 {
 	struct sockaddr_in in = { .sin_family = AF_INET };
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	int fd, r;
 
-	(void)s;
 	if (unix_sock) {
 		sm_strlcpy(un.sun_path, addr, sizeof(un.sun_path));
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -147,7 +146,7 @@ sink_start(struct sink *s, const char *const *opts, int unix_sock)
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
-		if (reachable(s, addr, unix_sock))
+		if (reachable(addr, unix_sock))
 			return 0;
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			printf("# smtp-sink exited (%d), see %s\n", status, log);
@@ -658,7 +657,7 @@ test_postfix(void)
 	};
 	const char *top = getenv("SMILLA_TOP");
 	char dir[300], service[64], qid[64], why[512], path[600], log[400];
-	char env[400], args[400], mark[128];
+	char env[400], args[400], mark[400];
 	FILE *f;
 	int rc, port = 0, i;
 
@@ -678,9 +677,9 @@ test_postfix(void)
 	snprintf(args, sizeof(args), "start '%s' none", dir);
 	rc = postfix_sh(top, args);
 	unsetenv("PF_MAIN_EXTRA");
+	snprintf(args, sizeof(args), "stop '%s'", dir);
 	if (!is_int(rc, 0, "a throwaway Postfix")) {
-		postfix_sh(top, (snprintf(args, sizeof(args), "stop '%s'", dir),
-				 args));
+		postfix_sh(top, args);
 		return;
 	}
 	snprintf(env, sizeof(env), "%s/postfix.env", dir);
@@ -699,6 +698,7 @@ test_postfix(void)
 	if ((f = tmpfile()) == NULL || fputs(data_in, f) < 0 ||
 	    fseek(f, 0, SEEK_SET) < 0) {
 		ok(0, "a temporary file");
+		postfix_sh(top, args);
 		return;
 	}
 	msg.data = f;
@@ -719,8 +719,8 @@ test_postfix(void)
 		printf("#   why: %s\n", why);
 	ok(*qid != '\0' && strspn(qid, "0123456789ABCDEF") == strlen(qid),
 	   "  QID is Postfix's queue id (%s)", qid);
-	snprintf(args, sizeof(args), "wait-mail '%s' 2 10 >/dev/null", dir);
-	is_int(postfix_sh(top, args), 0, "  both recipients got it");
+	snprintf(mark, sizeof(mark), "wait-mail '%s' 2 10 >/dev/null", dir);
+	is_int(postfix_sh(top, mark), 0, "  both recipients got it");
 	snprintf(mark, sizeof(mark), "%s: from=<s@example.org>", qid);
 	is_int(count_lines(log, "qmgr", mark), 1, "  the queue id is in "
 	       "Postfix's log");
@@ -734,7 +734,6 @@ test_postfix(void)
 			   "notification"), 1, "  NOTIFY=SUCCESS kept: Postfix "
 	       "sent the sender a success notice");
 
-	snprintf(args, sizeof(args), "stop '%s'", dir);
 	is_int(postfix_sh(top, args), 0, "Postfix stopped");
 }
 
