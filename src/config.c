@@ -923,6 +923,16 @@ sm_config_source(const struct sm_config *cfg, enum sm_opt_key key)
 	return get(cfg, key, 0)->source;
 }
 
+int
+sm_config_parse_sockets(const char *value, enum sm_sock_syntax syntax,
+			struct sm_sock **out, size_t *n, char *why,
+			size_t whylen)
+{
+	if (syntax == SM_SOCKS_NONE)
+		abort();
+	return parse_sockets(value, syntax, out, n, why, whylen);
+}
+
 const struct sm_sock *
 sm_config_sockets(const struct sm_config *cfg, enum sm_opt_key key,
 		  size_t *n)

@@ -241,6 +241,18 @@ int sm_config_duration(const char *s, long min, long max, long *out,
 const struct sm_sock *sm_config_sockets(const struct sm_config *cfg,
 					enum sm_opt_key key, size_t *n);
 
+/*
+ * sm_config_parse_sockets - VALUE parsed as a socket key of SYNTAX
+ * (SM_SOCKS_POLICY or SM_SOCKS_MILTER; SM_SOCKS_NONE aborts) is parsed
+ * when it is set, for socket specs that reach a module other than
+ * through the option table (the milter's reinject_service): one owned
+ * block in *OUT, free() it, of *N sockets and the strings they point
+ * at.  0, or -1 with the reason in WHY (*OUT NULL).
+ */
+int sm_config_parse_sockets(const char *value, enum sm_sock_syntax syntax,
+			    struct sm_sock **out, size_t *n, char *why,
+			    size_t whylen);
+
 /* sm_config_source - "file:line" where KEY was set, or "default". */
 const char *sm_config_source(const struct sm_config *cfg,
 			     enum sm_opt_key key);

@@ -130,6 +130,31 @@ sockets(void)
 	sm_config_free(cfg);
 }
 
+/* The same parser for a spec that is no key's (reinject_service). */
+static void
+parse_sockets(void)
+{
+	struct sm_sock *s = NULL;
+	char why[256];
+	size_t n = 0;
+
+	ok(sm_config_parse_sockets("inet:[::1]:2526", SM_SOCKS_POLICY, &s, &n,
+				   why, sizeof(why)) == 0 && n == 1 &&
+	   s->family == SM_SOCK_INET && strcmp(s->host, "::1") == 0 &&
+	   s->port == 2526 && strcmp(s->spec, "inet:[::1]:2526") == 0,
+	   "sm_config_parse_sockets: inet:[HOST]:PORT as listen takes it");
+	free(s);
+	ok(sm_config_parse_sockets("unix:/run/r.sock", SM_SOCKS_POLICY, &s, &n,
+				   why, sizeof(why)) == 0 && n == 1 &&
+	   s->family == SM_SOCK_UNIX && strcmp(s->path, "/run/r.sock") == 0,
+	   "sm_config_parse_sockets: unix:PATH");
+	free(s);
+	ok(sm_config_parse_sockets("inet:host", SM_SOCKS_POLICY, &s, &n, why,
+				   sizeof(why)) < 0 && s == NULL &&
+	   strstr(why, "inet:host") != NULL,
+	   "sm_config_parse_sockets: no port, -1 naming it (%s)", why);
+}
+
 /*
  * The key constants: each has its line in the table (sm_config_new
  * aborts if not), and each name found by sm_config_key is its own key.
@@ -331,6 +356,7 @@ main(void)
 
 	keys();
 	sockets();
+	parse_sockets();
 
 	unlink(conf_file(""));
 	rmdir(dir);
