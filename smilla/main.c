@@ -34,10 +34,17 @@
 #include "pgp.h"
 #include "priv.h"
 #include "recipient.h"
+#include "reinject.h"
 #include "reputation.h"
 #include "resolver.h"
 #include "rr.h"
 #include "session.h"
+#include "trace.h"
+
+/* An accepted recipient's RCPT TO as the client gave it. */
+struct rarg {
+	char *path, *params;
+};
 
 /* Per SMTP connection. */
 struct conn {
@@ -48,6 +55,9 @@ struct conn {
 	char helo[256];
 	struct mil_ca ca;	/* milter_client_auth */
 	char from[256];		/* MAIL FROM of this message, as given */
+	char mail_params[512];	/* its parameters a copy keeps (split) */
+	struct rarg *rargs;	/* the accepted RCPTs as given (split) */
+	size_t nrargs;
 	int64_t started;	/* this message, ms */
 };
 
@@ -77,8 +87,46 @@ msg_of(SMFICTX *ctx)
 static void
 msg_end(struct conn *c)
 {
+	size_t i;
+
 	mil_msg_free(c->msg);
 	c->msg = NULL;
+	for (i = 0; i < c->nrargs; i++) {
+		free(c->rargs[i].path);
+		free(c->rargs[i].params);
+	}
+	free(c->rargs);
+	c->rargs = NULL;
+	c->nrargs = 0;
+}
+
+/*
+ * ARGV's ESMTP parameters named in KEEP (a NULL-ended list; "X=" for
+ * one with a value, "X" for a bare keyword), space-separated, into BUF.
+ * -1 when one does not fit.
+ */
+static int
+params_of(char **argv, const char *const *keep, char *buf, size_t buflen)
+{
+	size_t used = 0, i, k;
+
+	buf[0] = '\0';
+	for (i = 1; argv[i] != NULL; i++)
+		for (k = 0; keep[k] != NULL; k++) {
+			size_t kl = strlen(keep[k]);
+			int eq = keep[k][kl - 1] == '=';
+
+			if (strncasecmp(argv[i], keep[k], kl) != 0 ||
+			    (!eq && argv[i][kl] != '\0'))
+				continue;
+			if (used + strlen(argv[i]) + 2 > buflen)
+				return -1;
+			used += (size_t)snprintf(buf + used, buflen - used,
+						 "%s%s", used ? " " : "",
+						 argv[i]);
+			break;
+		}
+	return 0;
 }
 
 static const char *
@@ -125,6 +173,12 @@ on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY);
+	/* Split mode takes the copies' recipients off the original. */
+	if (policy.split) {
+		if (!(f0 & SMFIF_DELRCPT))
+			return SMFIS_REJECT;	/* cannot do what it must */
+		*pf0 |= SMFIF_DELRCPT;
+	}
 	/* Client authentication asks for the TLS macros itself. */
 	if (policy.client != NULL && (f0 & SMFIF_SETSYMLIST)) {
 		*pf0 |= SMFIF_SETSYMLIST;
@@ -218,8 +272,14 @@ on_envfrom(SMFICTX *ctx, char **argv)
 
 	if (c == NULL)
 		return tempfail(ctx, "out of memory");
+	static const char *const keep[] = { "BODY=", "SMTPUTF8", "RET=",
+					    "ENVID=", NULL };
+
 	sm_strlcpy(c->from, argv[0] ? argv[0] : "", sizeof(c->from));
 	msg_end(c);
+	if (policy.split &&
+	    params_of(argv, keep, c->mail_params, sizeof(c->mail_params)) < 0)
+		return tempfail(ctx, "MAIL FROM parameters too long to keep");
 	c->ca.header[0] = '\0';
 	if (policy.client != NULL &&
 	    (rc = client_auth(ctx, c)) != SMFIS_CONTINUE)
@@ -366,6 +426,24 @@ record_auth(const struct conn *c, const struct mil_auth_result *a)
 		sm_log(SM_LOG_WARNING, "reputation: out of memory");
 }
 
+/* Split mode: the accepted RCPT TO of ARGV, for a copy.  -1 no memory. */
+static int
+keep_rcpt(struct conn *c, char **argv)
+{
+	static const char *const keep[] = { "NOTIFY=", "ORCPT=", NULL };
+	struct rarg *v;
+	char params[1024];
+
+	if (params_of(argv, keep, params, sizeof(params)) < 0 ||
+	    (v = realloc(c->rargs, (c->nrargs + 1) * sizeof(*v))) == NULL)
+		return -1;
+	c->rargs = v;
+	v += c->nrargs++;
+	v->path = strdup(argv[0]);
+	v->params = strdup(params);
+	return v->path != NULL && v->params != NULL ? 0 : -1;
+}
+
 static sfsistat
 on_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -379,6 +457,9 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	v = mil_msg_rcpt(c->msg, lookup, argv[0], &reply, &r);
 	if (r != NULL)
 		record(c, r);
+	if (v == MIL_ACCEPT && r != NULL && policy.split &&
+	    keep_rcpt(c, argv) < 0)
+		return tempfail(ctx, "out of memory");
 	if (v == MIL_ACCEPT)
 		return SMFIS_CONTINUE;
 	log_rcpt(ctx, r, &reply);
@@ -558,17 +639,167 @@ hp_words(const struct mil_outcome *o, char *buf, size_t buflen)
 			 " hp_why=\"%s\"", why);
 }
 
+/* A group's class word: its format, or plaintext. */
+static const char *
+class_word(const struct mil_group *g)
+{
+	return g->plain ? "plaintext" : mil_kind_format(g->kind);
+}
+
+/*
+ * Split mode: the copy for group G, finished, written with its trace
+ * header (and client authentication's header, as the original gets
+ * it) and submitted to reinject_service.  0 with the listener's queue
+ * id in QID, -1 with WHY.
+ */
+static int
+submit_copy(struct conn *c, const struct mil_group *g, char *qid,
+	    size_t qidlen, char *why, size_t whylen)
+{
+	struct mil_reinject_rcpt *rr = NULL;
+	struct mil_reinject_msg msg;
+	struct mil_spool *sp = NULL;
+	const struct mil_rcpt *all;
+	struct mil_outcome o;
+	const char **addrs = NULL, *top[3];
+	char tv[MIL_TRACE_SIZE], trace[MIL_TRACE_SIZE + 32], ca[700];
+	FILE *f = NULL;
+	uint8_t d[32];
+	size_t i, n;
+	int rc = -1;
+
+	mil_msg_finish_group(c->msg, g, &o);
+	if (o.action == MIL_REJECTED || o.action == MIL_TEMPFAILED) {
+		sm_why(why, whylen, "%s copy: %s", class_word(g),
+		       o.why ? o.why : o.reply.text);
+		return -1;
+	}
+	all = mil_msg_rcpts(c->msg, &n);
+	if ((addrs = calloc(g->n + 1, sizeof(*addrs))) == NULL ||
+	    (rr = calloc(g->n + 1, sizeof(*rr))) == NULL ||
+	    (sp = mil_spool_new(policy.mem_max)) == NULL)
+		goto oom;
+	for (i = 0; i < g->n; i++) {
+		addrs[i] = all[g->idx[i]].addr;
+		rr[i].addr = c->rargs[g->idx[i]].path;
+		rr[i].params = c->rargs[g->idx[i]].params;
+	}
+	/* The trace holds for the body: its digest first. */
+	if (mil_msg_copy(c->msg, &o, NULL, NULL, d) < 0)
+		goto msgwhy;
+	mil_trace_make(policy.split_key, time(NULL), addrs, g->n, d, tv);
+	snprintf(trace, sizeof(trace), "%s: %s", MIL_TRACE_HEADER, tv);
+	top[0] = trace;
+	top[1] = top[2] = NULL;
+	if (c->ca.header[0] != '\0') {
+		snprintf(ca, sizeof(ca), "%s: %s", policy.client->header,
+			 c->ca.header);
+		top[1] = ca;
+	}
+	if ((f = mil_spool_writer(sp)) == NULL)
+		goto oom;
+	if (mil_msg_copy(c->msg, &o, top, f, d) < 0) {
+		fclose(f);
+		goto msgwhy;
+	}
+	if (fclose(f) != 0) {
+		sm_why(why, whylen, "cannot write the %s copy", class_word(g));
+		goto done;
+	}
+	if ((f = mil_spool_reader(sp, why, whylen)) == NULL)
+		goto done;
+	msg.sender = c->from;
+	msg.mail_params = c->mail_params;
+	msg.rcpt = rr;
+	msg.nrcpt = g->n;
+	msg.data = f;
+	rc = mil_reinject(policy.reinject, policy.authserv,
+			  policy.reinject_timeout, &msg, qid, qidlen, why,
+			  whylen) == 0 ? 0 : -1;
+	fclose(f);
+	goto done;
+msgwhy:
+	sm_why(why, whylen, "%s", mil_msg_why(c->msg));
+	goto done;
+oom:
+	sm_why(why, whylen, "out of memory");
+done:
+	mil_spool_free(sp);
+	free(addrs);
+	free(rr);
+	return rc;
+}
+
+/*
+ * Split mode at the end of a message: a copy for every group but the
+ * first, submitted to reinject_service, those recipients removed from
+ * the original, which keeps the first group (O).  WORDS gets the log
+ * line's split="..." (the groups, their classes, the copies' queue ids).
+ * SMFIS_CONTINUE, or the tempfail (logged, copies already submitted
+ * named) when a copy was not taken.
+ */
+static sfsistat
+split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
+	     char *words, size_t wlen)
+{
+	struct mil_group g[MIL_NKINDS + 1];
+	size_t n = mil_msg_groups(c->msg, g), k, i, used;
+	char qid[200], why[512], e_why[1100];
+
+	if (n == 0)
+		return tempfail(ctx, "out of memory");
+	used = (size_t)snprintf(words, wlen, " split=\"%s:%zu kept",
+				class_word(&g[0]), g[0].n);
+	for (k = 1; k < n; k++) {
+		if (submit_copy(c, &g[k], qid, sizeof(qid), why,
+				sizeof(why)) < 0) {
+			/* What was taken may arrive twice after the retry. */
+			sm_log(SM_LOG_ERR, "queue_id=%s split copies taken "
+			       "before this failure:%s\"", queue_id(ctx),
+			       words + 7);
+			mil_groups_clear(g);
+			snprintf(e_why, sizeof(e_why), "split: %s", why);
+			return tempfail(ctx, e_why);
+		}
+		if (used < wlen)
+			used += (size_t)snprintf(words + used, wlen - used,
+						 "; %s:%zu queued_as=%s",
+						 class_word(&g[k]), g[k].n,
+						 qid);
+	}
+	for (k = 1; k < n; k++)
+		for (i = 0; i < g[k].n; i++)
+			if (smfi_delrcpt(ctx, c->rargs[g[k].idx[i]].path) !=
+			    MI_SUCCESS) {
+				mil_groups_clear(g);
+				return tempfail(ctx, "the MTA refused to "
+						"remove a copied recipient");
+			}
+	mil_msg_finish_group(c->msg, &g[0], o);
+	mil_groups_clear(g);
+	if (used < wlen)
+		snprintf(words + used, wlen - used, "\"");
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	struct mil_outcome o;
 	char rcpts[1024], e_from[1024], e_reason[512], hp[200], verify[800];
+	char split[600] = "";
 	sfsistat rc = SMFIS_CONTINUE;
 
 	if (c == NULL || c->msg == NULL)
 		return tempfail(ctx, "no message state");
-	mil_msg_finish(c->msg, &o);
+	if (!mil_msg_splits(c->msg))
+		mil_msg_finish(c->msg, &o);
+	else if ((rc = split_copies(ctx, c, &o, split, sizeof(split))) !=
+		 SMFIS_CONTINUE) {
+		msg_end(c);
+		return rc;
+	}
 	/* A claim that did not hold; the reason holds no client text. */
 	if (*mil_msg_why_not(c->msg) != '\0')
 		sm_log(SM_LOG_NOTICE, "queue_id=%s not-encrypted=\"%s\"",
@@ -596,11 +827,12 @@ on_eom(SMFICTX *ctx)
 	if (rc == SMFIS_CONTINUE && o.auth != NULL)
 		record_auth(c, o.auth);
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
-	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s%s size=%zu ms=%lld",
+	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s%s%s size=%zu "
+	       "ms=%lld",
 	       queue_id(ctx), sm_escape(c->from, e_from, sizeof(e_from)), rcpts,
 	       mil_action_word(o.action), o.why ? " reason=\"" : "",
 	       o.why ? sm_escape_quoted(o.why, e_reason, sizeof(e_reason)) : "",
-	       o.why ? "\"" : "", hp, verify, mil_msg_size(c->msg),
+	       o.why ? "\"" : "", split, hp, verify, mil_msg_size(c->msg),
 	       (long long)(sm_now_ms() - c->started));
 	msg_end(c);
 	return rc;
@@ -829,6 +1061,8 @@ main(int argc, char **argv)
 	sock = msock->family == SM_SOCK_UNIX ? msock->path : NULL;
 	if (policy.client != NULL)
 		filter.xxfi_flags |= SMFIF_SETSYMLIST;
+	if (policy.split)
+		filter.xxfi_flags |= SMFIF_DELRCPT;
 	if (smfi_setconn((char *)spec) != MI_SUCCESS ||
 	    smfi_register(filter) != MI_SUCCESS)
 		die(EX_SOFTWARE, "cannot set up libmilter for %s", spec);

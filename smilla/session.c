@@ -203,6 +203,31 @@ done:
 	return rc;
 }
 
+/* mixed_recipients = split: where the copies go, the trace key. */
+static int
+load_split(struct mil_policy *p, const struct sm_config *cfg, char *why,
+	   size_t whylen)
+{
+	char w[400];
+
+	if (*sm_config_str(cfg, SM_K_REINJECT_SERVICE) == '\0') {
+		sm_why(why, whylen, "%s: mixed_recipients = split needs "
+		       "reinject_service (the MTA's listener without smilla)",
+		       sm_config_source(cfg, SM_K_MIXED_RECIPIENTS));
+		return -1;
+	}
+	if (mil_trace_key(sm_config_str(cfg, SM_K_SPLIT_KEY_FILE), p->split_key,
+			  w, sizeof(w)) < 0) {
+		sm_why(why, whylen, "split_key_file: %s", w);
+		return -1;
+	}
+	sm_strlcpy(p->reinject, sm_config_str(cfg, SM_K_REINJECT_SERVICE),
+		   sizeof(p->reinject));
+	p->reinject_timeout = (int)sm_config_int(cfg, SM_K_REINJECT_TIMEOUT);
+	p->split = 1;
+	return 0;
+}
+
 /*
  * milter_client_auth: the policy daemon's settings (tables, actions),
  * and only actions the milter can carry out.
@@ -305,6 +330,9 @@ mil_policy_load(struct mil_policy *p, const struct sm_config *cfg,
 	p->verify = sm_config_bool(cfg, SM_K_VERIFY_SIGNATURES);
 	p->defer_mixed =
 		strcmp(sm_config_str(cfg, SM_K_MIXED_RECIPIENTS), "defer") == 0;
+	if (strcmp(sm_config_str(cfg, SM_K_MIXED_RECIPIENTS), "split") == 0 &&
+	    load_split(p, cfg, why, whylen) < 0)
+		goto fail;
 	sm_strlcpy(p->status_header, sm_config_str(cfg, SM_K_STATUS_HEADER),
 		   sizeof(p->status_header));
 	sm_strlcpy(p->authserv, *sm_config_str(cfg, SM_K_AUTHSERV_ID) ?
@@ -1718,7 +1746,7 @@ copy_body(FILE *in, size_t at, FILE *out, struct mil_body_hash *h)
 		return -1;
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
 		mil_body_hash_add(h, buf, n);
-		if (fwrite(buf, 1, n, out) != n)
+		if (out != NULL && fwrite(buf, 1, n, out) != n)
 			return -1;
 	}
 	return ferror(in) ? -1 : 0;
@@ -1734,6 +1762,8 @@ mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
 	size_t i;
 	int rc;
 
+	if (out == NULL)
+		goto body;
 	for (; top != NULL && *top != NULL; top++)
 		fprintf(out, "%s\r\n", *top);
 	if (o->auth_header[0] != '\0')
@@ -1758,6 +1788,7 @@ mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
 	if (o->status[0] != '\0')
 		put_field(out, m->p->status_header, o->status, 0);
 	fputs("\r\n", out);
+body:
 	if ((h = mil_body_hash_new()) == NULL) {
 		sm_strlcpy(m->why, "out of memory", sizeof(m->why));
 		return -1;
@@ -1776,7 +1807,7 @@ mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
 		rc = -1;
 	}
 	mil_body_hash_end(h, body);
-	if (rc < 0 || fflush(out) != 0 || ferror(out)) {
+	if (rc < 0 || (out != NULL && (fflush(out) != 0 || ferror(out)))) {
 		if (*m->why == '\0')
 			sm_strlcpy(m->why, "cannot write the copy",
 				   sizeof(m->why));

@@ -51,6 +51,8 @@ struct mil_policy {
 	int split;			/* mixed_recipients = split: each
 					   class of recipients its own copy */
 	uint8_t split_key[32];		/* the trace header's (trace.h) */
+	char reinject[300];		/* reinject_service */
+	int reinject_timeout;
 	char status_header[128];
 	char authserv[256];
 	struct pol_config *client;	/* milter_client_auth: the decision's
@@ -216,8 +218,9 @@ void mil_msg_finish_group(struct mil_msg *m, const struct mil_group *g,
  * ended, may be NULL) first, then Authentication-Results, the header
  * fields as received but for O's deletions and changes, the fields O
  * adds, the empty line and the body (O's, or the original one).
- * BODY gets the digest of the body as SMTP carries it (trace.h).
- * 0, or -1 with mil_msg_why set.  Needs the header kept: split mode.
+ * BODY gets the digest of the body as SMTP carries it (trace.h); OUT
+ * NULL writes nothing, for the digest alone.  0, or -1 with
+ * mil_msg_why set.  Needs the header kept: split mode.
  */
 int mil_msg_copy(struct mil_msg *m, const struct mil_outcome *o,
 		 const char *const *top, FILE *out, uint8_t body[32]);

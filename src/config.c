@@ -32,6 +32,7 @@ static int check_header(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_formats(const char *value, char *why, size_t whylen);
 static int check_delimiter(const char *value, char *why, size_t whylen);
+static int check_reinject(const char *value, char *why, size_t whylen);
 
 /* The words of the enum keys (log_level's are log.h's). */
 static const struct sm_name_code digests[] = {
@@ -44,7 +45,7 @@ static const struct sm_name_code smime_ciphers[] = {
 	{ "aes256-cbc", 0 }, { "aes256-gcm", 1 }, { NULL, -1 }
 };
 static const struct sm_name_code mixed_modes[] = {
-	{ "plaintext", 0 }, { "defer", 1 }, { NULL, -1 }
+	{ "plaintext", 0 }, { "defer", 1 }, { "split", 2 }, { NULL, -1 }
 };
 
 /* Shorthands for the programs column of the table. */
@@ -214,7 +215,19 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_MIXED_RECIPIENTS] =
 	{ "mixed_recipients", MIL, SM_OPT_ENUM, "plaintext", 0, 0, mixed_modes,
 	  NULL, "recipients of another class than the message's: plaintext "
-	  "for all, or defer (452 4.5.3 at RCPT: delivered separately)" },
+	  "for all, defer (452 4.5.3 at RCPT: delivered separately), or "
+	  "split (a copy per class through reinject_service)" },
+	[SM_K_REINJECT_SERVICE] =
+	{ "reinject_service", MIL, SM_OPT_STRING, "", 0, 0, NULL,
+	  check_reinject, "split mode: the MTA's SMTP listener without smilla "
+	  "for the copies, inet:HOST:PORT or unix:PATH" },
+	[SM_K_REINJECT_TIMEOUT] =
+	{ "reinject_timeout", MIL, SM_OPT_TIME, "60", 1, 3600, NULL, NULL,
+	  "split mode: seconds each step of submitting a copy may take" },
+	[SM_K_SPLIT_KEY_FILE] =
+	{ "split_key_file", MIL, SM_OPT_PATH, "/var/lib/smilla/split.key", 0,
+	  0, NULL, NULL, "split mode: the secret of the copies' trace header "
+	  "(made, mode 0600, when missing)" },
 };
 
 #undef PD
@@ -436,6 +449,26 @@ static int
 format_ok(const char *w)
 {
 	return sm_name_code(sm_format_names, w) >= 0;
+}
+
+/* reinject_service: empty, or one listener socket. */
+static int
+check_reinject(const char *value, char *why, size_t whylen)
+{
+	struct sm_sock *s;
+	size_t n;
+
+	if (*value == '\0')
+		return 0;
+	if (sm_config_parse_sockets(value, SM_SOCKS_POLICY, &s, &n, why,
+				    whylen) < 0)
+		return -1;
+	free(s);
+	if (n != 1) {
+		sm_why(why, whylen, "one listener, not %zu", n);
+		return -1;
+	}
+	return 0;
 }
 
 /* Formats: known words, each once. */

@@ -1,0 +1,242 @@
+#!/bin/bash
+# smilla end to end, mixed_recipients = split, under Postfix: one
+# message to recipients of different classes (S/MIME, OpenPGP, no key)
+# is delivered to each in its own format: the milter keeps one group in
+# the original, submits a copy for each other group to a second smtpd
+# of the same Postfix that runs no milter (reinject_service), and takes
+# those recipients off the original.
+#
+#   milter S: local_domains = mx.smilla.test (so *@smilla.test is
+#             outbound), mixed_recipients = split, reinject_service the
+#             second smtpd, max_message_size 200000
+#
+# The private Postfix (tests/e2e/postfix.sh) delivers every recipient
+# into one Maildir; Delivered-To tells whose copy a file is.
+set -eu
+export LC_ALL=C
+. "$(dirname "$0")/../lib/tap.sh"
+require_bed
+. "$(dirname "$0")/../lib/mta.sh"
+mta_setup split tmp g
+pf="$work/pf"
+HOMES="bob"
+MILTERS="s"
+declare -A mpid=()
+. "$here/../lib/mail.sh"
+. "$here/../lib/proc.sh"
+agents_kill() {
+	local h
+	for h in $HOMES; do
+		[ -d "$work/g/$h" ] && GNUPGHOME="$work/g/$h" gpgconf --kill all >/dev/null 2>&1 || true
+	done
+}
+cleanup() {
+	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
+	milters_kill
+	agents_kill
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ milter, Postfix
+
+RPORT=$(pick_port)
+printf 'must@smilla.test\n' >"$work/s-require.tbl"
+split_conf() { # [LINE...]: milter S's configuration
+	milter_conf s "local_domains = mx.smilla.test" "mixed_recipients = split" \
+		"split_key_file = $work/split.key" "max_message_size = 200000" "$@"
+}
+split_conf "reinject_service = inet:127.0.0.1:$RPORT"
+milters_start || { done_testing; exit 1; }
+export PF_EXTRA_DOMAINS="smilla.test"
+# The listener for the copies: the same Postfix, no milter.
+export PF_MASTER_EXTRA="127.0.0.1:$RPORT inet n - n - - smtpd
+  -o smtpd_milters= -o smtpd_milter_maps="
+postfix_start || { done_testing; exit 1; }
+check "split key made, mode 0600" [ "$(stat -c %a "$work/split.key")" = 600 ]
+
+mkdir -m 700 "$work/g/bob"
+gpg_in bob --import "$keys/bob-secret.pgp" >"$work/g/bob.log" 2>&1 && rc=0 || rc=$?
+is "$rc" 0 "gpg home bob: key imported"
+
+total=0 # messages expected in the Maildir
+
+# whose FILES...: "recipient=file" for each delivered file, by Delivered-To.
+whose() {
+	local f
+	for f in "$@"; do
+		printf '%s=%s\n' "$(hdr "$f" Delivered-To)" "$f"
+	done
+}
+# copy_of RCPT: the delivered file of RCPT among $ms.
+copy_of() {
+	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+	whose $ms | sed -n "s|^$1=||p" | head -n1
+}
+
+# ------------------------------------------------------------------ 1. three classes
+
+msg three "alice@smilla.test, bob@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+X-Smilla-Split: v=1; t=1700000000; mac=00000000000000000000000000000000000000000000000000000000000000ff
+Content-Type: text/plain; charset=us-ascii
+
+One message, three recipients, three classes: each gets its own.
+EOF
+entity three
+deliver three alice@smilla.test,bob@smilla.test,nobody@smilla.test 3 \
+	"alice (S/MIME), bob (OpenPGP), nobody (no key) in one transaction"
+is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test bob@smilla.test nobody@smilla.test " \
+	"  three deliveries, one for each recipient"
+ma=$(copy_of alice@smilla.test)
+mb=$(copy_of bob@smilla.test)
+mn=$(copy_of nobody@smilla.test)
+encrypted_ok "$ma" 1 aes256-cbc
+check "  alice's: S/MIME, openssl cms -decrypt byte-exact" decrypts_to "$ma" alice three
+pgp_ok "$mb" 1
+check "  bob's: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$mb" bob three
+plaintext_ok "$mn" three no-key 1 0
+for f in "$ma" "$mb" "$mn"; do
+	is "$(hdr "$f" Return-Path)" "<sender@client.test>" "  $(hdr "$f" Delivered-To): envelope sender kept"
+done
+is "$(cat "$ma" "$mb" "$mn" | grep -c 'mac=0000000000')" 0 \
+	"  the forged trace header is in no copy"
+l=$(logline s "$qid")
+like "$l" ' action=encrypted split="smime:1 kept; openpgp:1 queued_as=[0-9A-F]+; plaintext:1 queued_as=[0-9A-F]+" ' \
+	"  log: the groups, the copies' queue ids"
+for q in $(printf '%s' "$l" | grep -o 'queued_as=[0-9A-F]*' | sed 's/queued_as=//'); do
+	like "$(grep -F "$q:" "$PF_LOG" | grep -F 'status=sent' | head -n1)" 'status=sent' \
+		"  copy $q: delivered by Postfix"
+done
+
+# ------------------------------------------------------------------ 2. DSN parameters
+
+# swaks has no DSN options: Python's smtplib gives RCPT its parameters.
+msg dsn "alice@smilla.test, bob@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The copy keeps NOTIFY and ORCPT.
+EOF
+python3 - "$work/msg/dsn.eml" "$PF_PORT" >"$work/out/dsn.out" 2>&1 <<'PY' && rc=0 || rc=$?
+import smtplib, sys
+data = open(sys.argv[1], "rb").read()
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[2]))
+s.ehlo("client.test")
+s.mail("dsn@smilla.test", ["RET=HDRS", "ENVID=dsn-test"])
+for rcpt, opts in (("alice@smilla.test", []),
+                   ("bob@smilla.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;robert@example.org"])):
+    code, text = s.rcpt(rcpt, opts)
+    assert code == 250, (code, text)
+code, text = s.data(data)
+print(code, text.decode())
+s.quit()
+PY
+is "$rc" 0 "NOTIFY and ORCPT for bob, RET and ENVID for the message (smtplib)"
+qid=$(sed -n 's/^250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$work/out/dsn.out")
+total=$((total + 3)) # and bob's success notice to dsn@smilla.test
+ms=$(delivered dsn 2) || true
+mb=$(copy_of bob@smilla.test)
+pgp_ok "$mb" 1
+cq=$(logline s "$qid" | grep -o 'openpgp:1 queued_as=[0-9A-F]*' | sed 's/.*=//')
+like "$(grep -F "$cq:" "$PF_LOG" | grep -F 'sender delivery status notification')" 'notification' \
+	"  bob's copy: NOTIFY=SUCCESS kept, Postfix sends the sender a success notice"
+ms=$(delivered_with "Subject: Successful Mail Delivery Report" 1) || true
+like "$(cat $ms)" 'Original-Recipient: rfc822; ?robert@example\.org' "  in it, bob's ORCPT (Original-Recipient)"
+like "$(cat $ms)" 'Original-Envelope-Id: dsn-test' "  and the message's ENVID"
+
+# ------------------------------------------------------------------ 3. the listener down
+
+msg down "alice@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Sent while the listener for the copies is down: nothing goes out.
+EOF
+entity down
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$(pick_port "$RPORT" "$PF_PORT")" \
+	"reinject_timeout = 5"
+milter_start s
+send down alice@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' "reinject_service down: the whole message tempfailed (451 4.3.0)"
+is "$qid" "" "  nothing accepted"
+like "$(grep 'split' "$work/s.log" | tail -n2)" 'reason="split: ' "  log: why (the copy was not taken)"
+sleep 1
+is "$(grep -rl '^Subject: milter-down' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 0 \
+	"  nothing delivered"
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$RPORT"
+milter_start s
+deliver down alice@smilla.test,nobody@smilla.test 2 "  the client's retry once it is back"
+ma=$(copy_of alice@smilla.test)
+check "  alice's copy decrypts byte-exact" decrypts_to "$ma" alice down
+plaintext_ok "$(copy_of nobody@smilla.test)" down no-key 1 0
+
+# ------------------------------------------------------------------ 4. a loop
+
+# reinject_service pointed at the smtpd that runs smilla: the copy comes
+# back, its trace header holds, and it passes untouched, once.
+msg loop "alice@smilla.test, bob@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The copy comes back through smilla: neither split nor encrypted again.
+EOF
+entity loop
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$PF_PORT"
+milter_start s
+deliver loop alice@smilla.test,bob@smilla.test,nobody@smilla.test 3 "reinject_service through smilla itself"
+is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test bob@smilla.test nobody@smilla.test " \
+	"  three deliveries, one each"
+check "  alice's decrypts" decrypts_to "$(copy_of alice@smilla.test)" alice loop
+check "  bob's decrypts (encrypted once)" gpg_decrypts_to "$(copy_of bob@smilla.test)" bob loop
+plaintext_ok "$(copy_of nobody@smilla.test)" loop no-key 1 0
+is "$(grep -c 'action=untouched reason="split-copy"' "$work/s.log")" 2 \
+	"  log: the two copies that came back passed untouched"
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$RPORT"
+milter_start s
+
+# ------------------------------------------------------------------ 5. too big
+
+{
+	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	head -c 220000 /dev/urandom | base64 -w 76
+} | msg big "alice@smilla.test, nobody@smilla.test"
+deliver big alice@smilla.test,nobody@smilla.test 2 "over max_message_size (200000): not split"
+plaintext_ok "$m" big no-key 2 1
+l=$(logline s "$qid")
+like "$l" ' action=plaintext reason="no-key" ' "  log: plaintext, as the whole message would be"
+unlike "$l" 'split=' "  no copies"
+{
+	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	head -c 220000 /dev/urandom | base64 -w 76
+} | msg bigone "alice@smilla.test"
+deliver bigone alice@smilla.test 1 "  to alice alone: plaintext, too-big, as without split"
+plaintext_ok "$m" bigone too-big 1 1
+
+# ------------------------------------------------------------------ 6. many recipients
+
+rc_list="" n_s=0 n_p=0 n_n=0
+for i in $(seq -w 1 10); do rc_list="$rc_list,rcpt$i@smilla.test"; n_s=$((n_s + 1)); done
+for i in $(seq -w 1 10); do rc_list="$rc_list,pgp$i@smilla.test"; n_p=$((n_p + 1)); done
+for i in $(seq -w 1 80); do rc_list="$rc_list,nokey$i@smilla.test"; n_n=$((n_n + 1)); done
+rc_list=${rc_list#,}
+msg many "undisclosed-recipients:;" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+One hundred recipients in three classes.
+EOF
+deliver many "$rc_list" 100 "100 recipients: 10 S/MIME, 10 OpenPGP, 80 without a key"
+is "$(whose $ms | sed 's/=.*//' | sort -u | wc -l)" 100 "  100 deliveries, each recipient once"
+like "$(logline s "$qid")" " split=\"smime:$n_s kept; openpgp:$n_p queued_as=[0-9A-F]+; plaintext:$n_n queued_as=[0-9A-F]+\" " \
+	"  log: the three groups"
+is "$(for f in $ms; do hdr "$f" X-Smilla | sed 's/;.*//'; done | sort | uniq -c | sed 's/^ *//' | tr '\n' ',')" \
+	"10 encrypted pgp,10 encrypted smime,80 plaintext," "  10 PGP/MIME, 10 S/MIME, 80 plaintext"
+
+# ------------------------------------------------------------------ the end
+
+mta_end "$total"
+agents_kill
+nothing_left "milter, Postfix, gpg-agents"
+echo "# split.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+trap - EXIT
+done_testing
