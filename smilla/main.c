@@ -175,8 +175,12 @@ on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY);
 	/* Split mode takes the copies' recipients off the original. */
 	if (policy.split) {
-		if (!(f0 & SMFIF_DELRCPT))
-			return SMFIS_REJECT;	/* cannot do what it must */
+		if (!(f0 & SMFIF_DELRCPT)) {
+			/* It could not take the copies' recipients off. */
+			sm_log(SM_LOG_ERR, "mixed_recipients = split: the MTA "
+			       "does not let a milter remove recipients");
+			return SMFIS_REJECT;
+		}
 		*pf0 |= SMFIF_DELRCPT;
 	}
 	/* Client authentication asks for the TLS macros itself. */

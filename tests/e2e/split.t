@@ -170,6 +170,41 @@ ma=$(copy_of alice@smilla.test)
 check "  alice's copy decrypts byte-exact" decrypts_to "$ma" alice down
 plaintext_ok "$(copy_of nobody@smilla.test)" down no-key 1 0
 
+# A listener that answers 4xx, then 5xx, at RCPT (Postfix's smtp-sink):
+# the same, nothing delivered.
+sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+for how in "-r RCPT:4" "-f RCPT:5"; do
+	SPORT=$(pick_port "$RPORT" "$PF_PORT")
+	# shellcheck disable=SC2086 # the option and its argument
+	"$sink" -u root ${how%:*} "127.0.0.1:$SPORT" 10 >"$work/sink.log" 2>&1 &
+	spid=$!
+	for _ in $(seq 1 50); do ss -Hlnt | awk '{print $4}' | grep -q ":$SPORT\$" && break; sleep 0.1; done
+	milter_stop s
+	split_conf "reinject_service = inet:127.0.0.1:$SPORT"
+	milter_start s
+	send down alice@smilla.test,nobody@smilla.test
+	like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' "a listener answering ${how#*:}xx at RCPT: the whole message tempfailed"
+	is "$qid" "" "  nothing accepted"
+	like "$(grep 'reason="split: ' "$work/s.log" | tail -n1)" "RCPT TO <nobody@smilla\\.test>: \\\\x22${how#*:}" \
+		"  log: the listener's answer"
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+done
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$RPORT"
+milter_start s
+is "$(grep -rl '^Subject: milter-down' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 2 \
+	"  still only the retry's two deliveries"
+
+# Required recipients keep their rules: no key, refused at RCPT.
+msg req "must@smilla.test" <<'EOF'
+Content-Type: text/plain
+
+Must not be delivered.
+EOF
+send req must@smilla.test
+like "$out" '<(\*\*|~\*) +550 5\.7\.1 .*encryption required for <must@smilla\.test>' \
+	"split mode: a required recipient without a key is still refused (550 5.7.1)"
+
 # ------------------------------------------------------------------ 4. a loop
 
 # reinject_service pointed at the smtpd that runs smilla: the copy comes
