@@ -121,7 +121,7 @@ import smtplib, sys
 data = open(sys.argv[1], "rb").read()
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[2]))
 s.ehlo("client.test")
-s.mail("dsn@smilla.test", ["RET=HDRS", "ENVID=dsn-test"])
+s.mail("dsn@smilla.test", ["BODY=8BITMIME", "RET=HDRS", "ENVID=dsn-test"])
 for rcpt, opts in (("alice@smilla.test", []),
                    ("bob@smilla.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;robert@example.org"])):
     code, text = s.rcpt(rcpt, opts)
@@ -130,7 +130,7 @@ code, text = s.data(data)
 print(code, text.decode())
 s.quit()
 PY
-is "$rc" 0 "NOTIFY and ORCPT for bob, RET and ENVID for the message (smtplib)"
+is "$rc" 0 "NOTIFY and ORCPT for bob; BODY, RET and ENVID for the message (smtplib)"
 qid=$(sed -n 's/^250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$work/out/dsn.out")
 total=$((total + 3)) # and bob's success notice to dsn@smilla.test
 ms=$(delivered dsn 2) || true
