@@ -759,7 +759,7 @@ split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
 				sizeof(why)) < 0) {
 			/* What was taken may arrive twice after the retry. */
 			sm_log(SM_LOG_ERR, "queue_id=%s split copies taken "
-			       "before this failure:%s\"", queue_id(ctx),
+			       "before this failure: %s\"", queue_id(ctx),
 			       words + 7);
 			mil_groups_clear(g);
 			snprintf(e_why, sizeof(e_why), "split: %s", why);

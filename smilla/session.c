@@ -1558,8 +1558,15 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 			 "untouched; reason=already-encrypted; format=%s; "
 			 "recipients=%zu; authserv=%s", mil_format_word(fmt),
 			 o->nrcpt, m->p->authserv);
+	} else if (m->too_big && must) {
+		/* Split mode lets required and keyless recipients share a
+		   message; too big to encrypt, it is too big for both. */
+		o->action = MIL_REJECTED;
+		o->why = "too-big";
+		set_reply(&o->reply, "552", "5.3.4", "message too big to encrypt");
+		return;
 	} else if (cannot) {
-		if (must) {	/* RCPT keeps this from happening */
+		if (must) {	/* RCPT (or split) keeps this from happening */
 			tempfail(o, "required recipient mixed with keyless");
 			return;
 		}
@@ -1621,8 +1628,14 @@ mil_msg_splits(struct mil_msg *m)
 	struct mil_group g[MIL_NKINDS + 1];
 	size_t n;
 
+	int must, cannot;
+
 	if (!m->p->split || m->too_big || *m->why != '\0' || own_copy(m) ||
 	    verified(m) != MIL_FMT_NONE)
+		return 0;
+	/* A format every recipient has a key in: one message does. */
+	mix(m, &must, &cannot, NULL);
+	if (!cannot)
 		return 0;
 	n = mil_msg_groups(m, g);
 	mil_groups_clear(g);

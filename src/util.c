@@ -7,6 +7,7 @@
  * Postfix uses for ccert_fingerprint (AB:CD:...) when asked to.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,31 @@ sm_blobs_free(struct sm_blob *blobs, size_t n)
 	free(blobs);
 }
 
+/*
+ * OpenSSL 3 looks a digest up in its providers at every EVP_Digest
+ * given EVP_sha256(): more work than hashing an address.  Fetched once
+ * here, the methods are reused (they are safe to share across threads,
+ * and live until exit).
+ */
+static EVP_MD *fetched[2];
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch(void)
+{
+	fetched[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	fetched[1] = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
 static const EVP_MD *
 md_of(enum sm_digest alg)
 {
+	pthread_once(&fetch_once, fetch);
 	switch (alg) {
 	case SM_DIGEST_SHA256:
-		return EVP_sha256();
+		return fetched[0] ? fetched[0] : EVP_sha256();
 	case SM_DIGEST_SHA512:
-		return EVP_sha512();
+		return fetched[1] ? fetched[1] : EVP_sha512();
 	}
 	return NULL;
 }

@@ -40,7 +40,7 @@ trap cleanup EXIT
 # ------------------------------------------------------------------ milter, Postfix
 
 RPORT=$(pick_port)
-printf 'must@smilla.test\n' >"$work/s-require.tbl"
+printf 'must@smilla.test\ncarol@smilla.test\n' >"$work/s-require.tbl"
 split_conf() { # [LINE...]: milter S's configuration
 	milter_conf s "local_domains = mx.smilla.test" "mixed_recipients = split" \
 		"split_key_file = $work/split.key" "max_message_size = 200000" "$@"
@@ -247,6 +247,25 @@ unlike "$l" 'split=' "  no copies"
 } | msg bigone "alice@smilla.test"
 deliver bigone alice@smilla.test 1 "  to alice alone: plaintext, too-big, as without split"
 plaintext_ok "$m" bigone too-big 1 1
+{
+	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	head -c 220000 /dev/urandom | base64 -w 76
+} | msg bigreq "carol@smilla.test, nobody@smilla.test"
+send bigreq carol@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +552 5\.3\.4 ' "  to required carol and keyless nobody: 552 5.3.4 (never plaintext, never split)"
+is "$qid" "" "  nothing accepted"
+
+# Recipients who share a format are not split: one message.
+msg shared "bob@smilla.test, carol@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Bob has OpenPGP, carol both: one PGP/MIME message for the two.
+EOF
+entity shared
+deliver shared bob@smilla.test,carol@smilla.test 2 "bob and carol (a format in common)"
+pgp_ok "$m" 2
+check "  bob decrypts it" gpg_decrypts_to "$(copy_of bob@smilla.test)" bob shared
+unlike "$(logline s "$qid")" 'split=' "  not split"
 
 # ------------------------------------------------------------------ 6. many recipients
 
