@@ -1541,6 +1541,12 @@ test_split(void)
 	free(text);
 	mil_groups_clear(g);
 	mil_msg_free(m);
+	m = mil_msg_new(&policy);
+	mil_msg_rcpt(m, lookup, "<alice@keys.test>", &r, NULL);
+	mil_msg_rcpt(m, lookup, "<dave@keys.test>", &r, NULL);
+	feed(m, 0);
+	is_int(mil_msg_splits(m), 0, "alice and dave share S/MIME: not split");
+	mil_msg_free(m);
 	test_own_copy();
 	policy.split = 0;
 }
