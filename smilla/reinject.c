@@ -703,14 +703,17 @@ failed:
 
 /*
  * The queue id in the final 250 reply R into QID (QIDLEN): the word
- * after "queued as " (Postfix), else the text after the code, escaped.
+ * after "queued as " (Postfix: "2.0.0 Ok: queued as ID"), the word
+ * before " Message accepted for delivery" (Sendmail: "2.0.0 ID Message
+ * accepted for delivery"), else the text after the code, escaped.
  */
 static void
 queue_id(const struct reply *r, char *qid, size_t qidlen)
 {
 	static const char mark[] = "queued as ";
+	static const char sm_mark[] = " Message accepted for delivery";
 	char id[REPLY_KEEP], shown[REPLY_KEEP * 4];
-	const char *text = strlen(r->line) > 4 ? r->line + 4 : "", *p;
+	const char *text = strlen(r->line) > 4 ? r->line + 4 : "", *p, *w;
 	size_t len;
 
 	for (p = text; *p != '\0'; p++)
@@ -719,6 +722,13 @@ queue_id(const struct reply *r, char *qid, size_t qidlen)
 	if (*p != '\0' && (len = strcspn(p + sizeof(mark) - 1, " \t")) > 0) {
 		memcpy(id, p + sizeof(mark) - 1, len);
 		id[len] = '\0';
+		text = id;
+	} else if ((p = strstr(text, sm_mark)) != NULL && p > text &&
+		   p[-1] != ' ') {
+		for (w = p; w > text && w[-1] != ' '; w--)
+			;
+		memcpy(id, w, (size_t)(p - w));
+		id[p - w] = '\0';
 		text = id;
 	}
 	sm_strlcpy(qid, sm_escape_quoted(text, shown, sizeof(shown)), qidlen);

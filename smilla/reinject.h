@@ -48,9 +48,11 @@ struct mil_reinject_msg {
  * nothing is submitted (RSET, QUIT).  A read error on DATA closes the
  * connection before the final ".", so no truncated copy is queued.
  *
- * Returns 0 with the listener's queue id in QID (the ID of "250 ...
- * queued as ID", else the 250's text after the code, cut to QIDLEN - 1
- * and escaped as sm_escape_quoted does, so it may go into a log line);
+ * Returns 0 with the listener's queue id in QID (the ID of Postfix's
+ * "250 ... queued as ID" or of Sendmail's "250 2.0.0 ID Message
+ * accepted for delivery", else the 250's text after the code), cut to
+ * QIDLEN - 1 and escaped as sm_escape_quoted does, so it may go into a
+ * log line;
  * 1 when the listener answered 4xx at some step (temporary), 2 when
  * 5xx; -1 for a local or connection error (a bad argument, a parameter
  * the listener does not support, refused, timeout, closed, malformed

@@ -15,7 +15,9 @@
 #             milter_client_auth = yes: DANE client authentication from
 #             Sendmail's {cert_fp}, cert.smilla.test and
 #             host.bogus.smilla.test in its require_table; restarted
-#             with mixed_recipients = defer for the last section
+#             with mixed_recipients = defer (section 8), then split
+#             (section 9: the copies go to Sendmail's second listener,
+#             which runs no milter, smilla.mc's SMILLA_REINJECT_PORT)
 set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
@@ -26,6 +28,7 @@ pf="$work/pf"
 MILTERS="a"
 declare -A mpid=()
 SM_MILTER=a
+SM_REINJECT=1
 # For sign.sh: gpgsm is not used here; gpg's home with the signers' keys.
 pg="$work/g/signers"
 RCPT=user@mx.smilla.test
@@ -74,6 +77,9 @@ is "$(grep '^Xsmilla' "$cf")" "Xsmilla, S=unix:$work/a.sock, F=T, T=S:4m;R:4m;E:
 	"  sendmail.cf: smilla.mc's INPUT_MAIL_FILTER, the test's socket"
 is "$(grep -c '^O InputMailFilters=smilla$' "$cf")" 1 "  sendmail.cf: O InputMailFilters=smilla"
 is "$(grep -c '^O CertFingerprintAlgorithm=sha256$' "$cf")" 1 "  sendmail.cf: O CertFingerprintAlgorithm=sha256"
+is "$(grep "^O DaemonPortOptions=Port=$SM_REINJECT_PORT," "$cf")" \
+	"O DaemonPortOptions=Port=$SM_REINJECT_PORT, Addr=127.0.0.1, Name=smilla-reinject, InputMailFilters=" \
+	"  sendmail.cf: smilla.mc's listener without milters (SMILLA_REINJECT_PORT)"
 
 for h in $HOMES; do mkdir -m 700 "$work/g/$h"; done
 gpg_in bob --import "$keys/bob-secret.pgp" >"$work/g/bob.log" 2>&1 && rc=0 || rc=$?
@@ -388,13 +394,124 @@ deliver defer-b bob@smilla.test 1 "  the client's retry for bob alone"
 pgp_ok "$m" 1
 check "  bob's copy: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$m" bob defer-b
 
+# ------------------------------------------------------------------ 9. mixed_recipients = split
+
+# Milter A with split: the copies for the other classes go to Sendmail's
+# second listener, whose empty InputMailFilters= runs no milter, and are
+# relayed to the sink like the original.
+t9=$EPOCHREALTIME
+split_conf() { # REINJECT_PORT [LINE...]: milter A restarted in split mode
+	local port=$1
+	shift
+	milter_stop a
+	milter_conf a "local_domains = mx.smilla.test" "milter_client_auth = yes" \
+		"require_table = $work/a-clients.tbl" "mixed_recipients = split" \
+		"reinject_service = inet:127.0.0.1:$port" "split_key_file = $work/split.key" "$@"
+	milter_start a || { done_testing; exit 1; }
+}
+# whose FILES...: "recipient=file" for each delivered file, by Delivered-To.
+whose() {
+	local f
+	for f in "$@"; do
+		printf '%s=%s\n' "$(hdr "$f" Delivered-To)" "$f"
+	done
+}
+# copy_of RCPT: the delivered file of RCPT among $ms.
+copy_of() {
+	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+	whose $ms | sed -n "s|^$1=||p" | head -n1
+}
+split_conf "$SM_REINJECT_PORT"
+
+msg split3 "alice@smilla.test, bob@smilla.test, nobody@smilla.test" <<'EOF'
+MIME-Version: 1.0
+X-Smilla-Split: v=1; t=1700000000; mac=00000000000000000000000000000000000000000000000000000000000000ff
+Content-Type: text/plain; charset=us-ascii
+
+One message through Sendmail, three recipients, three classes: each gets its own.
+EOF
+entity split3
+deliver split3 alice@smilla.test,bob@smilla.test,nobody@smilla.test 3 \
+	"split: alice (S/MIME), bob (OpenPGP), nobody (no key) in one transaction"
+# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test bob@smilla.test nobody@smilla.test " \
+	"  three deliveries, one for each recipient"
+ma=$(copy_of alice@smilla.test)
+mb=$(copy_of bob@smilla.test)
+mn=$(copy_of nobody@smilla.test)
+encrypted_ok "$ma" 1 aes256-cbc
+check "  alice's: S/MIME, openssl cms -decrypt byte-exact" decrypts_to "$ma" alice split3
+pgp_ok "$mb" 1
+check "  bob's: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$mb" bob split3
+plaintext_ok "$mn" split3 no-key 1 0
+for f in "$ma" "$mb" "$mn"; do
+	is "$(hdr "$f" Return-Path)" "<sender@client.test>" "  $(hdr "$f" Delivered-To): envelope sender kept"
+done
+is "$(cat "$ma" "$mb" "$mn" | grep -c 'mac=0000000000')" 0 "  the forged trace header is in no copy"
+l=$(logline a "$qid")
+like "$l" ' action=encrypted split="smime:1 kept; openpgp:1 queued_as=[0-9A-Za-z]+; plaintext:1 queued_as=[0-9A-Za-z]+" ' \
+	"  log: the groups, the copies' Sendmail queue ids"
+for q in $(printf '%s' "$l" | grep -o 'queued_as=[0-9A-Za-z]*' | sed 's/queued_as=//'); do
+	like "$(grep -F " $q: from=" "$work/sm/sendmail.log")" ' daemon=smilla-reinject, relay=' \
+		"  copy $q: taken by Sendmail's listener without milters"
+	like "$(grep -F " $q: to=" "$work/sm/sendmail.log")" ' stat=Sent ' "  copy $q: relayed (stat=Sent)"
+	is "$(logline a "$q")" "" "  copy $q: never seen by the milter"
+done
+
+msg splitdown "alice@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Sent while the listener for the copies is down: nothing goes out.
+EOF
+entity splitdown
+split_conf "$(pick_port "$SM_REINJECT_PORT" "$SM_PORT" "$PF_PORT")" "reinject_timeout = 5"
+send splitdown alice@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' "split, reinject_service down: the whole message tempfailed (451 4.3.0 to the end of DATA)"
+is "$qid" "" "  nothing accepted"
+like "$(grep 'split' "$work/a.log" | tail -n2)" 'reason="split: ' "  log: why (the copy was not taken)"
+is "$(sendmail_queued)" 0 "  nothing queued in Sendmail"
+sleep 1
+is "$(grep -rl '^Subject: milter-splitdown' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 0 \
+	"  nothing delivered"
+split_conf "$SM_REINJECT_PORT"
+deliver splitdown alice@smilla.test,nobody@smilla.test 2 "  the client's retry once it is back"
+# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test nobody@smilla.test " \
+	"  two deliveries, one each"
+check "  alice's copy decrypts byte-exact" decrypts_to "$(copy_of alice@smilla.test)" alice splitdown
+plaintext_ok "$(copy_of nobody@smilla.test)" splitdown no-key 1 0
+
+# reinject_service pointed at the listener that runs smilla: the copies
+# come back, their trace headers hold, and they pass untouched, once.
+msg splitloop "alice@smilla.test, bob@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The copy comes back through smilla: neither split nor encrypted again.
+EOF
+entity splitloop
+split_conf "$SM_PORT"
+n0=$(grep -c 'action=untouched reason="split-copy"' "$work/a.log" || true)
+deliver splitloop alice@smilla.test,bob@smilla.test,nobody@smilla.test 3 \
+	"split, reinject_service through Sendmail's listener with smilla"
+# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test bob@smilla.test nobody@smilla.test " \
+	"  three deliveries, one each"
+check "  alice's decrypts" decrypts_to "$(copy_of alice@smilla.test)" alice splitloop
+check "  bob's decrypts (encrypted once)" gpg_decrypts_to "$(copy_of bob@smilla.test)" bob splitloop
+plaintext_ok "$(copy_of nobody@smilla.test)" splitloop no-key 1 0
+is "$(($(grep -c 'action=untouched reason="split-copy"' "$work/a.log") - n0))" 2 \
+	"  log: the two copies that came back passed untouched"
+echo "# section 9: $(awk -v a="$t9" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+
 # ------------------------------------------------------------------ the end
 
 sendmail_end
 mta_end "$total"
 
 # The client authentication rows (written at the latest when the milter
-# stops): smilla-policyd's, but from the milter.
+# stops): smilla-policyd's, but from the milter.  mx.smilla.test is the
+# milter itself (reinject.c's EHLO name, the authserv_id), whose copies
+# came back without STARTTLS in section 9's loop.
 sha_of() { openssl x509 -in "$certs/$1.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1 | tr a-f A-F; }
 rows=$(sqlite3 -separator ' ' "$work/a.db" "SELECT DISTINCT identity, result,
 	ifnull(usage, -1) || ' ' || ifnull(selector, -1) || ' ' || ifnull(mtype, -1),
@@ -408,6 +525,7 @@ full.smilla.test nocert -1 -1 -1
 full.smilla.test pass 3 0 0 $(sha_of good)
 good.smilla.test unusable -1 -1 -1 $(sha_of good)
 host.bogus.smilla.test bogus -1 -1 -1 $(sha_of good)
+mx.smilla.test nocert -1 -1 -1 
 EOF
 )
 is "$rows" "$want" "reputation: a tlsa row per decision, as smilla-policyd writes them (identity, result, record, certificate)"

@@ -9,13 +9,17 @@
 # tests/lib/mta.sh and mail.sh, with these set by the caller:
 #   work, certs, PF_SH, pf   as for mta.sh and mail.sh
 #   SM_MILTER   the milter Sendmail calls (a name in $MILTERS)
+#   SM_REINJECT=1  also the listener without milters for split mode's
+#               copies (smilla.mc's SMILLA_REINJECT_PORT), on
+#               127.0.0.1:$SM_REINJECT_PORT (picked by sendmail_start)
 #
 #   sendmail_fetch         the packages (a cache reused), unpacked; a
 #                          test point (it fails, with apt's words, when
 #                          they cannot be had)
 #   sendmail_start         the .cf, the log listener, the daemon; test
 #                          points; 1 when it is not up (call it after
-#                          postfix_start sink: it relays to $PF_PORT)
+#                          postfix_start sink: it relays to $PF_PORT);
+#                          SM_PORT, and SM_REINJECT_PORT with SM_REINJECT
 #   sendmail_send [swaks args]  swaks against it: mail.sh's MTA_SEND
 #   sendmail_queued        the number of messages in its queue
 #   sendmail_end           the last checks: its queue empty, no SYSERR
@@ -136,14 +140,16 @@ MAILER(`smtp')dnl
 EOF
 }
 
-# sendmail_cf PORT: $work/sm/sendmail.cf, contrib/sendmail/smilla.mc
-# between the generated parts, the milter's socket given with -D.
+# sendmail_cf PORT [REINJECT_PORT]: $work/sm/sendmail.cf,
+# contrib/sendmail/smilla.mc between the generated parts, the milter's
+# socket (and the port of the listener without milters) given with -D.
 sendmail_cf() {
-	local d=$work/sm
+	local d=$work/sm re=()
+	[ -n "${2:-}" ] && re=(-DSMILLA_REINJECT_PORT="$2")
 	sm_site "$1" >"$d/test-site.m4"
 	sm_mailers >"$d/test-mailers.m4"
 	m4 -D_CF_DIR_="$d/root/usr/share/sendmail/cf/" \
-		-DSMILLA_SOCKET="unix:$work/$SM_MILTER.sock" \
+		-DSMILLA_SOCKET="unix:$work/$SM_MILTER.sock" "${re[@]}" \
 		"$d/test-site.m4" "$SMILLA_TOP/contrib/sendmail/smilla.mc" "$d/test-mailers.m4" \
 		>"$d/sendmail.cf" 2>"$d/m4.err" && [ ! -s "$d/m4.err" ]
 }
@@ -191,12 +197,17 @@ sm_run() {
 	sm_pid=$!
 }
 
+# sm_listening PORT: the daemon $sm_pid listens on PORT.
+sm_listening() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$sm_pid,"; }
+
 # sendmail_start: the files, the certificate, the listener, the daemon
-# on a free port (another one when it lost the race for it); SM_PORT.
+# on a free port (other ones when it lost the race for them); SM_PORT,
+# with SM_REINJECT=1 also SM_REINJECT_PORT.
 sendmail_start() {
 	local d=$work/sm root=$work/sm/root up="" n
 	sm_pid=""
 	sm_logpid=""
+	SM_REINJECT_PORT=""
 	mkdir -p "$d/queue" "$d/etc" "$d/dev" "$d/tls"
 	chmod 700 "$d/queue"
 	cp "$root/etc/mail/helpfile" "$d/etc/helpfile"
@@ -214,11 +225,15 @@ sendmail_start() {
 	check "Sendmail: syslog listener on $d/dev/log" sm_listen || return 1
 	for _ in 1 2 3 4 5; do
 		SM_PORT=$(pick_port "$PF_PORT") || break
-		sendmail_cf "$SM_PORT" || break
+		if [ -n "${SM_REINJECT:-}" ]; then
+			SM_REINJECT_PORT=$(pick_port "$PF_PORT" "$SM_PORT") || break
+		fi
+		sendmail_cf "$SM_PORT" "$SM_REINJECT_PORT" || break
 		sm_run
 		for _ in $(seq 1 100); do
 			alive "$sm_pid" || break
-			if ss -Hltnp "sport = :$SM_PORT" 2>/dev/null | grep -q "pid=$sm_pid,"; then
+			if sm_listening "$SM_PORT" &&
+				{ [ -z "$SM_REINJECT_PORT" ] || sm_listening "$SM_REINJECT_PORT"; }; then
 				up=1
 				break
 			fi
@@ -232,7 +247,8 @@ sendmail_start() {
 	check "Sendmail: sendmail.cf built with m4 from contrib/sendmail/smilla.mc" \
 		eval '[ -s "$d/sendmail.cf" ] && [ ! -s "$d/m4.err" ]'
 	sed 's/^/#   m4: /' "$d/m4.err" 2>/dev/null | head -n 5
-	check "Sendmail -bD up on 127.0.0.1:${SM_PORT:-?} (pid ${sm_pid:-?})" [ -n "$up" ]
+	check "Sendmail -bD up on 127.0.0.1:${SM_PORT:-?}${SM_REINJECT_PORT:+ and :$SM_REINJECT_PORT (no milter)} (pid ${sm_pid:-?})" \
+		[ -n "$up" ]
 	if [ -z "$up" ]; then
 		tail -n 15 "$d/sendmail.stderr" "$d/sendmail.log" 2>/dev/null | sed 's/^/#   /'
 		return 1
