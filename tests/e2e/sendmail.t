@@ -409,18 +409,6 @@ split_conf() { # REINJECT_PORT [LINE...]: milter A restarted in split mode
 		"reinject_service = inet:127.0.0.1:$port" "split_key_file = $work/split.key" "$@"
 	milter_start a || { done_testing; exit 1; }
 }
-# whose FILES...: "recipient=file" for each delivered file, by Delivered-To.
-whose() {
-	local f
-	for f in "$@"; do
-		printf '%s=%s\n' "$(hdr "$f" Delivered-To)" "$f"
-	done
-}
-# copy_of RCPT: the delivered file of RCPT among $ms.
-copy_of() {
-	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
-	whose $ms | sed -n "s|^$1=||p" | head -n1
-}
 split_conf "$SM_REINJECT_PORT"
 
 msg split3 "alice@smilla.test, bob@smilla.test, nobody@smilla.test" <<'EOF'
@@ -457,6 +445,26 @@ for q in $(printf '%s' "$l" | grep -o 'queued_as=[0-9A-Za-z]*' | sed 's/queued_a
 	like "$(grep -F " $q: to=" "$work/sm/sendmail.log")" ' stat=Sent ' "  copy $q: relayed (stat=Sent)"
 	is "$(logline a "$q")" "" "  copy $q: never seen by the milter"
 done
+
+# The DSN parameters through Sendmail: the copy to bob keeps NOTIFY and
+# ORCPT (and the message BODY, RET, ENVID) up to the sink, whose success
+# notice to dsn@smilla.test says so.
+msg splitdsn "alice@smilla.test, bob@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The copy keeps NOTIFY and ORCPT, through Sendmail.
+EOF
+dsn_send splitdsn "$SM_PORT"
+is "$rc" 0 "split through Sendmail: NOTIFY and ORCPT for bob; BODY, RET, ENVID (smtplib)"
+total=$((total + 3)) # alice's, bob's, and the success notice for bob
+qid=$(sed -n 's/^250 2\.0\.0 \([0-9A-Za-z]*\) Message accepted.*/\1/p' "$work/out/splitdsn.out")
+ms=$(delivered splitdsn 2) || true
+pgp_ok "$(copy_of bob@smilla.test)" 1
+like "$(logline a "$qid")" ' split="smime:1 kept; openpgp:1 queued_as=' "  split in two"
+ms=$(delivered_with "Subject: Successful Mail Delivery Report" 1) || true
+like "$(cat $ms)" 'Original-Recipient: rfc822; ?robert@example\.org' \
+	"  the sink's success notice for bob: his ORCPT kept (Original-Recipient)"
+like "$(cat $ms)" 'Original-Envelope-Id: dsn-test' "  and the message's ENVID"
 
 msg splitdown "alice@smilla.test, nobody@smilla.test" <<'EOF'
 Content-Type: text/plain; charset=us-ascii

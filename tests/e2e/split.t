@@ -60,18 +60,6 @@ is "$rc" 0 "gpg home bob: key imported"
 
 total=0 # messages expected in the Maildir
 
-# whose FILES...: "recipient=file" for each delivered file, by Delivered-To.
-whose() {
-	local f
-	for f in "$@"; do
-		printf '%s=%s\n' "$(hdr "$f" Delivered-To)" "$f"
-	done
-}
-# copy_of RCPT: the delivered file of RCPT among $ms.
-copy_of() {
-	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
-	whose $ms | sed -n "s|^$1=||p" | head -n1
-}
 
 # ------------------------------------------------------------------ 1. three classes
 
@@ -110,26 +98,12 @@ done
 
 # ------------------------------------------------------------------ 2. DSN parameters
 
-# swaks has no DSN options: Python's smtplib gives RCPT its parameters.
 msg dsn "alice@smilla.test, bob@smilla.test" <<'EOF'
 Content-Type: text/plain; charset=us-ascii
 
 The copy keeps NOTIFY and ORCPT.
 EOF
-python3 - "$work/msg/dsn.eml" "$PF_PORT" >"$work/out/dsn.out" 2>&1 <<'PY' && rc=0 || rc=$?
-import smtplib, sys
-data = open(sys.argv[1], "rb").read()
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[2]))
-s.ehlo("client.test")
-s.mail("dsn@smilla.test", ["BODY=8BITMIME", "RET=HDRS", "ENVID=dsn-test"])
-for rcpt, opts in (("alice@smilla.test", []),
-                   ("bob@smilla.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;robert@example.org"])):
-    code, text = s.rcpt(rcpt, opts)
-    assert code == 250, (code, text)
-code, text = s.data(data)
-print(code, text.decode())
-s.quit()
-PY
+dsn_send dsn "$PF_PORT"
 is "$rc" 0 "NOTIFY and ORCPT for bob; BODY, RET and ENVID for the message (smtplib)"
 qid=$(sed -n 's/^250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$work/out/dsn.out")
 total=$((total + 3)) # and bob's success notice to dsn@smilla.test

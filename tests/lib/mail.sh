@@ -14,6 +14,8 @@
 #   msg NAME TO < message       write msg/NAME.eml and .wire
 #   send NAME TO [swaks args]   sets rc, out, qid
 #   delivered NAME N            paths of N delivered copies
+#   whose FILES / copy_of RCPT  the delivered files by Delivered-To
+#   dsn_send NAME PORT          send with DSN parameters (smtplib)
 #   delivered_with LINE N       the same, by a header line
 #   deliver NAME TO N WHAT      send, check accepted, count, delivered
 #   hdr FILE NAME / body FILE / lf FILE
@@ -104,6 +106,42 @@ deliver() {
 	ms=$(delivered "$name" "$n") || true
 	m=$(printf '%s\n' "$ms" | sed -n 1p)
 	m2=$(printf '%s\n' "$ms" | sed -n 2p)
+}
+
+# whose FILES...: "recipient=file" for each delivered file, by Delivered-To.
+whose() {
+	local f
+	for f in "$@"; do
+		printf '%s=%s\n' "$(hdr "$f" Delivered-To)" "$f"
+	done
+}
+# copy_of RCPT: the delivered file of RCPT among $ms.
+copy_of() {
+	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+	whose $ms | sed -n "s|^$1=||p" | head -n1
+}
+
+# dsn_send NAME PORT: msg/NAME.eml over SMTP to 127.0.0.1:PORT with
+# Python's smtplib (swaks has no DSN options), from dsn@smilla.test with
+# BODY=8BITMIME RET=HDRS ENVID=dsn-test, to alice@smilla.test and to
+# bob@smilla.test with NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;robert@example.org.
+# Sets rc, and out to the end of DATA's reply.
+dsn_send() {
+	python3 - "$work/msg/$1.eml" "$2" >"$work/out/$1.out" 2>&1 <<'PY' && rc=0 || rc=$?
+import smtplib, sys
+data = open(sys.argv[1], "rb").read()
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[2]))
+s.ehlo("client.test")
+s.mail("dsn@smilla.test", ["BODY=8BITMIME", "RET=HDRS", "ENVID=dsn-test"])
+for rcpt, opts in (("alice@smilla.test", []),
+                   ("bob@smilla.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;robert@example.org"])):
+    code, text = s.rcpt(rcpt, opts)
+    assert code == 250, (code, text)
+code, text = s.data(data)
+print(code, text.decode())
+s.quit()
+PY
+	out=$(cat "$work/out/$1.out")
 }
 
 # hdr FILE NAME: values of header NAME (case-insensitive), one a line;
