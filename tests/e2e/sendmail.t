@@ -509,6 +509,50 @@ check "  bob's decrypts (encrypted once)" gpg_decrypts_to "$(copy_of bob@smilla.
 plaintext_ok "$(copy_of nobody@smilla.test)" splitloop no-key 1 0
 is "$(($(grep -c 'action=untouched reason="split-copy"' "$work/a.log") - n0))" 2 \
 	"  log: the two copies that came back passed untouched"
+
+# A listener answering 4xx at RCPT (Postfix's smtp-sink): tempfailed,
+# nothing delivered.
+SPORT=$(pick_port "$SM_REINJECT_PORT" "$SM_PORT" "$PF_PORT")
+"$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" -u root -r RCPT "127.0.0.1:$SPORT" 10 >"$work/sink.log" 2>&1 &
+spid=$!
+for _ in $(seq 1 50); do ss -Hlnt | awk '{print $4}' | grep -q ":$SPORT\$" && break; sleep 0.1; done
+split_conf "$SPORT"
+msg split4xx "alice@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The listener answers 450 at RCPT: nothing goes out.
+EOF
+send split4xx alice@smilla.test,nobody@smilla.test
+like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' "split, the listener answering 4xx at RCPT: tempfailed (451 4.3.0)"
+is "$qid" "" "  nothing accepted"
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+
+# Too big to encrypt (max_message_size 200000): not split, plaintext
+# to both, as the whole message would be.
+split_conf "$SM_REINJECT_PORT" "max_message_size = 200000"
+{
+	printf 'Content-Type: text/plain; charset=us-ascii\n\n'
+	head -c 220000 /dev/urandom | base64 -w 76
+} | msg splitbig "alice@smilla.test, nobody@smilla.test"
+deliver splitbig alice@smilla.test,nobody@smilla.test 2 "split, over max_message_size: not split"
+plaintext_ok "$m" splitbig no-key 2 1
+unlike "$(logline a "$qid")" 'split=' "  no copies"
+
+# 100 recipients in three classes.
+split_conf "$SM_REINJECT_PORT"
+many=$(printf 'rcpt%02d@smilla.test,' $(seq 1 10); printf 'pgp%02d@smilla.test,' $(seq 1 10);
+	printf 'nokey%02d@smilla.test,' $(seq 1 80))
+msg splitmany "undisclosed-recipients:;" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+One hundred recipients in three classes, through Sendmail.
+EOF
+deliver splitmany "${many%,}" 100 "split: 100 recipients, 10 S/MIME, 10 OpenPGP, 80 without a key"
+# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+is "$(whose $ms | sed 's/=.*//' | sort -u | wc -l)" 100 "  100 deliveries, each recipient once"
+# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+is "$(for f in $ms; do hdr "$f" X-Smilla | sed 's/;.*//'; done | sort | uniq -c | sed 's/^ *//' | tr '\n' ',')" \
+	"10 encrypted pgp,10 encrypted smime,80 plaintext," "  10 PGP/MIME, 10 S/MIME, 80 plaintext"
 echo "# section 9: $(awk -v a="$t9" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 
 # ------------------------------------------------------------------ the end
