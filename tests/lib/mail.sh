@@ -16,6 +16,7 @@
 #   delivered NAME N            paths of N delivered copies
 #   whose FILES / copy_of RCPT  the delivered files by Delivered-To
 #   dsn_send NAME PORT          send with DSN parameters (smtplib)
+#   split3_ok NAME              alice, bob, nobody each got their own
 #   delivered_with LINE N       the same, by a header line
 #   deliver NAME TO N WHAT      send, check accepted, count, delivered
 #   hdr FILE NAME / body FILE / lf FILE
@@ -119,6 +120,27 @@ whose() {
 copy_of() {
 	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
 	whose $ms | sed -n "s|^$1=||p" | head -n1
+}
+
+# split3_ok NAME: the three deliveries ($ms) of message NAME, sent to
+# alice (S/MIME), bob (OpenPGP) and nobody (no key) in split mode: one
+# each, alice's and bob's decrypting to the entity, nobody's plaintext,
+# the envelope sender kept.  Their paths in ma, mb and mn.
+split3_ok() {
+	# shellcheck disable=SC2086 # $ms: one path a line, no blanks
+	is "$(whose $ms | sed 's/=.*//' | sort | tr '\n' ' ')" "alice@smilla.test bob@smilla.test nobody@smilla.test " \
+		"  three deliveries, one for each recipient"
+	ma=$(copy_of alice@smilla.test)
+	mb=$(copy_of bob@smilla.test)
+	mn=$(copy_of nobody@smilla.test)
+	encrypted_ok "$ma" 1 aes256-cbc
+	check "  alice's: S/MIME, openssl cms -decrypt byte-exact" decrypts_to "$ma" alice "$1"
+	pgp_ok "$mb" 1
+	check "  bob's: PGP/MIME, gpg --decrypt byte-exact" gpg_decrypts_to "$mb" bob "$1"
+	plaintext_ok "$mn" "$1" no-key 1 0
+	for f in "$ma" "$mb" "$mn"; do
+		is "$(hdr "$f" Return-Path)" "<sender@client.test>" "  $(hdr "$f" Delivered-To): envelope sender kept"
+	done
 }
 
 # dsn_send NAME PORT: msg/NAME.eml over SMTP to 127.0.0.1:PORT with
