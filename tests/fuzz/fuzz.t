@@ -72,6 +72,12 @@ printf '\007Subject:Dinner plans\001From:a@x\001Content-Type:multipart/alternati
 printf '\001Subject:=?utf-8?q?caf=C3=A9?=\001Content-Type:text/plain; charset=utf-8\001Content-Transfer-Encoding:base64\000Y2Fm\r\n' > "$work/protect/base64"
 printf '\003Subject:a\nb\r\n\r\nc\001Keywords:k\001Content-Type:multipart/mixed; boundary=o\000--o\r\nContent-Type: multipart/related; boundary=i\r\n\r\n--i\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<body>--o\r\n--i--\r\n--o--\r\n' > "$work/protect/nested"
 
+# Configuration files and tables (see fuzz_config.c): the file, NUL,
+# the table.
+mkdir -p "$work/config"
+printf 'dns_timeout = 5\nlocal_domains = example.org .example.net\nlisten = inet:127.0.0.1:9999, unix:/run/x.sock\naction_fail = REJECT 5.7.1 no\n\000example.org\n.sub.example.org\nuser@example.org\n# comment\n' > "$work/config/shape"
+printf 'identity = helo ccert_subject\nmixed_recipients = split\nreinject_service = inet:[::1]:25\n\000[192.0.2.1]\n' > "$work/config/split"
+
 # Trace header values (see fuzz_trace.c): the value, NUL, the body.
 mkdir -p "$work/trace"
 printf 'v=1; t=1700000000; mac=%064d\000encrypted\r\nbody\n' 0 > "$work/trace/shape"
