@@ -145,6 +145,9 @@ fuzz_config_LIBS = $(shell pkg-config --libs libidn2)
 # The option table leaves .sockets to its default, which clang's
 # -Wextra calls a missing initializer (gcc does not).
 $(FUZZ_B)/obj/src/config.o: FUZZ_FLAGS += -Wno-missing-field-initializers
+# Signatures: CMS SignedData and OpenPGP, parsed and checked.
+fuzz_sig_SRCS = src/smime.c src/pgp.c src/util.c src/words.c
+fuzz_sig_LIBS = $(shell pkg-config --libs librnp) -lpthread
 # The split copies' trace header: its check and the body digest.
 fuzz_trace_SRCS = smilla/trace.c src/util.c
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

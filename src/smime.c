@@ -378,7 +378,7 @@ sm_smime_verify(const uint8_t *sig, size_t slen, const uint8_t *content,
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
 	STACK_OF(X509) *certs = NULL;
-	BIO *data = NULL, *sink = NULL;
+	BIO *data = NULL, *mem = NULL, *sink = NULL;
 	X509 *x = NULL;
 	int i, n, rc = -1;
 	/* The octets as they are; the chain is the DANE decision's. */
@@ -414,12 +414,22 @@ sm_smime_verify(const uint8_t *sig, size_t slen, const uint8_t *content,
 		sm_why(why, whylen, "a SignedData without signers");
 		goto done;
 	}
+	/*
+	 * The content goes in behind a buffer BIO: given a memory BIO,
+	 * OpenSSL 3.0's CMS_verify copies it into one of its own, which it
+	 * leaks when the SignedData then cannot be read (fuzz_sig found
+	 * it).
+	 */
 	if ((sink = BIO_new(BIO_s_null())) == NULL ||
 	    (content != NULL &&
-	     (data = BIO_new_mem_buf(content, (int)clen)) == NULL)) {
+	     ((mem = BIO_new_mem_buf(content, (int)clen)) == NULL ||
+	      (data = BIO_new(BIO_f_buffer())) == NULL))) {
+		BIO_free(mem);
 		sm_why(why, whylen, "out of memory");
 		goto done;
 	}
+	if (data != NULL)
+		data = BIO_push(data, mem);
 	/* Every signer must verify for CMS_verify; the first one is ours. */
 	if (CMS_verify(cms, NULL, NULL, data, sink, flags) != 1) {
 		ssl_why(why, whylen, "the signature does not verify");
@@ -446,7 +456,7 @@ sm_smime_verify(const uint8_t *sig, size_t slen, const uint8_t *content,
 	}
 done:
 	sk_X509_free(certs);
-	BIO_free(data);
+	BIO_free_all(data);
 	BIO_free(sink);
 	CMS_ContentInfo_free(cms);
 	ERR_clear_error();

@@ -78,6 +78,25 @@ mkdir -p "$work/config"
 printf 'dns_timeout = 5\nlocal_domains = example.org .example.net\nlisten = inet:127.0.0.1:9999, unix:/run/x.sock\naction_fail = REJECT 5.7.1 no\n\000example.org\n.sub.example.org\nuser@example.org\n# comment\n' > "$work/config/shape"
 printf 'identity = helo ccert_subject\nmixed_recipients = split\nreinject_service = inet:[::1]:25\n\000[192.0.2.1]\n' > "$work/config/split"
 
+# Signatures (see fuzz_sig.c), made with the bed's keys when it is up:
+# a mode octet, then a CMS SignedData (0: detached), or an OpenPGP
+# signature (1), NUL, and the signer's OPENPGPKEY record.
+mkdir -p "$work/sig"
+printf '\001\000' > "$work/sig/empty-pgp"
+if [ -n "${BED_DIR:-}" ] && [ -r "$BED_DIR/certs/alice.pem" ]; then
+	printf 'Content-Type: text/plain\r\n\r\nsigned\r\n' > "$work/signed.txt"
+	{ printf '\000'; openssl cms -sign -binary -md sha256 -in "$work/signed.txt" \
+		-signer "$BED_DIR/certs/alice.pem" -inkey "$BED_DIR/certs/alice.key" \
+		-outform DER 2>/dev/null; } > "$work/sig/cms"
+	mkdir -m 700 "$work/g"
+	if gpg --homedir "$work/g" --batch --import "$BED_DIR/keys/bob-secret.pgp" 2>/dev/null; then
+		{ printf '\001'; gpg --homedir "$work/g" --batch --pinentry-mode loopback \
+			--passphrase '' --detach-sign -o - "$work/signed.txt" 2>/dev/null
+		  printf '\000'; cat "$BED_DIR/keys/bob.pgp"; } > "$work/sig/pgp"
+		gpgconf --homedir "$work/g" --kill all 2>/dev/null || true
+	fi
+fi
+
 # Trace header values (see fuzz_trace.c): the value, NUL, the body.
 mkdir -p "$work/trace"
 printf 'v=1; t=1700000000; mac=%064d\000encrypted\r\nbody\n' 0 > "$work/trace/shape"
