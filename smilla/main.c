@@ -747,10 +747,14 @@ split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
 	     char *words, size_t wlen)
 {
 	struct mil_group g[MIL_NKINDS + 1];
-	size_t n = mil_msg_groups(c->msg, g), k, i, used;
+	size_t n, k, i, used, nrcpt;
 	char qid[200], why[512], e_why[1100];
 
-	if (n == 0)
+	/* Each accepted recipient's RCPT as given, or no copy is made. */
+	(void)mil_msg_rcpts(c->msg, &nrcpt);
+	if (c->nrargs != nrcpt)
+		return tempfail(ctx, "split: recipients not all kept");
+	if ((n = mil_msg_groups(c->msg, g)) == 0)
 		return tempfail(ctx, "out of memory");
 	used = (size_t)snprintf(words, wlen, " split=\"%s:%zu kept",
 				class_word(&g[0]), g[0].n);
