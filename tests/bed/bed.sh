@@ -446,9 +446,12 @@ pgp_key() {
 	[ -n "$fpr" ] || return 1
 	case $tag in
 	rsa | signonly) ;;
-	expired) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+	# A minute after the primary: gpg's faked clock runs from when it
+	# starts, so on a busy machine the primary can be dated a second
+	# past WHEN, and a subkey before its primary is a "Time conflict".
+	expired) pgp_gpg --faked-system-time "$((when + 60))" --quick-add-key "$fpr" \
 		cv25519 encr 1y ;;
-	*) pgp_gpg --faked-system-time "$when" --quick-add-key "$fpr" \
+	*) pgp_gpg --faked-system-time "$((when + 60))" --quick-add-key "$fpr" \
 		cv25519 encr never ;;
 	esac
 	if [ "$tag" = revoked ]; then

@@ -401,7 +401,10 @@ test_malformed(void)
 /*
  * Keys the bed has no use for: made an hour ago (gpg dates a signature
  * past the one before it; librnp takes one from the future as
- * invalid), or 400 days ago for the expired ones.
+ * invalid), or 400 days ago for the expired ones.  A subkey is added a
+ * minute after its primary: gpg's faked clock runs from its start, so
+ * on a busy machine a primary can be dated a second late, and a subkey
+ * older than its primary is a "Time conflict".
  */
 static int
 make_keys(long now)
@@ -414,8 +417,8 @@ make_keys(long now)
 		  "bare@smilla.test ed25519 cert,sign never", tmp, hour) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k =bare@smilla.test | awk -F: "
-		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp, hour,
-		  tmp) &&
+		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp,
+		  hour + 60, tmp) &&
 	       sh(GPG " --export =bare@smilla.test > %s/keys/bare.pgp", tmp,
 		  tmp) &&
 	       /* Two user IDs, the first revoked. */
@@ -439,8 +442,8 @@ make_keys(long now)
 		  "'Gone <gone@smilla.test>' ed25519 cert,sign 1y", tmp, old) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k '=Gone <gone@smilla.test>' | awk -F: "
-		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp, old,
-		  tmp) &&
+		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp,
+		  old + 60, tmp) &&
 	       sh(GPG " --export '=Gone <gone@smilla.test>' > %s/keys/gone.pgp",
 		  tmp, tmp) &&
 	       /* An expired encryption subkey and a valid one. */
@@ -449,8 +452,8 @@ make_keys(long now)
 		  old) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k '=Two <two@smilla.test>' | awk -F: "
-		  "'/^fpr/ {print $10; exit}') cv25519 encr 1y", tmp, old,
-		  tmp) &&
+		  "'/^fpr/ {print $10; exit}') cv25519 encr 1y", tmp,
+		  old + 60, tmp) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k '=Two <two@smilla.test>' | awk -F: "
 		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp, hour,
@@ -788,9 +791,10 @@ make_soon_keys(long now, int margin)
 	long hour = now - 3600;
 	int secs = 3600 + margin;
 
+	/* Each subkey a minute after its primary (see make_keys). */
 	return sh(GPG " --faked-system-time %ld --quick-gen-key "
 		  "'Sub <sub%d@smilla.test>' ed25519 cert,sign never", tmp,
-		  hour, margin) &&
+		  hour - 60, margin) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k '=Sub <sub%d@smilla.test>' | awk -F: "
 		  "'/^fpr/ {print $10; exit}') cv25519 encr seconds=%d", tmp,
@@ -802,8 +806,8 @@ make_soon_keys(long now, int margin)
 		  hour, margin, secs) &&
 	       sh(GPG " --faked-system-time %ld --quick-add-key $(" GPG
 		  " --with-colons -k '=Pri <pri%d@smilla.test>' | awk -F: "
-		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp, hour,
-		  tmp, margin) &&
+		  "'/^fpr/ {print $10; exit}') cv25519 encr never", tmp,
+		  hour + 60, tmp, margin) &&
 	       sh(GPG " --export '=Pri <pri%d@smilla.test>' > %s/keys/pri%d.pgp",
 		  tmp, margin, tmp, margin);
 }
