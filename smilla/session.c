@@ -118,6 +118,8 @@ struct mil_msg {
 	struct mil_body_hash *bh;	/* the body's digest, for TRACE */
 	uint8_t digest[32];
 	int own;			/* a copy of ours: 1, 0, -1 unknown */
+	int checked;			/* verified ran on the body ... */
+	enum mil_format really;		/* ... and found this */
 };
 
 const char *
@@ -1397,6 +1399,9 @@ verified(struct mil_msg *m)
 	uint8_t *buf;
 	FILE *in;
 
+	/* Asked once per group in split mode: the body is read once. */
+	if (m->checked)
+		return m->really;
 	if (m->claim == MIL_FMT_NONE || m->too_big || m->check == NULL)
 		return MIL_FMT_NONE;
 	len = mil_spool_size(m->check);
@@ -1414,6 +1419,8 @@ verified(struct mil_msg *m)
 					  sizeof(why))) == MIL_FMT_NONE)
 			snprintf(m->why_not, sizeof(m->why_not), "%s: %s",
 				 mil_format_word(m->claim), why);
+		m->checked = 1;
+		m->really = f;
 	}
 	free(buf);
 	return f;
@@ -1625,21 +1632,23 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 int
 mil_msg_splits(struct mil_msg *m)
 {
-	struct mil_group g[MIL_NKINDS + 1];
-	size_t n;
-
 	int must, cannot;
+	size_t i;
 
 	if (!m->p->split || m->too_big || *m->why != '\0' || own_copy(m) ||
 	    verified(m) != MIL_FMT_NONE)
 		return 0;
-	/* A format every recipient has a key in: one message does. */
+	/*
+	 * A format every recipient has a key in: one message does.  Else
+	 * one recipient with a key makes two groups at least (it and the
+	 * keyless, or it and those without its format); none, one
+	 * plaintext group.
+	 */
 	mix(m, &must, &cannot, NULL);
-	if (!cannot)
-		return 0;
-	n = mil_msg_groups(m, g);
-	mil_groups_clear(g);
-	return n > 1;
+	for (i = 0; cannot && i < m->nrcpt; i++)
+		if (secure_kinds(m->p, &m->rcpt[i]) != 0)
+			return 1;
+	return 0;
 }
 
 size_t
