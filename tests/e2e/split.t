@@ -101,9 +101,7 @@ pgp_ok "$mb" 1
 cq=$(logline s "$qid" | grep -o 'openpgp:1 queued_as=[0-9A-F]*' | sed 's/.*=//')
 like "$(grep -F "$cq:" "$PF_LOG" | grep -F 'sender delivery status notification')" 'notification' \
 	"  bob's copy: NOTIFY=SUCCESS kept, Postfix sends the sender a success notice"
-ms=$(delivered_with "Subject: Successful Mail Delivery Report" 1) || true
-like "$(cat $ms)" 'Original-Recipient: rfc822; ?robert@example\.org' "  in it, bob's ORCPT (Original-Recipient)"
-like "$(cat $ms)" 'Original-Envelope-Id: dsn-test' "  and the message's ENVID"
+dsn_report_ok "the success notice"
 
 # ------------------------------------------------------------------ 3. the listener down
 

@@ -16,6 +16,7 @@
 #   delivered NAME N            paths of N delivered copies
 #   whose FILES / copy_of RCPT  the delivered files by Delivered-To
 #   dsn_send NAME PORT          send with DSN parameters (smtplib)
+#   dsn_report_ok WHAT          its success notice kept ORCPT and ENVID
 #   split3_ok NAME              alice, bob, nobody each got their own
 #   delivered_with LINE N       the same, by a header line
 #   deliver NAME TO N WHAT      send, check accepted, count, delivered
@@ -164,6 +165,15 @@ print(code, text.decode())
 s.quit()
 PY
 	out=$(cat "$work/out/$1.out")
+}
+
+# dsn_report_ok WHAT: the success notice dsn_send's NOTIFY=SUCCESS asked
+# for is in the Maildir with bob's ORCPT and the message's ENVID.
+dsn_report_ok() {
+	ms=$(delivered_with "Subject: Successful Mail Delivery Report" 1) || true
+	like "$(cat $ms)" 'Original-Recipient: rfc822; ?robert@example\.org' \
+		"  $1: bob's ORCPT kept (Original-Recipient)"
+	like "$(cat $ms)" 'Original-Envelope-Id: dsn-test' "  and the message's ENVID"
 }
 
 # hdr FILE NAME: values of header NAME (case-insensitive), one a line;
