@@ -41,12 +41,6 @@ AUTHSERV=mx.smilla.test
 MTA_SEND=sendmail_send
 
 HOMES="bob signers"
-agents_kill() {
-	local h
-	for h in $HOMES; do
-		[ -d "$work/g/$h" ] && GNUPGHOME="$work/g/$h" gpgconf --kill all >/dev/null 2>&1 || true
-	done
-}
 cleanup() {
 	sendmail_kill
 	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true

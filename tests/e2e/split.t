@@ -24,12 +24,6 @@ MILTERS="s"
 declare -A mpid=()
 . "$here/../lib/mail.sh"
 . "$here/../lib/proc.sh"
-agents_kill() {
-	local h
-	for h in $HOMES; do
-		[ -d "$work/g/$h" ] && GNUPGHOME="$work/g/$h" gpgconf --kill all >/dev/null 2>&1 || true
-	done
-}
 cleanup() {
 	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
 	milters_kill

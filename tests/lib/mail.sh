@@ -27,7 +27,7 @@
 #   encrypted_ok FILE N CIPHER (S/MIME) / plaintext_ok / untouched_ok
 #   eightbit_msg / multipart_msg / big_msg / attachment_ok FILE
 #   logline MILTER QID / log_is MILTER NAME PATTERN   ($work/MILTER.log)
-#   gpg_in / pgp_ok / gpg_decrypt / gpg_decrypts_to     (OpenPGP, at the end)
+#   gpg_in / agents_kill / pgp_ok / gpg_decrypt / gpg_decrypts_to   (OpenPGP, at the end)
 
 # msg NAME TO: a message from stdin (header lines after the standard ones,
 # an empty line, the body; LF line ends, turned into CRLF) written to
@@ -382,6 +382,13 @@ EOM
 #   pgp_ok FILE N                   the outer header and body of smilla's
 #                                   PGP/MIME, encrypted to N recipients
 #   gpg_decrypt FILE TAG OUT / gpg_decrypts_to FILE TAG NAME
+# agents_kill: stop the gpg-agents of the homes $work/g/TAG, TAG in $HOMES.
+agents_kill() {
+	local h
+	for h in $HOMES; do
+		[ -d "$work/g/$h" ] && GNUPGHOME="$work/g/$h" gpgconf --kill all >/dev/null 2>&1 || true
+	done
+}
 gpg_in() {
 	local h=$1
 	shift
