@@ -30,6 +30,7 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,7 @@ struct sm_cache {
 	void (*on_error)(const char *why);
 	struct sm_db_backoff backoff;	/* writer thread only */
 	struct sm_db_backoff rback;	/* reads, under RLOCK */
+	char rd_broken[300];	/* a read found the file broken, why; RLOCK */
 };
 
 static int
@@ -368,6 +370,10 @@ sm_cache_get(struct sm_cache *cache, const char *name, int type, time_t now,
 		ret = 0;	/* a busy file is a miss, never a wait */
 	} else if (cache->running) {
 		read_failed(cache, now);
+		/* The writer moves it aside (reads never wait on a rename). */
+		if (sm_db_broken(rc))
+			sm_db_error(cache->rd, cache->rd_broken,
+				    sizeof(cache->rd_broken));
 		ret = 0;
 	} else {
 		dberr(cache->rd, "read", why, whylen);
@@ -525,14 +531,19 @@ writes(struct sm_cache *cache, struct row *list, unsigned long dropped)
 	sqlite3 *db;
 	unsigned long n = 0, due;
 	time_t now = time(NULL);
-	char gone[600], err[300];
-	int rc;
+	char gone[900], err[300];
+	int rc, broken;
 
 	for (r = list; r != NULL; r = r->next)
 		n++;
 	pthread_mutex_lock(&cache->wlock);
+	pthread_mutex_lock(&cache->rlock);
+	snprintf(err, sizeof(err), "%s", cache->rd_broken);
+	*cache->rd_broken = '\0';
+	pthread_mutex_unlock(&cache->rlock);
 	if (sm_db_gone(cache->wr, now, cache->params.db.check_s, gone,
-		       sizeof(gone)))
+		       sizeof(gone)) ||
+	    (*err && sm_db_set_aside(cache->wr, err, gone, sizeof(gone)) > 0))
 		reopen(cache, gone);
 	db = sm_db_handle(cache->wr);
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -542,8 +553,14 @@ writes(struct sm_cache *cache, struct row *list, unsigned long dropped)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
+		broken = sm_db_broken(sqlite3_extended_errcode(db)) ||
+			 sm_db_broken(rc);
 		sm_db_error(db, err, sizeof(err));
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		/* A file gone bad under us: as a deleted one, a new one. */
+		if (broken && sm_db_set_aside(cache->wr, err, gone,
+					      sizeof(gone)) > 0)
+			reopen(cache, gone);
 	}
 	pthread_mutex_unlock(&cache->wlock);
 	while ((r = list) != NULL) {

@@ -13,6 +13,8 @@
  * const char *sm_db_error(sqlite, buf, len)
  *	a failure's reason for the log ("no space left on device").
  * int sm_db_broken(rc)
+ * int sm_db_set_aside(db, err, why, whylen)
+ *	a file found broken while in use is moved aside, for a reopen.
  * int sm_db_thread(t, fn, arg)
  *	start a writer thread that takes no signals.
  * void sm_db_report(on_error, fmt, ...)
@@ -59,6 +61,7 @@ struct sm_db {
 	dev_t dev;
 	ino_t ino;
 	time_t next_look;
+	int repair;
 };
 
 int
@@ -281,6 +284,7 @@ sm_db_open(const char *path, const struct sm_db_params *p, const char *schema,
 	}
 	db->dev = st.st_dev;
 	db->ino = st.st_ino;
+	db->repair = repair;
 	if (lockfd >= 0)
 		close(lockfd);
 	return db;
@@ -334,6 +338,34 @@ sm_db_gone(struct sm_db *db, time_t now, long every_s, char *why,
 		return 1;
 	}
 	return 0;
+}
+
+int
+sm_db_set_aside(struct sm_db *db, const char *err, char *why, size_t whylen)
+{
+	struct stat st;
+	char to[PATH_MAX];
+	int lockfd, rc = 0;
+
+	if (!db->repair)
+		return 0;
+	lockfd = lock_dir(db->path);
+	/* Only the very file found broken: not one another opener made. */
+	if (stat(db->path, &st) == 0 && st.st_dev == db->dev &&
+	    st.st_ino == db->ino) {
+		if (move_aside(db->path, to, sizeof(to)) == 0) {
+			sm_why(why, whylen, "%s: %s: moved aside to %s",
+			       db->path, err, to);
+			rc = 1;
+		} else {
+			sm_why(why, whylen, "%s: %s, and it cannot be moved"
+			       " aside: %s", db->path, err, strerror(errno));
+			rc = -1;
+		}
+	}
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
 }
 
 int

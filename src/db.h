@@ -87,6 +87,19 @@ const char *sm_db_error(struct sqlite3 *db, char *why, size_t whylen);
 int sm_db_broken(int rc);
 
 /*
+ * sm_db_set_aside - DB, opened with repair, was found broken while in
+ * use (a write failed with sm_db_broken's codes, ERR its reason): rename
+ * the file as sm_db_open does (PATH.broken-..., its -wal and -shm
+ * alongside), under the same directory lock and only while the path
+ * still names DB's file.  1 when it was moved (WHY says where: the
+ * caller opens PATH again, as for a deleted file), 0 when there is
+ * nothing to do (no repair, or the path names another file already:
+ * sm_db_gone tells), -1 when it cannot be moved (WHY says why).
+ */
+int sm_db_set_aside(struct sm_db *db, const char *err, char *why,
+		    size_t whylen);
+
+/*
  * sm_db_thread - start FN(ARG) as a writer thread in *T, with every
  * signal blocked in it, so the daemon's signals reach the thread that
  * waits for them (an event loop in epoll_wait) and not a writer.

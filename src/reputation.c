@@ -255,6 +255,8 @@ struct sm_rep {
 	void (*on_error)(const char *why);
 	struct sm_db_backoff backoff;	/* writer thread only */
 	unsigned long lost;	/* decisions dropped by requeue, under LOCK */
+	int broken;		/* the last flush found the file broken, */
+	char broken_err[300];	/* for this reason (writer thread only) */
 };
 
 int
@@ -549,7 +551,7 @@ reopen(struct sm_rep *rep, const char *gone)
 static void
 writes(struct sm_rep *rep, time_t now)
 {
-	char why[600], gone[600];
+	char why[600], gone[900];
 	unsigned long due, lost;
 
 	if (sm_db_gone(rep->file, now, rep->params.check_s, gone,
@@ -563,6 +565,14 @@ writes(struct sm_rep *rep, time_t now)
 				     due == 1 ? "" : "es");
 		return;
 	}
+	/*
+	 * A file gone bad under us: moved aside and a new one opened, as
+	 * for a deleted file; the batch was put back, so the next flush
+	 * writes it there.
+	 */
+	if (rep->broken && sm_db_set_aside(rep->file, rep->broken_err, gone,
+					   sizeof(gone)) > 0)
+		reopen(rep, gone);
 	if ((due = sm_db_backoff_fail(&rep->backoff, now, 1)) == 0)
 		return;
 	pthread_mutex_lock(&rep->lock);
@@ -1105,12 +1115,20 @@ requeue(struct sm_rep *rep, struct queued *batch, size_t n)
 	free(batch);
 }
 
+/* A flush failed: the reason into WHY, and whether the file is broken. */
+static void
+failed(struct sm_rep *rep, char *why, size_t whylen)
+{
+	rep->broken = sm_db_broken(sqlite3_extended_errcode(rep->db));
+	sm_db_error(rep->db, rep->broken_err, sizeof(rep->broken_err));
+	sm_why(why, whylen, "reputation store: %s", rep->broken_err);
+}
+
 long
 sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 {
 	struct queued *batch;
 	size_t n, d;
-	char err[300];
 
 	pthread_mutex_lock(&rep->lock);
 	batch = rep->q;
@@ -1137,14 +1155,12 @@ sm_rep_flush(struct sm_rep *rep, time_t now, char *why, size_t whylen)
 	free(batch);
 	return (long)d;
 rollback:
-	sm_why(why, whylen, "reputation store: %s",
-	       sm_db_error(rep->db, err, sizeof(err)));
+	failed(rep, why, whylen);
 	sqlite3_exec(rep->db, "ROLLBACK", NULL, NULL, NULL);
 	requeue(rep, batch, n);
 	return -1;
 fail:
-	sm_why(why, whylen, "reputation store: %s",
-	       sm_db_error(rep->db, err, sizeof(err)));
+	failed(rep, why, whylen);
 	requeue(rep, batch, n);
 	return -1;
 }

@@ -944,6 +944,77 @@ test_read_errors(void)
 	remove_db(path);
 }
 
+/* Overwrite the file at PATH (and its -wal) with LEN octets of 0xAA. */
+static void
+spoil(const char *path, const char *suffix)
+{
+	char p[300], junk[4096];
+	struct stat st;
+	off_t at;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	if (stat(p, &st) < 0)
+		return;
+	memset(junk, 0xaa, sizeof(junk));
+	if ((fp = fopen(p, "r+")) == NULL)
+		die("spoil: open");
+	for (at = 0; at < st.st_size; at += (off_t)sizeof(junk))
+		fwrite(junk, 1, sizeof(junk), fp);
+	fclose(fp);
+}
+
+/*
+ * The file turned to garbage under a running writer: the write that
+ * finds it out fails, the file is moved aside (kept) and a new one
+ * takes its place, and the next write is stored there.
+ */
+static void
+test_corrupted(void)
+{
+	struct sm_cache_params p = repair;
+	char path[256], aside[300];
+	struct sm_cache *c;
+	size_t n;
+	DIR *d;
+	struct dirent *e;
+
+	path_in_tmp(path, sizeof(path), "spoilt.db");
+	if ((c = sm_cache_open(path, &p, why, sizeof(why))) == NULL ||
+	    sm_cache_writer_start(c, on_msg, NULL, 0) < 0)
+		die("open with writer");
+	ok(works(c, "one.example"), "corrupted file: before, writes work");
+	msgs_clear();
+	spoil(path, "");
+	spoil(path, "-wal");
+	spoil(path, "-shm");
+	/* The read finds it out; the writer moves it aside at its next round. */
+	ok(!works(c, "two.example"), "  a read from it fails (a miss)");
+	ok(works(c, "three.example"), "  the next write is stored, in a new file");
+	ok(msgs_with("moved aside to") == 1, "  the broken file is reported moved aside");
+	ok(msgs_with("opened it again") == 1, "  and the new one opened");
+	sm_cache_close(c);
+	snprintf(aside, sizeof(aside), "%s.broken-", strrchr(path, '/') + 1);
+	n = 0;
+	*strrchr(path, '/') = '\0';
+	if ((d = opendir(path)) == NULL)
+		die("opendir");
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, aside, strlen(aside)) == 0) {
+			char f[600];
+
+			if (strstr(e->d_name, "-wal") == NULL &&
+			    strstr(e->d_name, "-shm") == NULL)
+				n++;
+			snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+			unlink(f);
+		}
+	closedir(d);
+	ok(n == 1, "  the broken file is kept beside the new one");
+	path_in_tmp(path, sizeof(path), "spoilt.db");
+	remove_db(path);
+}
+
 /* The file deleted under a running writer: noticed, created anew. */
 static void
 test_deleted(void)
@@ -1085,6 +1156,7 @@ main(void)
 	test_backoff();
 	test_read_errors();
 	test_deleted();
+	test_corrupted();
 
 	remove_db(db);
 	remove_db(conc);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -228,6 +229,44 @@ remove_db(const char *path)
 	unlink(buf);
 }
 
+/* Overwrite the file at PATH SUFFIX with 0xAA octets, its size kept. */
+static void
+spoil(const char *path, const char *suffix)
+{
+	char p[300], junk[4096];
+	struct stat st;
+	off_t at;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	if (stat(p, &st) < 0 || (fp = fopen(p, "r+")) == NULL)
+		return;
+	memset(junk, 0xaa, sizeof(junk));
+	for (at = 0; at < st.st_size; at += (off_t)sizeof(junk))
+		fwrite(junk, 1, sizeof(junk), fp);
+	fclose(fp);
+}
+
+/* Remove the files PATH was moved aside to (PATH.broken-*). */
+static void
+remove_aside(const char *path)
+{
+	char glob_[300], f[600];
+	const char *base = strrchr(path, '/') + 1;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(glob_, sizeof(glob_), "%s.broken-", base);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, glob_, strlen(glob_)) == 0) {
+			snprintf(f, sizeof(f), "%s/%s", dir, e->d_name);
+			unlink(f);
+		}
+	closedir(d);
+}
+
 static void
 test_file(void)
 {
@@ -290,6 +329,34 @@ test_file(void)
 			      sizeof(why));
 	is_int(n, 1, "  the event after the deletion is in the new file");
 	sm_rep_close(rep);
+
+	/*
+	 * Turned to garbage under the writer: the flush that finds it out
+	 * fails, the file is moved aside, and the decisions it held back
+	 * are written to a new one: none is lost.
+	 */
+	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
+	if (rep == NULL || sm_rep_writer_start(rep, 20, on_msg, NULL, 0) < 0)
+		return;
+	add(rep, now, "c1.example", "pass", "K");
+	ok(wait_for(rep, NULL), "writer: an event is written");
+	spoil(path, "");
+	spoil(path, "-wal");
+	spoil(path, "-shm");
+	nmsg = 0;
+	add(rep, now, "c2.example", "pass", "K");
+	ok(wait_for(rep, "moved aside to"), "corrupted store: moved aside");
+	ok(msgs_with(": opened it again") == 1, "  a new one opened, and said so");
+	ok(wait_for(rep, NULL), "  the held-back event is written");
+	sm_rep_close(rep);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	n = 0;
+	if (rep != NULL)
+		sm_rep_events(rep, "c2.example", 0, 100, count_events, &n, why,
+			      sizeof(why));
+	is_int(n, 1, "  it is in the new file");
+	sm_rep_close(rep);
+	remove_aside(path);
 
 	/* Flushes that fail every time: one warning, not one a flush. */
 	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
