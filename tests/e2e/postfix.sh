@@ -36,6 +36,9 @@
 #   PF_POLICY_REQUEST_LIMIT  smtpd_policy_service_request_limit (default 0 =
 #                            unlimited requests per policy connection; 1 for
 #                            a server that cannot keep a connection open)
+#   PF_POLICY_DEFAULT_ACTION the policy service's default_action, what
+#                            Postfix does when it cannot get an answer
+#                            (default DUNNO)
 #   PF_EXTRA_DOMAINS         more virtual mailbox domains (space or comma
 #                            separated), catch-alls like mx.smilla.test,
 #                            delivered into the same Maildir (PF_MAILDIR)
@@ -247,7 +250,7 @@ write_main_cf() {
 	pu=$(id -u "$PF_USER")
 	pg=$(id -g "$PF_USER")
 	[ -n "${BED_DIR:-}" ] && ca_line="smtpd_tls_CAfile = $BED_DIR/certs/ca.pem"
-	pol="check_policy_service { $spec, timeout=10s, default_action=DUNNO }"
+	pol="check_policy_service { $spec, timeout=10s, default_action=${PF_POLICY_DEFAULT_ACTION:-DUNNO} }"
 	[ "$spec" = none ] && pol=""
 	local domains
 	domains=$(extra_domains | tr '\n' ' ')

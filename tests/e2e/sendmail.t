@@ -493,7 +493,7 @@ is "$(($(grep -c 'action=untouched reason="split-copy"' "$work/a.log") - n0))" 2
 SPORT=$(pick_port "$SM_REINJECT_PORT" "$SM_PORT" "$PF_PORT")
 "$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" -u root -r RCPT "127.0.0.1:$SPORT" 10 >"$work/sink.log" 2>&1 &
 spid=$!
-for _ in $(seq 1 50); do ss -Hlnt | awk '{print $4}' | grep -q ":$SPORT\$" && break; sleep 0.1; done
+wait_listening "$SPORT" || true
 split_conf "$SPORT"
 msg split4xx "alice@smilla.test, nobody@smilla.test" <<'EOF'
 Content-Type: text/plain; charset=us-ascii

@@ -97,7 +97,7 @@ like "$(grep -F "$cq:" "$PF_LOG" | grep -F 'sender delivery status notification'
 	"  bob's copy: NOTIFY=SUCCESS kept, Postfix sends the sender a success notice"
 dsn_report_ok "the success notice"
 
-# ------------------------------------------------------------------ 3. the listener down
+# ------------------------------------------------------------------ 3. the listener down, refusing, slow
 
 msg down "alice@smilla.test, nobody@smilla.test" <<'EOF'
 Content-Type: text/plain; charset=us-ascii
@@ -132,7 +132,7 @@ for how in "-r RCPT:4" "-f RCPT:5"; do
 	# shellcheck disable=SC2086 # the option and its argument
 	"$sink" -u root ${how%:*} "127.0.0.1:$SPORT" 10 >"$work/sink.log" 2>&1 &
 	spid=$!
-	for _ in $(seq 1 50); do ss -Hlnt | awk '{print $4}' | grep -q ":$SPORT\$" && break; sleep 0.1; done
+	wait_listening "$SPORT" || true
 	milter_stop s
 	split_conf "reinject_service = inet:127.0.0.1:$SPORT"
 	milter_start s
@@ -143,11 +143,70 @@ for how in "-r RCPT:4" "-f RCPT:5"; do
 		"  log: the listener's answer"
 	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
 done
+
+# A listener that takes the connection and never answers (not even its
+# greeting): after reinject_timeout the whole message is tempfailed.
+# Meanwhile the milter goes on with other sessions, and after it with
+# the next message.
+SPORT=$(pick_port "$RPORT" "$PF_PORT")
+perl -MIO::Socket::INET -e '
+	my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
+		Listen => 5, ReuseAddr => 1) or die "listen: $!\n";
+	$| = 1;
+	my @held;
+	while (my $c = $l->accept) { push @held, $c; print "accepted\n" }' "$SPORT" >"$work/slow.log" 2>&1 &
+spid=$!
+wait_listening "$SPORT" || true
+milter_stop s
+split_conf "reinject_service = inet:127.0.0.1:$SPORT" "reinject_timeout = 5"
+milter_start s
+msg slow "alice@smilla.test, nobody@smilla.test" <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Sent while the listener for the copies takes them and never answers.
+EOF
+entity slow
+t0=$EPOCHREALTIME
+send slow alice@smilla.test,nobody@smilla.test &
+bg=$!
+for _ in $(seq 1 100); do grep -q accepted "$work/slow.log" && break; sleep 0.1; done
+is "$(grep -c accepted "$work/slow.log")" 1 "a listener that never answers: the milter's connection taken"
+msg beside alice@smilla.test <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+Another session's message, while the milter waits for the listener.
+EOF
+entity beside
+deliver beside alice@smilla.test 1 "  meanwhile another session's message (alice alone: no copy)"
+check "  handled while the first still waits for the listener" alive "$bg"
+check "  alice decrypts it" decrypts_to "$m" alice beside
+wait "$bg" || true
+t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+out=$(cat "$work/out/slow.out")
+like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' "  the whole message tempfailed (451 4.3.0), after $t s"
+check "  not before reinject_timeout (5 s)" awk -v t="$t" 'BEGIN { exit !(t >= 5) }'
+unlike "$out" 'queued as' "  nothing accepted"
+like "$(grep 'reason="split: ' "$work/s.log" | tail -n1)" 'timed out' "  log: the listener timed out"
+is "$(grep -rl '^Subject: milter-slow' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 0 \
+	"  nothing delivered"
+msg after alice@smilla.test <<'EOF'
+Content-Type: text/plain; charset=us-ascii
+
+The next message, after the one that timed out.
+EOF
+entity after
+deliver after alice@smilla.test 1 "  the next message: the milter's worker not stuck"
+check "  alice decrypts it" decrypts_to "$m" alice after
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null || true
 milter_stop s
 split_conf "reinject_service = inet:127.0.0.1:$RPORT"
 milter_start s
 is "$(grep -rl '^Subject: milter-down' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 2 \
 	"  still only the retry's two deliveries"
+deliver slow alice@smilla.test,nobody@smilla.test 2 "  the slow listener's message, retried once it is back"
+check "  alice's copy decrypts byte-exact" decrypts_to "$(copy_of alice@smilla.test)" alice slow
+plaintext_ok "$(copy_of nobody@smilla.test)" slow no-key 1 0
 
 # Required recipients keep their rules: no key, refused at RCPT.
 msg req "must@smilla.test" <<'EOF'

@@ -83,7 +83,8 @@ milters_start() {
 # postfix_start [sink]: the instance in $pf, no policy service, the
 # first of $MILTERS for every client and the Nth for clients from
 # 127.0.0.N (smtpd_milter_maps; swaks --local-interface), messages up
-# to 100 MB; PF_EXTRA_DOMAINS as the caller exports it.  With "sink", no
+# to 100 MB; PF_EXTRA_DOMAINS as the caller exports it, and the caller's
+# PF_MAIN_EXTRA after ours (e.g. non_smtpd_milters).  With "sink", no
 # milter: the Postfix that delivers what another MTA passed through them
 # (tests/lib/sendmail.sh).  A test point, postfix.env sourced; what
 # postfix.sh said when it fails.
@@ -103,7 +104,8 @@ milter_protocol = 6"
 	fi
 	PF_MAIN_EXTRA="$milters
 message_size_limit = 100000000
-virtual_mailbox_limit = 0" "$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
+virtual_mailbox_limit = 0
+${PF_MAIN_EXTRA:-}" "$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
 	is "$rc" 0 "Postfix instance $what"
 	if [ "$rc" -ne 0 ]; then
 		sed 's/^/# /' "$work/pf-start.log"

@@ -52,3 +52,13 @@ pick_port() {
 	done
 	return 1
 }
+
+# wait_listening PORT: wait up to 5 s until something listens on TCP
+# 127.0.0.1:PORT; 1 if nothing does by then.
+wait_listening() {
+	for _ in $(seq 1 50); do
+		ss -Hlnt "sport = :$1" 2>/dev/null | grep -q "127\.0\.0\.1:$1 " && return 0
+		sleep 0.1
+	done
+	return 1
+}
