@@ -78,10 +78,9 @@ sample() {
 	local port
 	port=$(printf ':%04X' "$2")
 	while :; do
-		printf '%s %s %s %s\n' "$(date +%s.%N)" \
-			"$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" \
+		printf '%s %s %s %s\n' "$(date +%s.%N)" "$(fds "$1")" \
 			"$(awk -v p="$port" '$3 ~ p "$"' /proc/net/udp | wc -l)" \
-			"$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)"
+			"$(rss_kb "$1")"
 		sleep 0.25
 	done >"$3"
 }
@@ -95,7 +94,7 @@ peak() {
 
 # fds PID, rss_kb PID: now.
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # wait_fds PID at-least|at-most N SECS: until the daemon's descriptor
 # count is that, at most SECS; 1 when it was not.
