@@ -216,6 +216,7 @@ bench: deps
 	$(MAKE) all $(BENCH_BINS)
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/policy-bench.sh
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/milter-bench.sh
+	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/slowloris-bench.sh
 	SMILLA_BUILD=$(CURDIR)/$(B) ./bench/mta-bench.sh
 
 install: all

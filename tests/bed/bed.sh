@@ -635,6 +635,13 @@ _smtp-client.self	IN TLSA	3 1 1 $self_spki
 _smtp-client.bad	IN TLSA	3 1 1 $other_spki
 _smtp-client.nodata	IN TXT	"no tlsa here"
 EOF
+		# For bench/slowloris-bench.sh: clients that pass (the good
+		# certificate) and that nothing else asks for, so that their
+		# first request is an uncached lookup.
+		local i
+		for i in 01 02 03 04 05 06 07 08 09 10; do
+			printf '_smtp-client.fresh%s\tIN TLSA\t3 1 1 %s\n' "$i" "$good_spki"
+		done
 		printf "%s\n" "$MALFORMED" | sed 's/^/_smtp-client.malformed	IN TYPE52	/'
 		# SMIMEA (53) "3 0 0 <alice DER>", generic syntax so any ldns
 		# version takes it.
@@ -661,7 +668,6 @@ EOF
 		# carol's.
 		smimea Mixed 3 "$c/dave.der"
 		smimea mixed 3 "$c/carol.der"
-		local i
 		for i in 01 02 03 04 05 06 07 08 09 10; do
 			smimea "rcpt$i" 3 "$c/rcpt$i.der"
 			openpgpkey "pgp$i" "pgp$i"
