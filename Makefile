@@ -220,11 +220,11 @@ $(B)/bench/soak-client: bench/soak-client.c bench/benchutil.h
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< \
 		$(shell pkg-config --libs openssl) -lpthread
 
-# The daemons of the sanitizer build, the client of the plain one, the
-# test bed and Postfix as tests/check.sh sets them up.
+# The daemons and the client of the plain build (SOAK_BUILD=build/asan
+# after check-build: the sanitizer build's daemons), the test bed and
+# Postfix as tests/check.sh sets them up.
 soak: deps
-	$(MAKE) B=build/asan EXTRA="$(SAN)" all
-	$(MAKE) B=build build/bench/soak-client
+	$(MAKE) B=build all build/bench/soak-client
 	./tests/check.sh -v tests/soak/soak.sh
 
 bench: deps
