@@ -4,6 +4,8 @@
 #   make check      install Debian deps, build with ASan/UBSan, run all tests
 #   make demo       show smillactl against a local DNSSEC test bed
 #   make bench      benchmarks (bench/)
+#   make soak       the soak test: SOAK_MESSAGES (10000) through Postfix
+#                   with both daemons (tests/soak/soak.sh; not in check)
 #   make fuzz       libFuzzer targets (tests/fuzz/) into $(B)/fuzz, or FUZZ_B
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -57,7 +59,7 @@ MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
 PROGS = $(B)/smillactl $(B)/smilla-policyd $(B)/smilla
 
-.PHONY: all check check-build demo bench install clean deps unit fuzz
+.PHONY: all check check-build demo bench soak install clean deps unit fuzz
 .SUFFIXES:
 
 all: $(PROGS)
@@ -211,6 +213,19 @@ $(B)/bench/null-milter: bench/null-milter.c bench/benchutil.h
 $(B)/bench/%: bench/%.c bench/benchutil.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< -lpthread
+
+# The soak test's SMTP client: STARTTLS with client certificates.
+$(B)/bench/soak-client: bench/soak-client.c bench/benchutil.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA) -o $@ $< \
+		$(shell pkg-config --libs openssl) -lpthread
+
+# The daemons and the client of the plain build (SOAK_BUILD=build/asan
+# after check-build: the sanitizer build's daemons), the test bed and
+# Postfix as tests/check.sh sets them up.
+soak: deps
+	$(MAKE) B=build all build/bench/soak-client
+	./tests/check.sh -v tests/soak/soak.sh
 
 bench: deps
 	$(MAKE) all $(BENCH_BINS)

@@ -80,10 +80,11 @@ milters_start() {
 	return $up
 }
 
-# postfix_start [sink]: the instance in $pf, no policy service, the
-# first of $MILTERS for every client and the Nth for clients from
-# 127.0.0.N (smtpd_milter_maps; swaks --local-interface), messages up
-# to 100 MB; PF_EXTRA_DOMAINS as the caller exports it, and the caller's
+# postfix_start [sink]: the instance in $pf, the policy service
+# PF_POLICY (postfix.sh's POLICY; default none), the first of $MILTERS
+# for every client and the Nth for clients from 127.0.0.N
+# (smtpd_milter_maps; swaks --local-interface), messages up to 100 MB;
+# PF_EXTRA_DOMAINS as the caller exports it, and the caller's
 # PF_MAIN_EXTRA after ours (e.g. non_smtpd_milters).  With "sink", no
 # milter: the Postfix that delivers what another MTA passed through them
 # (tests/lib/sendmail.sh).  A test point, postfix.env sourced; what
@@ -94,8 +95,8 @@ postfix_start() {
 		[ $i -gt 1 ] && maps="$maps${maps:+, }127.0.0.$i=unix:$work/$m.sock"
 		i=$((i + 1))
 	done
-	milters="smtpd_milters = unix:$work/${MILTERS%% *}.sock
-smtpd_milter_maps = inline:{ $maps }
+	milters="smtpd_milters = unix:$work/${MILTERS%% *}.sock${maps:+
+smtpd_milter_maps = inline:{ $maps \}}
 milter_default_action = tempfail
 milter_protocol = 6"
 	if [ "${1:-}" = sink ]; then
@@ -105,7 +106,7 @@ milter_protocol = 6"
 	PF_MAIN_EXTRA="$milters
 message_size_limit = 100000000
 virtual_mailbox_limit = 0
-${PF_MAIN_EXTRA:-}" "$PF_SH" start "$pf" none >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
+${PF_MAIN_EXTRA:-}" "$PF_SH" start "$pf" "${PF_POLICY:-none}" >"$work/pf-start.log" 2>&1 && rc=0 || rc=$?
 	is "$rc" 0 "Postfix instance $what"
 	if [ "$rc" -ne 0 ]; then
 		sed 's/^/# /' "$work/pf-start.log"
