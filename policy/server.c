@@ -179,6 +179,8 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 	if (pol_server_configure(srv, cfg, why, whylen) < 0)
 		goto fail;
 	sm_config_dns(cfg, &dp);
+	/* Each flight one socket, and never more (dns.h, max_sockets). */
+	dp.max_sockets = (int)srv->max_inflight;
 	if ((srv->dns = sm_dns_new(&dp, why, whylen)) == NULL)
 		goto fail;
 	srv->dns_watch.kind = POL_W_DNS;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -966,6 +967,24 @@ store_error(const char *why)
 	sm_log(SM_LOG_WARNING, "%s", why);
 }
 
+/*
+ * libunbound's sockets (dns.h, max_sockets): a quarter of the soft
+ * descriptor limit, so lookups hanging on a dead zone can never take
+ * the descriptors libmilter's sessions and the spool files need; at
+ * most SM_DNS_MAX_SOCKETS.
+ */
+static int
+dns_sockets(void)
+{
+	struct rlimit rl;
+	rlim_t q;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return SM_DNS_MAX_SOCKETS;
+	q = rl.rlim_cur / 4;
+	return q < 16 ? 16 : q > SM_DNS_MAX_SOCKETS ? SM_DNS_MAX_SOCKETS : (int)q;
+}
+
 /* DNS, its thread, the cache and the reputation store. */
 static struct mil_resolver *
 open_stores(const struct sm_config *cfg, struct sm_cache **cache)
@@ -978,6 +997,7 @@ open_stores(const struct sm_config *cfg, struct sm_cache **cache)
 	char why[512];
 
 	sm_config_dns(cfg, &dp);
+	dp.max_sockets = dns_sockets();
 	if ((dns = sm_dns_new(&dp, why, sizeof(why))) == NULL)
 		die(EX_CONFIG, "%s", why);
 	if ((res = mil_resolver_new(dns, why, sizeof(why))) == NULL)

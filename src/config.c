@@ -984,6 +984,7 @@ sm_config_dns(const struct sm_config *cfg, struct sm_dns_params *p)
 	p->trust_anchor_file = sm_config_str(cfg, SM_K_TRUST_ANCHOR_FILE);
 	p->unbound_conf = sm_config_str(cfg, SM_K_UNBOUND_CONF);
 	p->timeout_ms = (int)sm_config_int(cfg, SM_K_DNS_TIMEOUT) * 1000;
+	p->max_sockets = 0;
 }
 
 void

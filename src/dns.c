@@ -223,6 +223,7 @@ struct sm_dns *
 sm_dns_new(const struct sm_dns_params *params, char *why, size_t whylen)
 {
 	struct sm_dns *dns;
+	char range[16];
 	FILE *fp;
 	int rc;
 
@@ -248,10 +249,19 @@ sm_dns_new(const struct sm_dns_params *params, char *why, size_t whylen)
 	/*
 	 * libunbound's default of 16 outgoing ports lets a few hundred
 	 * lookups hanging on an unresponsive zone (anyone can send such a
-	 * HELO name) starve every other lookup.  Set before the config
-	 * file, so an admin's own value wins.
+	 * HELO name) starve every other lookup.  But it is also a bound
+	 * the daemon needs: a lookup given up at timeout_ms (ub_cancel)
+	 * keeps its socket inside libunbound until libunbound's own
+	 * retries end, so a flood of hanging lookups would hold more
+	 * sockets than the caller has lookups in flight, up to the
+	 * descriptor limit.  So the caller sizes it to its descriptor
+	 * budget; a query with no port free waits inside libunbound for
+	 * one, and times out at timeout_ms like any other.  Set before the
+	 * config file, so an admin's own value wins.
 	 */
-	ub_ctx_set_option(dns->ctx, "outgoing-range:", "4096");
+	snprintf(range, sizeof(range), "%d", params->max_sockets > 0 ?
+		 params->max_sockets : SM_DNS_MAX_SOCKETS);
+	ub_ctx_set_option(dns->ctx, "outgoing-range:", range);
 	ub_ctx_set_option(dns->ctx, "num-queries-per-thread:", "4096");
 	if (params->unbound_conf != NULL && *params->unbound_conf != '\0' &&
 	    (rc = ub_ctx_config(dns->ctx, params->unbound_conf)) != 0) {

@@ -50,7 +50,12 @@ struct sm_dns_params {
 	const char *trust_anchor_file;	/* required */
 	const char *unbound_conf;	/* NULL or "" for none */
 	int timeout_ms;			/* per lookup; > 0 */
+	int max_sockets;		/* UDP sockets libunbound may hold
+					   at once (outgoing-range); 0:
+					   SM_DNS_MAX_SOCKETS */
 };
+
+#define SM_DNS_MAX_SOCKETS 4096
 
 struct sm_dns;
 

@@ -67,7 +67,7 @@ collect(void *arg, struct sm_dns_result *res)
 static void
 offline(void)
 {
-	struct sm_dns_params p = { "/nonexistent/anchor.key", NULL, 1000 };
+	struct sm_dns_params p = { "/nonexistent/anchor.key", NULL, 1000, 0 };
 	char why[512], path[] = "/tmp/smilla-test-dns-XXXXXX";
 	FILE *fp;
 	int fd;
