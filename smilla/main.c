@@ -929,6 +929,8 @@ drop_privileges(const struct sm_config *cfg, const char *sock)
 		die(rc == -1 ? EX_NOUSER : EX_OSERR, "user: %s", why);
 	if (rc == 1)
 		sm_log(SM_LOG_INFO, "running as %s", user);
+	else if (geteuid() == 0)	/* sm_priv_check let it: allow_root */
+		sm_log(SM_LOG_WARNING, "running as root (allow_root = yes)");
 }
 
 /* Detach from the terminal; the child writes the pid file. */
@@ -1048,6 +1050,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return EX_CONFIG;
+	}
+	/* Before anything is opened: a refusal leaves nothing behind. */
+	if ((rc = sm_priv_check(path ? path : SM_CONFIG_DEFAULT_PATH,
+				sm_config_str(cfg, SM_K_USER),
+				sm_config_bool(cfg, SM_K_ALLOW_ROOT), why,
+				sizeof(why))) < 0) {
+		fprintf(stderr, "smilla: %s\n", why);
+		sm_config_free(cfg);
+		return rc == -1 ? EX_CONFIG : EX_NOUSER;
 	}
 	if (sm_log_open("smilla",
 			foreground ? "stderr" : sm_config_str(cfg, SM_K_LOG),

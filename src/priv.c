@@ -1,6 +1,7 @@
 /*
  * priv.c - socket ownership and dropping root (contract: priv.h).
  *
+ *   sm_priv_check(conf, user, allow_root, why, whylen)
  *   sm_priv_chown(path, owner, why, whylen)
  *   sm_priv_drop(user, why, whylen)
  */
@@ -12,6 +13,31 @@
 
 #include "priv.h"
 #include "util.h"
+
+int
+sm_priv_check(const char *conf, const char *user, int allow_root, char *why,
+	      size_t whylen)
+{
+	struct passwd *pw = NULL;
+
+	if (geteuid() != 0)
+		return 0;
+	if (*user != '\0' && (pw = getpwnam(user)) == NULL) {
+		sm_why(why, whylen, "%s: user: no user \"%s\"", conf, user);
+		return -2;
+	}
+	if (allow_root || (pw != NULL && pw->pw_uid != 0))
+		return 0;
+	if (pw == NULL)
+		sm_why(why, whylen, "%s: started as root and \"user\" is empty:"
+		       " set user = NAME (an unprivileged user) or, to run as"
+		       " root, allow_root = yes", conf);
+	else
+		sm_why(why, whylen, "%s: started as root and user = %s has uid 0:"
+		       " set user = NAME (an unprivileged user) or, to run as"
+		       " root, allow_root = yes", conf, user);
+	return -1;
+}
 
 int
 sm_priv_chown(const char *path, const char *owner, char *why, size_t whylen)
@@ -60,6 +86,12 @@ sm_priv_drop(const char *user, char *why, size_t whylen)
 	    setuid(pw->pw_uid) < 0) {
 		sm_why(why, whylen, "cannot become %s: %s", user,
 		       strerror(errno));
+		return -2;
+	}
+	/* setuid() as root sets all three uids; check it did. */
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		sm_why(why, whylen, "became %s but could become root again",
+		       user);
 		return -2;
 	}
 	return 1;

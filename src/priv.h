@@ -1,12 +1,25 @@
 /*
  * priv.h - what a daemon does between binding its sockets as root and
- * serving as an unprivileged user: hand unix sockets to their owner,
- * then become the configured user.  Shared by smilla-policyd and the
- * milter.  Both are no-ops when not running as root.
+ * serving as an unprivileged user: refuse to stay root unless told to,
+ * hand unix sockets to their owner, then become the configured user.
+ * Shared by smilla-policyd and the milter.  sm_priv_chown and
+ * sm_priv_drop are no-ops when not running as root.
  */
 #ifndef SM_PRIV_H
 #define SM_PRIV_H
 #include <stddef.h>
+
+/*
+ * sm_priv_check - whether a daemon with USER ("user") and ALLOW_ROOT
+ * ("allow_root") of the file CONF may start: it may unless it is root
+ * (effective uid 0) and would stay root, USER being empty or a user of
+ * uid 0, without ALLOW_ROOT.  Called before anything is opened, so
+ * that a refused daemon leaves nothing behind.  Returns 0; -1 when it
+ * would stay root, WHY naming CONF and what to set there; -2 for an
+ * unknown USER (checked as root only), the reason in WHY.
+ */
+int sm_priv_check(const char *conf, const char *user, int allow_root,
+		  char *why, size_t whylen);
 
 /*
  * sm_priv_chown - give PATH to OWNER ("user" or "user:group"; the
@@ -19,9 +32,11 @@ int sm_priv_chown(const char *path, const char *owner, char *why,
 
 /*
  * sm_priv_drop - become USER (its uid, its primary group, no other
- * groups).  Returns 1 when done, 0 when there was nothing to do (USER
- * empty, or not root), -1 for an unknown user, -2 when the switch
- * failed; the reason is in WHY.
+ * groups: real, effective and saved IDs all), and make sure root
+ * cannot be had back (setuid(0) must fail).  Returns 1 when done, 0
+ * when there was nothing to do (USER empty, or not root), -1 for an
+ * unknown user, -2 when the switch failed or did not stick; the reason
+ * is in WHY.
  */
 int sm_priv_drop(const char *user, char *why, size_t whylen);
 #endif
