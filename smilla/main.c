@@ -933,6 +933,8 @@ drop_privileges(const struct sm_config *cfg, const char *sock)
 		sm_log(SM_LOG_WARNING, "running as root (allow_root = yes)");
 }
 
+#define PID_FILE_MODE 0644	/* smilla.conf(5), pid_file */
+
 /* Detach from the terminal; the child writes the pid file. */
 static void
 detach(const char *pid_file)
@@ -953,8 +955,19 @@ detach(const char *pid_file)
 		if (fd > 2)
 			close(fd);
 	}
+	/*
+	 * A new file of mode 0644 whatever the umask.  Its directory may
+	 * be writable by "user" and this runs as root: what is there (a
+	 * symbolic or hard link to another file) is removed, never
+	 * written through.
+	 */
 	if (*pid_file != '\0') {
-		if ((f = fopen(pid_file, "w")) == NULL)
+		if ((unlink(pid_file) < 0 && errno != ENOENT) ||
+		    (fd = open(pid_file, O_WRONLY | O_CREAT | O_EXCL |
+					 O_NOFOLLOW | O_CLOEXEC,
+			       PID_FILE_MODE)) < 0 ||
+		    fchmod(fd, PID_FILE_MODE) < 0 ||
+		    (f = fdopen(fd, "w")) == NULL)
 			die(EX_CANTCREAT, "pid_file: %s", strerror(errno));
 		fprintf(f, "%ld\n", (long)getpid());
 		fclose(f);
