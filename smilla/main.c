@@ -1064,11 +1064,8 @@ main(int argc, char **argv)
 		sm_config_free(cfg);
 		return EX_CONFIG;
 	}
-	/* Before anything is opened: a refusal leaves nothing behind. */
-	if ((rc = sm_priv_check(path ? path : SM_CONFIG_DEFAULT_PATH,
-				sm_config_str(cfg, SM_K_USER),
-				sm_config_bool(cfg, SM_K_ALLOW_ROOT), why,
-				sizeof(why))) < 0) {
+	/* Nothing is open yet: a refusal leaves nothing behind. */
+	if ((rc = sm_priv_check(cfg, path, why, sizeof(why))) < 0) {
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return rc == -1 ? EX_CONFIG : EX_NOUSER;

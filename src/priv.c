@@ -1,7 +1,7 @@
 /*
  * priv.c - socket ownership and dropping root (contract: priv.h).
  *
- *   sm_priv_check(conf, user, allow_root, why, whylen)
+ *   sm_priv_check(cfg, conf, why, whylen)
  *   sm_priv_chown(path, owner, why, whylen)
  *   sm_priv_drop(user, why, whylen)
  */
@@ -11,22 +11,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "priv.h"
 #include "util.h"
 
 int
-sm_priv_check(const char *conf, const char *user, int allow_root, char *why,
+sm_priv_check(const struct sm_config *cfg, const char *conf, char *why,
 	      size_t whylen)
 {
+	const char *user = sm_config_str(cfg, SM_K_USER);
 	struct passwd *pw = NULL;
 
+	if (conf == NULL)
+		conf = SM_CONFIG_DEFAULT_PATH;
 	if (geteuid() != 0)
 		return 0;
 	if (*user != '\0' && (pw = getpwnam(user)) == NULL) {
 		sm_why(why, whylen, "%s: user: no user \"%s\"", conf, user);
 		return -2;
 	}
-	if (allow_root || (pw != NULL && pw->pw_uid != 0))
+	if (sm_config_bool(cfg, SM_K_ALLOW_ROOT) ||
+	    (pw != NULL && pw->pw_uid != 0))
 		return 0;
 	if (pw == NULL)
 		sm_why(why, whylen, "%s: started as root and \"user\" is empty:"

@@ -10,16 +10,17 @@
 #include <stddef.h>
 
 /*
- * sm_priv_check - whether a daemon with USER ("user") and ALLOW_ROOT
- * ("allow_root") of the file CONF may start: it may unless it is root
- * (effective uid 0) and would stay root, USER being empty or a user of
- * uid 0, without ALLOW_ROOT.  Called before anything is opened, so
- * that a refused daemon leaves nothing behind.  Returns 0; -1 when it
- * would stay root, WHY naming CONF and what to set there; -2 for an
- * unknown USER (checked as root only), the reason in WHY.
+ * sm_priv_check - whether a daemon with the settings CFG, read from
+ * the file CONF (NULL: the default file), may start: it may unless it
+ * is root (effective uid 0) and would stay root, "user" being empty or
+ * a user of uid 0, without "allow_root".  Called before anything is
+ * opened, so that a refused daemon leaves nothing behind.  Returns 0;
+ * -1 when it would stay root, WHY naming CONF and what to set there;
+ * -2 for an unknown "user" (checked as root only), the reason in WHY.
  */
-int sm_priv_check(const char *conf, const char *user, int allow_root,
-		  char *why, size_t whylen);
+struct sm_config;
+int sm_priv_check(const struct sm_config *cfg, const char *conf, char *why,
+		  size_t whylen);
 
 /*
  * sm_priv_chown - give PATH to OWNER ("user" or "user:group"; the

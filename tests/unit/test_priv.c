@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "config.h"
 #include "priv.h"
 #include "tap.h"
 
@@ -42,30 +43,48 @@ skip(int n, const char *why)
 		printf("ok %d # SKIP %s\n", ++tap_run, why);
 }
 
+/* sm_priv_check over the settings USER and ALLOW_ROOT ("yes"/"no"). */
+static int
+check(const char *user, const char *allow_root, char *why, size_t whylen)
+{
+	struct sm_config *cfg = sm_config_new();
+	int rc = -9;
+
+	if (cfg != NULL && sm_config_set(cfg, "user", user, why, whylen) == 0 &&
+	    sm_config_set(cfg, "allow_root", allow_root, why, whylen) == 0)
+		rc = sm_priv_check(cfg, "/etc/x.conf", why, whylen);
+	sm_config_free(cfg);
+	return rc;
+}
+
 static void
 test_check(void)
 {
+	struct sm_config *cfg = sm_config_new();
 	char why[512];
 	int rc;
 
-	rc = sm_priv_check("/etc/x.conf", "", 0, why, sizeof(why));
+	rc = check("", "no", why, sizeof(why));
 	is_int(rc, -1, "root, user empty, allow_root no: refused");
 	ok(strstr(why, "/etc/x.conf: ") == why, "  names the file: %s", why);
 	ok(strstr(why, "user = NAME") != NULL &&
 		   strstr(why, "allow_root = yes") != NULL,
 	   "  says what to set");
 	ok(strchr(why, '\n') == NULL, "  in one line");
-	is_int(sm_priv_check("/etc/x.conf", "", 1, why, sizeof(why)), 0,
+	rc = cfg != NULL ? sm_priv_check(cfg, NULL, why, sizeof(why)) : 0;
+	ok(rc == -1 && strstr(why, SM_CONFIG_DEFAULT_PATH ": ") == why,
+	   "the defaults: refused, naming the default file");
+	sm_config_free(cfg);
+	is_int(check("", "yes", why, sizeof(why)), 0,
 	       "allow_root yes: may stay root");
-	is_int(sm_priv_check("/etc/x.conf", USER, 0, why, sizeof(why)), 0,
+	is_int(check(USER, "no", why, sizeof(why)), 0,
 	       "user " USER ": may start");
-	rc = sm_priv_check("/etc/x.conf", "root", 0, why, sizeof(why));
+	rc = check("root", "no", why, sizeof(why));
 	is_int(rc, -1, "user root (uid 0): refused as staying root");
-	ok(strstr(why, "root") != NULL, "  says so: %s", why);
-	is_int(sm_priv_check("/etc/x.conf", "root", 1, why, sizeof(why)), 0,
+	ok(strstr(why, "user = root has uid 0") != NULL, "  says so: %s", why);
+	is_int(check("root", "yes", why, sizeof(why)), 0,
 	       "user root with allow_root yes: may start");
-	rc = sm_priv_check("/etc/x.conf", "no-such-user-here", 1, why,
-			   sizeof(why));
+	rc = check("no-such-user-here", "yes", why, sizeof(why));
 	is_int(rc, -2, "an unknown user: -2, before anything is opened");
 	ok(strstr(why, "no-such-user-here") != NULL, "  names it: %s", why);
 }
@@ -102,8 +121,7 @@ test_drop(void)
 		res[C_NO_SETEUID] = seteuid(0) == -1;
 		res[C_NO_SETGID] = setgid(0) == -1;
 		res[C_NO_SETGROUPS] = setgroups(1, &g0) == -1;
-		res[C_CHECK_NOOP] = sm_priv_check("x", "", 0, why,
-						  sizeof(why)) == 0;
+		res[C_CHECK_NOOP] = check("", "no", why, sizeof(why)) == 0;
 		res[C_DROP_NOOP] = sm_priv_drop(USER, why, sizeof(why)) == 0;
 		_exit(write(p[1], res, sizeof(res)) == sizeof(res) ? 0 : 1);
 	}
@@ -126,9 +144,9 @@ main(void)
 	char why[256];
 
 	if (geteuid() != 0) {
-		is_int(sm_priv_check("x", "", 0, why, sizeof(why)), 0,
+		is_int(check("", "no", why, sizeof(why)), 0,
 		       "not root: sm_priv_check never refuses");
-		skip(11 + C_NCHECKS, "the rest needs root");
+		skip(12 + C_NCHECKS, "the rest needs root");
 		return done_testing();
 	}
 	test_check();
