@@ -154,20 +154,22 @@ open_listeners(const struct sm_config *cfg, const struct sm_sock *socks,
 	return fds;
 }
 
-/* Chown unix sockets and drop root, once everything is open. */
+/*
+ * Chown the N unix SOCKS open, and drop root (under -s too: there are
+ * no sockets then, and spawn(8) has made it a no-op).
+ */
 static void
-drop_privileges(const struct sm_config *cfg)
+drop_privileges(const struct sm_config *cfg, const struct sm_sock *socks,
+		size_t n)
 {
 	const char *user = sm_config_str(cfg, SM_K_USER);
 	const char *owner = sm_config_str(cfg, SM_K_SOCKET_OWNER);
-	const struct sm_sock *socks;
 	char why[256];
-	size_t n, i;
+	size_t i;
 	int rc;
 
 	if (*owner == '\0')
 		owner = user;
-	socks = sm_config_sockets(cfg, SM_K_LISTEN, &n);
 	for (i = 0; i < n; i++) {
 		if (socks[i].family != SM_SOCK_UNIX)
 			continue;
@@ -185,6 +187,8 @@ drop_privileges(const struct sm_config *cfg)
 	}
 	if (rc == 1)
 		sm_log(SM_LOG_INFO, "running as %s", user);
+	else if (geteuid() == 0)	/* sm_priv_check let it: allow_root */
+		sm_log(SM_LOG_WARNING, "running as root (allow_root = yes)");
 }
 
 static struct sm_config *
@@ -239,7 +243,7 @@ main(int argc, char **argv)
 	const struct sm_sock *socks = NULL;
 	char why[512];
 	size_t nlisten = 0, i;
-	int c, stdin_mode = 0, *fds = NULL;
+	int c, rc, stdin_mode = 0, *fds = NULL;
 
 	while ((c = getopt(argc, argv, "c:sfh")) != -1) {
 		switch (c) {
@@ -263,6 +267,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "smilla-policyd: %s\n", why);
 		return EX_CONFIG;
 	}
+	/* Before anything is opened: a refusal leaves nothing behind. */
+	if ((rc = sm_priv_check(cfg, path, why, sizeof(why))) < 0) {
+		fprintf(stderr, "smilla-policyd: %s\n", why);
+		sm_config_free(cfg);
+		return rc == -1 ? EX_CONFIG : EX_NOUSER;
+	}
 	if (sm_log_open("smilla-policyd", sm_config_str(cfg, SM_K_LOG),
 			sm_config_str(cfg, SM_K_LOG_LEVEL), why,
 			sizeof(why)) < 0) {
@@ -273,8 +283,8 @@ main(int argc, char **argv)
 	if (!stdin_mode) {
 		socks = sm_config_sockets(cfg, SM_K_LISTEN, &nlisten);
 		fds = open_listeners(cfg, socks, nlisten);
-		drop_privileges(cfg);
 	}
+	drop_privileges(cfg, socks, nlisten);
 	if ((srv = pol_server_new(cfg, why, sizeof(why))) == NULL) {
 		sm_log(SM_LOG_ERR, "%s", why);
 		return stopping(EX_CONFIG, "error", 0);

@@ -930,7 +930,11 @@ drop_privileges(const struct sm_config *cfg, const char *sock)
 		die(rc == -1 ? EX_NOUSER : EX_OSERR, "user: %s", why);
 	if (rc == 1)
 		sm_log(SM_LOG_INFO, "running as %s", user);
+	else if (geteuid() == 0)	/* sm_priv_check let it: allow_root */
+		sm_log(SM_LOG_WARNING, "running as root (allow_root = yes)");
 }
+
+#define PID_FILE_MODE 0644	/* smilla.conf(5), pid_file */
 
 /* Detach from the terminal; the child writes the pid file. */
 static void
@@ -952,8 +956,19 @@ detach(const char *pid_file)
 		if (fd > 2)
 			close(fd);
 	}
+	/*
+	 * A new file of mode 0644 whatever the umask.  Its directory may
+	 * be writable by "user" and this runs as root: what is there (a
+	 * symbolic or hard link to another file) is removed, never
+	 * written through.
+	 */
 	if (*pid_file != '\0') {
-		if ((f = fopen(pid_file, "w")) == NULL)
+		if ((unlink(pid_file) < 0 && errno != ENOENT) ||
+		    (fd = open(pid_file, O_WRONLY | O_CREAT | O_EXCL |
+					 O_NOFOLLOW | O_CLOEXEC,
+			       PID_FILE_MODE)) < 0 ||
+		    fchmod(fd, PID_FILE_MODE) < 0 ||
+		    (f = fdopen(fd, "w")) == NULL)
 			die(EX_CANTCREAT, "pid_file: %s", strerror(errno));
 		fprintf(f, "%ld\n", (long)getpid());
 		fclose(f);
@@ -1068,6 +1083,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "smilla: %s\n", why);
 		sm_config_free(cfg);
 		return EX_CONFIG;
+	}
+	/* Nothing is open yet: a refusal leaves nothing behind. */
+	if ((rc = sm_priv_check(cfg, path, why, sizeof(why))) < 0) {
+		fprintf(stderr, "smilla: %s\n", why);
+		sm_config_free(cfg);
+		return rc == -1 ? EX_CONFIG : EX_NOUSER;
 	}
 	if (sm_log_open("smilla",
 			foreground ? "stderr" : sm_config_str(cfg, SM_K_LOG),

@@ -106,6 +106,9 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_USER] =
 	{ "user", PD | MIL, SM_OPT_STRING, "", 0, 0, NULL, NULL,
 	  "unprivileged user to run as after binding (empty: stay)" },
+	[SM_K_ALLOW_ROOT] =
+	{ "allow_root", PD | MIL, SM_OPT_BOOL, "no", 0, 0, NULL, NULL,
+	  "started as root with user empty: run as root (no: refuse to start)" },
 	[SM_K_SOCKET_MODE] =
 	{ "socket_mode", PD | MIL, SM_OPT_STRING, "0666", 0, 0, NULL,
 	  check_mode, "permissions of unix listening sockets (octal)" },

@@ -58,6 +58,7 @@ enum sm_opt_key {
 	/* smilla-policyd */
 	SM_K_LISTEN,
 	SM_K_USER,
+	SM_K_ALLOW_ROOT,
 	SM_K_SOCKET_MODE,
 	SM_K_SOCKET_OWNER,
 	SM_K_IDENTITY,

@@ -1,6 +1,7 @@
 /*
  * priv.c - socket ownership and dropping root (contract: priv.h).
  *
+ *   sm_priv_check(cfg, conf, why, whylen)
  *   sm_priv_chown(path, owner, why, whylen)
  *   sm_priv_drop(user, why, whylen)
  */
@@ -10,8 +11,38 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "priv.h"
 #include "util.h"
+
+int
+sm_priv_check(const struct sm_config *cfg, const char *conf, char *why,
+	      size_t whylen)
+{
+	const char *user = sm_config_str(cfg, SM_K_USER);
+	struct passwd *pw = NULL;
+
+	if (conf == NULL)
+		conf = SM_CONFIG_DEFAULT_PATH;
+	if (geteuid() != 0)
+		return 0;
+	if (*user != '\0' && (pw = getpwnam(user)) == NULL) {
+		sm_why(why, whylen, "%s: user: no user \"%s\"", conf, user);
+		return -2;
+	}
+	if (sm_config_bool(cfg, SM_K_ALLOW_ROOT) ||
+	    (pw != NULL && pw->pw_uid != 0))
+		return 0;
+	if (pw == NULL)
+		sm_why(why, whylen, "%s: started as root and \"user\" is empty:"
+		       " set user = NAME (an unprivileged user) or, to run as"
+		       " root, allow_root = yes", conf);
+	else
+		sm_why(why, whylen, "%s: started as root and user = %s has uid 0:"
+		       " set user = NAME (an unprivileged user) or, to run as"
+		       " root, allow_root = yes", conf, user);
+	return -1;
+}
 
 int
 sm_priv_chown(const char *path, const char *owner, char *why, size_t whylen)
@@ -60,6 +91,12 @@ sm_priv_drop(const char *user, char *why, size_t whylen)
 	    setuid(pw->pw_uid) < 0) {
 		sm_why(why, whylen, "cannot become %s: %s", user,
 		       strerror(errno));
+		return -2;
+	}
+	/* setuid() as root sets all three uids; check it did. */
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		sm_why(why, whylen, "became %s but could become root again",
+		       user);
 		return -2;
 	}
 	return 1;
