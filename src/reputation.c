@@ -1090,6 +1090,10 @@ requeue(struct sm_rep *rep, struct queued *batch, size_t n)
 {
 	struct queued *merged;
 
+	if (n == 0) {	/* a failed flush of nothing: nothing to put back */
+		free(batch);
+		return;
+	}
 	pthread_mutex_lock(&rep->lock);
 	if (rep->nq + n > QUEUE_MAX ||
 	    (merged = malloc((rep->nq + n) * sizeof(*merged))) == NULL) {

@@ -105,26 +105,6 @@ SCRIPT
 )
 like "$out" '^w [0-9]+ action=PREPEND DANE-Client-Auth: pass' "DNS up: good.smilla.test passes (and is cached)"
 
-# cms_to FILE NAME: the S/MIME body of FILE decrypts with alice's key
-# (the bench recipients' certificates are on it) to msg/NAME.entity.
-cms_to() {
-	body "$1" | base64 -d >"$work/out/$2.der" 2>/dev/null || return 1
-	openssl cms -decrypt -binary -inform DER -in "$work/out/$2.der" \
-		-inkey "$certs/alice.key" -out "$work/out/$2.dec" 2>"$work/out/$2.err" ||
-		{ sed 's/^/# /' "$work/out/$2.err" | head -3; return 1; }
-	same_file "$work/out/$2.dec" "$work/msg/$2.entity"
-}
-# note NAME TO TEXT: a one-part message msg/NAME for TO, and its entity.
-note() {
-	msg "$1" "$2" <<EOF
-MIME-Version: 1.0
-Content-Type: text/plain; charset=us-ascii
-
-$3
-EOF
-	entity "$1"
-}
-
 note warm alice@smilla.test "Sent while DNS works: alice's key is cached from now on."
 deliver warm alice@smilla.test 1 "DNS up: to alice"
 encrypted_ok "$m" 1 aes256-cbc

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Fault tests (issue 15) under a real Postfix: the milter's spill
 # directory (TMPDIR, where bodies above max_memory_body go) full while
-# a big message is spooled.  The message must be tempfailed, nothing
-# delivered, nothing left behind; a message that fits in memory still
-# goes out encrypted.  The full directory is a 1 MB tmpfs the test
-# mounts (skipped, saying why, where it cannot).
+# a big message is spooled, then read-only.  The message must be
+# tempfailed, nothing delivered, nothing left behind; a message that
+# fits in memory still goes out encrypted.  The directory is a 1 MB
+# tmpfs the test mounts (skipped, saying why, where it cannot).
 set -eu
 export LC_ALL=C
 . "$(dirname "$0")/../lib/tap.sh"
@@ -60,6 +60,26 @@ entity small
 deliver small alice@smilla.test 1 "a message that fits in memory"
 encrypted_ok "$m" 1 aes256-cbc
 check "  alice decrypts it" decrypts_to "$m" alice small
+
+# The same directory read-only (an admin's mistake, or a filesystem
+# the kernel turned read-only after errors): a big message is
+# tempfailed as well, and nothing is left.
+rm -f "$work/tmp"/* 2>/dev/null || true
+if mount -o remount,ro "$work/tmp" 2>"$work/mount.err"; then
+	send full alice@smilla.test
+	like "$out" '<(\*\*|~\*) +451 4\.3\.0 ' \
+		"spill directory read-only during a 3 MB message: tempfailed (451 4.3.0)"
+	is "$qid" "" "  nothing accepted"
+	like "$(grep 'action=tempfail' "$work/a.log" | tail -n1)" 'reason="[^"]*(Read-only file system|read-only)[^"]*"' \
+		"  log: the reason says read-only"
+	mount -o remount,rw "$work/tmp"
+	is "$(find "$work/tmp" -mindepth 1 | wc -l)" 0 "  no file left in the spill directory"
+	sleep 1
+	is "$(grep -rl '^Subject: milter-full' "$PF_MAILDIR/new" "$PF_MAILDIR/cur" 2>/dev/null | wc -l)" 0 \
+		"  nothing delivered"
+else
+	skip "spill directory read-only: the tmpfs cannot be remounted read-only ($(head -n1 "$work/mount.err"))"
+fi
 
 mta_end "$total"
 umount "$work/tmp"

@@ -22,7 +22,9 @@
 #   deliver NAME TO N WHAT      send, check accepted, count, delivered
 #   hdr FILE NAME / body FILE / lf FILE
 #   entity NAME                 msg/NAME.entity, what encryption must hold
+#   note NAME TO TEXT           a one-part message and its entity
 #   decrypt FILE KEY OUT / decrypts_to FILE KEY NAME [TAG]   (S/MIME)
+#   cms_to FILE NAME            decrypts with alice's key alone
 #   same_file A B / unchanged FILE NAME / headers_kept FILE NAME
 #   encrypted_ok FILE N CIPHER (S/MIME) / plaintext_ok / untouched_ok
 #   eightbit_msg / multipart_msg / big_msg / attachment_ok FILE
@@ -226,6 +228,28 @@ decrypts_to() {
 	local o="$work/out/$3.${4:-$2}.dec"
 	decrypt "$1" "$2" "$o" || { sed 's/^/# /' "$o.err" 2>/dev/null | head -5; return 1; }
 	same_file "$o" "$work/msg/$3.entity"
+}
+
+# cms_to FILE NAME: the S/MIME body of FILE decrypts with alice's key
+# alone (no -recip: the bench recipients' certificates, rcptNN, are on
+# her key) to msg/NAME.entity.
+cms_to() {
+	body "$1" | base64 -d >"$work/out/$2.der" 2>/dev/null || return 1
+	openssl cms -decrypt -binary -inform DER -in "$work/out/$2.der" \
+		-inkey "$certs/alice.key" -out "$work/out/$2.dec" 2>"$work/out/$2.err" ||
+		{ sed 's/^/# /' "$work/out/$2.err" | head -3; return 1; }
+	same_file "$work/out/$2.dec" "$work/msg/$2.entity"
+}
+# note NAME TO TEXT: msg/NAME, a one-part text/plain message to TO
+# whose body is TEXT, and its entity.
+note() {
+	msg "$1" "$2" <<EOF
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+$3
+EOF
+	entity "$1"
 }
 
 # The per-message log line(s) of queue id $2 in milter $1's log (other

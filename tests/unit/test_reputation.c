@@ -336,10 +336,16 @@ test_file(void)
 	 * are written to a new one: none is lost.
 	 */
 	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
-	if (rep == NULL || sm_rep_writer_start(rep, 20, on_msg, NULL, 0) < 0)
+	if (rep == NULL || sm_rep_writer_start(rep, 500, on_msg, NULL, 0) < 0)
 		return;
 	add(rep, now, "c1.example", "pass", "K");
 	ok(wait_for(rep, NULL), "writer: an event is written");
+	/*
+	 * The writer has just taken the batch; its transaction is over
+	 * well within 100 ms, and the next is 400 ms away: spoil the files
+	 * between two, never under one.
+	 */
+	usleep(100000);
 	spoil(path, "");
 	spoil(path, "-wal");
 	spoil(path, "-shm");
@@ -357,6 +363,19 @@ test_file(void)
 	is_int(n, 1, "  it is in the new file");
 	sm_rep_close(rep);
 	remove_aside(path);
+
+	/* A flush of nothing that fails has nothing to put back. */
+	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
+	if (rep == NULL)
+		return;
+	spoil(path, "");
+	spoil(path, "-wal");
+	spoil(path, "-shm");
+	ok(sm_rep_flush(rep, now, why, sizeof(why)) < 0 &&
+	   sm_rep_queued(rep) == 0,
+	   "an empty flush on a broken file: fails, nothing queued (%s)", why);
+	sm_rep_close(rep);
+	remove_db(path);
 
 	/* Flushes that fail every time: one warning, not one a flush. */
 	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
