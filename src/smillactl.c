@@ -11,6 +11,7 @@
  *   smillactl [-c FILE] config [-v] | config --table
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
+ *   smillactl [-c FILE] selfcheck ... | rollover ...	(ctl_selfcheck.c)
  *
  * Not in the usage: "config --words" prints every word set of words.h
  * as "SET WORD" lines (result, key-state, action, key-type), for the
@@ -32,6 +33,7 @@
 #include "cache.h"
 #include "cert.h"
 #include "config.h"
+#include "ctl.h"
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
@@ -58,7 +60,7 @@ struct ctl {
 	int usage, selector, mtype;
 };
 
-static void
+void
 usage(void)
 {
 	fputs("usage: smillactl [-c FILE] COMMAND ...\n"
@@ -71,7 +73,11 @@ usage(void)
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
 	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
-	      "  report [--since DURATION] [--identity HOST] [--json]\n",
+	      "  report [--since DURATION] [--identity HOST] [--json]\n"
+	      "  selfcheck [--postconf-dir DIR | --cert PEM [--key PEM] [--chain PEM]\n"
+	      "            --helo NAME] [--email ADDRESS]... [--json]\n"
+	      "  rollover --cert NEW --name HOST [--current PEM | --postconf-dir DIR]\n"
+	      "           [--json]\n",
 	      stderr);
 	exit(EX_USAGE);
 }
@@ -118,7 +124,7 @@ utf8_len(const unsigned char *s)
  * controls (C0, DEL, C1) are escaped and octets that are not UTF-8
  * become U+FFFD, so the output is valid JSON and safe on a terminal.
  */
-static void
+void
 json_str(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -914,6 +920,8 @@ main(int argc, char **argv)
 	const char *conf = NULL, *cmd;
 	int c, rc;
 
+	if ((rc = ctl_selfcheck_main(argc, argv)) >= 0)
+		return rc;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.usage = ctl.selector = ctl.mtype = -1;
 	/* Options may follow the command words ("lookup tlsa X --json"). */

@@ -633,6 +633,8 @@ _smtp-client.full	IN TLSA	3 0 0 $good_full
 _smtp-client.ta	IN TLSA	2 0 1 $ca_cert
 _smtp-client.self	IN TLSA	3 1 1 $self_spki
 _smtp-client.bad	IN TLSA	3 1 1 $other_spki
+_smtp-client.roll	IN TLSA	3 1 1 $good_spki
+_smtp-client.roll	IN TLSA	3 1 1 $other_spki
 _smtp-client.nodata	IN TXT	"no tlsa here"
 EOF
 		# For bench/slowloris-bench.sh: clients that pass (the good
