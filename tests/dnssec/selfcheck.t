@@ -139,6 +139,12 @@ like "$(json 'first("openpgpkey", "detail")')" \
 	'^secure, no record usable for encryption: expired .*encryption key [0-9A-F]+ expired' \
 	"  the milter's reason: expired"
 C selfcheck --cert "$certs/good.pem" --key "$certs/good.key" --helo good.smilla.test \
+	--email soon@smilla.test
+is "$rc" 1 "an address whose key expires in 10 days: exit 1"
+like "$out" '^fail +openpgpkey +soon@smilla\.test: secure, usable: [0-9A-F]{40}, but it expires on [-0-9]+ [0-9:]+ UTC, in 9 days$' \
+	"  usable, but not for 30 days"
+like "$out" '^      fix: publish a renewed key now$' "  what to do"
+C selfcheck --cert "$certs/good.pem" --key "$certs/good.key" --helo good.smilla.test \
 	--email nora@smilla.test
 is "$rc" 1 "an address with no key: exit 1"
 like "$out" '^fail +email +nora@smilla\.test: no key published' "  says so"
