@@ -44,7 +44,7 @@ DEPFLAGS = -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread
 
 LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table \
-	   reputation smime priv
+	   reputation smime priv metrics
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
