@@ -48,7 +48,7 @@ LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table 
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
-POL_MODS = main server accept conn cycle flight mcache request decide
+POL_MODS = main server accept conn cycle flight mcache counters request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.

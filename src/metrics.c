@@ -9,11 +9,13 @@
  * series, which is what a scrape is anyway.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "metrics.h"
 #include "util.h"
@@ -182,15 +184,26 @@ sm_metrics_write(const struct sm_metrics *m, const char *path, char *why,
 {
 	char tmp[4096];
 	FILE *f;
-	int rc, e;
+	int fd, rc, e;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
 	    sizeof(tmp)) {
 		sm_why(why, whylen, "%s: name too long", path);
 		return -1;
 	}
-	if ((f = fopen(tmp, "we")) == NULL) {
+	/*
+	 * A new file each time, never written through a link left at
+	 * the name; 0644 whatever the umask: the exporter reads it.
+	 */
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_CLOEXEC, 0644)) < 0 ||
+	    fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
 		sm_why(why, whylen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
 		return -1;
 	}
 	rc = sm_metrics_print(m, f);

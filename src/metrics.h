@@ -62,9 +62,10 @@ int sm_metrics_print(const struct sm_metrics *m, FILE *f);
 
 /*
  * sm_metrics_write - M to PATH atomically: written to PATH.tmp in the
- * same directory, then renamed over PATH, so a reader sees the old
- * file or the new one, never half of one.  0, or -1 with WHY (PATH.tmp
- * removed).
+ * same directory (a new file, mode 0644 whatever the umask, never
+ * through a link left at that name), then renamed over PATH, so a
+ * reader sees the old file or the new one, never half of one.  0, or
+ * -1 with WHY (PATH.tmp removed).
  */
 int sm_metrics_write(const struct sm_metrics *m, const char *path,
 		     char *why, size_t whylen);

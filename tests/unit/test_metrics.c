@@ -155,6 +155,7 @@ test_file(void)
 	snprintf(path, sizeof(path), "%s/smilla.prom", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	sm_metric_set(g, 0, 1);
+	umask(077);
 	is_int(sm_metrics_write(m, path, why, sizeof(why)), 0, "first write");
 	old = fopen(path, "r");
 	ok(old != NULL && stat(path, &st1) == 0, "file there");
@@ -170,6 +171,14 @@ test_file(void)
 	is_str(now ? slurp(now) : "", "# HELP g g\n# TYPE g gauge\ng 2\n",
 	       "the new content under the name");
 	ok(access(tmp, F_OK) < 0, "no PATH.tmp left");
+	ok(stat(path, &st2) == 0 && (st2.st_mode & 07777) == 0644,
+	   "mode 0644 under umask 077");
+	/* A link planted at PATH.tmp is replaced, not written through. */
+	symlink("victim", tmp);
+	is_int(sm_metrics_write(m, path, why, sizeof(why)), 0,
+	       "write with a link at PATH.tmp");
+	snprintf(first, sizeof(first), "%s/victim", dir);
+	ok(access(first, F_OK) < 0, "the link's target was not made");
 	if (old)
 		fclose(old);
 	if (now)
