@@ -53,7 +53,7 @@ POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
 MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
-	   clientauth trace reinject
+	   clientauth trace reinject counters
 # Client authentication under Sendmail decides with the policy daemon's
 # code (clientauth.c over decide.c).
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
