@@ -77,7 +77,7 @@ $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/smillactl: $(B)/src/smillactl.o $(B)/libsmilla.a
+$(B)/smillactl: $(B)/src/smillactl.o $(B)/src/ctl_metrics.o $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
@@ -177,7 +177,8 @@ fuzz: $(FUZZ_BINS)
 FUZZ_OBJS = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(sort \
 	    $(foreach t,$(FUZZ_TARGETS),tests/fuzz/$(t).c $($(t)_SRCS))))
 ALL_OBJS = $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
-	   $(B)/src/smillactl.o $(UNIT_BINS:%=%.o) $(FUZZ_OBJS)
+	   $(B)/src/smillactl.o $(B)/src/ctl_metrics.o $(UNIT_BINS:%=%.o) \
+	   $(FUZZ_OBJS)
 -include $(wildcard $(ALL_OBJS:.o=.d))
 $(ALL_OBJS:.o=.d): ;
 # Keep the objects make sees only as steps to a program (the unit

@@ -11,6 +11,7 @@
  *   smillactl [-c FILE] config [-v] | config --table
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
+ *   smillactl [-c FILE] metrics	(ctl_metrics.c)
  *
  * Not in the usage: "config --words" prints every word set of words.h
  * as "SET WORD" lines (result, key-state, action, key-type), for the
@@ -32,6 +33,7 @@
 #include "cache.h"
 #include "cert.h"
 #include "config.h"
+#include "ctl_metrics.h"
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
@@ -71,7 +73,8 @@ usage(void)
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
 	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
-	      "  report [--since DURATION] [--identity HOST] [--json]\n",
+	      "  report [--since DURATION] [--identity HOST] [--json]\n"
+	      "  metrics\n",
 	      stderr);
 	exit(EX_USAGE);
 }
@@ -957,6 +960,8 @@ main(int argc, char **argv)
 		rc = cmd_cache(&ctl, argc, argv);
 	else if (strcmp(cmd, "report") == 0 && argc == 0)
 		rc = cmd_report(&ctl);
+	else if (strcmp(cmd, "metrics") == 0 && argc == 0)
+		rc = ctl_metrics(ctl.cfg);
 	else
 		usage();
 	sm_config_free(ctl.cfg);

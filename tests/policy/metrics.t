@@ -6,7 +6,10 @@
 # (and as many as the log has info lines of each), lookups, DNS
 # queries and cache hits, the DNS timeout, a malformed request; the
 # gauges back to 0 when the clients are gone; and written once more at
-# SIGTERM (with an interval too long to have written it before).
+# SIGTERM (with an interval too long to have written it before).  Then
+# "smillactl metrics" on the daemon's store: its events per result are
+# the decisions the daemon counted, its identities and cache entries
+# those "smillactl report" and "cache show" list.
 set -eu
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/proc.sh"
@@ -116,6 +119,26 @@ check "  no file yet (metrics_interval = 1h)" test ! -e "$mfile"
 stop
 check "written at SIGTERM" prom_read "$mfile"
 is "$(prom_value "$(d pass)")" 1 "  with the decision (counts start at 0)"
+
+# smillactl metrics: the store's view of the same decisions.
+"$SMILLA_BUILD/smillactl" -c "$conf" metrics > "$work/ctl.prom"
+"$SMILLA_BUILD/smillactl" -c "$conf" report > "$work/report.txt"
+diag "$(cat "$work/report.txt")"
+check "smillactl metrics: parses" prom_read "$work/ctl.prom"
+for r in pass:4 fail:1 bogus:1 none:1 nocert:1 temperror:1 unusable:0; do
+	is "$(prom_value "smilla_store_events{result=\"${r%:*}\"}")" "${r#*:}" \
+		"  events ${r%:*}: ${r#*:}, as the daemons counted"
+done
+is "$(prom_sum smilla_store_decisions)" 9 "  the identities' totals: 9 decisions"
+is "$(prom_value smilla_store_keys_seen)" 1 "  1 key seen (as report's keys column)"
+is "$(prom_value smilla_store_key_changes)" 0 "  no key change"
+is "$(prom_value smilla_store_identities)" \
+	"$("$SMILLA_BUILD/smillactl" -c "$conf" report | awk 'NR > 1' | grep -c .)" \
+	"  as many identities ($(prom_value smilla_store_identities)) as smillactl report lists"
+is "$(prom_value 'smilla_store_cache_entries{type="tlsa"}')" \
+	"$("$SMILLA_BUILD/smillactl" -c "$conf" cache show | grep -c ' TLSA ')" \
+	"  as many TLSA cache entries ($(prom_value 'smilla_store_cache_entries{type="tlsa"}')) as smillactl cache show lists"
+check "  some of them" [ "$(prom_value 'smilla_store_cache_entries{type="tlsa"}')" -ge 1 ]
 
 # A bad interval is refused.
 write_conf "metrics_interval = 0"
