@@ -41,6 +41,36 @@ pol_counters_open(struct pol_server *srv, const struct sm_config *cfg)
 {
 	struct pol_counters *k = &srv->ct;
 	const char *path = sm_config_str(cfg, SM_K_METRICS_FILE);
+	const struct sm_metric_def defs[] = {
+		{ &k->decisions, SM_METRIC_COUNTER,
+		  "smilla_policyd_decisions_total",
+		  "decisions answered, per result (one info line each)",
+		  "result", sm_result_names },
+		{ &k->lookups, SM_METRIC_COUNTER,
+		  "smilla_policyd_lookups_total",
+		  "TLSA RRsets requests needed (from a cache or DNS)",
+		  NULL, NULL },
+		{ &k->hits, SM_METRIC_COUNTER,
+		  "smilla_policyd_cache_hits_total",
+		  "TLSA RRsets found without DNS, per cache", "cache",
+		  cache_names },
+		{ &k->queries, SM_METRIC_COUNTER,
+		  "smilla_policyd_dns_queries_total",
+		  "DNS lookups started (one per owner name in flight)",
+		  NULL, NULL },
+		{ &k->timeouts, SM_METRIC_COUNTER,
+		  "smilla_policyd_dns_timeouts_total",
+		  "DNS lookups that reached dns_timeout", NULL, NULL },
+		{ &k->errors, SM_METRIC_COUNTER,
+		  "smilla_policyd_errors_total",
+		  "requests and connections ended without a decision, "
+		  "per kind", "kind", pol_error_names },
+		{ &k->inflight, SM_METRIC_GAUGE,
+		  "smilla_policyd_dns_inflight", "DNS lookups in flight",
+		  NULL, NULL },
+		{ &k->conns, SM_METRIC_GAUGE, "smilla_policyd_connections",
+		  "client connections open", NULL, NULL },
+	};
 
 	if (*path == '\0')
 		return;
@@ -54,35 +84,13 @@ pol_counters_open(struct pol_server *srv, const struct sm_config *cfg)
 	k->interval_ms = (int64_t)sm_config_int(cfg, SM_K_METRICS_INTERVAL) *
 			 1000;
 	k->next_ms = sm_now_ms() + k->interval_ms;
-	k->decisions = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_decisions_total",
-		"decisions answered, per result (one info line each)",
-		"result", sm_result_names);
-	k->lookups = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_lookups_total",
-		"TLSA RRsets requests needed (from a cache or DNS)", NULL,
-		NULL);
-	k->hits = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_cache_hits_total",
-		"TLSA RRsets found without DNS, per cache", "cache",
-		cache_names);
-	k->queries = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_dns_queries_total",
-		"DNS lookups started (one per owner name in flight)", NULL,
-		NULL);
-	k->timeouts = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_dns_timeouts_total",
-		"DNS lookups that reached dns_timeout", NULL, NULL);
-	k->errors = sm_metrics_add(k->reg, SM_METRIC_COUNTER,
-		"smilla_policyd_errors_total",
-		"requests and connections ended without a decision, per kind",
-		"kind", pol_error_names);
-	k->inflight = sm_metrics_add(k->reg, SM_METRIC_GAUGE,
-		"smilla_policyd_dns_inflight",
-		"DNS lookups in flight", NULL, NULL);
-	k->conns = sm_metrics_add(k->reg, SM_METRIC_GAUGE,
-		"smilla_policyd_connections",
-		"client connections open", NULL, NULL);
+	if (sm_metrics_add_all(k->reg, defs, sizeof(defs) / sizeof(defs[0])) <
+	    0) {
+		sm_log(SM_LOG_ERR, "metrics: out of memory; none written");
+		sm_metrics_free(k->reg);
+		free(k->path);
+		memset(k, 0, sizeof(*k));
+	}
 }
 
 static void

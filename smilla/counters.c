@@ -78,44 +78,43 @@ run(void *arg)
 	return NULL;
 }
 
-static void
+static int
 families(void)
 {
-	struct sm_metrics *m = w.reg;
+	struct mil_counters *k = &mil_ct;
+	const struct sm_metric_def defs[] = {
+		{ &k->messages, SM_METRIC_COUNTER, "smilla_messages_total",
+		  "messages, per action (one log line each)", "action",
+		  sm_mil_action_names },
+		{ &k->encrypted, SM_METRIC_COUNTER, "smilla_encrypted_total",
+		  "messages encrypted, per format", "format",
+		  sm_format_names },
+		{ &k->verified, SM_METRIC_COUNTER, "smilla_verified_total",
+		  "signed messages checked, per result", "result",
+		  auth_names },
+		{ &k->recipients, SM_METRIC_COUNTER,
+		  "smilla_recipients_total",
+		  "recipients of messages ended, per key state", "state",
+		  sm_key_state_names },
+		{ &k->lookups, SM_METRIC_COUNTER, "smilla_lookups_total",
+		  "SMIMEA/OPENPGPKEY/TLSA RRsets looked up (cache or DNS)",
+		  NULL, NULL },
+		{ &k->hits, SM_METRIC_COUNTER, "smilla_cache_hits_total",
+		  "RRsets found in the cache", NULL, NULL },
+		{ &k->timeouts, SM_METRIC_COUNTER,
+		  "smilla_dns_timeouts_total",
+		  "DNS lookups that reached dns_timeout", NULL, NULL },
+		{ &k->errors, SM_METRIC_COUNTER, "smilla_errors_total",
+		  "local errors that kept a message queued (tempfail)",
+		  NULL, NULL },
+	};
 	int i;
 
 	for (i = MIL_AUTH_PASS; i <= MIL_AUTH_PERMERROR; i++)
 		auth_names[i - 1] = (struct sm_name_code){ mil_auth_word(i),
 							    i };
 	auth_names[i - 1] = (struct sm_name_code){ NULL, -1 };
-	mil_ct.messages = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_messages_total",
-		"messages, per action (one log line each)", "action",
-		sm_mil_action_names);
-	mil_ct.encrypted = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_encrypted_total", "messages encrypted, per format",
-		"format", sm_format_names);
-	mil_ct.verified = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_verified_total",
-		"signed messages checked, per result", "result", auth_names);
-	mil_ct.recipients = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_recipients_total",
-		"recipients of messages ended, per key state", "state",
-		sm_key_state_names);
-	mil_ct.lookups = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_lookups_total",
-		"SMIMEA/OPENPGPKEY/TLSA RRsets looked up (cache or DNS)",
-		NULL, NULL);
-	mil_ct.hits = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_cache_hits_total", "RRsets found in the cache", NULL,
-		NULL);
-	mil_ct.timeouts = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_dns_timeouts_total",
-		"DNS lookups that reached dns_timeout", NULL, NULL);
-	mil_ct.errors = sm_metrics_add(m, SM_METRIC_COUNTER,
-		"smilla_errors_total",
-		"local errors that kept a message queued (tempfail)", NULL,
-		NULL);
+	return sm_metrics_add_all(w.reg, defs, sizeof(defs) / sizeof(defs[0]));
 }
 
 int
@@ -132,7 +131,10 @@ mil_counters_start(const struct sm_config *cfg, char *why, size_t whylen)
 		goto fail;
 	}
 	w.interval_s = sm_config_int(cfg, SM_K_METRICS_INTERVAL);
-	families();
+	if (families() < 0) {
+		sm_why(why, whylen, "metrics: out of memory");
+		goto fail;
+	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.wake, &ca);

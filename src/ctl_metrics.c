@@ -134,30 +134,28 @@ ctl_metrics_print(const struct sm_config *cfg, FILE *out, char *why,
 	struct gauges g = { 0 };
 	size_t i;
 	int rc = -1;
+	const struct sm_metric_def defs[] = {
+		{ &g.identities, SM_METRIC_GAUGE, "smilla_store_identities",
+		  "identities ever recorded", NULL, NULL },
+		{ &g.decisions, SM_METRIC_GAUGE, "smilla_store_decisions",
+		  "decisions per result since each identity was first seen",
+		  "result", sm_result_names },
+		{ &g.events, SM_METRIC_GAUGE, "smilla_store_events",
+		  "decisions per result within reputation_retention",
+		  "result", sm_result_names },
+		{ &g.keys, SM_METRIC_GAUGE, "smilla_store_keys_seen",
+		  "distinct keys seen, all identities", NULL, NULL },
+		{ &g.changes, SM_METRIC_GAUGE, "smilla_store_key_changes",
+		  "key changes (within a key type), all identities", NULL,
+		  NULL },
+		{ &g.entries, SM_METRIC_GAUGE, "smilla_store_cache_entries",
+		  "fresh cache entries, per type", "type", rr_names },
+	};
 
-	g.identities = sm_metrics_add(m, SM_METRIC_GAUGE,
-		"smilla_store_identities", "identities ever recorded", NULL,
-		NULL);
-	g.decisions = sm_metrics_add(m, SM_METRIC_GAUGE,
-		"smilla_store_decisions",
-		"decisions per result since each identity was first seen",
-		"result", sm_result_names);
-	g.events = sm_metrics_add(m, SM_METRIC_GAUGE, "smilla_store_events",
-		"decisions per result within reputation_retention", "result",
-		sm_result_names);
-	g.keys = sm_metrics_add(m, SM_METRIC_GAUGE, "smilla_store_keys_seen",
-		"distinct keys seen, all identities", NULL, NULL);
-	g.changes = sm_metrics_add(m, SM_METRIC_GAUGE,
-		"smilla_store_key_changes",
-		"key changes (within a key type), all identities", NULL, NULL);
-	g.entries = sm_metrics_add(m, SM_METRIC_GAUGE,
-		"smilla_store_cache_entries", "fresh cache entries, per type",
-		"type", rr_names);
-	if (g.entries == NULL)
+	if (sm_metrics_add_all(m, defs, sizeof(defs) / sizeof(defs[0])) < 0)
 		sm_why(why, whylen, "out of memory");
-	else if (from_store(cfg, &g, why, whylen) == 0)
-		rc = sm_metrics_print(m, out);
-	if (rc < 0 && g.entries != NULL && *why == '\0')
+	else if (from_store(cfg, &g, why, whylen) == 0 &&
+		 (rc = sm_metrics_print(m, out)) < 0)
 		sm_why(why, whylen, "cannot write the metrics");
 	for (i = 0; i < g.n; i++)
 		free(g.names[i]);

@@ -2,6 +2,14 @@
  * metrics.c - counters and gauges in the Prometheus text format; the
  * contract is metrics.h.
  *
+ *   sm_metrics_new() / sm_metrics_free(m)     the registry
+ *   sm_metrics_add(m, type, name, help, label, values)
+ *   sm_metrics_add_all(m, defs, n)            families, from a table
+ *   sm_metric_add(x, code, n) / sm_metric_set(x, code, v) /
+ *   sm_metric_get(x, code)                    one series, any thread
+ *   sm_metrics_print(m, f)                    the exposition format
+ *   sm_metrics_write(m, path, why, whylen)    to PATH, atomically
+ *
  * Each family owns an array of atomic longs, one per label value; the
  * registry is a list in the order families were added.  Relaxed
  * atomics suffice: a value is only ever read whole, and a file
@@ -87,6 +95,25 @@ sm_metrics_add(struct sm_metrics *m, enum sm_metric_type type,
 	*m->tail = x;
 	m->tail = &x->next;
 	return x;
+}
+
+int
+sm_metrics_add_all(struct sm_metrics *m, const struct sm_metric_def *defs,
+		   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((*defs[i].out = sm_metrics_add(m, defs[i].type,
+						   defs[i].name, defs[i].help,
+						   defs[i].label,
+						   defs[i].values)) == NULL)
+			break;
+	if (i == n)
+		return 0;
+	for (i = 0; i < n; i++)
+		*defs[i].out = NULL;
+	return -1;
 }
 
 /* The slot of CODE in X, NULL when there is none. */

@@ -47,6 +47,25 @@ struct sm_metric *sm_metrics_add(struct sm_metrics *m,
 				 const struct sm_name_code *values);
 
 /*
+ * A family to add, for sm_metrics_add_all: the arguments of
+ * sm_metrics_add, and where to put the family.
+ */
+struct sm_metric_def {
+	struct sm_metric **out;
+	enum sm_metric_type type;
+	const char *name, *help, *label;
+	const struct sm_name_code *values;
+};
+
+/*
+ * sm_metrics_add_all - sm_metrics_add for each of the N DEFS, in
+ * order, into *DEFS[i].out.  0, or -1 on OOM (then every *out is NULL:
+ * nothing is counted).
+ */
+int sm_metrics_add_all(struct sm_metrics *m, const struct sm_metric_def *defs,
+		       size_t n);
+
+/*
  * sm_metric_add - add N (may be negative, for gauges) to the series of
  * CODE; sm_metric_set - set it to V.  A NULL family or a code without
  * a series is ignored.  Thread-safe.

@@ -12,42 +12,18 @@
 # those "smillactl report" and "cache show" list.
 set -eu
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../lib/proc.sh"
 . "$(dirname "$0")/../lib/prom.sh"
+. "$(dirname "$0")/../lib/policyd.sh"
 require_bed
 
 here=$(cd "$(dirname "$0")" && pwd)
-work="$BED_DIR/pmetrics"
-rm -rf "$work"
-mkdir -p "$work"
-conf="$work/smilla.conf"
+pd_setup pmetrics
 mfile="$work/policyd.prom"
-write_conf() {
-	{ grep -v '^dns_timeout' "$BED_DIR/smilla.conf"
-	  echo "dns_timeout = 2"
-	  echo "db_path = $work/smilla.db"
-	  echo "listen = unix:$work/policy.sock"
-	  echo "metrics_file = $mfile"
-	  printf '%s\n' "$@"; } > "$conf"
-}
-pid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null || true' EXIT
-start() {
-	rm -f "$work/policy.sock"
-	"$SMILLA_BUILD/smilla-policyd" -c "$conf" 2> "$work/log" &
-	pid=$!
-	wait_socket "$work/policy.sock"
-}
-stop() {
-	kill -TERM $pid
-	wait $pid || true
-	pid=
-}
 client() { "$here/client.pl" "$work/policy.sock"; }
 d() { echo "smilla_policyd_decisions_total{result=\"$1\"}"; }
 
-write_conf "metrics_interval = 1"
-start
+pd_conf "dns_timeout = 2" "metrics_file = $mfile" "metrics_interval = 1"
+pd_start
 check "metrics file written within the interval" prom_wait "$mfile" "$(d pass)" 0
 check "  it parses (strict exposition format)" prom_read "$mfile"
 is "$(printf '%s\n' "$samples" | grep -c '^smilla_policyd_decisions_total{')" 7 \
@@ -102,21 +78,15 @@ check "  gauges back to 0: no lookup in flight, no connection" \
 	prom_wait "$mfile" smilla_policyd_connections 0
 is "$(prom_value smilla_policyd_dns_inflight)" 0 "  dns_inflight 0"
 is "$(ls "$work" | grep -c '\.tmp$' || true)" 0 "no FILE.tmp left in the directory"
-stop
+pd_stop
 
 # Written at exit: with an hour's interval, nothing before SIGTERM.
 rm -f "$mfile"
-write_conf "metrics_interval = 1h"
-start
-out=$(client <<SCRIPT
-open a
-send a helo=good.smilla.test key=$K
-recv a
-SCRIPT
-)
-like "$out" '^a [0-9]+ action=PREPEND DANE-Client-Auth: pass' "one more decision"
+pd_conf "dns_timeout = 2" "metrics_file = $mfile" "metrics_interval = 1h"
+pd_start
+pd_pass "one more decision"
 check "  no file yet (metrics_interval = 1h)" test ! -e "$mfile"
-stop
+pd_stop
 check "written at SIGTERM" prom_read "$mfile"
 is "$(prom_value "$(d pass)")" 1 "  with the decision (counts start at 0)"
 
@@ -141,7 +111,7 @@ is "$(prom_value 'smilla_store_cache_entries{type="tlsa"}')" \
 check "  some of them" [ "$(prom_value 'smilla_store_cache_entries{type="tlsa"}')" -ge 1 ]
 
 # A bad interval is refused.
-write_conf "metrics_interval = 0"
+pd_conf "metrics_file = $mfile" "metrics_interval = 0"
 run "$SMILLA_BUILD/smilla-policyd" -c "$conf"
 like "$out" 'metrics_interval' "metrics_interval = 0 refused (min 1 s)"
 

@@ -90,6 +90,19 @@ test_format(void)
 	       "exposition format, escaped help and label values");
 	ok(sm_metrics_add(NULL, SM_METRIC_GAUGE, "x", "x", NULL, NULL) == NULL,
 	   "no registry: NULL family");
+	{
+		struct sm_metric *a = c, *b = c;
+		const struct sm_metric_def defs[] = {
+			{ &a, SM_METRIC_GAUGE, "a", "a", NULL, NULL },
+			{ &b, SM_METRIC_GAUGE, "b", "b", NULL, NULL },
+		};
+
+		is_int(sm_metrics_add_all(NULL, defs, 2), -1,
+		       "add_all without a registry: -1");
+		ok(a == NULL && b == NULL, "  and every family NULL");
+		is_int(sm_metrics_add_all(m, defs, 2), 0, "add_all: 0");
+		ok(a != NULL && b != NULL && a != b, "  two families");
+	}
 	sm_metrics_free(m);
 	sm_metrics_free(NULL);
 }
