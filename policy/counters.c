@@ -48,7 +48,7 @@ pol_counters_open(struct pol_server *srv, const struct sm_config *cfg)
 		  "result", sm_result_names },
 		{ &k->lookups, SM_METRIC_COUNTER,
 		  "smilla_policyd_lookups_total",
-		  "TLSA RRsets requests needed (from a cache or DNS)",
+		  "TLSA RRsets the requests needed (cache or DNS)",
 		  NULL, NULL },
 		{ &k->hits, SM_METRIC_COUNTER,
 		  "smilla_policyd_cache_hits_total",
