@@ -4,7 +4,8 @@
 # reader), replaced atomically (no FILE.tmp left, mode 0644), with
 # counters that move by exactly the traffic sent: decisions per result
 # (and as many as the log has info lines of each), lookups, DNS
-# queries and cache hits, the DNS timeout, a malformed request; the
+# queries and cache hits, the DNS timeout, a malformed request, a
+# connection closed inside a request; the
 # gauges back to 0 when the clients are gone; and written once more at
 # SIGTERM (with an interval too long to have written it before).  Then
 # "smillactl metrics" on the daemon's store: its events per result are
@@ -54,6 +55,10 @@ recv a 5
 open m
 send m raw=request=x\nno-equals-here\n\n
 closed m
+open h
+send h raw=request=smtpd_access_policy\nhelo_name=half.smilla.test\n
+sleep 0.2
+close h
 SCRIPT
 )
 like "$out" '^a [0-9]+ action=PREPEND DANE-Client-Auth: temperror' "traffic sent (the last answer a timeout)"
@@ -72,7 +77,9 @@ is "$queries" 5 "  5 DNS queries (one per owner name)"
 is "$hits" 2 "  the 2 repeated requests: cache hits"
 is "$(prom_value smilla_policyd_dns_timeouts_total)" 1 "  1 DNS timeout"
 is "$(prom_value 'smilla_policyd_errors_total{kind="malformed"}')" 1 "  1 malformed request"
-is "$(prom_sum smilla_policyd_errors_total)" 1 \
+check "  1 connection closed inside a request" prom_wait "$mfile" \
+	'smilla_policyd_errors_total{kind="closed-in-request"}' 1
+is "$(prom_sum smilla_policyd_errors_total)" 2 \
 	"  no other error"
 check "  gauges back to 0: no lookup in flight, no connection" \
 	prom_wait "$mfile" smilla_policyd_connections 0
