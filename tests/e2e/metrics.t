@@ -19,17 +19,12 @@ mta_setup mmetrics
 pf="$work/pf"
 MILTERS="a b"
 declare -A mpid=()
-# shellcheck disable=SC2034 # read by sign.sh
-RCPT=user@mx.smilla.test
+trap mta_cleanup EXIT
+# The signed message's To: and the milter's authserv_id (sign.sh).
 # shellcheck disable=SC2034
-AUTHSERV=mx.smilla.test
+RCPT=user@mx.smilla.test AUTHSERV=mx.smilla.test
 . "$here/../lib/mail.sh"
 . "$here/../lib/sign.sh"
-cleanup() {
-	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
-	milters_kill
-}
-trap cleanup EXIT
 
 : >"$work/a-require.tbl"
 : >"$work/b-require.tbl"
