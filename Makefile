@@ -44,16 +44,16 @@ DEPFLAGS = -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread
 
 LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table \
-	   reputation smime smimea priv
+	   reputation smime smimea priv metrics
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
-POL_MODS = main server accept conn cycle flight mcache request decide
+POL_MODS = main server accept conn cycle flight mcache counters request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
 MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
-	   clientauth trace reinject
+	   clientauth trace reinject counters
 # Client authentication under Sendmail decides with the policy daemon's
 # code (clientauth.c over decide.c).
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
@@ -77,7 +77,8 @@ $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/smillactl: $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o $(B)/libsmilla.a
+$(B)/smillactl: $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o \
+		$(B)/src/ctl_metrics.o $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
@@ -177,7 +178,8 @@ fuzz: $(FUZZ_BINS)
 FUZZ_OBJS = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(sort \
 	    $(foreach t,$(FUZZ_TARGETS),tests/fuzz/$(t).c $($(t)_SRCS))))
 ALL_OBJS = $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
-	   $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o $(UNIT_BINS:%=%.o) \
+	   $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o $(B)/src/ctl_metrics.o \
+	   $(UNIT_BINS:%=%.o) \
 	   $(FUZZ_OBJS)
 -include $(wildcard $(ALL_OBJS:.o=.d))
 $(ALL_OBJS:.o=.d): ;

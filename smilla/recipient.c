@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "counters.h"
 #include "names.h"
 #include "pgp.h"
 #include "recipient.h"
@@ -302,10 +303,12 @@ mil_lookup_names(struct mil_lookup *lk, const char *const *names,
 	struct sm_dns_result *got[MIL_MAX_NAMES];
 	time_t now = time(NULL);
 
+	sm_metric_add(mil_ct.lookups, 0, (long)n);
 	for (j = 0; j < n; j++) {
 		res[j] = NULL;
-		if ((hit[j] = cached(lk, names[j], types[j], now, &res[j])) ||
-		    m == MIL_MAX_NAMES)
+		if ((hit[j] = cached(lk, names[j], types[j], now, &res[j])))
+			sm_metric_add(mil_ct.hits, 0, 1);
+		if (hit[j] || m == MIL_MAX_NAMES)
 			continue;
 		slot[m] = j;
 		ask[m] = names[j];

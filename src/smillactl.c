@@ -12,6 +12,7 @@
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
  *   smillactl [-c FILE] selfcheck ... | rollover ...	(ctl_selfcheck.c)
+ *   smillactl [-c FILE] metrics	(ctl_metrics.c)
  *
  * Not in the usage: "config --words" prints every word set of words.h
  * as "SET WORD" lines (result, key-state, action, key-type), for the
@@ -34,6 +35,7 @@
 #include "cert.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_metrics.h"
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
@@ -77,7 +79,8 @@ usage(void)
 	      "  selfcheck [--postconf-dir DIR | --cert PEM [--key PEM] [--chain PEM]\n"
 	      "            --helo NAME] [--email ADDRESS]... [--json]\n"
 	      "  rollover --cert NEW --name HOST [--current PEM | --postconf-dir DIR]\n"
-	      "           [--json]\n",
+	      "           [--json]\n"
+	      "  metrics\n",
 	      stderr);
 	exit(EX_USAGE);
 }
@@ -965,6 +968,8 @@ main(int argc, char **argv)
 		rc = cmd_cache(&ctl, argc, argv);
 	else if (strcmp(cmd, "report") == 0 && argc == 0)
 		rc = cmd_report(&ctl);
+	else if (strcmp(cmd, "metrics") == 0 && argc == 0)
+		rc = ctl_metrics(ctl.cfg);
 	else
 		usage();
 	sm_config_free(ctl.cfg);
