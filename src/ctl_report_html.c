@@ -119,7 +119,7 @@ mta_days(const struct rp_data *d, FILE *out)
 	bw = (double)(CHART_W - PAD) / (double)d->ndays;
 	fprintf(out, "<svg id=\"chart-mta\" viewBox=\"0 0 %d %d\" role=\"img\""
 		" aria-label=\"decisions per day and result\">\n",
-		CHART_W, CHART_H + 30);
+		CHART_W, CHART_H + 36);
 	fprintf(out, "<text x=\"0\" y=\"12\">%ld</text><line class=\"axis\""
 		" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", max, PAD,
 		CHART_H, CHART_W, CHART_H);
