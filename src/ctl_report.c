@@ -131,6 +131,18 @@ map_free(struct rp_map *m, void (*fn)(struct rp_item *))
 	free(m->slot);
 }
 
+void
+ctl_report_time(time_t t, int fmt, char *buf, size_t len)
+{
+	static const char *const form[] = { "%Y-%m-%dT%H:%M:%SZ",
+					    "%Y-%m-%d %H:%M:%SZ", "%Y-%m-%d" };
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(buf, len, form[fmt], &tm) == 0 && len > 0)
+		buf[0] = '\0';
+}
+
 /* ---- reading the store ---- */
 
 int

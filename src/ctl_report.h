@@ -26,4 +26,12 @@ struct ctl_report_opts {
 long ctl_report(struct sm_rep *rep, const struct ctl_report_opts *opts,
 		FILE *out, char *why, size_t whylen);
 
+/*
+ * ctl_report_time - T in UTC into BUF (LEN >= 21): FMT is
+ * CTL_TIME_ISO ("2026-11-23T10:56:06Z"), CTL_TIME_TEXT ("2026-11-23
+ * 10:56:06Z") or CTL_TIME_DAY ("2026-11-23").
+ */
+enum { CTL_TIME_ISO, CTL_TIME_TEXT, CTL_TIME_DAY };
+void ctl_report_time(time_t t, int fmt, char *buf, size_t len);
+
 #endif

@@ -64,20 +64,13 @@ hstr(FILE *out, const char *str)
 static void
 fmt_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	ctl_report_time(t, CTL_TIME_TEXT, buf, len);
 }
 
 static void
 fmt_day(long day, char *buf, size_t len)
 {
-	time_t t = (time_t)day * 86400;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d", &tm);
+	ctl_report_time((time_t)day * 86400, CTL_TIME_DAY, buf, len);
 }
 
 static void

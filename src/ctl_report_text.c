@@ -93,17 +93,13 @@ tab_print(struct tab *t, int left, FILE *out)
 static void
 fmt_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ctl_report_time(t, CTL_TIME_ISO, buf, len);
 }
 
 static void
 fmt_day(long day, char *buf, size_t len)
 {
-	fmt_time((time_t)day * 86400, buf, len);
-	buf[len > 10 ? 10 : len - 1] = '\0';
+	ctl_report_time((time_t)day * 86400, CTL_TIME_DAY, buf, len);
 }
 
 /* The per-identity table of section SEC, first column FIRST. */

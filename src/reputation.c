@@ -1244,19 +1244,15 @@ row_event(sqlite3_stmt *st, struct sm_rep_event *ev)
 	ev->key_type = col(st, 14);
 }
 
-long
-sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
-	      long limit, sm_rep_event_fn *fn, void *arg, char *why,
-	      size_t whylen)
+/* FN for each row of ST (bound), then the end of the read. */
+static long
+read_events(struct sm_rep *rep, sqlite3_stmt *st, sm_rep_event_fn *fn,
+	    void *arg, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = rep->st[ST_EVENTS];
 	struct sm_rep_event ev;
 	long n = 0;
 	int rc;
 
-	sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
-	sqlite3_bind_int64(st, 3, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_event(st, &ev);
 		fn(arg, &ev);
@@ -1266,21 +1262,26 @@ sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 }
 
 long
+sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
+	      long limit, sm_rep_event_fn *fn, void *arg, char *why,
+	      size_t whylen)
+{
+	sqlite3_stmt *st = rep->st[ST_EVENTS];
+
+	sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+	sqlite3_bind_int64(st, 3, limit);
+	return read_events(rep, st, fn, arg, why, whylen);
+}
+
+long
 sm_rep_each(struct sm_rep *rep, time_t since, sm_rep_event_fn *fn, void *arg,
 	    char *why, size_t whylen)
 {
 	sqlite3_stmt *st = rep->st[ST_ALL];
-	struct sm_rep_event ev;
-	long n = 0;
-	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_event(st, &ev);
-		fn(arg, &ev);
-		n++;
-	}
-	return done_reading(rep, st, rc, n, why, whylen);
+	return read_events(rep, st, fn, arg, why, whylen);
 }
 
 long

@@ -720,10 +720,7 @@ struct report_ctx {
 static void
 fmt_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ctl_report_time(t, CTL_TIME_ISO, buf, len);
 }
 
 static void
