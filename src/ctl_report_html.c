@@ -62,18 +62,6 @@ hstr(FILE *out, const char *str)
 }
 
 static void
-fmt_time(time_t t, char *buf, size_t len)
-{
-	ctl_report_time(t, CTL_TIME_TEXT, buf, len);
-}
-
-static void
-fmt_day(long day, char *buf, size_t len)
-{
-	ctl_report_time((time_t)day * 86400, CTL_TIME_DAY, buf, len);
-}
-
-static void
 empty(FILE *out, const char *what)
 {
 	fprintf(out, "<p class=\"empty\">%s</p>\n", what);
@@ -117,7 +105,8 @@ mta_days(const struct rp_data *d, FILE *out)
 		" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", max, PAD,
 		CHART_H, CHART_W, CHART_H);
 	for (k = 0; k < d->ndays; k++) {
-		fmt_day(d->days[k].day, date, sizeof(date));
+		ctl_report_time((time_t)d->days[k].day * 86400, CTL_TIME_DAY,
+				date, sizeof(date));
 		y = CHART_H;
 		for (i = 0; i < SM_NRESULTS; i++) {
 			if (d->days[k].mta[i] == 0)
@@ -134,10 +123,12 @@ mta_days(const struct rp_data *d, FILE *out)
 				sm_result_names[i].name, d->days[k].mta[i]);
 		}
 	}
-	fmt_day(d->days[0].day, date, sizeof(date));
+	ctl_report_time((time_t)d->days[0].day * 86400, CTL_TIME_DAY, date,
+			sizeof(date));
 	fprintf(out, "<text x=\"%d\" y=\"%d\">%s</text>", PAD, CHART_H + 15,
 		date);
-	fmt_day(d->days[d->ndays - 1].day, date, sizeof(date));
+	ctl_report_time((time_t)d->days[d->ndays - 1].day * 86400, CTL_TIME_DAY,
+			date, sizeof(date));
 	fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
 		CHART_W, CHART_H + 15, date);
 	for (i = 0; i < SM_NRESULTS; i++)
@@ -153,7 +144,8 @@ mta_days(const struct rp_data *d, FILE *out)
 	for (k = 0; k < d->ndays; k++) {
 		if (day_mta_total(&d->days[k]) == 0)
 			continue;
-		fmt_day(d->days[k].day, date, sizeof(date));
+		ctl_report_time((time_t)d->days[k].day * 86400, CTL_TIME_DAY,
+				date, sizeof(date));
 		fprintf(out, "<tr><td>%s</td>", date);
 		for (i = 0; i < SM_NRESULTS; i++)
 			fprintf(out, "<td class=\"n\">%ld</td>",
@@ -219,7 +211,8 @@ rcpt_days(const struct rp_data *d, FILE *out)
 	for (k = 0; k < d->ndays; k++) {
 		if (msgs[k] == 0)
 			continue;
-		fmt_day(d->days[k].day, date, sizeof(date));
+		ctl_report_time((time_t)d->days[k].day * 86400, CTL_TIME_DAY,
+				date, sizeof(date));
 		share_bar(out, 0, PAD + k * bw, bw > 2 ? bw - 1 : bw, msgs[k],
 			  enc[k]);
 		fprintf(out, " data-day=\"%s\"><title>%s: %ld of %ld encrypted"
@@ -230,7 +223,8 @@ rcpt_days(const struct rp_data *d, FILE *out)
 	for (k = 0; k < d->ndays; k++) {
 		if (msgs[k] == 0)
 			continue;
-		fmt_day(d->days[k].day, date, sizeof(date));
+		ctl_report_time((time_t)d->days[k].day * 86400, CTL_TIME_DAY,
+				date, sizeof(date));
 		fprintf(out, "<tr><td>%s</td><td class=\"n\">%ld</td>"
 			"<td class=\"n\">%ld</td><td class=\"n\">%.1f%%</td>"
 			"</tr>\n", date, msgs[k], enc[k],
@@ -313,7 +307,7 @@ key_changes(const struct rp_data *d, FILE *out)
 	for (k = from; k < d->nchanges; k++) {
 		c = &d->changes[k];
 		x = 10 + (double)(c->when - t0) * (CHART_W - 20) / (t1 - t0);
-		fmt_time(c->when, when, sizeof(when));
+		ctl_report_time(c->when, CTL_TIME_TEXT, when, sizeof(when));
 		fprintf(out, "<circle class=\"mark\" cx=\"%.1f\" cy=\"30\" r=\"4\""
 			" data-time=\"%ld\" data-identity=\"", x, (long)c->when);
 		hstr(out, c->identity);
@@ -323,16 +317,17 @@ key_changes(const struct rp_data *d, FILE *out)
 		hstr(out, c->key_type);
 		fputs("</title></circle>\n", out);
 	}
-	fmt_time(t0, when, sizeof(when));
+	ctl_report_time(t0, CTL_TIME_TEXT, when, sizeof(when));
 	fprintf(out, "<text x=\"10\" y=\"55\">%s</text>", when);
-	fmt_time(d->changes[d->nchanges - 1].when, when, sizeof(when));
+	ctl_report_time(d->changes[d->nchanges - 1].when, CTL_TIME_TEXT, when,
+			sizeof(when));
 	fprintf(out, "<text x=\"%d\" y=\"55\" text-anchor=\"end\">%s</text>\n"
 		"</svg>\n<table id=\"table-keys\"><tr><th>time</th>"
 		"<th>identity</th><th>key type</th><th>new key</th></tr>\n",
 		CHART_W - 10, when);
 	for (k = d->nchanges; k > 0 && k + TOP > d->nchanges; k--) {
 		c = &d->changes[k - 1];
-		fmt_time(c->when, when, sizeof(when));
+		ctl_report_time(c->when, CTL_TIME_TEXT, when, sizeof(when));
 		fprintf(out, "<tr><td>%s</td><td>", when);
 		hstr(out, c->identity);
 		fputs("</td><td>", out);
@@ -405,7 +400,8 @@ top_failing(const struct rp_data *d, FILE *out)
 		};
 
 		e = v[k];
-		fmt_time(e->fail_time, when, sizeof(when));
+		ctl_report_time(e->fail_time, CTL_TIME_TEXT, when,
+				sizeof(when));
 		fputs("<tr data-identity=\"", out);
 		hstr(out, e->name);
 		fprintf(out, "\" data-failures=\"%ld\"><td>", failures(e));
@@ -437,9 +433,10 @@ rp_html(const struct rp_data *d, const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	fmt_time(d->opts->since ? d->opts->since : d->first, start,
+	ctl_report_time(d->opts->since ? d->opts->since : d->first,
+			CTL_TIME_TEXT, start,
 		 sizeof(start));
-	fmt_time(d->now, end, sizeof(end));
+	ctl_report_time(d->now, CTL_TIME_TEXT, end, sizeof(end));
 	fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 		"<meta charset=\"utf-8\">\n<meta http-equiv="
 		"\"Content-Security-Policy\" content=\"default-src 'none';"

@@ -90,18 +90,6 @@ tab_print(struct tab *t, int left, FILE *out)
 	free(t->cell);
 }
 
-static void
-fmt_time(time_t t, char *buf, size_t len)
-{
-	ctl_report_time(t, CTL_TIME_ISO, buf, len);
-}
-
-static void
-fmt_day(long day, char *buf, size_t len)
-{
-	ctl_report_time((time_t)day * 86400, CTL_TIME_DAY, buf, len);
-}
-
 /* The per-identity table of section SEC, first column FIRST. */
 static void
 ident_table(const struct rp_data *d, int sec, const char *first, FILE *out)
@@ -122,7 +110,7 @@ ident_table(const struct rp_data *d, int sec, const char *first, FILE *out)
 	t.head[SM_NRESULTS + 3] = "changes";
 	for (k = 0; k < d->nsec[sec]; k++) {
 		e = d->sec[sec][k];
-		fmt_time(e->last, when, sizeof(when));
+		ctl_report_time(e->last, CTL_TIME_ISO, when, sizeof(when));
 		cell[0] = (char *)sm_escape(e->name, e_id, sizeof(e_id));
 		cell[1] = when;
 		for (i = 0; i < SM_NRESULTS; i++) {
@@ -187,7 +175,7 @@ change_table(const struct rp_data *d, FILE *out)
 	t.head[3] = "new key";
 	for (k = 0; k < d->nchanges; k++) {
 		c = &d->changes[k];
-		fmt_time(c->when, when, sizeof(when));
+		ctl_report_time(c->when, CTL_TIME_ISO, when, sizeof(when));
 		cell[0] = when;
 		cell[1] = (char *)sm_escape(c->identity, e_id, sizeof(e_id));
 		cell[2] = (char *)sm_escape(c->key_type, e_type, sizeof(e_type));
@@ -282,7 +270,7 @@ jtime(FILE *out, const char *name, time_t t)
 {
 	char when[32];
 
-	fmt_time(t, when, sizeof(when));
+	ctl_report_time(t, CTL_TIME_ISO, when, sizeof(when));
 	fprintf(out, "\"%s\":\"%s\"", name, when);
 }
 
@@ -428,7 +416,8 @@ rp_json(const struct rp_data *d, FILE *out)
 	fputs("],\"days\":[", out);
 	for (k = 0; k < d->ndays; k++) {
 		day = &d->days[k];
-		fmt_day(day->day, date, sizeof(date));
+		ctl_report_time((time_t)day->day * 86400, CTL_TIME_DAY, date,
+				sizeof(date));
 		fprintf(out, "%s{\"date\":\"%s\",\"sending-mtas\":{", k ? "," : "",
 			date);
 		jcounts(out, day->mta);
