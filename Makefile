@@ -44,16 +44,16 @@ DEPFLAGS = -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread
 
 LIB_MODS = util words log config names addr rr dns db cache cert dane pgp table \
-	   reputation smime priv
+	   reputation smime smimea priv metrics
 LIB_OBJS = $(LIB_MODS:%=$(B)/src/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:%.c=$(B)/%)
-POL_MODS = main server accept conn cycle flight mcache request decide
+POL_MODS = main server accept conn cycle flight mcache counters request decide
 POL_OBJS = $(POL_MODS:%=$(B)/policy/%.o)
 # The milter: libmilter callbacks (smilla/main.c) over modules that
 # know nothing of libmilter, so unit tests can link them.
 MIL_MODS = spool mime signed legacy protect resolver recipient verify session \
-	   clientauth trace reinject
+	   clientauth trace reinject counters
 # Client authentication under Sendmail decides with the policy daemon's
 # code (clientauth.c over decide.c).
 MIL_OBJS = $(MIL_MODS:%=$(B)/milter/%.o) $(B)/policy/decide.o
@@ -77,10 +77,11 @@ $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# smillactl's report: the store gathered, then written as text, JSON
-# or HTML.
+# smillactl and the modules of its commands: the report (the store
+# gathered, then written as text, JSON or HTML), selfcheck, metrics.
 CTL_OBJS = $(B)/src/smillactl.o $(B)/src/ctl_report.o \
-	   $(B)/src/ctl_report_text.o $(B)/src/ctl_report_html.o
+	   $(B)/src/ctl_report_text.o $(B)/src/ctl_report_html.o \
+	   $(B)/src/ctl_selfcheck.o $(B)/src/ctl_metrics.o
 
 $(B)/smillactl: $(CTL_OBJS) $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

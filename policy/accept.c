@@ -123,6 +123,7 @@ accept_trouble(struct pol_server *srv, int err)
 		if (!evict(srv))
 			break;
 		srv->evicted++;
+		sm_metric_add(srv->ct.errors, POL_ERR_EVICTED, 1);
 	} while ((long)srv->nconns > srv->max_conns);
 	if (fresh)
 		sm_log(SM_LOG_WARNING,
@@ -164,12 +165,15 @@ pol_accept_all(struct pol_server *srv, int lfd)
 			return;
 		}
 		/* At the cap: the longest-idle one makes room. */
-		while ((long)srv->nconns >= srv->max_conns && evict(srv))
+		while ((long)srv->nconns >= srv->max_conns && evict(srv)) {
 			srv->evicted++;
+			sm_metric_add(srv->ct.errors, POL_ERR_EVICTED, 1);
+		}
 		if ((long)srv->nconns >= srv->max_conns) {
 			/* Everybody waits for DNS: Postfix's default_action. */
 			close(fd);
 			srv->refused++;
+			sm_metric_add(srv->ct.errors, POL_ERR_REFUSED, 1);
 		} else if (pol_conn_new(srv, fd, fd) == NULL) {
 			close(fd);
 		}
@@ -191,6 +195,7 @@ pol_idle_expire(struct pol_server *srv, int64_t now)
 		       (long long)((now - c->since) / 1000),
 		       c->rlen > c->roff ? " inside a request" :
 		       c->wlen > c->woff ? " with answers unread" : "");
+		sm_metric_add(srv->ct.errors, POL_ERR_IDLE, 1);
 		pol_conn_drop(c);
 	}
 }

@@ -276,6 +276,7 @@ pol_conn_read(struct pol_conn *c)
 
 		if (cap > RBUF_MAX || (grown = realloc(c->rbuf, cap)) == NULL) {
 			sm_log(SM_LOG_WARNING, "request too large: closing");
+			sm_metric_add(c->srv->ct.errors, POL_ERR_TOO_LARGE, 1);
 			c->dead = 1;
 			return;
 		}
@@ -300,6 +301,7 @@ pol_conn_read(struct pol_conn *c)
 	pol_cycle_process(c);
 	if (c->eof && !c->busy && c->rlen > c->roff && !c->dead) {
 		sm_log(SM_LOG_WARNING, "connection closed inside a request");
+		sm_metric_add(c->srv->ct.errors, POL_ERR_CLOSED, 1);
 		c->dead = 1;
 	}
 }

@@ -100,6 +100,8 @@ pol_cycle_finish(struct pol_conn *c)
 	c->ready = 1;
 	pol_idle_append(c);
 	pol_conn_touch(c);
+	/* Counted with its log line, so the two agree. */
+	sm_metric_add(srv->ct.decisions, (int)c->d.result, 1);
 	pol_log_decision(&c->d, &cl,
 			 c->used_dns ? "dns" : c->looked_up ? "cache" : "none",
 			 (double)(sm_now_ms() - c->t0), action);
@@ -155,6 +157,7 @@ pol_cycle_process(struct pol_conn *c)
 			sm_log(SM_LOG_WARNING,
 			       "malformed request (%s): closing the connection",
 			       sm_escape_quoted(why, e_why, sizeof(e_why)));
+			sm_metric_add(c->srv->ct.errors, POL_ERR_MALFORMED, 1);
 			c->dead = 1;
 			break;
 		}

@@ -38,6 +38,8 @@ answered(void *arg, struct sm_dns_result *res)
 	time_t now = time(NULL);
 	char why[256];
 
+	if (res != NULL && res->timed_out)
+		sm_metric_add(srv->ct.timeouts, 0, 1);
 	/* Only queued: the cache's writer reports what it cannot store. */
 	if (res != NULL && srv->cache != NULL)
 		sm_cache_put(srv->cache, res, now, why, sizeof(why));
@@ -77,6 +79,7 @@ from_memo(struct pol_conn *c, int i, time_t now)
 
 	if (c->d.memo_hit && m->gen == c->srv->mc_gen && m->expires > now) {
 		pol_verdict_set(&c->d, i, &m->v);
+		sm_metric_add(c->srv->ct.hits, POL_HIT_VERDICT, 1);
 		return 1;
 	}
 	m->gen = 0;
@@ -94,6 +97,7 @@ from_mcache(struct pol_conn *c, int i, time_t now)
 	if ((hit = pol_mc_get(srv, c->d.cand[i].owner, now)) == NULL)
 		return 0;
 	pol_found(&srv->pc, &c->d, i, hit->res);
+	sm_metric_add(srv->ct.hits, POL_HIT_MEMORY, 1);
 	m->gen = srv->mc_gen;
 	m->expires = hit->expires;
 	pol_verdict_get(&c->d, i, &m->v);
@@ -118,6 +122,7 @@ from_cache(struct pol_conn *c, int i, time_t now)
 	if (res == NULL)
 		return 0;
 	pol_found(&srv->pc, &c->d, i, res);
+	sm_metric_add(srv->ct.hits, POL_HIT_SQLITE, 1);
 	pol_mc_put(srv, res, (long)res->ttl, now);
 	return 1;
 }
@@ -138,12 +143,14 @@ flight_for(struct pol_conn *c, int i, const char *name)
 			return f;
 	if ((long)srv->nflights >= srv->max_inflight) {
 		pol_fail_lookup(&c->d, i, "too many lookups in flight");
+		sm_metric_add(srv->ct.errors, POL_ERR_LOOKUP, 1);
 		return NULL;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->name = strdup(name)) == NULL) {
 		free(f);
 		pol_fail_lookup(&c->d, i, "out of memory");
+		sm_metric_add(srv->ct.errors, POL_ERR_LOOKUP, 1);
 		return NULL;
 	}
 	f->srv = srv;
@@ -151,11 +158,13 @@ flight_for(struct pol_conn *c, int i, const char *name)
 		free(f->name);
 		free(f);
 		pol_fail_lookup(&c->d, i, "cannot start lookup");
+		sm_metric_add(srv->ct.errors, POL_ERR_LOOKUP, 1);
 		return NULL;
 	}
 	f->next = srv->flights;
 	srv->flights = f;
 	srv->nflights++;
+	sm_metric_add(srv->ct.queries, 0, 1);
 	return f;
 }
 
@@ -168,6 +177,7 @@ wait_for(struct pol_conn *c, int i, struct pol_flight *f)
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		/* The flight goes on; this request just cannot wait for it. */
 		pol_fail_lookup(&c->d, i, "out of memory");
+		sm_metric_add(c->srv->ct.errors, POL_ERR_LOOKUP, 1);
 		return;
 	}
 	w->c = c;
@@ -184,6 +194,7 @@ pol_flight_need(struct pol_conn *c, int i)
 	struct pol_flight *f;
 	time_t now = time(NULL);
 
+	sm_metric_add(c->srv->ct.lookups, 0, 1);
 	if (from_memo(c, i, now) || from_mcache(c, i, now) ||
 	    from_cache(c, i, now))
 		return;

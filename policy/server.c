@@ -22,6 +22,7 @@
  *   cycle.c    the request cycle: parse, start, answer, log, record
  *   flight.c   lookups: verdict memo, caches, shared DNS flights
  *   mcache.c   the memory cache of TLSA answers
+ *   counters.c the metrics and metrics_file
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -195,6 +196,7 @@ pol_server_new(const struct sm_config *cfg, char *why, size_t whylen)
 	sm_config_cache(cfg, &srv->cp);
 	if (*db != '\0')
 		open_stores(srv, cfg, db);
+	pol_counters_open(srv, cfg);
 	return srv;
 fail:
 	pol_server_free(srv);
@@ -302,6 +304,8 @@ pol_server_run_once(struct pol_server *srv)
 		files_ready |= c->file && pol_conn_wants_input(c);
 	if ((dl = sm_dns_next_deadline(srv->dns)) >= 0 && dl < timeout)
 		timeout = dl;
+	if ((dl = pol_counters_due(srv, now)) < timeout)
+		timeout = dl;
 	if (files_ready)
 		timeout = 0;
 	if ((n = epoll_wait(srv->epfd, srv->events, MAX_EVENTS, timeout)) < 0) {
@@ -353,6 +357,8 @@ pol_server_free(struct pol_server *srv)
 
 	if (srv == NULL)
 		return;
+	/* The last counts, before the connections go. */
+	pol_counters_close(srv);
 	while (srv->conns != NULL) {
 		struct pol_conn *c = srv->conns;
 

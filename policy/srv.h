@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "decide.h"
 #include "dns.h"
+#include "metrics.h"
 #include "request.h"
 #include "server.h"
 
@@ -103,6 +104,36 @@ struct pol_mc {
 	struct pol_mc *next;
 };
 
+/*
+ * What ends a request or a connection without a decision, as counted
+ * in smilla_policyd_errors_total{kind=...}: X(CODE, word).
+ */
+#define POL_ERRORS(X) \
+	X(MALFORMED, "malformed")	/* a request that does not parse */ \
+	X(TOO_LARGE, "too-large")	/* a request over the buffer */ \
+	X(CLOSED, "closed-in-request")	/* EOF inside a request */ \
+	X(IDLE, "idle-timeout")		/* closed at idle_timeout */ \
+	X(EVICTED, "evicted")		/* closed at the connection cap */ \
+	X(REFUSED, "refused")		/* not accepted: all deciding */ \
+	X(LOOKUP, "lookup-failed")	/* no lookup could be started */
+
+#define POL_ERROR_ENUM_(code, word) POL_ERR_##code,
+enum pol_error { POL_ERRORS(POL_ERROR_ENUM_) POL_NERRORS };
+extern const struct sm_name_code pol_error_names[];
+
+/* Where a TLSA RRset came from without DNS (cache_hits_total). */
+enum pol_hit { POL_HIT_VERDICT, POL_HIT_MEMORY, POL_HIT_SQLITE };
+
+/* The metrics (counters.c); all NULL without metrics_file. */
+struct pol_counters {
+	struct sm_metrics *reg;
+	char *path;
+	int64_t interval_ms, next_ms;
+	int failing;		/* the last write failed (logged) */
+	struct sm_metric *decisions, *lookups, *hits, *queries, *timeouts,
+			 *errors, *inflight, *conns;
+};
+
 struct pol_server {
 	struct pol_config pc;
 	struct sm_cache_params cp;
@@ -134,8 +165,14 @@ struct pol_server {
 	unsigned long mc_gen;	/* changes with every entry in or out */
 	unsigned long rep_dropped;	/* since the last warning */
 	time_t rep_drop_logged;
+	struct pol_counters ct;
 	struct epoll_event events[MAX_EVENTS];
 };
+
+/* counters.c */
+void pol_counters_open(struct pol_server *srv, const struct sm_config *cfg);
+int pol_counters_due(struct pol_server *srv, int64_t now);
+void pol_counters_close(struct pol_server *srv);
 
 /* mcache.c */
 const struct pol_mc *pol_mc_get(struct pol_server *srv, const char *name,

@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "clientauth.h"
 #include "config.h"
+#include "counters.h"
 #include "dns.h"
 #include "log.h"
 #include "pgp.h"
@@ -146,6 +147,8 @@ tempfail(SMFICTX *ctx, const char *why)
 
 	sm_log(SM_LOG_ERR, "queue_id=%s action=tempfail reason=\"%s\"",
 	       queue_id(ctx), sm_escape_quoted(why, e_why, sizeof(e_why)));
+	sm_metric_add(mil_ct.messages, MIL_TEMPFAILED, 1);
+	sm_metric_add(mil_ct.errors, 0, 1);
 	smfi_setreply(ctx, "451", "4.3.0",
 		      "smilla: local error, message kept, try again later");
 	return SMFIS_TEMPFAIL;
@@ -791,6 +794,22 @@ split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
 	return SMFIS_CONTINUE;
 }
 
+/* The counts of one message, made with its log line (counters.h). */
+static void
+count(const struct mil_msg *m, const struct mil_outcome *o)
+{
+	const struct mil_rcpt *r;
+	size_t n, i;
+
+	sm_metric_add(mil_ct.messages, (int)o->action, 1);
+	if (o->action == MIL_ENCRYPTED)
+		sm_metric_add(mil_ct.encrypted, (int)o->kind, 1);
+	if (o->auth != NULL && o->auth->result != MIL_AUTH_NONE)
+		sm_metric_add(mil_ct.verified, (int)o->auth->result, 1);
+	for (r = mil_msg_rcpts(m, &n), i = 0; i < n; i++)
+		sm_metric_add(mil_ct.recipients, (int)r[i].state, 1);
+}
+
 static sfsistat
 on_eom(SMFICTX *ctx)
 {
@@ -835,6 +854,7 @@ on_eom(SMFICTX *ctx)
 	verify_words(&o, verify, sizeof(verify));
 	if (rc == SMFIS_CONTINUE && o.auth != NULL)
 		record_auth(c, o.auth);
+	count(c->msg, &o);
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s%s%s size=%zu "
 	       "ms=%lld",
@@ -1143,8 +1163,11 @@ main(int argc, char **argv)
 	resolver = open_stores(cfg, &cache);
 	if ((lookup = mil_lookup_new(cache, resolver, NULL)) == NULL)
 		die(EX_OSERR, "%s", "out of memory");
+	if (mil_counters_start(cfg, why, sizeof(why)) < 0)
+		sm_log(SM_LOG_ERR, "%s; running without metrics", why);
 	rc = smfi_main();
 	sm_log(SM_LOG_INFO, "stopping");
+	mil_counters_stop();	/* the last counts */
 	sm_rep_close(rep);	/* writes what is queued */
 	sm_pgp_forget();	/* the kept OpenPGP contexts not in use */
 	/* Fails when "user" may not write its directory: say so. */

@@ -20,11 +20,11 @@
 #include <time.h>
 
 #include "addr.h"
-#include "dane.h"
+#include "counters.h"
 #include "names.h"
 #include "pgp.h"
 #include "recipient.h"
-#include "smime.h"
+#include "smimea.h"
 
 /* Per kind: the RR type and the owner name (the words are words.h's). */
 static const struct kind {
@@ -145,53 +145,6 @@ add_cert(struct mil_keys *k, const uint8_t *der, size_t len)
 	return 0;
 }
 
-/* Is SMIMEA record RD usable for ADDR?  1, or 0 with the reason in WHY. */
-static int
-smimea_usable(const struct sm_rdata *rd, const char *addr, const char *ca_file,
-       struct sm_tlsa *t, char *why, size_t whylen)
-{
-	struct sm_dane_cert_input in;
-	struct sm_dane_report *rep;
-	struct sm_blob cert;
-	int ok;
-
-	if (sm_rr_tlsa_parse(rd->data, rd->len, t, why, whylen) < 0)
-		return 0;
-	if (t->selector != SM_TLSA_SELECTOR_CERT ||
-	    t->mtype != SM_TLSA_MTYPE_FULL) {
-		sm_why(why, whylen, "%u %u %u: no whole certificate to encrypt to",
-		       t->usage, t->selector, t->mtype);
-		return 0;
-	}
-	if (t->usage == SM_TLSA_USAGE_PKIX_TA ||
-	    t->usage == SM_TLSA_USAGE_DANE_TA) {
-		sm_why(why, whylen, "usage %u needs a chain the record lacks",
-		       t->usage);
-		return 0;
-	}
-	cert.data = (uint8_t *)t->data;
-	cert.len = t->len;
-	if (t->usage == SM_TLSA_USAGE_PKIX_EE) {
-		memset(&in, 0, sizeof(in));
-		in.certs = &cert;
-		in.ncerts = 1;
-		in.purpose = SM_DANE_SMIME;
-		in.name = addr;
-		in.ca_file = ca_file;
-		if ((rep = sm_dane_match_cert(rd, 1, &in)) == NULL) {
-			sm_why(why, whylen, "out of memory");
-			return 0;
-		}
-		ok = rep->result == SM_DANE_PASS;
-		if (!ok)
-			sm_why(why, whylen, "1 0 0: %s", rep->recs[0].why);
-		sm_dane_report_free(rep);
-		if (!ok)
-			return 0;
-	}
-	return sm_smime_usable(&cert, why, whylen);
-}
-
 /*
  * Add record RD to K if it is usable for ADDR (an OpenPGP user ID may
  * name ALSO instead, when not NULL): 0, or -1 when out of memory.
@@ -228,7 +181,7 @@ add_record(struct mil_keys *k, const struct sm_rdata *rd, const char *addr,
 			sm_strlcpy(k->fp, pc.fpr, sizeof(k->fp));
 		return 0;
 	}
-	if (!smimea_usable(rd, addr, ca_file, &t, why, whylen))
+	if (!sm_smimea_usable(rd, addr, ca_file, &t, why, whylen))
 		return 0;
 	if (add_cert(k, t.data, t.len) < 0)
 		return -1;
@@ -350,10 +303,12 @@ mil_lookup_names(struct mil_lookup *lk, const char *const *names,
 	struct sm_dns_result *got[MIL_MAX_NAMES];
 	time_t now = time(NULL);
 
+	sm_metric_add(mil_ct.lookups, 0, (long)n);
 	for (j = 0; j < n; j++) {
 		res[j] = NULL;
-		if ((hit[j] = cached(lk, names[j], types[j], now, &res[j])) ||
-		    m == MIL_MAX_NAMES)
+		if ((hit[j] = cached(lk, names[j], types[j], now, &res[j])))
+			sm_metric_add(mil_ct.hits, 0, 1);
+		if (hit[j] || m == MIL_MAX_NAMES)
 			continue;
 		slot[m] = j;
 		ask[m] = names[j];

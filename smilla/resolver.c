@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "resolver.h"
 #include "util.h"
 
@@ -61,6 +62,8 @@ answered(void *arg, struct sm_dns_result *res)
 	struct request *req = arg;
 	struct mil_resolver *r = req->owner;
 
+	if (res != NULL && res->timed_out)
+		sm_metric_add(mil_ct.timeouts, 0, 1);
 	/* The waiter cannot leave before done is set, under the lock. */
 	pthread_mutex_lock(&r->lock);
 	req->res = res;

@@ -96,6 +96,13 @@ const struct sm_option sm_options[SM_K_COUNT] = {
 	[SM_K_REPUTATION_RETENTION] =
 	{ "reputation_retention", ALL, SM_OPT_TIME, "90d", 3600, 315360000,
 	  NULL, NULL, "how long reputation events are kept" },
+	[SM_K_METRICS_FILE] =
+	{ "metrics_file", PD | MIL, SM_OPT_PATH, "", 0, 0, NULL, NULL,
+	  "counters in the Prometheus text format, replaced atomically "
+	  "(empty: none)" },
+	[SM_K_METRICS_INTERVAL] =
+	{ "metrics_interval", PD | MIL, SM_OPT_TIME, "15", 1, 3600, NULL,
+	  NULL, "how often metrics_file is written" },
 
 	/* smilla-policyd */
 	[SM_K_LISTEN] =

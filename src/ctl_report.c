@@ -318,6 +318,8 @@ on_identity(void *arg, const struct sm_rep_identity *id)
 		if ((e = (struct rp_ent *)map_find(&d->ents, key)) != NULL) {
 			e->keys = id->keys_seen;
 			e->changes = id->key_changes;
+			if (set_str(&e->last_key, id->last_key_fp) < 0)
+				d->oom = 1;
 		}
 	}
 }
@@ -449,6 +451,7 @@ free_ent(struct rp_item *it)
 {
 	struct rp_ent *e = (struct rp_ent *)it;
 
+	free(e->last_key);
 	free(e->fail_addr);
 	free(e->fail_helo);
 }

@@ -40,6 +40,7 @@ struct rp_ent {
 					   with records (not none, nocert),
 					   or "no-policy-found" */
 	long keys, changes;		/* all time (rep_identities) */
+	char *last_key;			/* the latest key of any kind */
 	time_t fail_time;		/* the last failure (rp_failure) */
 	int fail_result;		/* -1: none */
 	char *fail_addr, *fail_helo;

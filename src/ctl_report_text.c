@@ -366,8 +366,10 @@ jidentities(FILE *out, const struct rp_data *d)
 			for (i = 0; i < SM_NRESULTS; i++)
 				fprintf(out, ",\"%s\":%ld",
 					sm_result_names[i].name, e->count[i]);
-			fprintf(out, ",\"keys_seen\":%ld,\"key_changes\":%ld}",
-				e->keys, e->changes);
+			fprintf(out, ",\"keys_seen\":%ld,\"key_changes\":%ld,"
+				"\"last_key\":", e->keys, e->changes);
+			jstr(out, e->last_key ? e->last_key : "");
+			fputc('}', out);
 		}
 	fputc(']', out);
 }

@@ -959,11 +959,10 @@ encryption_alg(rnp_key_handle_t key)
  * out of memory.
  */
 static int
-encryption_key(rnp_key_handle_t key, time_t now,
+encryption_key(rnp_key_handle_t key, time_t now, uint64_t *till,
 	       enum sm_pgp_unusable *reason, char *why, size_t whylen)
 {
 	char fpr[SM_PGP_FPR_SIZE];
-	uint64_t till = 0;
 	bool usable = false;
 	int r;
 
@@ -990,8 +989,8 @@ encryption_key(rnp_key_handle_t key, time_t now,
 		return r < 0 ? -1 : 0;
 	}
 	/* Valid, yet past its time (librnp's "now" is ours): expired. */
-	if (rnp_key_valid_till64(key, &till) != RNP_SUCCESS ||
-	    till <= (uint64_t)now) {
+	if (rnp_key_valid_till64(key, till) != RNP_SUCCESS ||
+	    *till <= (uint64_t)now) {
 		*reason = SM_PGP_EXPIRED;
 		sm_why(why, whylen, "encryption key %s expired", fpr);
 		return 0;
@@ -1008,14 +1007,16 @@ rank(enum sm_pgp_unusable reason)
 
 /*
  * The keys mail can be encrypted to under the primary PRIMARY: itself
- * and its subkeys, each added to OP as a recipient unless OP is NULL.
- * Returns how many (0: *REASON and WHY say why none: a revoked key
- * before an expired one before one without a binding signature), -1
- * out of memory.
+ * and its subkeys, each added to OP as a recipient unless OP is NULL;
+ * *LATEST (unless NULL) the latest time one of them is valid till
+ * (UINT64_MAX: never expires).  Returns how many (0: *REASON and WHY
+ * say why none: a revoked key before an expired one before one without
+ * a binding signature), -1 out of memory.
  */
 static long
 encryption_keys(rnp_key_handle_t primary, rnp_op_encrypt_t op,
-		enum sm_pgp_unusable *reason, char *why, size_t whylen)
+		uint64_t *latest, enum sm_pgp_unusable *reason, char *why,
+		size_t whylen)
 {
 	enum sm_pgp_unusable worst = SM_PGP_NO_ENCRYPTION_KEY, r;
 	char w[160] = "no key allowed to encrypt", one[160];
@@ -1028,6 +1029,7 @@ encryption_keys(rnp_key_handle_t primary, rnp_op_encrypt_t op,
 		nsub = 0;
 	for (i = 0; i <= nsub; i++) {
 		rnp_key_handle_t key = primary;
+		uint64_t till = 0;
 		int st;
 
 		if (i > 0 &&
@@ -1035,7 +1037,7 @@ encryption_keys(rnp_key_handle_t primary, rnp_op_encrypt_t op,
 			     RNP_SUCCESS ||
 		     key == NULL))
 			continue;
-		st = encryption_key(key, now, &r, one, sizeof(one));
+		st = encryption_key(key, now, &till, &r, one, sizeof(one));
 		if (st == 1 && op != NULL &&
 		    rnp_op_encrypt_add_recipient(op, key) != RNP_SUCCESS)
 			st = -1;
@@ -1047,6 +1049,8 @@ encryption_keys(rnp_key_handle_t primary, rnp_op_encrypt_t op,
 		}
 		if (st == 1) {
 			found++;
+			if (latest != NULL && till > *latest)
+				*latest = till;
 		} else if (st == 0 && (!seen || rank(r) > rank(worst))) {
 			seen = 1;
 			worst = r;
@@ -1066,12 +1070,14 @@ sm_pgp_usable(const struct sm_blob *key, const char *addr,
 {
 	rnp_ffi_t ffi = NULL;
 	rnp_key_handle_t primary[2] = { NULL, NULL };
+	uint64_t latest = 0, ptill = UINT64_MAX;
 	size_t n = 0;
 	long found;
 	int rc, slot = -1;
 
 	res->reason = SM_PGP_MALFORMED;
 	res->fpr[0] = '\0';
+	res->valid_till = 0;
 	if ((rc = ring_take(key, 1, 1, &ffi, &slot, why, whylen)) <= 0)
 		return rc;
 	if ((rc = primaries(ffi, primary, 2, &n)) < 0)
@@ -1087,8 +1093,14 @@ sm_pgp_usable(const struct sm_blob *key, const char *addr,
 	    (addr != NULL &&
 	     (rc = uid_ok(primary[0], addr, &res->reason, why, whylen)) <= 0))
 		goto done;
-	found = encryption_keys(primary[0], NULL, &res->reason, why, whylen);
+	found = encryption_keys(primary[0], NULL, &latest, &res->reason, why,
+				whylen);
 	rc = found < 0 ? -1 : found > 0;
+	/* A subkey is of no use past its primary. */
+	if (rnp_key_valid_till64(primary[0], &ptill) != RNP_SUCCESS)
+		ptill = UINT64_MAX;
+	if (rc == 1)
+		res->valid_till = latest < ptill ? latest : ptill;
 done:
 	if (rc < 0)
 		sm_why(why, whylen, "out of memory");
@@ -1158,7 +1170,7 @@ add_recipients(rnp_ffi_t ffi, rnp_op_encrypt_t op, char *why, size_t whylen)
 	for (i = 0; i < n && rc == 0; i++) {
 		int st = primary_ok(keys[i], &reason, w, sizeof(w));
 
-		if (st == 1 && encryption_keys(keys[i], op, &reason, w,
+		if (st == 1 && encryption_keys(keys[i], op, NULL, &reason, w,
 					       sizeof(w)) == 0)
 			st = 0;
 		if (st <= 0) {

@@ -51,6 +51,10 @@ struct sm_pgp_check {
 	char fpr[SM_PGP_FPR_SIZE];	/* the primary key's, uppercase hex
 					   as gpg prints it; "" when the
 					   record did not import */
+	uint64_t valid_till;		/* when usable: until when (Unix
+					   time) the primary and one of
+					   its encryption keys stay valid;
+					   UINT64_MAX never expires */
 };
 
 /*

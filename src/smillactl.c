@@ -11,6 +11,8 @@
  *   smillactl [-c FILE] config [-v] | config --table
  *   smillactl [-c FILE] cache show | cache flush [NAME]
  *   smillactl [-c FILE] report [--since DURATION] [--identity HOST] [--json]
+ *   smillactl [-c FILE] selfcheck ... | rollover ...	(ctl_selfcheck.c)
+ *   smillactl [-c FILE] metrics	(ctl_metrics.c)
  *
  * Not in the usage: "config --words" prints every word set of words.h
  * as "SET WORD" lines (result, key-state, action, key-type), for the
@@ -32,6 +34,8 @@
 #include "cache.h"
 #include "cert.h"
 #include "config.h"
+#include "ctl.h"
+#include "ctl_metrics.h"
 #include "ctl_report.h"
 #include "dane.h"
 #include "dns.h"
@@ -60,7 +64,7 @@ struct ctl {
 	int usage, selector, mtype;
 };
 
-static void
+void
 usage(void)
 {
 	fputs("usage: smillactl [-c FILE] COMMAND ...\n"
@@ -74,7 +78,12 @@ usage(void)
 	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
 	      "  report [--since DURATION] [--identity ID] [--domain DOMAIN]\n"
-	      "         [--json | --html FILE]\n",
+	      "         [--json | --html FILE]\n"
+	      "  selfcheck [--postconf-dir DIR | --cert PEM [--key PEM] [--chain PEM]\n"
+	      "            --helo NAME] [--email ADDRESS]... [--json]\n"
+	      "  rollover --cert NEW --name HOST [--current PEM | --postconf-dir DIR]\n"
+	      "           [--json]\n"
+	      "  metrics\n",
 	      stderr);
 	exit(EX_USAGE);
 }
@@ -121,7 +130,7 @@ utf8_len(const unsigned char *s)
  * controls (C0, DEL, C1) are escaped and octets that are not UTF-8
  * become U+FFFD, so the output is valid JSON and safe on a terminal.
  */
-static void
+void
 json_str(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -880,6 +889,8 @@ main(int argc, char **argv)
 	const char *conf = NULL, *cmd;
 	int c, rc;
 
+	if ((rc = ctl_selfcheck_main(argc, argv)) >= 0)
+		return rc;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.usage = ctl.selector = ctl.mtype = -1;
 	/* Options may follow the command words ("lookup tlsa X --json"). */
@@ -925,6 +936,8 @@ main(int argc, char **argv)
 		rc = cmd_cache(&ctl, argc, argv);
 	else if (strcmp(cmd, "report") == 0 && argc == 0)
 		rc = cmd_report(&ctl);
+	else if (strcmp(cmd, "metrics") == 0 && argc == 0)
+		rc = ctl_metrics(ctl.cfg);
 	else
 		usage();
 	sm_config_free(ctl.cfg);

@@ -17,6 +17,8 @@
 #                                  no subkey
 #   expired  expired@smilla.test   its only encryption subkey (cv25519) has
 #                                  expired: made 400 days ago, valid 1 year
+#   soon     soon@smilla.test      its only encryption subkey (cv25519)
+#                                  expires in 10 days
 #   revoked  revoked@smilla.test   cv25519 subkey; the key's revocation is
 #                                  in the record
 #   signonly signonly@smilla.test  ed25519 cert,sign, no encryption key
@@ -403,6 +405,7 @@ EOF
 PGP_FIXTURES="bob bob@smilla.test
 rsa rsa@smilla.test
 expired expired@smilla.test
+soon soon@smilla.test
 revoked revoked@smilla.test
 signonly signonly@smilla.test
 wronguid wronguid@smilla.test
@@ -451,6 +454,8 @@ pgp_key() {
 	# past WHEN, and a subkey before its primary is a "Time conflict".
 	expired) pgp_gpg --faked-system-time "$((when + 60))" --quick-add-key "$fpr" \
 		cv25519 encr 1y ;;
+	soon) pgp_gpg --faked-system-time "$((when + 60))" --quick-add-key "$fpr" \
+		cv25519 encr 10d ;;
 	*) pgp_gpg --faked-system-time "$((when + 60))" --quick-add-key "$fpr" \
 		cv25519 encr never ;;
 	esac
@@ -633,6 +638,8 @@ _smtp-client.full	IN TLSA	3 0 0 $good_full
 _smtp-client.ta	IN TLSA	2 0 1 $ca_cert
 _smtp-client.self	IN TLSA	3 1 1 $self_spki
 _smtp-client.bad	IN TLSA	3 1 1 $other_spki
+_smtp-client.roll	IN TLSA	3 1 1 $good_spki
+_smtp-client.roll	IN TLSA	3 1 1 $other_spki
 _smtp-client.nodata	IN TXT	"no tlsa here"
 EOF
 		# For bench/slowloris-bench.sh: clients that pass (the good

@@ -35,6 +35,13 @@ vg "$ctl" -c "$conf" gen openpgpkey --key "$BED_DIR/keys/bob.pgp" --email bob@sm
 is "$rc" 0 "valgrind smillactl gen openpgpkey"
 vg "$ctl" -c "$conf" lookup tlsa good.smilla.test --cache
 is "$rc" 0 "valgrind smillactl lookup --cache"
+vg "$ctl" -c "$conf" selfcheck --cert "$BED_DIR/certs/good.pem" \
+	--key "$BED_DIR/certs/good.key" --helo good.smilla.test \
+	--email alice@smilla.test --email bob@smilla.test
+is "$rc" 0 "valgrind smillactl selfcheck (TLSA, SMIMEA, OPENPGPKEY)"
+vg "$ctl" -c "$conf" rollover --cert "$BED_DIR/certs/other.pem" \
+	--name roll.smilla.test --current "$BED_DIR/certs/good.pem" --json
+is "$rc" 0 "valgrind smillactl rollover"
 
 # The policy daemon, stdin mode, over the golden requests (all results,
 # a timeout, libunbound threads) and a malformed request.

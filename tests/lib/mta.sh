@@ -17,6 +17,8 @@
 #   milter_stop NAME / milter_start NAME   one of them down (a test
 #                               point: it exits 0) and up again
 #   milters_kill                SIGTERM to those still running (cleanup)
+#   mta_cleanup                 Postfix stopped and milters_kill (an
+#                               EXIT trap)
 #   mta_end TOTAL               the last checks, everything stopped:
 #                               postfix_end TOTAL, then milters_end
 #   nothing_left                no process names $work
@@ -142,6 +144,13 @@ milters_kill() {
 	for m in $MILTERS; do
 		[ -n "${mpid[$m]:-}" ] && kill -TERM "${mpid[$m]}" 2>/dev/null || true
 	done
+}
+
+# mta_cleanup: the EXIT trap of a test with nothing else to undo:
+# Postfix ($pf) stopped, the milters still running sent SIGTERM.
+mta_cleanup() {
+	"$PF_SH" stop "$pf" >/dev/null 2>&1 || true
+	milters_kill
 }
 
 # mta_end TOTAL: postfix_end TOTAL, then milters_end.

@@ -129,6 +129,32 @@ struct key_case {
 	int want;
 };
 
+/* Until when a usable key stays usable: never, or its subkey's end. */
+static void
+test_valid_till(void)
+{
+	struct sm_blob k = key_blob(bed, "bob");
+	struct sm_pgp_check c;
+	char why[256];
+	time_t now = time(NULL);
+	int rc;
+
+	ok(sm_pgp_usable(&k, "bob@smilla.test", &c, why, sizeof(why)) == 1 &&
+	   c.valid_till == UINT64_MAX, "bob's key never expires: UINT64_MAX");
+	free(k.data);
+	k = key_blob(bed, "soon");
+	rc = sm_pgp_usable(&k, "soon@smilla.test", &c, why, sizeof(why));
+	ok(rc == 1 && c.valid_till > (uint64_t)now + 9 * 86400 &&
+	   c.valid_till <= (uint64_t)now + 10 * 86400,
+	   "soon's encryption subkey ends in 10 days: valid_till %llu",
+	   (unsigned long long)c.valid_till);
+	free(k.data);
+	k = key_blob(bed, "expired");
+	ok(sm_pgp_usable(&k, "expired@smilla.test", &c, why, sizeof(why)) == 0 &&
+	   c.valid_till == 0, "an unusable key: valid_till 0");
+	free(k.data);
+}
+
 /* The bed's fixtures, one by one, as the milter will ask. */
 static void
 test_bed_keys(void)
@@ -137,6 +163,7 @@ test_bed_keys(void)
 		{ "bob", "bob@smilla.test", USABLE },		/* cv25519 */
 		{ "rsa", "rsa@smilla.test", USABLE },		/* RSA-3072 */
 		{ "expired", "expired@smilla.test", NOT(EXPIRED) },
+		{ "soon", "soon@smilla.test", USABLE },
 		{ "revoked", "revoked@smilla.test", NOT(REVOKED) },
 		{ "signonly", "signonly@smilla.test", NOT(NO_ENCRYPTION_KEY) },
 		{ "wronguid", "wronguid@smilla.test", NOT(UID_MISMATCH) },
@@ -168,6 +195,7 @@ test_bed_keys(void)
 		free(k.data);
 	}
 	is_int((long)strlen(c.fpr), 40, "a v4 fingerprint has 40 digits");
+	test_valid_till();
 }
 
 /* User IDs: the domain without regard to case, the local part exactly. */
