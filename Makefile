@@ -77,8 +77,13 @@ $(B)/libsmilla.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/smillactl: $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o \
-		$(B)/src/ctl_metrics.o $(B)/libsmilla.a
+# smillactl and the modules of its commands: the report (the store
+# gathered, then written as text, JSON or HTML), selfcheck, metrics.
+CTL_OBJS = $(B)/src/smillactl.o $(B)/src/ctl_report.o \
+	   $(B)/src/ctl_report_text.o $(B)/src/ctl_report_html.o \
+	   $(B)/src/ctl_selfcheck.o $(B)/src/ctl_metrics.o
+
+$(B)/smillactl: $(CTL_OBJS) $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/smilla-policyd: $(POL_OBJS) $(B)/libsmilla.a
@@ -100,7 +105,11 @@ $(B)/tests/unit/test_pol_%: $(B)/tests/unit/test_pol_%.o \
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libsmilla.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(B)/tests/lib/repfill
+
+# Writes reputation rows for the report's tests.
+$(B)/tests/lib/repfill: $(B)/tests/lib/repfill.o $(B)/libsmilla.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets, built with clang: the parsers that read what the
 # network and DNS send, with the modules they need.  A target is
@@ -178,8 +187,7 @@ fuzz: $(FUZZ_BINS)
 FUZZ_OBJS = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(sort \
 	    $(foreach t,$(FUZZ_TARGETS),tests/fuzz/$(t).c $($(t)_SRCS))))
 ALL_OBJS = $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
-	   $(B)/src/smillactl.o $(B)/src/ctl_selfcheck.o $(B)/src/ctl_metrics.o \
-	   $(UNIT_BINS:%=%.o) \
+	   $(CTL_OBJS) $(B)/tests/lib/repfill.o $(UNIT_BINS:%=%.o) \
 	   $(FUZZ_OBJS)
 -include $(wildcard $(ALL_OBJS:.o=.d))
 $(ALL_OBJS:.o=.d): ;

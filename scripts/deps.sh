@@ -4,6 +4,7 @@
 # tests/lib/sendmail.sh fetches sendmail-bin and sendmail-cf with
 # "apt-get download" and unpacks them privately; m4 (to build its
 # sendmail.cf) and libwrap0 (a library sendmail-bin links) are here.
+# chromium: tests/dnssec/report.t opens the HTML report in it, headless.
 # Idempotent: packages already installed are skipped, apt is not touched
 # at all when nothing is missing.  Needs root (or sudo) when it installs.
 set -eu
@@ -17,6 +18,7 @@ valgrind groff-base clang libclang-rt-14-dev
 postfix swaks libnet-ssleay-perl
 libmilter-dev miltertest gpgsm
 m4 libwrap0
+chromium
 "
 
 missing=""

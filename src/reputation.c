@@ -97,7 +97,7 @@ static const char schema_tail[] =
 	" key_fp TEXT NOT NULL, PRIMARY KEY (identity, key_type));";
 
 enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_PUT, ST_KEY_SEEN,
-       ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_N };
+       ST_KEY_LAST, ST_PRUNE, ST_LIST, ST_EVENTS, ST_ALL, ST_KEYS, ST_N };
 
 /* Columns of ST_LIST after the counts. */
 #define COL_KEYS_SEEN (3 + SM_NRESULTS)
@@ -133,6 +133,13 @@ static const char *sql[ST_N] = {
 	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
 	" key_type FROM rep_events WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
+	/* In the order written, which is time order. */
+	"SELECT time, source, client_address, helo, identity, result, usage,"
+	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
+	" key_type FROM rep_events WHERE time >= ?1 ORDER BY id",
+	"SELECT identity, key_type, key_fp, first_seen, last_seen, count"
+	" FROM rep_keys WHERE last_seen >= ?1"
+	" ORDER BY identity, key_type, first_seen",
 };
 
 /* Room for every statement built, whatever the words (checked). */
@@ -1215,37 +1222,86 @@ sm_rep_identities(struct sm_rep *rep, time_t since, sm_rep_identity_fn *fn,
 	return done_reading(rep, st, rc, n, why, whylen);
 }
 
+/* The event of a row of ST_EVENTS or ST_ALL. */
+static void
+row_event(sqlite3_stmt *st, struct sm_rep_event *ev)
+{
+	ev->time = (time_t)sqlite3_column_int64(st, 0);
+	ev->source = col(st, 1);
+	ev->client_address = col(st, 2);
+	ev->helo = col(st, 3);
+	ev->identity = col(st, 4);
+	ev->result = col(st, 5);
+	ev->usage = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(st, 6);
+	ev->selector = sqlite3_column_int(st, 7);
+	ev->mtype = sqlite3_column_int(st, 8);
+	ev->cert_fp = col(st, 9);
+	ev->key_fp = col(st, 10);
+	ev->tls_protocol = col(st, 11);
+	ev->tls_cipher = col(st, 12);
+	ev->count = (long)sqlite3_column_int64(st, 13);
+	ev->key_type = col(st, 14);
+}
+
+/* FN for each row of ST (bound), then the end of the read. */
+static long
+read_events(struct sm_rep *rep, sqlite3_stmt *st, sm_rep_event_fn *fn,
+	    void *arg, char *why, size_t whylen)
+{
+	struct sm_rep_event ev;
+	long n = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_event(st, &ev);
+		fn(arg, &ev);
+		n++;
+	}
+	return done_reading(rep, st, rc, n, why, whylen);
+}
+
 long
 sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 	      long limit, sm_rep_event_fn *fn, void *arg, char *why,
 	      size_t whylen)
 {
 	sqlite3_stmt *st = rep->st[ST_EVENTS];
-	struct sm_rep_event ev;
-	long n = 0;
-	int rc;
 
 	sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
 	sqlite3_bind_int64(st, 3, limit);
+	return read_events(rep, st, fn, arg, why, whylen);
+}
+
+long
+sm_rep_each(struct sm_rep *rep, time_t since, sm_rep_event_fn *fn, void *arg,
+	    char *why, size_t whylen)
+{
+	sqlite3_stmt *st = rep->st[ST_ALL];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	return read_events(rep, st, fn, arg, why, whylen);
+}
+
+long
+sm_rep_keys(struct sm_rep *rep, time_t since, sm_rep_key_fn *fn, void *arg,
+	    char *why, size_t whylen)
+{
+	sqlite3_stmt *st = rep->st[ST_KEYS];
+	struct sm_rep_key k;
+	long n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ev.time = (time_t)sqlite3_column_int64(st, 0);
-		ev.source = col(st, 1);
-		ev.client_address = col(st, 2);
-		ev.helo = col(st, 3);
-		ev.identity = col(st, 4);
-		ev.result = col(st, 5);
-		ev.usage = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
-			   sqlite3_column_int(st, 6);
-		ev.selector = sqlite3_column_int(st, 7);
-		ev.mtype = sqlite3_column_int(st, 8);
-		ev.cert_fp = col(st, 9);
-		ev.key_fp = col(st, 10);
-		ev.tls_protocol = col(st, 11);
-		ev.tls_cipher = col(st, 12);
-		ev.count = (long)sqlite3_column_int64(st, 13);
-		ev.key_type = col(st, 14);
-		fn(arg, &ev);
+		k.identity = col(st, 0);
+		k.key_type = col(st, 1);
+		k.key_fp = col(st, 2);
+		k.first_seen = (time_t)sqlite3_column_int64(st, 3);
+		k.last_seen = (time_t)sqlite3_column_int64(st, 4);
+		k.count = (long)sqlite3_column_int64(st, 5);
+		fn(arg, &k);
 		n++;
 	}
 	return done_reading(rep, st, rc, n, why, whylen);

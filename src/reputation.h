@@ -125,6 +125,29 @@ long sm_rep_events(struct sm_rep *rep, const char *identity, time_t since,
 		   long limit, sm_rep_event_fn *fn, void *arg, char *why,
 		   size_t whylen);
 
+/*
+ * sm_rep_each - call FN for every event since SINCE, oldest first (the
+ * report: whoever the identity).  Returns the count or -1 with WHY.
+ */
+long sm_rep_each(struct sm_rep *rep, time_t since, sm_rep_event_fn *fn,
+		 void *arg, char *why, size_t whylen);
+
+/* One key an identity was seen with (rep_keys), strings borrowed. */
+struct sm_rep_key {
+	const char *identity, *key_type, *key_fp;
+	time_t first_seen, last_seen;
+	long count;			/* decisions that showed it */
+};
+
+/*
+ * sm_rep_keys - call FN for each key last seen since SINCE, by
+ * identity, key type, then first seen: a key after the first of its
+ * identity and type is a key change at its first_seen.  Count or -1.
+ */
+typedef void sm_rep_key_fn(void *arg, const struct sm_rep_key *key);
+long sm_rep_keys(struct sm_rep *rep, time_t since, sm_rep_key_fn *fn,
+		 void *arg, char *why, size_t whylen);
+
 /* sm_rep_result_index - column of a result word, -1 when unknown. */
 int sm_rep_result_index(const char *result);
 

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "ctl_metrics.h"
+#include "ctl_report.h"
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
@@ -58,6 +59,7 @@ struct ctl {
 	int words;		/* config --words */
 	int table;		/* config --table */
 	const char *cert, *chain, *name, *email, *key, *ca_file, *identity;
+	const char *domain, *html;	/* report */
 	long since;		/* seconds back; 0: all */
 	int usage, selector, mtype;
 };
@@ -75,7 +77,8 @@ usage(void)
 	      "  gen openpgpkey --key FILE --email ADDRESS\n"
 	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
-	      "  report [--since DURATION] [--identity HOST] [--json]\n"
+	      "  report [--since DURATION] [--identity ID] [--domain DOMAIN]\n"
+	      "         [--json | --html FILE]\n"
 	      "  selfcheck [--postconf-dir DIR | --cert PEM [--key PEM] [--chain PEM]\n"
 	      "            --helo NAME] [--email ADDRESS]... [--json]\n"
 	      "  rollover --cert NEW --name HOST [--current PEM | --postconf-dir DIR]\n"
@@ -719,15 +722,6 @@ cmd_cache(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* A count column of the report: as wide as its word, at least 6. */
-static int
-count_width(int result)
-{
-	size_t len = strlen(sm_result_names[result].name);
-
-	return len > 6 ? (int)len : 6;
-}
-
 struct report_ctx {
 	int json, n;
 };
@@ -735,45 +729,7 @@ struct report_ctx {
 static void
 fmt_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
-show_identity(void *arg, const struct sm_rep_identity *id)
-{
-	struct report_ctx *rc = arg;
-	char first[32], last[32], e_id[1024];
-	int i;
-
-	fmt_time(id->first_seen, first, sizeof(first));
-	fmt_time(id->last_seen, last, sizeof(last));
-	if (rc->json) {
-		printf("%s{\"identity\":", rc->n++ ? "," : "");
-		json_str(id->identity);
-		printf(",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);
-		for (i = 0; i < SM_NRESULTS; i++)
-			printf(",\"%s\":%ld", sm_result_names[i].name,
-			       id->count[i]);
-		printf(",\"keys_seen\":%ld,\"key_changes\":%ld,\"last_key\":",
-		       id->keys_seen, id->key_changes);
-		json_str(id->last_key_fp);
-		putchar('}');
-		return;
-	}
-	if (rc->n++ == 0) {
-		printf("%-32s %-20s", "identity", "last seen");
-		for (i = 0; i < SM_NRESULTS; i++)
-			printf(" %*s", count_width(i), sm_result_names[i].name);
-		printf(" %4s %7s\n", "keys", "changes");
-	}
-	printf("%-32s %-20s", sm_escape(id->identity, e_id, sizeof(e_id)),
-	       last);
-	for (i = 0; i < SM_NRESULTS; i++)
-		printf(" %*ld", count_width(i), id->count[i]);
-	printf(" %4ld %7ld\n", id->keys_seen, id->key_changes);
+	ctl_report_time(t, CTL_TIME_ISO, buf, len);
 }
 
 static void
@@ -819,10 +775,23 @@ show_event(void *arg, const struct sm_rep_event *ev)
 	       ev->count);
 }
 
+/* Identities are stored normalised; "[addr]" ones as given. */
+static const char *
+normal_identity(const char *id, char *host, size_t hostlen)
+{
+	char why[256];
+
+	if (id[0] == '[' || sm_names_host(id, host, hostlen, why,
+					  sizeof(why)) < 0)
+		sm_strlcpy(host, id, hostlen);
+	return host;
+}
+
 static int
 cmd_report(struct ctl *ctl)
 {
 	struct report_ctx rc = { ctl->json, 0 };
+	struct ctl_report_opts o;
 	struct sm_rep *rep;
 	struct sm_db_params dbp;
 	time_t since = ctl->since > 0 ? time(NULL) - ctl->since : 0;
@@ -835,29 +804,24 @@ cmd_report(struct ctl *ctl)
 			  why, sizeof(why));
 	if (rep == NULL)
 		die(EX_CANTCREAT, "%s", why);
-	if (ctl->identity == NULL) {
-		if (rc.json)
-			printf("{\"identities\":[");
-		n = sm_rep_identities(rep, since, show_identity, &rc, why,
-				      sizeof(why));
-		if (rc.json)
-			printf("]}\n");
-		else if (n == 0)
-			printf("no decisions recorded%s\n",
-			       since ? " in that period" : "");
-	} else {
-		/* Identities are stored normalised; "[addr]" ones as given. */
-		if (ctl->identity[0] == '[' ||
-		    sm_names_host(ctl->identity, host, sizeof(host), why,
-				  sizeof(why)) < 0)
-			sm_strlcpy(host, ctl->identity, sizeof(host));
+	o.since = since;
+	o.identity = ctl->identity != NULL ?
+		     normal_identity(ctl->identity, host, sizeof(host)) : NULL;
+	o.domain = ctl->domain;
+	o.json = ctl->json;
+	o.html = ctl->html;
+	/* One identity's JSON is its decisions, the shape kept from before. */
+	n = 0;
+	if (o.identity == NULL || !o.json || o.html != NULL)
+		n = ctl_report(rep, &o, stdout, why, sizeof(why));
+	if (n >= 0 && o.identity != NULL && o.html == NULL) {
 		if (rc.json) {
 			printf("{\"identity\":");
 			json_str(host);
 			printf(",\"events\":[");
-		}
-		else
-			printf("%s\n", sm_escape(host, why, sizeof(why)));
+		} else
+			printf("\nDecisions of %s, newest first\n",
+			       sm_escape(host, why, sizeof(why)));
 		n = sm_rep_events(rep, host, since, 100, show_event, &rc, why,
 				  sizeof(why));
 		if (rc.json)
@@ -916,6 +880,8 @@ main(int argc, char **argv)
 		{ "identity", required_argument, NULL, 11 },
 		{ "words", no_argument, NULL, 12 },
 		{ "table", no_argument, NULL, 13 },
+		{ "domain", required_argument, NULL, 14 },
+		{ "html", required_argument, NULL, 15 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -947,6 +913,8 @@ main(int argc, char **argv)
 		case 11: ctl.identity = optarg; break;
 		case 12: ctl.words = 1; break;
 		case 13: ctl.table = 1; break;
+		case 14: ctl.domain = optarg; break;
+		case 15: ctl.html = optarg; break;
 		default: usage();
 		}
 	}

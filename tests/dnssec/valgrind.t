@@ -42,6 +42,16 @@ is "$rc" 0 "valgrind smillactl selfcheck (TLSA, SMIMEA, OPENPGPKEY)"
 vg "$ctl" -c "$conf" rollover --cert "$BED_DIR/certs/other.pem" \
 	--name roll.smilla.test --current "$BED_DIR/certs/good.pem" --json
 is "$rc" 0 "valgrind smillactl rollover"
+# The report over a store of rows of every section and kind.
+vgdir=$(mktemp -d "$BED_DIR/vgreport.XXXXXX")
+"$SMILLA_PLAIN/tests/lib/repfill" "$vgdir/r.db" synth 2000
+printf 'db_path = %s/r.db\n' "$vgdir" > "$vgdir/r.conf"
+for how in "" --json "--html $vgdir/r.html"; do
+	# shellcheck disable=SC2086 # $how is words
+	vg "$ctl" -c "$vgdir/r.conf" report $how
+	is "$rc" 0 "valgrind smillactl report $how"
+done
+rm -rf "$vgdir"
 
 # The policy daemon, stdin mode, over the golden requests (all results,
 # a timeout, libunbound threads) and a malformed request.

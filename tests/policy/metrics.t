@@ -110,7 +110,8 @@ is "$(prom_sum smilla_store_decisions)" 9 "  the identities' totals: 9 decisions
 is "$(prom_value smilla_store_keys_seen)" 1 "  1 key seen (as report's keys column)"
 is "$(prom_value smilla_store_key_changes)" 0 "  no key change"
 is "$(prom_value smilla_store_identities)" \
-	"$("$SMILLA_BUILD/smillactl" -c "$conf" report | awk 'NR > 1' | grep -c .)" \
+	"$("$SMILLA_BUILD/smillactl" -c "$conf" report --json |
+	   perl -MJSON::PP -e 'print scalar @{decode_json(join "", <STDIN>)->{identities}}')" \
 	"  as many identities ($(prom_value smilla_store_identities)) as smillactl report lists"
 is "$(prom_value 'smilla_store_cache_entries{type="tlsa"}')" \
 	"$("$SMILLA_BUILD/smillactl" -c "$conf" cache show | grep -c ' TLSA ')" \
