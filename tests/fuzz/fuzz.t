@@ -3,7 +3,7 @@
 # parsers that read what the network and DNS send: every
 # tests/fuzz/fuzz_NAME.c, as the Makefile built it into SMILLA_FUZZ_B
 # (default: $SMILLA_PLAIN/fuzz, i.e. build/fuzz).  Each target runs
-# SMILLA_FUZZ_SECONDS (10) from a seed corpus, the files made here in
+# SMILLA_FUZZ_SECONDS (4) from a seed corpus, the files made here in
 # WORK/NAME (none yet for a new target: it starts from nothing); a
 # crash, a leak or a broken invariant fails the test and leaves the
 # input in the work directory.
@@ -12,7 +12,7 @@ set -eu
 
 top=${SMILLA_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${SMILLA_FUZZ_B:-${SMILLA_PLAIN:-$top/build}/fuzz}
-secs=${SMILLA_FUZZ_SECONDS:-10}
+secs=${SMILLA_FUZZ_SECONDS:-4}
 work=$(mktemp -d /tmp/smilla-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
