@@ -26,10 +26,14 @@
  * row and set on another; here it is one upsert per identity and kind.
  * rep_identities.last_key_fp stays the latest key of any kind.
  *
+ * Delivery rows (key type "delivery", reputation.h) are written as
+ * any row but left out of the aggregates: they are no decisions.
+ *
  * Stores made by older code are brought up to date when opened
  * (migrate): the columns added since (rows' count, a count per result
- * word, key_type) with ALTER TABLE, and rep_keys, whose primary key
- * gained key_type, rebuilt.  The kind of the rows from before kinds is
+ * word, key_type, a delivery's action, format and direction) with
+ * ALTER TABLE, and rep_keys, whose primary key gained key_type,
+ * rebuilt.  The kind of the rows from before kinds is
  * derived, not left unknown, so key changes go on being counted across
  * the upgrade: rows of source "policyd" are "tlsa", of "milter"
  * "smimea" (the only kind it looked up then); keys and last keys, which
@@ -76,7 +80,8 @@ static const char schema_head[] =
 	" client_address TEXT, helo TEXT, identity TEXT NOT NULL,"
 	" result TEXT NOT NULL, usage INTEGER, selector INTEGER, mtype INTEGER,"
 	" cert_fp TEXT, key_fp TEXT, tls_protocol TEXT, tls_cipher TEXT,"
-	" count INTEGER NOT NULL DEFAULT 1, key_type TEXT);"
+	" count INTEGER NOT NULL DEFAULT 1, key_type TEXT, action TEXT,"
+	" format TEXT, direction TEXT);"
 	"CREATE INDEX IF NOT EXISTS rep_events_identity"
 	" ON rep_events (identity, time);"
 	"CREATE TABLE IF NOT EXISTS rep_identities ("
@@ -108,8 +113,9 @@ enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_PUT, ST_KEY_SEEN,
 static const char *sql[ST_N] = {
 	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
 	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
-	" tls_cipher, count, key_type)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	" tls_cipher, count, key_type, action, format, direction)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+	"?18)",
 	NULL,
 	"SELECT key_fp FROM rep_last_keys WHERE identity = ?1 AND key_type = ?2",
 	"INSERT INTO rep_keys (identity, key_type, key_fp, first_seen,"
@@ -131,12 +137,12 @@ static const char *sql[ST_N] = {
 	NULL,
 	"SELECT time, source, client_address, helo, identity, result, usage,"
 	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
-	" key_type FROM rep_events WHERE identity = ?1 AND time >= ?2"
+	" key_type, action, format, direction FROM rep_events WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
 	/* In the order written, which is time order. */
 	"SELECT time, source, client_address, helo, identity, result, usage,"
 	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
-	" key_type FROM rep_events WHERE time >= ?1 ORDER BY id",
+	" key_type, action, format, direction FROM rep_events WHERE time >= ?1 ORDER BY id",
 	"SELECT identity, key_type, key_fp, first_seen, last_seen, count"
 	" FROM rep_keys WHERE last_seen >= ?1"
 	" ORDER BY identity, key_type, first_seen",
@@ -228,7 +234,7 @@ build_sql(void)
 	sql_built = !s.over && !in.over && !ls.over;
 }
 
-#define NFIELDS 10		/* texts of an event */
+#define NFIELDS 13		/* texts of an event */
 
 /* A queued row: the decisions merged into it are EV.count. */
 struct queued {
@@ -355,6 +361,9 @@ static const struct upgrade {
 } upgrades[] = {
 	{ "rep_events", "count", "INTEGER NOT NULL DEFAULT 1", NULL },
 	{ "rep_events", "key_type", "TEXT", kind_events },
+	{ "rep_events", "action", "TEXT", NULL },
+	{ "rep_events", "format", "TEXT", NULL },
+	{ "rep_events", "direction", "TEXT", NULL },
 	{ "rep_keys", "key_type", NULL, kind_keys },
 };
 
@@ -672,6 +681,9 @@ fields(struct sm_rep_event *ev, const char **f[NFIELDS])
 	f[7] = &ev->tls_protocol;
 	f[8] = &ev->tls_cipher;
 	f[9] = &ev->key_type;
+	f[10] = &ev->action;
+	f[11] = &ev->format;
+	f[12] = &ev->direction;
 }
 
 /*
@@ -861,6 +873,15 @@ step(sqlite3_stmt *st)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
+static void
+bind_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (*s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 static int
 store_event(struct sm_rep *rep, const struct sm_rep_event *ev)
 {
@@ -886,10 +907,11 @@ store_event(struct sm_rep *rep, const struct sm_rep_event *ev)
 	sqlite3_bind_text(st, 12, ev->tls_protocol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 13, ev->tls_cipher, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 14, ev->count);
-	if (*ev->key_type)
-		sqlite3_bind_text(st, 15, ev->key_type, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 15);	/* unknown, as in older rows */
+	/* Empty: unknown (as in older rows), or not a delivery. */
+	bind_or_null(st, 15, ev->key_type);
+	bind_or_null(st, 16, ev->action);
+	bind_or_null(st, 17, ev->format);
+	bind_or_null(st, 18, ev->direction);
 	return step(st);
 }
 
@@ -1054,7 +1076,7 @@ static int
 store(struct sm_rep *rep, struct queued *batch, size_t n)
 {
 	struct queued **order;
-	size_t i, j;
+	size_t i, j, m = 0;
 	int rc = 0;
 
 	for (i = 0; i < n; i++)
@@ -1064,8 +1086,12 @@ store(struct sm_rep *rep, struct queued *batch, size_t n)
 		return 0;
 	if ((order = malloc(n * sizeof(*order))) == NULL)
 		return -1;
+	/* Deliveries are no decisions about a key: no aggregates. */
 	for (i = 0; i < n; i++)
-		order[i] = &batch[i];
+		if (sm_name_code(sm_key_type_names, batch[i].ev.key_type) !=
+		    SM_KEY_TYPE_DELIVERY)
+			order[m++] = &batch[i];
+	n = m;
 	qsort(order, n, sizeof(*order), by_identity);
 	for (i = 0; i < n && rc == 0; i = j) {
 		for (j = i + 1; j < n && strcmp(order[j]->ev.identity,
@@ -1242,6 +1268,9 @@ row_event(sqlite3_stmt *st, struct sm_rep_event *ev)
 	ev->tls_cipher = col(st, 12);
 	ev->count = (long)sqlite3_column_int64(st, 13);
 	ev->key_type = col(st, 14);
+	ev->action = col(st, 15);
+	ev->format = col(st, 16);
+	ev->direction = col(st, 17);
 }
 
 /* FN for each row of ST (bound), then the end of the read. */

@@ -18,6 +18,13 @@
  * decision shows another fingerprint than the last one of the same
  * kind: an S/MIME certificate and an OpenPGP key of one recipient
  * taking turns change nothing.
+ *
+ * Delivery rows (key type "delivery") say what the milter did with a
+ * message for one recipient (the identity): its ACTION (a word of
+ * SM_MIL_ACTIONS), the FORMAT it was encrypted in (SM_FORMATS) and the
+ * recipient's DIRECTION ("outbound", "inbound"); RESULT is the
+ * recipient's (pass: a usable key).  They are not decisions about a
+ * key: they count in no identity's aggregates and change no key.
  */
 #ifndef SM_REPUTATION_H
 #define SM_REPUTATION_H
@@ -40,6 +47,8 @@ struct sm_rep_event {
 	const char *key_type;		/* a word of sm_key_type_names;
 					   NULL or empty: unknown */
 	const char *tls_protocol, *tls_cipher;
+	const char *action, *format;	/* delivery rows, else NULL or "" */
+	const char *direction;
 	long count;			/* decisions in this row (read side) */
 };
 

@@ -84,7 +84,9 @@ enum sm_key_state { SM_KEY_STATES(SM_KEY_ENUM_) SM_NKEY_STATES };
 	X(SMIMEA, "smimea")	/* the milter: an S/MIME certificate */ \
 	X(OPENPGPKEY, "openpgpkey")	/* the milter: an OpenPGP key */ \
 	X(SMIME_SIGNER, "smime-signer")	/* a sender's signing certificate */ \
-	X(PGP_SIGNER, "pgp-signer")	/* a sender's signing OpenPGP key */
+	X(PGP_SIGNER, "pgp-signer")	/* a sender's signing OpenPGP key */ \
+	X(DELIVERY, "delivery")	/* not a key: what the milter did with a \
+				   message for a recipient */
 
 #define SM_KEY_TYPE_ENUM_(code, word) SM_KEY_TYPE_##code,
 enum sm_key_type { SM_KEY_TYPES(SM_KEY_TYPE_ENUM_) SM_NKEY_TYPES };

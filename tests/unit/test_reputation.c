@@ -793,6 +793,86 @@ test_migrate_race(time_t t0)
 }
 
 /* Every free and clear takes NULL (a crash here fails the test). */
+/* "identity action format direction count" of each delivery row read. */
+static void
+delivery_of(void *arg, const struct sm_rep_event *ev)
+{
+	struct rows *r = arg;
+
+	if (strcmp(ev->key_type, "delivery") != 0)
+		return;
+	if (r->n < 8)
+		snprintf(r->row[r->n], sizeof(r->row[0]), "%s %s %s %s %ld",
+			 ev->identity, ev->action, *ev->format ? ev->format :
+			 "-", ev->direction, ev->count);
+	r->n++;
+}
+
+static void
+add_delivery(struct sm_rep *rep, time_t t, const char *id, const char *result,
+	     const char *action, const char *format, const char *direction)
+{
+	struct sm_rep_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time = t;
+	ev.source = "milter";
+	ev.identity = id;
+	ev.result = result;
+	ev.key_type = "delivery";
+	ev.usage = ev.selector = ev.mtype = -1;
+	ev.action = action;
+	ev.format = format;
+	ev.direction = direction;
+	sm_rep_add(rep, &ev);
+}
+
+/*
+ * Delivery rows keep their action, format and direction, merge like
+ * any row, and are no decisions: no identity's counts or keys move.
+ */
+static void
+test_deliveries(time_t t0)
+{
+	struct sm_rep *rep;
+	struct totals t;
+	struct rows r;
+	char path[128], why[512];
+
+	snprintf(path, sizeof(path), "%s/deliveries.db", dir);
+	rep = sm_rep_open(path, NULL, 86400, why, sizeof(why));
+	if (!ok(rep != NULL, "deliveries: store opens %s", rep ? "" : why))
+		return;
+	add_kind(rep, t0, "dora@d.example", "pass", "smimea", "K1");
+	add_delivery(rep, t0, "dora@d.example", "pass", "encrypted", "smime",
+		     "outbound");
+	add_delivery(rep, t0, "dora@d.example", "pass", "encrypted", "smime",
+		     "outbound");
+	add_delivery(rep, t0, "dora@d.example", "pass", "plaintext", NULL,
+		     "outbound");
+	add_delivery(rep, t0 + 1, "only@d.example", "none", "rejected", "",
+		     "inbound");
+	is_int((long)sm_rep_queued_rows(rep), 4,
+	       "a lookup and four deliveries: four rows (two merged)");
+	is_int(sm_rep_flush(rep, t0 + 2, why, sizeof(why)), 5,
+	       "  flushed: five");
+	memset(&r, 0, sizeof(r));
+	sm_rep_each(rep, 0, delivery_of, &r, why, sizeof(why));
+	is_int(r.n, 3, "  three delivery rows read back");
+	is_str(r.row[0], "dora@d.example encrypted smime outbound 2",
+	       "  action, format, direction and count kept");
+	is_str(r.row[1], "dora@d.example plaintext - outbound 1",
+	       "  a plain one, without a format");
+	is_str(r.row[2], "only@d.example rejected - inbound 1",
+	       "  a refused inbound one");
+	t = totals(rep, "dora@d.example");
+	is_int(t.pass, 1, "  dora: one pass, her lookup's; deliveries no decision");
+	is_int(t.keys, 1, "  one key seen");
+	t = totals(rep, "only@d.example");
+	is_int(t.found, 0, "  an address with only deliveries is no identity");
+	sm_rep_close(rep);
+}
+
 static void
 free_null(void)
 {
@@ -956,6 +1036,7 @@ main(void)
 	sm_rep_close(rep);
 	test_new_word(t0);
 	test_kinds(t0);
+	test_deliveries(t0);
 	test_migrate(OLD_T);
 	test_migrate_race(OLD_T);
 	test_file();

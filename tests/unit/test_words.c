@@ -24,7 +24,7 @@ static const struct set_case sets[] = {
 	  "skipped" },
 	{ "milter action", sm_mil_action_names, SM_NMIL_ACTIONS, "encrypted",
 	  "tempfail" },
-	{ "key type", sm_key_type_names, SM_NKEY_TYPES, "tlsa", "pgp-signer" },
+	{ "key type", sm_key_type_names, SM_NKEY_TYPES, "tlsa", "delivery" },
 	{ "format", sm_format_names, SM_NFORMATS, "smime", "openpgp" },
 };
 
