@@ -341,6 +341,43 @@ record(const struct conn *c, const struct mil_rcpt *r)
 	}
 }
 
+/*
+ * The delivery row of recipient R: what was done with the message for
+ * it (ACTION, in format KIND when encrypted), so that the report counts
+ * the mail that left encrypted rather than guessing it from lookups.
+ */
+static void
+record_delivery(const struct conn *c, const struct mil_rcpt *r,
+		enum mil_action action, enum mil_kind kind)
+{
+	struct sm_rep_event ev;
+	const char *result = mil_key_state_result(r->state);
+
+	if (rep == NULL)
+		return;
+	event(c, r->addr, result != NULL ? result : "none",
+	      sm_str_name_code(sm_key_type_names, SM_KEY_TYPE_DELIVERY), &ev);
+	ev.usage = ev.selector = ev.mtype = -1;
+	ev.action = mil_action_word(action);
+	ev.format = action == MIL_ENCRYPTED ? mil_kind_format(kind) : "";
+	ev.direction = r->inbound ? "inbound" : "outbound";
+	if (sm_rep_add(rep, &ev) < 0)
+		sm_log(SM_LOG_WARNING, "reputation: out of memory");
+}
+
+/* The delivery rows of the recipients of G (all accepted when NULL). */
+static void
+record_deliveries(const struct conn *c, const struct mil_group *g,
+		  enum mil_action action, enum mil_kind kind)
+{
+	size_t i, n;
+	const struct mil_rcpt *r = mil_msg_rcpts(c->msg, &n);
+
+	for (i = 0; i < (g != NULL ? g->n : n); i++)
+		record_delivery(c, &r[g != NULL ? g->idx[i] : i], action,
+				kind);
+}
+
 /* Recipient R (may be NULL) with its reasons; REPLY when refused. */
 static void
 log_rcpt(SMFICTX *ctx, const struct mil_rcpt *r,
@@ -470,6 +507,10 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 		return tempfail(ctx, "out of memory");
 	if (v == MIL_ACCEPT)
 		return SMFIS_CONTINUE;
+	if (r != NULL)
+		record_delivery(c, r, v == MIL_REJECT ? MIL_REJECTED :
+							MIL_TEMPFAILED,
+				MIL_SMIME);
 	log_rcpt(ctx, r, &reply);
 	smfi_setreply(ctx, reply.code, reply.xcode, reply.text);
 	return v == MIL_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
@@ -724,6 +765,8 @@ submit_copy(struct conn *c, const struct mil_group *g, char *qid,
 	rc = mil_reinject(policy.reinject, policy.authserv,
 			  policy.reinject_timeout, &msg, qid, qidlen, why,
 			  whylen) == 0 ? 0 : -1;
+	if (rc == 0)		/* taken: the copy is on its way */
+		record_deliveries(c, g, o.action, o.kind);
 	fclose(f);
 	goto done;
 msgwhy:
@@ -741,14 +784,15 @@ done:
 /*
  * Split mode at the end of a message: a copy for every group but the
  * first, submitted to reinject_service, those recipients removed from
- * the original, which keeps the first group (O).  WORDS gets the log
- * line's split="..." (the groups, their classes, the copies' queue ids).
+ * the original, which keeps the first group (O, and its recipients in
+ * KEPT, which the caller frees).  WORDS gets the log line's split="..."
+ * (the groups, their classes, the copies' queue ids).
  * SMFIS_CONTINUE, or the tempfail (logged, copies already submitted
  * named) when a copy was not taken.
  */
 static sfsistat
 split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
-	     char *words, size_t wlen)
+	     struct mil_group *kept, char *words, size_t wlen)
 {
 	struct mil_group g[MIL_NKINDS + 1];
 	size_t n, k, i, used, nrcpt;
@@ -788,6 +832,8 @@ split_copies(SMFICTX *ctx, struct conn *c, struct mil_outcome *o,
 						"remove a copied recipient");
 			}
 	mil_msg_finish_group(c->msg, &g[0], o);
+	*kept = g[0];
+	g[0].idx = NULL;
 	mil_groups_clear(g);
 	if (used < wlen)
 		snprintf(words + used, wlen - used, "\"");
@@ -815,6 +861,7 @@ on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	struct mil_outcome o;
+	struct mil_group kept = { 0 }, *g = NULL;
 	char rcpts[1024], e_from[1024], e_reason[512], hp[200], verify[800];
 	char split[600] = "";
 	sfsistat rc = SMFIS_CONTINUE;
@@ -823,11 +870,12 @@ on_eom(SMFICTX *ctx)
 		return tempfail(ctx, "no message state");
 	if (!mil_msg_splits(c->msg))
 		mil_msg_finish(c->msg, &o);
-	else if ((rc = split_copies(ctx, c, &o, split, sizeof(split))) !=
-		 SMFIS_CONTINUE) {
+	else if ((rc = split_copies(ctx, c, &o, &kept, split,
+				    sizeof(split))) != SMFIS_CONTINUE) {
 		msg_end(c);
 		return rc;
-	}
+	} else
+		g = &kept;
 	/* A claim that did not hold; the reason holds no client text. */
 	if (*mil_msg_why_not(c->msg) != '\0')
 		sm_log(SM_LOG_NOTICE, "queue_id=%s not-encrypted=\"%s\"",
@@ -838,6 +886,8 @@ on_eom(SMFICTX *ctx)
 	case MIL_UNTOUCHED:
 		if (apply(ctx, c, &o) != MI_SUCCESS) {
 			rc = tempfail(ctx, "the MTA refused a modification");
+			record_deliveries(c, g, MIL_TEMPFAILED, o.kind);
+			free(kept.idx);
 			msg_end(c);
 			return rc;
 		}
@@ -854,6 +904,11 @@ on_eom(SMFICTX *ctx)
 	verify_words(&o, verify, sizeof(verify));
 	if (rc == SMFIS_CONTINUE && o.auth != NULL)
 		record_auth(c, o.auth);
+	/* A copy of our own was recorded when it was made. */
+	if (o.action != MIL_UNTOUCHED || o.why == NULL ||
+	    strcmp(o.why, "split-copy") != 0)
+		record_deliveries(c, g, o.action, o.kind);
+	free(kept.idx);
 	count(c->msg, &o);
 	sm_log(o.action == MIL_TEMPFAILED ? SM_LOG_ERR : SM_LOG_INFO,
 	       "queue_id=%s from=%s rcpts=%s action=%s%s%s%s%s%s%s size=%zu "

@@ -429,7 +429,8 @@ mta_end "$total"
 # Reputation rows (written at the latest when the milter stops).
 rows() { # DB IDENTITY: "key_type result key_fp" of its rows, sorted, unique
 	sqlite3 -separator ' ' "$1" "SELECT DISTINCT key_type, result, ifnull(key_fp, '')
-		FROM rep_events WHERE source = 'milter' AND identity = '$2' ORDER BY 1, 2, 3"
+		FROM rep_events WHERE source = 'milter' AND identity = '$2'
+		AND key_type != 'delivery' ORDER BY 1, 2, 3"
 }
 is "$(rows "$work/a.db" bob@smilla.test)" "openpgpkey pass $(cat "$keys/bob.fpr")
 smimea none " "reputation: bob's rows, openpgpkey pass with bob's fingerprint, smimea none"
@@ -446,6 +447,30 @@ is "$(rows "$work/a.db" pgp@bogus.smilla.test | cut -d' ' -f1,2)" "openpgpkey bo
 smimea bogus" "  pgp@bogus's: bogus, both kinds"
 is "$(rows "$work/r.db" revoked@smilla.test | cut -d' ' -f1,2)" "openpgpkey unusable
 smimea none" "  a refused recipient's too (milter R): revoked's, openpgpkey unusable"
+
+# Delivery rows: what the milter did for each recipient of each message,
+# as many as its log lines say (the end-of-message lines' accepted
+# recipients by action, and the recipients refused at RCPT).
+for m in a r; do
+	logged=$(perl -ne '
+		if (/ rcpts=(\S+) action=(\w+)/) {
+			my ($l, $a) = ($1, $2);
+			$n{$a} += 1 + $1 while $l =~ s/,\+(\d+) more$//;
+			$n{$a} += grep { !/\(refused\)$/ } split /,/, $l;
+		}
+		$n{/refused="5/ ? "rejected" : "tempfail"}++ if / rcpt=<[^>]*> .* refused="/;
+		END { print map { "$_ $n{$_}\n" } sort keys %n }' "$work/$m.log")
+	stored=$(sqlite3 -separator ' ' "$work/$m.db" "SELECT action, sum(count) FROM rep_events
+		WHERE key_type = 'delivery' GROUP BY 1 ORDER BY 1")
+	is "$stored" "$logged" "delivery rows of milter $(echo "$m" | tr a-z A-Z): as many per action as its log says ($(echo $stored))"
+done
+fmt() { sqlite3 "$work/a.db" "SELECT group_concat(DISTINCT ifnull(format, '-') || ' ' || direction)
+	FROM rep_events WHERE key_type = 'delivery' AND identity = '$1' AND action = '$2'"; }
+is "$(fmt bob@smilla.test encrypted)" "openpgp outbound" "  bob's encrypted mail: PGP/MIME, outbound"
+is "$(fmt alice@smilla.test plaintext)" "- outbound" "  alice's (S/MIME only), beside bob: plaintext, mixed"
+is "$(fmt carol@smilla.test encrypted | tr , '\n' | sort | paste -sd ' ')" "openpgp outbound smime outbound" \
+	"  carol's (both kinds): S/MIME alone, PGP/MIME beside bob"
+is "$(fmt expired@smilla.test plaintext)" "- outbound" "  expired's: plaintext, no format"
 
 agents_kill
 nothing_left "milters, Postfix, gpg-agents"

@@ -302,6 +302,21 @@ is "$(for f in $ms; do hdr "$f" X-Smilla | sed 's/;.*//'; done | sort | uniq -c 
 # ------------------------------------------------------------------ the end
 
 mta_end "$total"
+# One delivery row per recipient of every message and copy that went
+# on (the copies when they were taken, not again when one came back
+# through smilla), so as many as the Maildir holds but for section 2's
+# success notice, which Postfix made; and alice's and bob's encrypted
+# copies in their own formats.
+q() { sqlite3 -separator ' ' "$work/s.db" "$1"; }
+is "$(q "SELECT sum(count) FROM rep_events WHERE key_type = 'delivery'
+	AND action IN ('encrypted', 'plaintext', 'untouched')")" "$((total - 1))" \
+	"delivery rows: one per message delivered but the notice ($((total - 1)))"
+is "$(q "SELECT count(*) FROM rep_events WHERE key_type = 'delivery' AND action = 'untouched'")" 0 \
+	"  none for the copies that came back untouched"
+is "$(q "SELECT DISTINCT identity, format FROM rep_events WHERE key_type = 'delivery'
+	AND identity IN ('alice@smilla.test', 'bob@smilla.test') AND action = 'encrypted'
+	ORDER BY 1, 2")" "alice@smilla.test smime
+bob@smilla.test openpgp" "  alice's mail encrypted as S/MIME, bob's as PGP/MIME, kept or copied"
 agents_kill
 nothing_left "milter, Postfix, gpg-agents"
 echo "# split.t: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
