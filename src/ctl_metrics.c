@@ -5,15 +5,16 @@
  *   smilla_store_decisions{result}       their totals, kept for good
  *   smilla_store_events{result}          decisions within
  *                                        reputation_retention
+ *   smilla_store_deliveries{action}      messages to recipients within
+ *                                        it, by what the milter did
  *   smilla_store_keys_seen               distinct keys, all identities
  *   smilla_store_key_changes             key changes, all identities
  *   smilla_store_cache_entries{type}     fresh cache entries per type
  *
  * Gauges all: each is the store's state when the command runs.  The
- * events are read identity by identity (the store's own query), after
- * the list of identities is taken, so no two queries overlap.
+ * events are read in one pass after the list of identities, so no two
+ * queries overlap.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -35,11 +36,8 @@ static const struct sm_name_code rr_names[] = {
 };
 
 struct gauges {
-	struct sm_metric *identities, *decisions, *events, *keys, *changes,
-			 *entries;
-	char **names;		/* the identities, owned */
-	size_t n, cap;
-	int oom;
+	struct sm_metric *identities, *decisions, *events, *deliveries, *keys,
+			 *changes, *entries;
 };
 
 static void
@@ -53,21 +51,6 @@ one_identity(void *arg, const struct sm_rep_identity *id)
 		sm_metric_add(g->decisions, r, id->count[r]);
 	sm_metric_add(g->keys, 0, id->keys_seen);
 	sm_metric_add(g->changes, 0, id->key_changes);
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 64;
-		char **grown = realloc(g->names, cap * sizeof(*grown));
-
-		if (grown == NULL) {
-			g->oom = 1;
-			return;
-		}
-		g->names = grown;
-		g->cap = cap;
-	}
-	if ((g->names[g->n] = strdup(id->identity)) == NULL)
-		g->oom = 1;
-	else
-		g->n++;
 }
 
 static void
@@ -75,7 +58,14 @@ one_event(void *arg, const struct sm_rep_event *ev)
 {
 	struct gauges *g = arg;
 
-	sm_metric_add(g->events, sm_rep_result_index(ev->result), ev->count);
+	if (sm_name_code(sm_key_type_names, ev->key_type) ==
+	    SM_KEY_TYPE_DELIVERY)
+		sm_metric_add(g->deliveries,
+			      sm_name_code(sm_mil_action_names, ev->action),
+			      ev->count);
+	else
+		sm_metric_add(g->events, sm_rep_result_index(ev->result),
+			      ev->count);
 }
 
 static void
@@ -96,24 +86,17 @@ from_store(const struct sm_config *cfg, struct gauges *g, char *why,
 	struct sm_cache_params cp;
 	struct sm_rep *rep;
 	struct sm_cache *cache;
-	size_t i;
 	int rc = 0;
 
 	sm_config_db(cfg, &dbp);
 	if ((rep = sm_rep_open(sm_config_str(cfg, SM_K_DB_PATH), &dbp,
 			       retention, why, whylen)) == NULL)
 		return -1;
-	if (sm_rep_identities(rep, 0, one_identity, g, why, whylen) < 0)
+	if (sm_rep_identities(rep, 0, one_identity, g, why, whylen) < 0 ||
+	    sm_rep_each(rep, time(NULL) - retention, one_event, g, why,
+			whylen) < 0)
 		rc = -1;
-	for (i = 0; rc == 0 && i < g->n; i++)
-		if (sm_rep_events(rep, g->names[i], time(NULL) - retention,
-				  LONG_MAX, one_event, g, why, whylen) < 0)
-			rc = -1;
 	sm_rep_close(rep);
-	if (rc == 0 && g->oom) {
-		sm_why(why, whylen, "out of memory");
-		rc = -1;
-	}
 	if (rc < 0)
 		return -1;
 	sm_config_cache(cfg, &cp);
@@ -132,7 +115,6 @@ ctl_metrics_print(const struct sm_config *cfg, FILE *out, char *why,
 {
 	struct sm_metrics *m = sm_metrics_new();
 	struct gauges g = { 0 };
-	size_t i;
 	int rc = -1;
 	const struct sm_metric_def defs[] = {
 		{ &g.identities, SM_METRIC_GAUGE, "smilla_store_identities",
@@ -143,6 +125,9 @@ ctl_metrics_print(const struct sm_config *cfg, FILE *out, char *why,
 		{ &g.events, SM_METRIC_GAUGE, "smilla_store_events",
 		  "decisions per result within reputation_retention",
 		  "result", sm_result_names },
+		{ &g.deliveries, SM_METRIC_GAUGE, "smilla_store_deliveries",
+		  "messages to recipients within reputation_retention, by"
+		  " what the milter did", "action", sm_mil_action_names },
 		{ &g.keys, SM_METRIC_GAUGE, "smilla_store_keys_seen",
 		  "distinct keys seen, all identities", NULL, NULL },
 		{ &g.changes, SM_METRIC_GAUGE, "smilla_store_key_changes",
@@ -157,9 +142,6 @@ ctl_metrics_print(const struct sm_config *cfg, FILE *out, char *why,
 	else if (from_store(cfg, &g, why, whylen) == 0 &&
 		 (rc = sm_metrics_print(m, out)) < 0)
 		sm_why(why, whylen, "cannot write the metrics");
-	for (i = 0; i < g.n; i++)
-		free(g.names[i]);
-	free(g.names);
 	sm_metrics_free(m);
 	return rc;
 }

@@ -13,11 +13,11 @@
  * Rows of an older store without a key type go by their source and
  * identity: the policy daemon's, or an identity without '@', are MTAs.
  *
- * A message to a recipient is looked up once per kind of key, so the
- * recipient's messages are the larger of its two kinds' lookups, and
- * its encrypted messages the passes (a usable key), at most that.  The
- * store does not say what the milter then did with the message (mixed
- * recipients may still go plain): "encrypted" means a usable key.
+ * What became of the mail to a recipient comes from the milter's
+ * delivery rows, one per recipient of a message: encrypted, left as
+ * the sender encrypted it, plain, or refused.  They are not decisions
+ * (the decision count leaves them out) and feed no lookup counts.
+ * Outbound recipients' rows make the per-day share.
  *
  * Key changes come from the store's keys (sm_rep_keys): each key after
  * the first of its identity and kind, at its first_seen.
@@ -152,15 +152,45 @@ rp_failure(int result)
 	       result == SM_RESULT_BOGUS || result == SM_RESULT_TEMPERROR;
 }
 
-long
-rp_messages(const long total[RP_NKINDS], const long pass[RP_NKINDS],
-	    long *encrypted)
+void
+rp_mail_add(struct rp_mail *m, const char *action, long n)
 {
-	long m = total[0] > total[1] ? total[0] : total[1];
-	long e = pass[0] + pass[1];
+	switch (sm_name_code(sm_mil_action_names, action)) {
+	case SM_MIL_ENCRYPTED:
+		m->encrypted += n;
+		break;
+	case SM_MIL_UNTOUCHED:
+		m->already += n;
+		break;
+	case SM_MIL_PLAINTEXT:
+		m->plain += n;
+		break;
+	case SM_MIL_REJECTED:
+	case SM_MIL_TEMPFAILED:
+		m->refused += n;
+		break;
+	}
+}
 
-	*encrypted = e < m ? e : m;
-	return m;
+long
+rp_delivered(const struct rp_mail *m)
+{
+	return m->encrypted + m->already + m->plain;
+}
+
+long
+rp_sealed(const struct rp_mail *m)
+{
+	return m->encrypted + m->already;
+}
+
+static void
+mail_sum(struct rp_mail *to, const struct rp_mail *m)
+{
+	to->encrypted += m->encrypted;
+	to->already += m->already;
+	to->plain += m->plain;
+	to->refused += m->refused;
 }
 
 static int
@@ -241,24 +271,21 @@ set_str(char **dst, const char *src)
 	return 0;
 }
 
-static void
-on_event(void *arg, const struct sm_rep_event *ev)
+/* The entry of EV's identity in section SEC, and EV's day; -1 no memory. */
+static int
+entry_of(struct rp_data *d, const struct sm_rep_event *ev, int sec,
+	 struct rp_ent **ent, struct rp_day **day)
 {
-	struct rp_data *d = arg;
-	struct rp_ent *e;
-	struct rp_day *day;
 	char key[KEY_MAX];
-	int r = sm_rep_result_index(ev->result), sec, made, kind;
+	struct rp_ent *e;
+	int made;
 
-	if (d->oom || r < 0 || !wanted(d->opts, ev->identity))
-		return;
-	sec = section_of(ev);
 	snprintf(key, sizeof(key), "%d%s", sec, ev->identity);
 	if ((e = (struct rp_ent *)map_get(&d->ents, key, sizeof(*e),
 					   &made)) == NULL ||
-	    (day = day_of(d, ev->time)) == NULL) {
+	    (*day = day_of(d, ev->time)) == NULL) {
 		d->oom = 1;
-		return;
+		return -1;
 	}
 	if (made) {
 		e->name = e->it.key + 1;
@@ -272,6 +299,49 @@ on_event(void *arg, const struct sm_rep_event *ev)
 		e->last = ev->time;
 	if (ev->time < e->first)
 		e->first = ev->time;
+	if (d->first == 0 || ev->time < d->first)
+		d->first = ev->time;
+	if (ev->time > d->last)
+		d->last = ev->time;
+	*ent = e;
+	return 0;
+}
+
+/* A delivery row: what became of a message to a recipient. */
+static void
+on_delivery(struct rp_data *d, const struct sm_rep_event *ev)
+{
+	struct rp_ent *e;
+	struct rp_day *day;
+
+	if (entry_of(d, ev, RP_RCPT, &e, &day) < 0)
+		return;
+	rp_mail_add(&e->mail, ev->action, ev->count);
+	if (strcmp(ev->direction, "inbound") == 0)
+		e->inbound = 1;
+	else
+		rp_mail_add(&day->out, ev->action, ev->count);
+	d->deliveries += ev->count;
+}
+
+static void
+on_event(void *arg, const struct sm_rep_event *ev)
+{
+	struct rp_data *d = arg;
+	struct rp_ent *e;
+	struct rp_day *day;
+	int r = sm_rep_result_index(ev->result), sec;
+
+	if (d->oom || r < 0 || !wanted(d->opts, ev->identity))
+		return;
+	if (sm_name_code(sm_key_type_names, ev->key_type) ==
+	    SM_KEY_TYPE_DELIVERY) {
+		on_delivery(d, ev);
+		return;
+	}
+	sec = section_of(ev);
+	if (entry_of(d, ev, sec, &e, &day) < 0)
+		return;
 	e->count[r] += ev->count;
 	if (r != SM_RESULT_NONE && r != SM_RESULT_NOCERT) {
 		int t = sm_name_code(sm_key_type_names, ev->key_type);
@@ -289,19 +359,6 @@ on_event(void *arg, const struct sm_rep_event *ev)
 	}
 	if (sec == RP_MTA)
 		day->mta[r] += ev->count;
-	else if (sec == RP_RCPT) {
-		kind = strcmp(ev->key_type, "openpgpkey") == 0;
-		e->kind_total[kind] += ev->count;
-		day->kind_total[kind] += ev->count;
-		if (r == SM_RESULT_PASS) {
-			e->kind_pass[kind] += ev->count;
-			day->kind_pass[kind] += ev->count;
-		}
-	}
-	if (d->first == 0 || ev->time < d->first)
-		d->first = ev->time;
-	if (ev->time > d->last)
-		d->last = ev->time;
 	d->total += ev->count;
 }
 
@@ -385,9 +442,10 @@ by_messages(const void *a, const void *b)
 {
 	const struct rp_dom *x = *(struct rp_dom *const *)a;
 	const struct rp_dom *y = *(struct rp_dom *const *)b;
+	long mx = rp_delivered(&x->mail), my = rp_delivered(&y->mail);
 
-	if (x->messages != y->messages)
-		return x->messages < y->messages ? 1 : -1;
+	if (mx != my)
+		return mx < my ? 1 : -1;
 	return strcmp(x->it.key, y->it.key);
 }
 
@@ -428,10 +486,8 @@ arrange(struct rp_data *d)
 		dom->recipients++;
 		if (e->count[SM_RESULT_PASS] > 0)
 			dom->with_keys++;
-		e->messages = rp_messages(e->kind_total, e->kind_pass,
-					  &e->encrypted);
-		dom->messages += e->messages;
-		dom->encrypted += e->encrypted;
+		mail_sum(&dom->mail, &e->mail);
+		dom->inbound |= e->inbound;
 	}
 	for (sec = 0; sec < RP_NSEC; sec++)
 		qsort(d->sec[sec], n[sec], sizeof(*d->sec[sec]), by_last);
@@ -505,7 +561,7 @@ ctl_report(struct sm_rep *rep, const struct ctl_report_opts *opts, FILE *out,
 			rp_json(&d, out);
 		else if (opts->html == NULL)
 			rp_text(&d, out);
-		rc = d.total;
+		rc = d.total + d.deliveries;
 		if (fflush(out) == EOF || ferror(out)) {
 			snprintf(why, whylen, "report: %s", strerror(errno));
 			rc = -1;

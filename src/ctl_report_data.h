@@ -16,8 +16,20 @@
 
 enum { RP_MTA, RP_RCPT, RP_SENDER, RP_NSEC };
 
-/* Recipients' kinds of key: SMIMEA, OPENPGPKEY. */
-#define RP_NKINDS 2
+/*
+ * Messages to recipients, from the milter's delivery rows (one per
+ * recipient of a message): delivered encrypted by smilla, delivered
+ * as the sender had encrypted them, delivered plain, and refused
+ * (rejected or deferred: not delivered, or not yet).
+ */
+struct rp_mail {
+	long encrypted, already, plain, refused;
+};
+
+/* rp_delivered - the messages of M that went on; rp_sealed - of them
+   encrypted, by smilla or by the sender. */
+long rp_delivered(const struct rp_mail *m);
+long rp_sealed(const struct rp_mail *m);
 
 /* A record of an rp_map starts with its key. */
 struct rp_item {
@@ -44,21 +56,23 @@ struct rp_ent {
 	time_t fail_time;		/* the last failure (rp_failure) */
 	int fail_result;		/* -1: none */
 	char *fail_addr, *fail_helo;
-	long kind_total[RP_NKINDS], kind_pass[RP_NKINDS];
-	long messages, encrypted;	/* recipients */
+	struct rp_mail mail;		/* recipients */
+	int inbound;			/* a recipient in local_domains */
 };
 
 /* One recipient domain. */
 struct rp_dom {
 	struct rp_item it;		/* the domain */
-	long recipients, with_keys, messages, encrypted;
+	long recipients, with_keys;
+	struct rp_mail mail;
+	int inbound;			/* in local_domains */
 };
 
 /* One day (UTC) of the period. */
 struct rp_day {
 	long day;			/* since the epoch */
 	long mta[SM_NRESULTS];
-	long kind_total[RP_NKINDS], kind_pass[RP_NKINDS];
+	struct rp_mail out;		/* outbound recipients */
 };
 
 struct rp_change {
@@ -71,6 +85,7 @@ struct rp_data {
 	time_t now, first, last;	/* first and last event */
 	long total;			/* decisions */
 	struct rp_map ents, doms;
+	long deliveries;		/* delivery rows' messages */
 	size_t nsec[RP_NSEC];
 	struct rp_ent **sec[RP_NSEC];	/* by last seen, newest first */
 	struct rp_dom **dom;		/* by messages, most first */
@@ -86,9 +101,8 @@ struct rp_data {
 /* rp_failure - whether RESULT is a failure (not pass, none, nocert). */
 int rp_failure(int result);
 
-/* rp_messages - messages of per-kind lookups, and *ENCRYPTED of them. */
-long rp_messages(const long total[RP_NKINDS], const long pass[RP_NKINDS],
-		 long *encrypted);
+/* rp_mail_add - count N messages of ACTION (a word of SM_MIL_ACTIONS). */
+void rp_mail_add(struct rp_mail *m, const char *action, long n);
 
 void rp_text(const struct rp_data *d, FILE *out);
 void rp_json(const struct rp_data *d, FILE *out);

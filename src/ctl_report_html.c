@@ -186,20 +186,21 @@ rcpt_days(const struct rp_data *d, FILE *out)
 	size_t k;
 
 	fputs("<h2 id=\"rcpt-days\">Outbound mail: share encrypted per day"
-	      "</h2>\n<p>A message counts as encrypted when its recipient"
-	      " had a usable key (SMIMEA or OPENPGPKEY, DNSSEC-secure).</p>\n",
-	      out);
+	      "</h2>\n<p>Messages delivered to recipients outside"
+	      " local_domains, one per recipient, as the milter recorded"
+	      " them: encrypted by smilla or already by the sender, against"
+	      " plain.</p>\n", out);
 	msgs = calloc(2 * d->ndays + 1, sizeof(*msgs));
 	if (msgs == NULL)
 		return -1;
 	enc = msgs + d->ndays;
 	for (k = 0; k < d->ndays; k++) {
-		msgs[k] = rp_messages(d->days[k].kind_total,
-				      d->days[k].kind_pass, &enc[k]);
+		msgs[k] = rp_delivered(&d->days[k].out);
+		enc[k] = rp_sealed(&d->days[k].out);
 		any += msgs[k];
 	}
 	if (any == 0) {
-		empty(out, "No recipient lookups in this period.");
+		empty(out, "No outbound mail delivered in this period.");
 		free(msgs);
 		return 0;
 	}
@@ -240,10 +241,11 @@ rcpt_domains(const struct rp_data *d, FILE *out)
 {
 	size_t k, n = d->ndom < TOP ? d->ndom : TOP;
 	const struct rp_dom *m;
+	long msgs;
 
-	fprintf(out, "<h2 id=\"rcpt-domains\">Outbound mail: share encrypted"
-		" per recipient domain (top %d by messages, of %zu)</h2>\n",
-		TOP, d->ndom);
+	fprintf(out, "<h2 id=\"rcpt-domains\">Mail delivered: share"
+		" encrypted per recipient domain (top %d by messages, of %zu;"
+		" local_domains marked inbound)</h2>\n", TOP, d->ndom);
 	if (n == 0) {
 		empty(out, "No recipient domains in this period.");
 		return;
@@ -253,30 +255,37 @@ rcpt_domains(const struct rp_data *d, FILE *out)
 		CHART_W, n * 20 + 10);
 	for (k = 0; k < n; k++) {
 		m = d->dom[k];
+		msgs = rp_delivered(&m->mail);
 		fprintf(out, "<text x=\"0\" y=\"%zu\">", k * 20 + 19);
 		hstr(out, m->it.key);
-		fputs("</text>", out);
-		share_bar(out, 1, (double)(k * 20 + 6), 16, m->messages,
-			  m->encrypted);
+		fprintf(out, "%s</text>", m->inbound ? " (inbound)" : "");
+		share_bar(out, 1, (double)(k * 20 + 6), 16, msgs,
+			  rp_sealed(&m->mail));
 		fputs(" data-domain=\"", out);
 		hstr(out, m->it.key);
 		fputs("\"><title>", out);
 		hstr(out, m->it.key);
 		fprintf(out, ": %ld of %ld encrypted</title></rect>\n",
-			m->encrypted, m->messages);
+			rp_sealed(&m->mail), msgs);
 	}
 	fputs("</svg>\n<table id=\"table-domains\"><tr><th>domain</th>"
-	      "<th>recipients</th><th>with keys</th><th>messages</th>"
-	      "<th>encrypted</th><th>share</th></tr>\n", out);
+	      "<th>direction</th><th>recipients</th><th>with keys</th>"
+	      "<th>messages</th><th>encrypted</th><th>already encrypted</th>"
+	      "<th>plain</th><th>refused</th><th>share</th></tr>\n", out);
 	for (k = 0; k < n; k++) {
 		m = d->dom[k];
+		msgs = rp_delivered(&m->mail);
 		fputs("<tr><td>", out);
 		hstr(out, m->it.key);
-		fprintf(out, "</td><td class=\"n\">%ld</td><td class=\"n\">%ld"
-			"</td><td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
-			"<td class=\"n\">%.1f%%</td></tr>\n", m->recipients,
-			m->with_keys, m->messages, m->encrypted, m->messages ?
-			100.0 * m->encrypted / m->messages : 0.0);
+		fprintf(out, "</td><td>%s</td><td class=\"n\">%ld</td>"
+			"<td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
+			"<td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
+			"<td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
+			"<td class=\"n\">%.1f%%</td></tr>\n",
+			m->inbound ? "inbound" : "outbound", m->recipients,
+			m->with_keys, msgs, m->mail.encrypted, m->mail.already,
+			m->mail.plain, m->mail.refused,
+			msgs ? 100.0 * rp_sealed(&m->mail) / msgs : 0.0);
 	}
 	fputs("</table>\n", out);
 }
@@ -442,9 +451,10 @@ rp_html(const struct rp_data *d, const char *path, char *why, size_t whylen)
 		"\"Content-Security-Policy\" content=\"default-src 'none';"
 		" style-src 'unsafe-inline'\">\n<title>smilla report</title>\n"
 		"<style>%s</style></head>\n<body>\n<h1>smilla report</h1>\n"
-		"<p id=\"summary\" data-decisions=\"%ld\">%ld decisions from %s"
-		" to %s", style, d->total, d->total, d->total ? start : end,
-		end);
+		"<p id=\"summary\" data-decisions=\"%ld\" data-deliveries=\"%ld\">"
+		"%ld decisions and %ld messages to recipients from %s to %s",
+		style, d->total, d->deliveries, d->total, d->deliveries,
+		d->total || d->deliveries ? start : end, end);
 	if (d->opts->identity != NULL || d->opts->domain != NULL) {
 		fputs(", only ", out);
 		hstr(out, d->opts->identity ? d->opts->identity :

@@ -130,34 +130,39 @@ static void
 domain_table(const struct rp_data *d, FILE *out)
 {
 	static const char *const head[] = {
-		"domain", "recipients", "with keys", "messages",
-		"encrypted", "plain", "encrypted %"
+		"domain", "direction", "recipients", "with keys", "messages",
+		"encrypted", "already encrypted", "plain", "refused",
+		"encrypted %"
 	};
 	struct tab t;
-	char *cell[7], num[6][24], e_dom[1100];
+	char *cell[10], num[8][24], e_dom[1100];
 	const struct rp_dom *m;
+	long n;
 	size_t k;
 	int i;
 
-	tab_init(&t, 7);
-	for (i = 0; i < 7; i++)
+	tab_init(&t, 10);
+	for (i = 0; i < 10; i++)
 		t.head[i] = head[i];
 	for (k = 0; k < d->ndom; k++) {
 		m = d->dom[k];
+		n = rp_delivered(&m->mail);
 		cell[0] = (char *)sm_escape(m->it.key, e_dom, sizeof(e_dom));
+		cell[1] = m->inbound ? "inbound" : "outbound";
 		snprintf(num[0], sizeof(num[0]), "%ld", m->recipients);
 		snprintf(num[1], sizeof(num[1]), "%ld", m->with_keys);
-		snprintf(num[2], sizeof(num[2]), "%ld", m->messages);
-		snprintf(num[3], sizeof(num[3]), "%ld", m->encrypted);
-		snprintf(num[4], sizeof(num[4]), "%ld",
-			 m->messages - m->encrypted);
-		snprintf(num[5], sizeof(num[5]), "%.1f", m->messages ?
-			 100.0 * m->encrypted / m->messages : 0.0);
-		for (i = 0; i < 6; i++)
-			cell[1 + i] = num[i];
+		snprintf(num[2], sizeof(num[2]), "%ld", n);
+		snprintf(num[3], sizeof(num[3]), "%ld", m->mail.encrypted);
+		snprintf(num[4], sizeof(num[4]), "%ld", m->mail.already);
+		snprintf(num[5], sizeof(num[5]), "%ld", m->mail.plain);
+		snprintf(num[6], sizeof(num[6]), "%ld", m->mail.refused);
+		snprintf(num[7], sizeof(num[7]), "%.1f", n ?
+			 100.0 * rp_sealed(&m->mail) / n : 0.0);
+		for (i = 0; i < 8; i++)
+			cell[2 + i] = num[i];
 		tab_row(&t, cell);
 	}
-	tab_print(&t, 1, out);
+	tab_print(&t, 2, out);
 }
 
 static void
@@ -188,7 +193,7 @@ change_table(const struct rp_data *d, FILE *out)
 void
 rp_text(const struct rp_data *d, FILE *out)
 {
-	if (d->total == 0) {
+	if (d->total == 0 && d->deliveries == 0) {
 		fprintf(out, "no decisions recorded%s\n",
 			d->opts->since ? " in that period" : "");
 		return;
@@ -196,8 +201,8 @@ rp_text(const struct rp_data *d, FILE *out)
 	fputs("Sending MTAs (DANE client authentication): decisions per"
 	      " identity and result\n", out);
 	ident_table(d, RP_MTA, "sending MTA", out);
-	fputs("\nRecipients by domain (the milter's key lookups: messages,"
-	      " and those with a usable key, encrypted)\n", out);
+	fputs("\nRecipients by domain (what the milter did with the mail:"
+	      " messages delivered, and refused)\n", out);
 	domain_table(d, out);
 	fputs("\nRecipients: lookups per result, one per kind of key\n", out);
 	ident_table(d, RP_RCPT, "recipient", out);
@@ -286,6 +291,16 @@ jcounts(FILE *out, const long count[SM_NRESULTS])
 	fputc('}', out);
 }
 
+/* The counts of M, as "message-count" (delivered) and the rest. */
+static void
+jmail(FILE *out, const struct rp_mail *m)
+{
+	fprintf(out, "\"message-count\":%ld,\"encrypted-count\":%ld,"
+		"\"already-encrypted-count\":%ld,\"plain-count\":%ld,"
+		"\"refused-count\":%ld", rp_delivered(m), m->encrypted,
+		m->already, m->plain, m->refused);
+}
+
 static void
 jent(FILE *out, const struct rp_ent *e)
 {
@@ -324,9 +339,11 @@ jent(FILE *out, const struct rp_ent *e)
 		jstr(out, e->fail_helo);
 		fputc('}', out);
 	}
-	if (e->sec == RP_RCPT)
-		fprintf(out, ",\"message-count\":%ld,\"encrypted-count\":%ld",
-			e->messages, e->encrypted);
+	if (e->sec == RP_RCPT) {
+		fprintf(out, ",\"direction\":\"%s\",",
+			e->inbound ? "inbound" : "outbound");
+		jmail(out, &e->mail);
+	}
 	fprintf(out, ",\"keys-seen\":%ld,\"key-changes\":%ld}", e->keys,
 		e->changes);
 }
@@ -345,7 +362,19 @@ jsection(FILE *out, const struct rp_data *d, int sec, const char *name)
 	fputc(']', out);
 }
 
-/* The shape of the old report: one list of every identity. */
+static int
+decided(const struct rp_ent *e)
+{
+	int i;
+
+	for (i = 0; i < SM_NRESULTS; i++)
+		if (e->count[i] > 0)
+			return 1;
+	return 0;
+}
+
+/* The shape of the old report: one list of every identity with
+   decisions (the store's identities). */
 static void
 jidentities(FILE *out, const struct rp_data *d)
 {
@@ -357,6 +386,8 @@ jidentities(FILE *out, const struct rp_data *d)
 	for (sec = 0; sec < RP_NSEC; sec++)
 		for (k = 0; k < d->nsec[sec]; k++) {
 			e = d->sec[sec][k];
+			if (!decided(e))	/* deliveries only */
+				continue;
 			fputs(n++ ? ",{\"identity\":" : "{\"identity\":", out);
 			jstr(out, e->name);
 			fputc(',', out);
@@ -379,7 +410,6 @@ rp_json(const struct rp_data *d, FILE *out)
 {
 	const struct rp_dom *m;
 	const struct rp_day *day;
-	long msgs, enc;
 	char date[32];
 	size_t k;
 
@@ -396,10 +426,12 @@ rp_json(const struct rp_data *d, FILE *out)
 		m = d->dom[k];
 		fputs(k ? ",{\"domain\":" : "{\"domain\":", out);
 		jstr(out, m->it.key);
-		fprintf(out, ",\"recipient-count\":%ld,\"recipients-with-keys\":"
-			"%ld,\"message-count\":%ld,\"encrypted-count\":%ld,"
-			"\"plain-count\":%ld}", m->recipients, m->with_keys,
-			m->messages, m->encrypted, m->messages - m->encrypted);
+		fprintf(out, ",\"direction\":\"%s\",\"recipient-count\":%ld,"
+			"\"recipients-with-keys\":%ld,",
+			m->inbound ? "inbound" : "outbound", m->recipients,
+			m->with_keys);
+		jmail(out, &m->mail);
+		fputc('}', out);
 	}
 	fputc(']', out);
 	jsection(out, d, RP_SENDER, "senders");
@@ -423,9 +455,9 @@ rp_json(const struct rp_data *d, FILE *out)
 		fprintf(out, "%s{\"date\":\"%s\",\"sending-mtas\":{", k ? "," : "",
 			date);
 		jcounts(out, day->mta);
-		msgs = rp_messages(day->kind_total, day->kind_pass, &enc);
-		fprintf(out, "},\"message-count\":%ld,\"encrypted-count\":%ld}",
-			msgs, enc);
+		fputs("},", out);
+		jmail(out, &day->out);
+		fputc('}', out);
 	}
 	fputc(']', out);
 	jidentities(out, d);

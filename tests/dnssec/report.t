@@ -17,7 +17,8 @@ printf 'db_path = %s/empty.db\n' "$work" > "$work/empty.conf"
 printf 'db_path = %s/big.db\n' "$work" > "$work/big.conf"
 evil='<script>alert(1)</script>.evil'
 
-# TIME SOURCE KEY_TYPE RESULT IDENTITY COUNT KEY CLIENT HELO
+# TIME SOURCE KEY_TYPE RESULT IDENTITY COUNT KEY CLIENT HELO, and
+# deliveries: TIME SOURCE delivery RESULT IDENTITY COUNT ACTION[:FORMAT] DIRECTION
 "$fill" "$work/known.db" <<EOF
 -86400 policyd tlsa pass good.smilla.test 5 AAAA 192.0.2.10 good.smilla.test
 -3600 policyd tlsa fail good.smilla.test 1 - 192.0.2.10 good.smilla.test
@@ -31,6 +32,12 @@ evil='<script>alert(1)</script>.evil'
 -50 milter smime-signer pass bob@smilla.test 1 DDDD
 -40 milter smime-signer fail mallory@other.test 1
 -30 milter smimea pass alice@smilla.test 1 EEEE
+-100 milter delivery pass alice@smilla.test 3 encrypted:smime outbound
+-30 milter delivery pass alice@smilla.test 1 encrypted:smime outbound
+-90 milter delivery none carol@other.test 2 plaintext outbound
+-95 milter delivery none carol@other.test 1 tempfail outbound
+-20 milter delivery none dan@in.test 2 encrypted:openpgp inbound
+-19 milter delivery none dan@in.test 1 untouched inbound
 EOF
 K() { conf=$1; shift; run "$ctl" -c "$work/$conf.conf" report "$@"; }
 
@@ -46,11 +53,14 @@ like "$out" '^host\.bogus\.smilla\.test +[0-9TZ:-]+ +0 +0 +0 +0 +0 +2 +0 +0 +0$'
 # The first column is as wide as the longest identity in it.
 w=$(printf '%s\n' "$out" | awk '/^sending MTA/ { print index($0, "last seen") - 2; exit }')
 is "$w" "${#evil}" "  identity column as wide as the longest identity (${#evil})"
-like "$out" '^domain +recipients +with keys +messages +encrypted +plain +encrypted %$' \
+like "$out" '^domain +direction +recipients +with keys +messages +encrypted +already encrypted +plain +refused +encrypted %$' \
 	"  recipients by domain: header"
-like "$out" '^smilla\.test +1 +1 +4 +4 +0 +100\.0$' \
-	"  smilla.test: one recipient with keys, 4 messages (the larger kind), all encrypted"
-like "$out" '^other\.test +1 +0 +2 +0 +2 +0\.0$' "  other.test: 2 messages, plain"
+like "$out" '^smilla\.test +outbound +1 +1 +4 +4 +0 +0 +0 +100\.0$' \
+	"  smilla.test: one recipient with keys, 4 messages delivered, all encrypted"
+like "$out" '^other\.test +outbound +1 +0 +2 +0 +0 +2 +1 +0\.0$' \
+	"  other.test: 2 messages plain, 1 deferred"
+like "$out" '^in\.test +inbound +1 +0 +3 +2 +1 +0 +0 +100\.0$' \
+	"  in.test (local): 2 encrypted, 1 already encrypted by the sender"
 like "$out" '^alice@smilla\.test +[0-9TZ:-]+ +4 +0 +3 +0 +0 +0 +0 +2 +1$' \
 	"  alice: lookups per result, two keys, one change"
 like "$out" '^mallory@other\.test +[0-9TZ:-]+ +0 +1 ' "  senders: mallory's signature failed"
@@ -82,6 +92,10 @@ got=$(printf '%s' "$out" | perl -MJSON::PP -e '
 	my $g = $m{"good.smilla.test"};
 	my $b = $m{"host.bogus.smilla.test"};
 	my ($d) = grep { $_->{domain} eq "smilla.test" } @{$j->{"recipient-domains"}};
+	my ($o) = grep { $_->{domain} eq "other.test" } @{$j->{"recipient-domains"}};
+	my ($i) = grep { $_->{domain} eq "in.test" } @{$j->{"recipient-domains"}};
+	my $day = { "message-count" => 0, "encrypted-count" => 0 };
+	for my $dd (@{$j->{days}}) { $day->{$_} += $dd->{$_} for keys %$day }
 	my ($s) = grep { $_->{identity} eq "mallory\@other.test" } @{$j->{senders}};
 	my $e = $m{"<script>alert(1)</script>.evil"};
 	print join " ", $j->{"report-version"}, $j->{"decision-count"},
@@ -91,11 +105,14 @@ got=$(printf '%s' "$out" | perl -MJSON::PP -e '
 	    $b->{"policy-type"}, $b->{"failure-details"}[0]{"result-type"},
 	    $b->{"failed-session-count"},
 	    $d->{"message-count"}, $d->{"encrypted-count"}, $d->{"plain-count"},
+	    $o->{direction}, $o->{"refused-count"}, $i->{direction},
+	    $i->{"already-encrypted-count"}, $day->{"message-count"},
+	    $day->{"encrypted-count"},
 	    $s->{"failed-session-count"}, $j->{"key-changes"}[0]{key},
 	    $e->{"last-failure"}{"result-type"}, $e->{"last-failure"}{helo},
 	    scalar @{$j->{identities}}')
-is "$got" "1 25 tlsa 5 1 fail 1 tlsa bogus 2 4 4 0 1 EEEE fail <b>x</b> 7" \
-	"  version, counts, policy-type, failure-details, domains, senders, key changes, the hostile HELO as sent"
+is "$got" "1 25 tlsa 5 1 fail 1 tlsa bogus 2 4 4 0 outbound 1 inbound 1 6 4 1 EEEE fail <b>x</b> 7" \
+	"  version, counts (deliveries are no decisions), policy-type, failure-details, domains and their mail, outbound per day, senders, key changes, the hostile HELO as sent, identities with decisions"
 
 # ---- HTML ----
 K known --html "$work/known.html"
@@ -134,6 +151,9 @@ if command -v chromium >/dev/null 2>&1; then
 	is "$share" "6 4" "  share per day: 6 messages, 4 encrypted"
 	like "$dom" 'data-messages="4" data-encrypted="4" data-domain="smilla.test"' \
 		"  share per domain: smilla.test 4 of 4"
+	like "$dom" 'data-messages="3" data-encrypted="3" data-domain="in.test"' \
+		"  in.test 3 of 3 (one already encrypted by its sender)"
+	like "$dom" '<td>in.test</td><td>inbound</td>' "  and marked inbound in the table"
 	like "$dom" '<circle class="mark" [^>]*data-identity="alice@smilla.test"' \
 		"  alice's key change on the timeline"
 	like "$dom" 'data-identity="&lt;script&gt;alert\(1\)&lt;/script&gt;.evil" data-failures="3"' \
@@ -142,7 +162,6 @@ if command -v chromium >/dev/null 2>&1; then
 		"file://$work/known.html" > /dev/null 2>&1 || true
 	magic=$(od -An -c -N4 "$work/known.png" 2>/dev/null | tr -d ' ')
 	is "$magic" '211PNG' "  a PNG screenshot ($(wc -c < "$work/known.png" 2>/dev/null || echo 0) octets)"
-	[ -n "${REPORT_SCREENSHOT:-}" ] && cp "$work/known.png" "$REPORT_SCREENSHOT"
 
 	K empty --html "$work/empty.html"
 	B --dump-dom "file://$work/empty.html" > "$work/dom" 2> "$work/chrome.err" || true
@@ -155,16 +174,26 @@ fi
 # ---- 100 000 rows within 2 s ----
 "$fill" "$work/big.db" synth 100000
 is "$(sqlite3 "$work/big.db" 'select count(*) from rep_events')" 100000 "100 000 rows in the store"
+is "$(sqlite3 "$work/big.db" "select count(*) from rep_events where key_type = 'delivery'")" 20000 "  20 000 of them deliveries"
 t0=$(date +%s%N)
 K big --html "$work/big.html"
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 diag "report --html of 100 000 rows: $ms ms, $(wc -c < "$work/big.html") octets"
 check "  generated in under 2 s ($ms ms)" [ "$ms" -lt 2000 ]
-like "$(cat "$work/big.html")" 'data-decisions="100000"' "  every decision counted"
+like "$(cat "$work/big.html")" 'data-decisions="80000" data-deliveries="20000"' \
+	"  every row counted: 80 000 decisions, 20 000 deliveries"
 if command -v chromium >/dev/null 2>&1; then
 	B --dump-dom "file://$work/big.html" > "$work/dom" 2> "$work/chrome.err" || true
 	like "$(cat "$work/dom")" 'id="table-failing"' "  chromium renders it"
 	check "  no console message" sh -c "! grep -q CONSOLE '$work/chrome.err'"
+	# README's picture (docs/report.png) is made here, on request.
+	if [ -n "${REPORT_SCREENSHOT:-}" ]; then
+		B --screenshot="$work/big.png" --window-size=1000,2600 --hide-scrollbars \
+			"file://$work/big.html" > /dev/null 2>&1 || true
+		magic=$(od -An -c -N4 "$work/big.png" 2>/dev/null | tr -d ' ')
+		is "$magic" '211PNG' "  a screenshot for README: $REPORT_SCREENSHOT"
+		cp "$work/big.png" "$REPORT_SCREENSHOT"
+	fi
 fi
 done_testing

@@ -93,6 +93,15 @@ is "$(prom_value "$(m_ encrypted)")" 1 "  encrypted"
 check "a: still parses after its last write" prom_read "$work/a.prom"
 is "$(prom_sum smilla_messages_total)" 5 "  5 messages"
 is "$(find "$work" -maxdepth 1 -name '*.tmp' | wc -l)" 0 "no FILE.tmp left"
+# The store's view (smillactl metrics): a delivery row per recipient of
+# each message, by action, as many as a counted (one recipient each).
+"$SMILLA_BUILD/smillactl" -c "$work/a.conf" metrics > "$work/ctl.prom"
+check "smillactl metrics of a's store: parses" prom_read "$work/ctl.prom"
+is "$(prom_sum smilla_store_deliveries)" 5 "  5 deliveries"
+for a in encrypted plaintext untouched; do
+	is "$(prom_value "smilla_store_deliveries{action=\"$a\"}")" "$(grep -c " rcpts=[^ ]* action=$a " "$work/a.log" || true)" \
+		"  $a: as many as a's log lines"
+done
 nothing_left "milter, Postfix"
 trap - EXIT
 done_testing

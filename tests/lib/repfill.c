@@ -7,10 +7,13 @@
  *			[CLIENT [HELO]]]]
  *			TIME in seconds since the epoch, or -N: N seconds
  *			ago; "-" for an empty field; COUNT decisions
- *			(default 1)
+ *			(default 1).  A delivery row (KEY_TYPE delivery)
+ *			has ACTION[:FORMAT] DIRECTION where the others
+ *			have KEY_FP CLIENT
  *   repfill DB synth N	N synthetic rows over the last 30 days: sending
  *			MTAs, recipients in 50 domains, senders, every
- *			result, now and then a new key
+ *			result, now and then a new key, and what became
+ *			of the recipients' mail
  *
  * Exit 0, or 1 with the reason on stderr.
  */
@@ -84,6 +87,12 @@ from_stdin(void)
 		ev.helo = field(f[8]);
 		ev.tls_protocol = ev.tls_cipher = "";
 		ev.usage = ev.selector = ev.mtype = -1;
+		if (strcmp(ev.key_type, "delivery") == 0) {
+			ev.action = strtok_r(f[6] ? f[6] : "", ":", &save);
+			ev.format = strtok_r(NULL, "", &save);
+			ev.direction = field(f[7]);
+			ev.key_fp = ev.cert_fp = ev.client_address = "";
+		}
 		for (i = 0; i < count; i++)
 			add(&ev);
 	}
@@ -93,36 +102,56 @@ static void
 synth(long n)
 {
 	static const char *const kinds[] = { "tlsa", "smimea", "openpgpkey",
-					     "smime-signer" };
+					     "smime-signer", "delivery" };
 	static const char *const sources[] = { "policyd", "milter", "milter",
-					       "milter" };
+					       "milter", "milter" };
 	struct sm_rep_event ev;
 	char id[128], fp[80];
+	unsigned long h;
+	double age;
 	long i;
-	int k;
+	int k, pct;
 
 	for (i = 0; i < n; i++) {
-		k = (int)(i % 4);
+		k = (int)(i % 5);
 		memset(&ev, 0, sizeof(ev));
 		/* Distinct seconds: no two rows merge. */
 		ev.time = now - 30 * 86400 + i * (30 * 86400 / n);
 		ev.source = sources[k];
 		ev.key_type = kinds[k];
-		ev.result = sm_result_names[(i / 4) % SM_NRESULTS].name;
+		/* A spread that moves: more passes, more mail encrypted,
+		   as the period goes on; a share per domain of its own. */
+		h = (unsigned long)i * 2654435761UL % 4294967296UL >> 8;
+		pct = (int)(h % 100);
+		age = (double)i / (double)n;
+		ev.result = sm_result_names[pct < 55 + 30 * age ? SM_RESULT_PASS :
+				1 + (int)(h / 100 % (SM_NRESULTS - 1))].name;
 		if (k == 0)
 			snprintf(id, sizeof(id), "mx%ld.example%ld.test",
 				 i % 1000, i % 37);
 		else
-			snprintf(id, sizeof(id), "user%ld@d%ld.test", i % 5000,
-				 i % 50);
+			snprintf(id, sizeof(id), "user%ld@d%ld.test",
+				 i / 5 % 5000, (i / 5 + k) % 50);
 		ev.identity = id;
-		snprintf(fp, sizeof(fp), "%032lx", (i % 5000) * 7 + i / 20000);
+		snprintf(fp, sizeof(fp), "%032lx",
+			 (k == 0 ? i % 1000 : i / 5 % 5000) * 7 + i / 20000);
 		ev.key_fp = ev.cert_fp = strcmp(ev.result, "pass") == 0 ? fp :
 									  "";
 		ev.client_address = "192.0.2.7";
 		ev.helo = k == 0 ? id : "mail.sender.test";
 		ev.tls_protocol = ev.tls_cipher = "";
 		ev.usage = ev.selector = ev.mtype = -1;
+		if (k == 4) {
+			ev.action = pct < (i / 5 + k) % 50 * 1.4 + 30 * age ?
+					    "encrypted" :
+				    pct >= 97 ? "untouched" :
+				    pct >= 95 ? "rejected" : "plaintext";
+			ev.format = strcmp(ev.action, "encrypted") != 0 ? "" :
+				    h & 256 ? "openpgp" : "smime";
+			ev.direction = (i / 5 + k) % 50 == 4 ? "inbound" :
+								 "outbound";
+			ev.key_fp = ev.cert_fp = "";
+		}
 		add(&ev);
 	}
 }
