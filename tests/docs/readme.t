@@ -2,7 +2,7 @@
 # readme.t - README.md's layout table names what the tree holds: every
 # module of src/, policy/ and smilla/ (each NAME.c as `NAME`), every
 # folder of tests/ and every top-level folder with sources (as `PATH/`),
-# and nothing that is gone.
+# and nothing that is gone; the images it shows are there.
 set -u
 top=${SMILLA_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/lib/tap.sh"
@@ -34,5 +34,10 @@ done
 for p in $(printf '%s\n' "$quoted" | grep '/$'); do
 	[ -d "$p" ]
 	ok $? "$p (in the table) exists"
+done
+# Images it shows are in the tree, and are PNG.
+for img in $(grep -o '!\[[^]]*\]([^)]*)' README.md | sed 's/.*(\(.*\))/\1/'); do
+	[ "$(od -An -c -N4 "$img" 2>/dev/null | tr -d ' ')" = '211PNG' ]
+	ok $? "README's image $img is a PNG in the tree"
 done
 done_testing
