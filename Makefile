@@ -186,9 +186,10 @@ fuzz: $(FUZZ_BINS)
 # is built anyway).
 FUZZ_OBJS = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(sort \
 	    $(foreach t,$(FUZZ_TARGETS),tests/fuzz/$(t).c $($(t)_SRCS))))
-ALL_OBJS = $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
+# (decide.o is in both daemons' lists: sort drops the twin.)
+ALL_OBJS = $(sort $(LIB_OBJS) $(POL_OBJS) $(MIL_OBJS) $(B)/milter/main.o \
 	   $(CTL_OBJS) $(B)/tests/lib/repfill.o $(UNIT_BINS:%=%.o) \
-	   $(FUZZ_OBJS)
+	   $(FUZZ_OBJS))
 -include $(wildcard $(ALL_OBJS:.o=.d))
 $(ALL_OBJS:.o=.d): ;
 # Keep the objects make sees only as steps to a program (the unit

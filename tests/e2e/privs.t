@@ -140,10 +140,13 @@ echo "root's" > "$work/run/victim"
 chmod 600 "$work/run/victim"
 ln "$work/run/victim" "$work/run/mil.pid"
 (umask 0; TMPDIR="$work/tmp" exec "$mil" -c "$work/umil.conf" 2> "$work/umil.log")
-wait_socket "$work/run/mil.sock"
-for _ in $(seq 1 50); do [ -s "$work/run/mil.pid" ] && break; sleep 0.1; done
+# (CI once saw neither within 5 s: up to 15 s each, and what it said.)
+for _ in $(seq 1 150); do [ -S "$work/run/mil.sock" ] && break; sleep 0.1; done
+for _ in $(seq 1 150); do [ -s "$work/run/mil.pid" ] && break; sleep 0.1; done
 mpid=$(cat "$work/run/mil.pid" 2>/dev/null || true)
 check "smilla detached and wrote its pid file" alive "${mpid:-0}"
+alive "${mpid:-0}" ||
+	diag "run/: $(ls -l "$work/run" 2>&1); its stderr: $(cat "$work/umil.log")"
 pids="$ppid $mpid"
 wait_socket "$work/run/pd.sock"
 
