@@ -16,6 +16,10 @@ struct ctl_report_opts {
 	const char *domain;		/* only identities in it; NULL */
 	int json;
 	const char *html;		/* write the HTML report here */
+	long limit;			/* text, JSON: at most this many lines
+					   per list (the first: newest, most
+					   messages; key changes the latest);
+					   0: all */
 };
 
 /*

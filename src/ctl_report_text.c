@@ -90,6 +90,23 @@ tab_print(struct tab *t, int left, FILE *out)
 	free(t->cell);
 }
 
+/* How many of N lines a list shows under --limit. */
+static size_t
+shown(const struct rp_data *d, size_t n)
+{
+	long l = d->opts->limit;
+
+	return l > 0 && (size_t)l < n ? (size_t)l : n;
+}
+
+/* The line that says a list was cut: N lines of which SHOWN shown. */
+static void
+cut(size_t n, size_t shown, FILE *out)
+{
+	if (shown < n)
+		fprintf(out, "  ... %zu more (--limit %zu)\n", n - shown, shown);
+}
+
 /* The per-identity table of section SEC, first column FIRST. */
 static void
 ident_table(const struct rp_data *d, int sec, const char *first, FILE *out)
@@ -108,7 +125,7 @@ ident_table(const struct rp_data *d, int sec, const char *first, FILE *out)
 		t.head[2 + i] = sm_result_names[i].name;
 	t.head[SM_NRESULTS + 2] = "keys";
 	t.head[SM_NRESULTS + 3] = "changes";
-	for (k = 0; k < d->nsec[sec]; k++) {
+	for (k = 0; k < shown(d, d->nsec[sec]); k++) {
 		e = d->sec[sec][k];
 		ctl_report_time(e->last, CTL_TIME_ISO, when, sizeof(when));
 		cell[0] = (char *)sm_escape(e->name, e_id, sizeof(e_id));
@@ -124,6 +141,7 @@ ident_table(const struct rp_data *d, int sec, const char *first, FILE *out)
 		tab_row(&t, cell);
 	}
 	tab_print(&t, 2, out);
+	cut(d->nsec[sec], shown(d, d->nsec[sec]), out);
 }
 
 static void
@@ -144,7 +162,7 @@ domain_table(const struct rp_data *d, FILE *out)
 	tab_init(&t, 10);
 	for (i = 0; i < 10; i++)
 		t.head[i] = head[i];
-	for (k = 0; k < d->ndom; k++) {
+	for (k = 0; k < shown(d, d->ndom); k++) {
 		m = d->dom[k];
 		n = rp_delivered(&m->mail);
 		cell[0] = (char *)sm_escape(m->it.key, e_dom, sizeof(e_dom));
@@ -163,6 +181,7 @@ domain_table(const struct rp_data *d, FILE *out)
 		tab_row(&t, cell);
 	}
 	tab_print(&t, 2, out);
+	cut(d->ndom, shown(d, d->ndom), out);
 }
 
 static void
@@ -178,7 +197,8 @@ change_table(const struct rp_data *d, FILE *out)
 	t.head[1] = "identity";
 	t.head[2] = "key type";
 	t.head[3] = "new key";
-	for (k = 0; k < d->nchanges; k++) {
+	/* The latest, in time order. */
+	for (k = d->nchanges - shown(d, d->nchanges); k < d->nchanges; k++) {
 		c = &d->changes[k];
 		ctl_report_time(c->when, CTL_TIME_ISO, when, sizeof(when));
 		cell[0] = when;
@@ -188,6 +208,7 @@ change_table(const struct rp_data *d, FILE *out)
 		tab_row(&t, cell);
 	}
 	tab_print(&t, 4, out);
+	cut(d->nchanges, shown(d, d->nchanges), out);
 }
 
 void
@@ -354,7 +375,7 @@ jsection(FILE *out, const struct rp_data *d, int sec, const char *name)
 	size_t k;
 
 	fprintf(out, ",\"%s\":[", name);
-	for (k = 0; k < d->nsec[sec]; k++) {
+	for (k = 0; k < shown(d, d->nsec[sec]); k++) {
 		if (k)
 			fputc(',', out);
 		jent(out, d->sec[sec][k]);
@@ -418,11 +439,15 @@ rp_json(const struct rp_data *d, FILE *out)
 						      d->first);
 	fputc(',', out);
 	jtime(out, "end-datetime", d->now);
-	fprintf(out, "},\"decision-count\":%ld", d->total);
+	fprintf(out, "},\"decision-count\":%ld,\"list-counts\":{"
+		"\"sending-mtas\":%zu,\"recipients\":%zu,\"recipient-domains\":"
+		"%zu,\"senders\":%zu,\"key-changes\":%zu}", d->total,
+		d->nsec[RP_MTA], d->nsec[RP_RCPT], d->ndom, d->nsec[RP_SENDER],
+		d->nchanges);
 	jsection(out, d, RP_MTA, "sending-mtas");
 	jsection(out, d, RP_RCPT, "recipients");
 	fputs(",\"recipient-domains\":[", out);
-	for (k = 0; k < d->ndom; k++) {
+	for (k = 0; k < shown(d, d->ndom); k++) {
 		m = d->dom[k];
 		fputs(k ? ",{\"domain\":" : "{\"domain\":", out);
 		jstr(out, m->it.key);
@@ -436,8 +461,9 @@ rp_json(const struct rp_data *d, FILE *out)
 	fputc(']', out);
 	jsection(out, d, RP_SENDER, "senders");
 	fputs(",\"key-changes\":[", out);
-	for (k = 0; k < d->nchanges; k++) {
-		fputs(k ? ",{\"identity\":" : "{\"identity\":", out);
+	for (k = d->nchanges - shown(d, d->nchanges); k < d->nchanges; k++) {
+		fputs(k > d->nchanges - shown(d, d->nchanges) ?
+		      ",{\"identity\":" : "{\"identity\":", out);
 		jstr(out, d->changes[k].identity);
 		fputs(",\"key-type\":", out);
 		jstr(out, d->changes[k].key_type);

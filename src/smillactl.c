@@ -23,6 +23,7 @@
  * found or no match, 2 bogus or temporary failure, 64+ usage and
  * configuration errors (sysexits.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct ctl {
 	int table;		/* config --table */
 	const char *cert, *chain, *name, *email, *key, *ca_file, *identity;
 	const char *domain, *html;	/* report */
+	long limit;
 	long since;		/* seconds back; 0: all */
 	int usage, selector, mtype;
 };
@@ -78,7 +80,7 @@ usage(void)
 	      "  config [-v] | config --table\n"
 	      "  cache show | cache flush [NAME]\n"
 	      "  report [--since DURATION] [--identity ID] [--domain DOMAIN]\n"
-	      "         [--json | --html FILE]\n"
+	      "         [--limit N] [--json | --html FILE]\n"
 	      "  selfcheck [--postconf-dir DIR | --cert PEM [--key PEM] [--chain PEM]\n"
 	      "            --helo NAME] [--email ADDRESS]... [--json]\n"
 	      "  rollover --cert NEW --name HOST [--current PEM | --postconf-dir DIR]\n"
@@ -810,6 +812,7 @@ cmd_report(struct ctl *ctl)
 	o.domain = ctl->domain;
 	o.json = ctl->json;
 	o.html = ctl->html;
+	o.limit = ctl->limit;
 	/* One identity's JSON is its decisions, the shape kept from before. */
 	n = 0;
 	if (o.identity == NULL || !o.json || o.html != NULL)
@@ -848,6 +851,21 @@ duration(const char *arg)
 	return v;
 }
 
+/* --limit: 1 to 10 000 000. */
+static long
+count_arg(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > 10000000)
+		die(EX_USAGE, "bad count \"%s\" (1 to 10000000)", arg);
+	return v;
+}
+
 static int
 number(const char *arg)
 {
@@ -882,6 +900,7 @@ main(int argc, char **argv)
 		{ "table", no_argument, NULL, 13 },
 		{ "domain", required_argument, NULL, 14 },
 		{ "html", required_argument, NULL, 15 },
+		{ "limit", required_argument, NULL, 16 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -915,6 +934,7 @@ main(int argc, char **argv)
 		case 13: ctl.table = 1; break;
 		case 14: ctl.domain = optarg; break;
 		case 15: ctl.html = optarg; break;
+		case 16: ctl.limit = count_arg(optarg); break;
 		default: usage();
 		}
 	}

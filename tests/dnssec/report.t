@@ -79,6 +79,19 @@ K known --identity good.smilla.test
 like "$out" '^good\.smilla\.test +[0-9TZ:-]+ +5 +1 ' "--identity: its line"
 unlike "$out" 'alice|bogus\.smilla' "  no other identity"
 like "$out" 'fail +record=- client=\[192\.0\.2\.10\]' "  and its decisions"
+K known --limit 1
+is "$(printf '%s\n' "$out" | sed -n '/^Sending MTAs/,/^$/p' | grep -c '^[^ ]*\.test \|^<script')" 1 \
+	"--limit 1: one sending MTA"
+like "$out" '^  \.\.\. 2 more \(--limit 1\)$' "  and how many more"
+like "$out" '^[0-9TZ:-]+ +alice@smilla\.test +smimea +EEEE$' "  the latest key change kept"
+K known --limit 1 --json
+is "$(printf '%s' "$out" | perl -MJSON::PP -e '
+	my $j = decode_json(join "", <STDIN>);
+	print join " ", scalar @{$j->{"sending-mtas"}}, scalar @{$j->{"recipient-domains"}},
+	    $j->{"list-counts"}{"sending-mtas"}, $j->{"list-counts"}{"recipient-domains"}')" "1 1 3 3" \
+	"  --json: lists cut at 1, list-counts says 3 and 3"
+K known --limit 0
+is "$rc" 64 "--limit 0: a usage error"
 K empty
 is "$rc" 1 "empty store: exit 1"
 is "$out" "no decisions recorded" "  says so"
