@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "cache.h"
+#include "spoil.h"
 #include "tap.h"
 #include "util.h"
 
@@ -944,26 +945,6 @@ test_read_errors(void)
 	remove_db(path);
 }
 
-/* Overwrite the file at PATH (and its -wal) with LEN octets of 0xAA. */
-static void
-spoil(const char *path, const char *suffix)
-{
-	char p[300], junk[4096];
-	struct stat st;
-	off_t at;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "%s%s", path, suffix);
-	if (stat(p, &st) < 0)
-		return;
-	memset(junk, 0xaa, sizeof(junk));
-	if ((fp = fopen(p, "r+")) == NULL)
-		die("spoil: open");
-	for (at = 0; at < st.st_size; at += (off_t)sizeof(junk))
-		fwrite(junk, 1, sizeof(junk), fp);
-	fclose(fp);
-}
-
 /*
  * The file turned to garbage under a running writer: the write that
  * finds it out fails, the file is moved aside (kept) and a new one
@@ -985,9 +966,7 @@ test_corrupted(void)
 		die("open with writer");
 	ok(works(c, "one.example"), "corrupted file: before, writes work");
 	msgs_clear();
-	spoil(path, "");
-	spoil(path, "-wal");
-	spoil(path, "-shm");
+	spoil(path);
 	/* The read finds it out; the writer moves it aside at its next round. */
 	ok(!works(c, "two.example"), "  a read from it fails (a miss)");
 	ok(works(c, "three.example"), "  the next write is stored, in a new file");

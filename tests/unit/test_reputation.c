@@ -24,6 +24,7 @@
 
 #include "db.h"
 #include "reputation.h"
+#include "spoil.h"
 #include "tap.h"
 #include "util.h"
 
@@ -229,24 +230,6 @@ remove_db(const char *path)
 	unlink(buf);
 }
 
-/* Overwrite the file at PATH SUFFIX with 0xAA octets, its size kept. */
-static void
-spoil(const char *path, const char *suffix)
-{
-	char p[300], junk[4096];
-	struct stat st;
-	off_t at;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "%s%s", path, suffix);
-	if (stat(p, &st) < 0 || (fp = fopen(p, "r+")) == NULL)
-		return;
-	memset(junk, 0xaa, sizeof(junk));
-	for (at = 0; at < st.st_size; at += (off_t)sizeof(junk))
-		fwrite(junk, 1, sizeof(junk), fp);
-	fclose(fp);
-}
-
 /* Remove the files PATH was moved aside to (PATH.broken-*). */
 static void
 remove_aside(const char *path)
@@ -346,9 +329,7 @@ test_file(void)
 	 * between two, never under one.
 	 */
 	usleep(100000);
-	spoil(path, "");
-	spoil(path, "-wal");
-	spoil(path, "-shm");
+	spoil(path);
 	nmsg = 0;
 	add(rep, now, "c2.example", "pass", "K");
 	ok(wait_for(rep, "moved aside to"), "corrupted store: moved aside");
@@ -368,9 +349,7 @@ test_file(void)
 	rep = sm_rep_open(path, &p, 86400, why, sizeof(why));
 	if (rep == NULL)
 		return;
-	spoil(path, "");
-	spoil(path, "-wal");
-	spoil(path, "-shm");
+	spoil(path);
 	ok(sm_rep_flush(rep, now, why, sizeof(why)) < 0 &&
 	   sm_rep_queued(rep) == 0,
 	   "an empty flush on a broken file: fails, nothing queued (%s)", why);
