@@ -339,6 +339,7 @@ pc_run(const char *dir, const char *const *arg, size_t narg)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		die(EX_UNAVAILABLE, "cannot run postconf (is Postfix installed?)");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		free(out);
 		/* The command as one would type it again, and why it failed. */
 		for (i = 0, used = 0; argv[i] != NULL && used < sizeof(cmd); i++) {
 			if (i == n - narg + 3) {	/* not every name */
