@@ -4,9 +4,12 @@
  *
  *   smillactl [-c FILE] selfcheck [--postconf-dir DIR | --cert PEM
  *	[--key PEM] [--chain PEM] --helo NAME] [--email ADDR]... [--json]
- *	The certificate Postfix presents as a client (smtp_tls_chain_files,
- *	else smtp_tls_cert_file and smtp_tls_key_file, read with
- *	"postconf -x -h", "-c DIR" for another config directory) against
+ *	The certificates Postfix presents as a client (each entry of
+ *	smtp_tls_chain_files, else each of smtp_tls_cert_file,
+ *	smtp_tls_eccert_file and smtp_tls_dcert_file with its key file,
+ *	read with "postconf -x -h", "-c DIR" for another config
+ *	directory, then overridden by the -o settings of
+ *	default_transport's master.cf service, "postconf -P -x") against
  *	our own _smtp-client.<helo> TLSA RRset (smtp_helo_name, else
  *	myhostname), which must be DNSSEC-secure; with Postfix's settings
  *	also smtpd_tls_ask_ccert, smtpd_tls_fingerprint_digest (against
@@ -23,7 +26,8 @@
  *	the current one, the TTL of the live RRset to wait, the switch,
  *	the record to remove afterwards; and whether the live RRset
  *	authenticates both the current certificate (--current, else
- *	Postfix's) and NEW, as it must between publishing and removing.
+ *	the first that Postfix presents) and NEW, as it must between
+ *	publishing and removing.
  *
  * Every finding is a line "STATUS CHECK SUBJECT: DETAIL" (pass, fail,
  * error, info; rollover's steps done or todo), with what to publish or
