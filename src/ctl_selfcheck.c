@@ -4,9 +4,12 @@
  *
  *   smillactl [-c FILE] selfcheck [--postconf-dir DIR | --cert PEM
  *	[--key PEM] [--chain PEM] --helo NAME] [--email ADDR]... [--json]
- *	The certificate Postfix presents as a client (smtp_tls_chain_files,
- *	else smtp_tls_cert_file and smtp_tls_key_file, read with
- *	"postconf -x -h", "-c DIR" for another config directory) against
+ *	The certificates Postfix presents as a client (each entry of
+ *	smtp_tls_chain_files, else each of smtp_tls_cert_file,
+ *	smtp_tls_eccert_file and smtp_tls_dcert_file with its key file,
+ *	read with "postconf -x -h", "-c DIR" for another config
+ *	directory, then overridden by the -o settings of
+ *	default_transport's master.cf service, "postconf -P -x") against
  *	our own _smtp-client.<helo> TLSA RRset (smtp_helo_name, else
  *	myhostname), which must be DNSSEC-secure; with Postfix's settings
  *	also smtpd_tls_ask_ccert, smtpd_tls_fingerprint_digest (against
@@ -23,7 +26,8 @@
  *	the current one, the TTL of the live RRset to wait, the switch,
  *	the record to remove afterwards; and whether the live RRset
  *	authenticates both the current certificate (--current, else
- *	Postfix's) and NEW, as it must between publishing and removing.
+ *	the first that Postfix presents) and NEW, as it must between
+ *	publishing and removing.
  *
  * Every finding is a line "STATUS CHECK SUBJECT: DETAIL" (pass, fail,
  * error, info; rollover's steps done or todo), with what to publish or
@@ -88,6 +92,7 @@ struct ident {
 	struct sm_blob *certs;	/* [0] the end entity */
 	size_t n;
 	int key_ok;		/* -1: check the key file */
+	char *from;		/* the parameter and file it is set in, or NULL */
 };
 
 struct opts {
@@ -230,12 +235,17 @@ run_free(struct run *r)
 
 /* The Postfix parameters read, in the order of enum pc. */
 enum pc {
-	PC_CERT, PC_KEY, PC_CHAIN, PC_HELO, PC_HOSTNAME, PC_ASK_CCERT,
-	PC_DIGEST, PC_QUEUE_DIR, PC_RESTR_FIRST
+	PC_CERT, PC_KEY, PC_ECCERT, PC_ECKEY, PC_DCERT, PC_DKEY, PC_CHAIN,
+	PC_HELO,
+	PC_OVER_END,		/* those above: the ones master.cf may override */
+	PC_HOSTNAME = PC_OVER_END, PC_TRANSPORT, PC_ASK_CCERT, PC_DIGEST,
+	PC_QUEUE_DIR, PC_RESTR_FIRST
 };
 static const char *const pc_names[] = {
-	"smtp_tls_cert_file", "smtp_tls_key_file", "smtp_tls_chain_files",
-	"smtp_helo_name", "myhostname", "smtpd_tls_ask_ccert",
+	"smtp_tls_cert_file", "smtp_tls_key_file", "smtp_tls_eccert_file",
+	"smtp_tls_eckey_file", "smtp_tls_dcert_file", "smtp_tls_dkey_file",
+	"smtp_tls_chain_files", "smtp_helo_name",
+	"myhostname", "default_transport", "smtpd_tls_ask_ccert",
 	"smtpd_tls_fingerprint_digest", "queue_directory",
 	/* where check_policy_service may stand */
 	"smtpd_client_restrictions", "smtpd_helo_restrictions",
@@ -245,35 +255,70 @@ static const char *const pc_names[] = {
 };
 #define PC_COUNT (sizeof(pc_names) / sizeof(pc_names[0]))
 
-/*
- * "postconf [-c DIR] -x -h NAME..." into VAL[] (owned, one per name,
- * values expanded as Postfix uses them).  Dies when postconf cannot
- * run (69) or fails (78).
- */
+/* The client certificates, in the order Postfix loads them (RSA, ECDSA, DSA). */
+static const enum pc pc_cert_key[][2] = {
+	{ PC_CERT, PC_KEY }, { PC_ECCERT, PC_ECKEY }, { PC_DCERT, PC_DKEY },
+};
+#define NCERT_KEY (sizeof(pc_cert_key) / sizeof(pc_cert_key[0]))
+
+/* Postfix's settings as the default transport sees them. */
+struct pf {
+	char *val[PC_COUNT];	/* owned; values expanded (postconf -x) */
+	int over[PC_COUNT];	/* 1: val is a master.cf -o override */
+	char *master;		/* "master.cf TRANSPORT/unix", or NULL */
+};
+
+/* Where the value of parameter I was set, for the findings. */
+static const char *
+pf_from(const struct pf *pf, size_t i)
+{
+	return pf->over[i] ? pf->master : "main.cf";
+}
+
 static void
-postconf(const char *dir, char *val[PC_COUNT])
+pf_free(struct pf *pf)
+{
+	size_t i;
+
+	for (i = 0; i < PC_COUNT; i++)
+		free(pf->val[i]);
+	free(pf->master);
+}
+
+/*
+ * Run "postconf [-c DIR] ARG..." (NARG of them) and return what it
+ * printed on its standard output (owned, NUL-terminated).  Its
+ * standard error is kept from ours (the "warning: unmatched request"
+ * of a service without overrides is no news) and is the reason given
+ * when it fails.  Dies when postconf cannot run (69) or fails (78),
+ * naming the command.
+ */
+static char *
+pc_run(const char *dir, const char *const *arg, size_t narg)
 {
 	const char *argv[PC_COUNT + 6];
-	size_t i, n = 0, len = 0;
-	char *out, *p, *nl;
+	char cmd[1024], err[512] = "", *out, *nl;
+	size_t i, n = 0, len = 0, used;
 	int fd[2], status;
+	FILE *errf;
 	ssize_t got;
 	pid_t pid;
 
+	if (narg > PC_COUNT + 2)	/* argv below */
+		die(EX_SOFTWARE, "postconf: %zu arguments", narg);
 	argv[n++] = "postconf";
 	if (dir != NULL) {
 		argv[n++] = "-c";
 		argv[n++] = dir;
 	}
-	argv[n++] = "-x";
-	argv[n++] = "-h";
-	for (i = 0; i < PC_COUNT; i++)
-		argv[n++] = pc_names[i];
+	for (i = 0; i < narg; i++)
+		argv[n++] = arg[i];
 	argv[n] = NULL;
-	if (pipe(fd) < 0 || (pid = fork()) < 0)
+	if ((errf = tmpfile()) == NULL || pipe(fd) < 0 || (pid = fork()) < 0)
 		die(EX_OSERR, "postconf: %s", strerror(errno));
 	if (pid == 0) {
 		dup2(fd[1], 1);
+		dup2(fileno(errf), 2);
 		close(fd[0]);
 		close(fd[1]);
 		execvp("postconf", (char *const *)argv);
@@ -297,18 +342,126 @@ postconf(const char *dir, char *val[PC_COUNT])
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		die(EX_UNAVAILABLE, "cannot run postconf (is Postfix installed?)");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die(EX_CONFIG, "postconf%s%s failed", dir ? " -c " : "",
-		    dir ? dir : "");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		free(out);
+		/* The command as one would type it again, and why it failed. */
+		for (i = 0, used = 0; argv[i] != NULL && used < sizeof(cmd); i++) {
+			if (i == n - narg + 3) {	/* not every name */
+				snprintf(cmd + used, sizeof(cmd) - used, " ...");
+				break;
+			}
+			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
+				strchr(argv[i], '*') ? " '%s'" : " %s", argv[i]);
+		}
+		rewind(errf);
+		if (fgets(err, sizeof(err), errf) != NULL &&
+		    (nl = strchr(err, '\n')) != NULL)
+			*nl = '\0';
+		die(EX_CONFIG, "%s failed%s%s", cmd + 1, *err ? ": " : "", err);
+	}
+	fclose(errf);
+	return out;
+}
+
+/*
+ * Postfix's main.cf values of pc_names[] into PF ("postconf [-c DIR]
+ * -x -h NAME...").  Dies as pc_run().
+ */
+static void
+postconf(const char *dir, struct pf *pf)
+{
+	const char *arg[PC_COUNT + 2];
+	char *out, *p, *nl;
+	size_t i, n = 0;
+
+	memset(pf, 0, sizeof(*pf));
+	arg[n++] = "-x";
+	arg[n++] = "-h";
+	for (i = 0; i < PC_COUNT; i++)
+		arg[n++] = pc_names[i];
+	out = pc_run(dir, arg, n);
 	for (i = 0, p = out; i < PC_COUNT; i++) {
 		if ((nl = strchr(p, '\n')) == NULL)
 			die(EX_CONFIG, "postconf printed %zu values, not %zu",
 			    i, (size_t)PC_COUNT);
 		*nl = '\0';
-		val[i] = xstrdup(p);
+		pf->val[i] = xstrdup(p);
 		p = nl + 1;
 	}
 	free(out);
+}
+
+/*
+ * The master.cf "-o NAME=VALUE" of default_transport's service over
+ * PF's main.cf values of the client-side names (those before
+ * PC_OVER_END), each noted as a finding of R.  A service without
+ * overrides, or none in master.cf, leaves PF as it is.  Dies as
+ * pc_run().
+ */
+static void
+postconf_master(struct run *r, const char *dir, struct pf *pf)
+{
+	const char *arg[3];
+	char svc[SM_NAME_BUF + 16], *out, *line, *next, *eq;
+	size_t i, tl = strcspn(pf->val[PC_TRANSPORT], ":");
+	int follows[NCERT_KEY];
+
+	if (tl == 0 || tl >= SM_NAME_BUF)
+		return;
+	snprintf(svc, sizeof(svc), "%.*s/unix/*", (int)tl,
+		 pf->val[PC_TRANSPORT]);
+	arg[0] = "-P";
+	arg[1] = "-x";
+	arg[2] = svc;
+	/*
+	 * A key file left to its default ($smtp_tls_cert_file) follows
+	 * its certificate file: main.cf's expanded values are then the
+	 * same, and an overridden certificate brings its key along.
+	 */
+	for (i = 0; i < NCERT_KEY; i++)
+		follows[i] = strcmp(pf->val[pc_cert_key[i][0]],
+				    pf->val[pc_cert_key[i][1]]) == 0;
+	out = pc_run(dir, arg, 3);
+	svc[strlen(svc) - 1] = '\0';	/* "TRANSPORT/unix/" */
+	for (line = out; *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		/* "TRANSPORT/unix/NAME = VALUE" */
+		if (strncmp(line, svc, strlen(svc)) != 0 ||
+		    (eq = strstr(line, " = ")) == NULL)
+			continue;
+		*eq = '\0';
+		for (i = 0; i < PC_OVER_END; i++)
+			if (strcmp(line + strlen(svc), pc_names[i]) == 0)
+				break;
+		if (i == PC_OVER_END)
+			continue;
+		if (pf->master == NULL) {
+			char from[sizeof(svc) + 16];
+
+			snprintf(from, sizeof(from), "master.cf %.*s", (int)tl + 5,
+				 svc);
+			pf->master = xstrdup(from);
+		}
+		add(r, ST_INFO, "override", pc_names[i], NULL,
+		    "%s overrides %s = %s (main.cf: %s)", pf->master,
+		    pc_names[i], eq + 3, *pf->val[i] ? pf->val[i] : "empty");
+		free(pf->val[i]);
+		pf->val[i] = xstrdup(eq + 3);
+		pf->over[i] = 1;
+	}
+	free(out);
+	for (i = 0; i < NCERT_KEY; i++) {
+		enum pc c = pc_cert_key[i][0], k = pc_cert_key[i][1];
+
+		if (follows[i] && pf->over[c] && !pf->over[k]) {
+			free(pf->val[k]);
+			pf->val[k] = xstrdup(pf->val[c]);
+			pf->over[k] = 1;
+		}
+	}
 }
 
 /* Load the certificates of FILE (and of CHAIN) into ID; dies on error. */
@@ -345,19 +498,21 @@ idents_free(struct ident *ids, size_t n)
 	for (i = 0; i < n; i++) {
 		free(ids[i].file);
 		free(ids[i].key);
+		free(ids[i].from);
 		sm_blobs_free(ids[i].certs, ids[i].n);
 	}
 	free(ids);
 }
 
 /*
- * The client identities Postfix presents, from the values of
- * postconf(): one per smtp_tls_chain_files entry (key and chain in one
- * file), else smtp_tls_cert_file with smtp_tls_key_file.  Returns how
- * many (0: none configured).
+ * The client identities Postfix presents, from PF: one per
+ * smtp_tls_chain_files entry (key and chain in one file), else each of
+ * smtp_tls_cert_file, smtp_tls_eccert_file and smtp_tls_dcert_file
+ * that is set, with its key file (empty: the key is in the
+ * certificate file).  Returns how many (0: none configured).
  */
 static size_t
-postfix_idents(char *const val[PC_COUNT], struct ident **out)
+postfix_idents(const struct pf *pf, struct ident **out)
 {
 	struct sm_cert_pair *pairs;
 	struct ident *ids;
@@ -365,16 +520,28 @@ postfix_idents(char *const val[PC_COUNT], struct ident **out)
 	size_t i, nf, np;
 
 	*out = NULL;
-	if (sm_split(val[PC_CHAIN], &files, &nf) < 0)
+	if (sm_split(pf->val[PC_CHAIN], &files, &nf) < 0)
 		die(EX_OSERR, "out of memory");
 	if (nf == 0) {
 		sm_split_free(files, nf);
-		if (*val[PC_CERT] == '\0')
-			return 0;
-		if ((*out = calloc(1, sizeof(**out))) == NULL)
+		if ((ids = calloc(NCERT_KEY, sizeof(*ids))) == NULL)
 			die(EX_OSERR, "out of memory");
-		ident_load(*out, val[PC_CERT], val[PC_KEY], NULL);
-		return 1;
+		for (i = 0, np = 0; i < NCERT_KEY; i++) {
+			enum pc c = pc_cert_key[i][0], k = pc_cert_key[i][1];
+
+			if (*pf->val[c] == '\0')
+				continue;
+			ident_load(&ids[np], pf->val[c], pf->val[k], NULL);
+			snprintf(what, sizeof(what), "%s in %s", pc_names[c],
+				 pf_from(pf, c));
+			ids[np++].from = xstrdup(what);
+		}
+		if (np == 0) {
+			free(ids);
+			ids = NULL;
+		}
+		*out = ids;
+		return np;
 	}
 	if (sm_cert_load_pairs((const char *const *)files, nf, &pairs, &np,
 			       why, sizeof(why)) < 0)
@@ -387,6 +554,7 @@ postfix_idents(char *const val[PC_COUNT], struct ident **out)
 			 i + 1);
 		ids[i].file = xstrdup(what);
 		ids[i].key = xstrdup(what);
+		ids[i].from = xstrdup(pf_from(pf, PC_CHAIN));
 		ids[i].certs = pairs[i].certs;
 		ids[i].n = pairs[i].n;
 		ids[i].key_ok = pairs[i].key_ok;
@@ -394,6 +562,16 @@ postfix_idents(char *const val[PC_COUNT], struct ident **out)
 	free(pairs);	/* the certificates are the identities' now */
 	*out = ids;
 	return np;
+}
+
+/* ID's name for the findings: its file, and where Postfix has it from. */
+static const char *
+ident_name(const struct ident *id, char *buf, size_t len)
+{
+	if (id->from == NULL)
+		return id->file;
+	snprintf(buf, len, "%s (%s)", id->file, id->from);
+	return buf;
 }
 
 /* ---- records ---- */
@@ -529,8 +707,9 @@ check_key(struct run *r, const struct ident *id)
 	if (sm_cert_not_after(&id->certs[0], &till) < 0)
 		till = 0;
 	date(till, when, sizeof(when));
-	add(r, ST_INFO, "certificate", id->file, NULL, "%s, valid until %s",
-	    subj, when);
+	add(r, ST_INFO, "certificate", id->file, NULL, "%s, valid until %s%s%s%s",
+	    subj, when, id->from ? " (" : "", id->from ? id->from : "",
+	    id->from ? ")" : "");
 	if ((rc = id->key_ok) < 0)
 		rc = sm_cert_key_match(&id->certs[0], id->key, why,
 				       sizeof(why));
@@ -546,11 +725,13 @@ check_key(struct run *r, const struct ident *id)
 		    why);
 }
 
+/* HELO (set in FROM, NULL: given) against IDS, one finding each. */
 static void
-check_tlsa(struct run *r, const char *helo, const struct ident *ids,
-	   size_t nids)
+check_tlsa(struct run *r, const char *helo, const char *from,
+	   const struct ident *ids, size_t nids)
 {
-	char owner[SM_NAME_BUF], host[SM_NAME_BUF], why[256], fix[1024];
+	char owner[SM_NAME_BUF], host[SM_NAME_BUF], why[256], fix[1024],
+		name[1024];
 	struct sm_dns_result *res;
 	size_t i, k;
 
@@ -562,8 +743,8 @@ check_tlsa(struct run *r, const char *helo, const struct ident *ids,
 		    "set smtp_helo_name to our host name", "%s", why);
 		return;
 	}
-	add(r, ST_INFO, "helo", host, NULL, "our client identity, TLSA at %s",
-	    owner);
+	add(r, ST_INFO, "helo", host, NULL, "our client identity, TLSA at %s%s%s",
+	    owner, from ? ", from " : "", from ? from : "");
 	res = lookup(r, owner, SM_RR_TLSA);
 	for (i = 0; i < nids; i++) {
 		struct sm_dane_report *rep;
@@ -578,7 +759,8 @@ check_tlsa(struct run *r, const char *helo, const struct ident *ids,
 
 			add(r, ST_PASS, "tlsa", owner, NULL, "secure; %s "
 			    "authenticates with record %u %u %u (ttl %u)",
-			    ids[i].file, t->usage, t->selector, t->mtype,
+			    ident_name(&ids[i], name, sizeof(name)), t->usage,
+			    t->selector, t->mtype,
 			    res->ttl);
 		} else {
 			char detail[1024] = "";
@@ -593,7 +775,8 @@ check_tlsa(struct run *r, const char *helo, const struct ident *ids,
 					rep->recs[k].why);
 			add(r, ST_FAIL, "tlsa", owner, fix,
 			    "secure, but %s does not authenticate (%s)%s",
-			    ids[i].file, sm_dane_result_word(rep->result),
+			    ident_name(&ids[i], name, sizeof(name)),
+			    sm_dane_result_word(rep->result),
 			    detail);
 		}
 		sm_dane_report_free(rep);
@@ -822,9 +1005,10 @@ check_email(struct run *r, const char *addr)
 static int
 cmd_selfcheck(struct run *r, const struct opts *o)
 {
-	char *val[PC_COUNT] = { NULL };
+	struct pf pf = { { NULL }, { 0 }, NULL };
 	struct ident *ids = NULL;
-	const char *helo = o->helo;
+	const char *helo = o->helo, *helo_from = NULL;
+	char from[256];
 	size_t i, nids;
 
 	if (o->cert != NULL) {
@@ -835,9 +1019,14 @@ cmd_selfcheck(struct run *r, const struct opts *o)
 		ident_load(ids, o->cert, o->key, o->chain);
 		nids = 1;
 	} else {
-		postconf(o->postconf_dir, val);
-		nids = postfix_idents(val, &ids);
-		helo = *val[PC_HELO] ? val[PC_HELO] : val[PC_HOSTNAME];
+		postconf(o->postconf_dir, &pf);
+		postconf_master(r, o->postconf_dir, &pf);
+		nids = postfix_idents(&pf, &ids);
+		i = *pf.val[PC_HELO] ? PC_HELO : PC_HOSTNAME;
+		helo = pf.val[i];
+		snprintf(from, sizeof(from), "%s in %s", pc_names[i],
+			 pf_from(&pf, i));
+		helo_from = from;
 	}
 	if (nids == 0)
 		add(r, ST_FAIL, "certificate", "smtp_tls_chain_files",
@@ -847,15 +1036,14 @@ cmd_selfcheck(struct run *r, const struct opts *o)
 	for (i = 0; i < nids; i++)
 		check_key(r, &ids[i]);
 	if (nids > 0)
-		check_tlsa(r, helo, ids, nids);
+		check_tlsa(r, helo, helo_from, ids, nids);
 	if (o->cert == NULL)
-		check_settings(r, val);
+		check_settings(r, pf.val);
 	for (i = 0; i < o->nemail; i++)
 		check_email(r, o->email[i]);
 	print_findings(r, "selfcheck", NULL);
 	idents_free(ids, nids);
-	for (i = 0; i < PC_COUNT; i++)
-		free(val[i]);
+	pf_free(&pf);
 	return exit_status(worst(r));
 }
 
@@ -866,8 +1054,8 @@ cmd_rollover(struct run *r, const struct opts *o)
 {
 	char owner[SM_NAME_BUF], host[SM_NAME_BUF], why[256], pub[1024],
 		line[1024], remove[4096] = "", extra[8192], until[32];
-	char *val[PC_COUNT] = { NULL };
-	struct ident *cur = NULL, next = { NULL, NULL, NULL, 0, -1 };
+	struct pf pf = { { NULL }, { 0 }, NULL };
+	struct ident *cur = NULL, next = { NULL, NULL, NULL, 0, -1, NULL };
 	struct sm_dane_report *rc = NULL, *rn = NULL;
 	struct sm_dns_result *res;
 	uint8_t rd[3 + SM_DIGEST_MAX];
@@ -889,11 +1077,17 @@ cmd_rollover(struct run *r, const struct opts *o)
 		ident_load(cur, o->current, NULL, NULL);
 		ncur = 1;
 	} else {
-		postconf(o->postconf_dir, val);
-		if ((ncur = postfix_idents(val, &cur)) == 0)
+		postconf(o->postconf_dir, &pf);
+		postconf_master(r, o->postconf_dir, &pf);
+		if ((ncur = postfix_idents(&pf, &cur)) == 0)
 			die(EX_CONFIG, "Postfix presents no client certificate "
 			    "(smtp_tls_chain_files, smtp_tls_cert_file): give "
 			    "--current");
+		/* The plan is for one key: the first Postfix loads. */
+		if (ncur > 1)
+			add(r, ST_INFO, "current", cur[0].file, NULL, "the "
+			    "first of %zu client identities; the plan is for "
+			    "it alone", ncur);
 	}
 
 	res = lookup(r, owner, SM_RR_TLSA);
@@ -971,8 +1165,7 @@ cmd_rollover(struct run *r, const struct opts *o)
 	free(next.file);
 	free(next.key);
 	sm_blobs_free(next.certs, next.n);
-	for (i = 0; i < PC_COUNT; i++)
-		free(val[i]);
+	pf_free(&pf);
 	return exit_status(worst(r));
 }
 

@@ -25,13 +25,16 @@ json() {
 			(grep { $_->{check} eq $c } @{$j->{checks}})[0]->{$f} }
 		print '"$1"
 }
-# postfix_dir NAME LINES: a Postfix config directory with main.cf LINES.
+# postfix_dir NAME LINES [MASTER]: a Postfix config directory with
+# main.cf LINES and master.cf MASTER (empty without).
 postfix_dir() {
 	mkdir -p "$BED_DIR/pf-$1"
-	: >"$BED_DIR/pf-$1/master.cf"
+	printf '%s\n' "${3:-}" >"$BED_DIR/pf-$1/master.cf"
 	printf '%s\n' "$2" >"$BED_DIR/pf-$1/main.cf"
 	pf="$BED_DIR/pf-$1"
 }
+# stderr ARGS...: smillactl's standard error alone, into $err.
+stderr() { err=$("$ctl" -c "$conf" "$@" 2>&1 >/dev/null) || true; }
 good_spki_rec="_smtp-client.good.smilla.test. IN TLSA 3 1 1 $GOOD_SPKI_SHA256"
 other_spki=$OTHER_SPKI_SHA256
 
@@ -153,6 +156,154 @@ C selfcheck --cert "$certs/good.pem" --key "$certs/good.key" --helo good.smilla.
 like "$out" '^fail +smimea +sig@smilla\.test: secure, no record usable for encryption: .*keyEncipherment' \
 	"  a certificate that cannot encrypt"
 like "$out" '^fail +smimea +eve@bogus\.smilla\.test: bogus' "  a bogus SMIMEA"
+
+# ---- master.cf overrides of the default transport's service ----
+# What smilla needs of smtpd, the same in every directory below.
+smtpd="smtpd_tls_ask_ccert = yes
+smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service unix:/run/smilla/policyd.sock"
+# A master.cf smtp (or relay) service with -o LINES.
+svc() { printf '%s unix - - n - - smtp\n' "$1"; shift; printf '  -o %s\n' "$@"; }
+
+postfix_dir over-good "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/other.pem
+smtp_tls_key_file = $certs/other.key
+smtp_helo_name = good.smilla.test
+$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/good.pem" "smtp_tls_key_file=$certs/good.key")"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "main.cf presents a mismatching certificate, master.cf smtp's -o the good one: exit 0"
+like "$out" "^info +override +smtp_tls_cert_file: master\\.cf smtp/unix overrides smtp_tls_cert_file = $certs/good\\.pem \\(main\\.cf: $certs/other\\.pem\\)\$" \
+	"  the override named, with main.cf's value"
+like "$out" "^info +override +smtp_tls_key_file: master\\.cf smtp/unix overrides smtp_tls_key_file = $certs/good\\.key" \
+	"  its key too"
+like "$out" "^pass +key +$certs/good\\.key: " "  the overriding key is checked"
+like "$out" "^pass +tlsa +_smtp-client\\.good\\.smilla\\.test: secure; $certs/good\\.pem \\(smtp_tls_cert_file in master\\.cf smtp/unix\\) authenticates" \
+	"  the overriding certificate authenticates, master.cf named"
+unlike "$out" 'other\.pem \(' "  main.cf's certificate is not checked"
+C selfcheck --postconf-dir "$pf" --json
+is "$(json 'join ",", $j->{result}, st("override"), st("tlsa"), first("override", "detail")')" \
+	"pass,info info,pass,master.cf smtp/unix overrides smtp_tls_cert_file = $certs/good.pem (main.cf: $certs/other.pem)" \
+	"  --json: the overrides as info findings"
+stderr selfcheck --postconf-dir "$pf"
+is "$err" "" "  nothing on stderr"
+C rollover --cert "$certs/other.pem" --name good.smilla.test --postconf-dir "$pf"
+like "$out" "^pass +current +$certs/good\\.pem: authenticates" \
+	"  rollover's current certificate is the override too"
+
+postfix_dir over-bad "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/good.pem
+smtp_tls_key_file = $certs/good.key
+smtp_helo_name = good.smilla.test
+$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 1 "main.cf presents the good certificate, master.cf smtp's -o a mismatching one: exit 1"
+like "$out" "^fail +tlsa +_smtp-client\\.good\\.smilla\\.test: secure, but $certs/other\\.pem \\(smtp_tls_cert_file in master\\.cf smtp/unix\\) does not authenticate \\(fail\\)" \
+	"  the failure names master.cf's smtp service"
+like "$out" "^info +override +smtp_tls_cert_file: master\\.cf smtp/unix overrides" "  the override noted"
+like "$out" "^      fix: publish: _smtp-client\\.good\\.smilla\\.test\\. IN TLSA 3 1 1 $other_spki\$" \
+	"  the record to publish is the override's"
+
+# A certificate file holding its key, overridden alone: the key
+# (main.cf's default, \$smtp_tls_cert_file) follows it.
+cat "$certs/good.pem" "$certs/good.key" >"$BED_DIR/good-both.pem"
+postfix_dir over-follow "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/other.pem
+smtp_helo_name = good.smilla.test
+$smtpd" "$(svc smtp "smtp_tls_cert_file=$BED_DIR/good-both.pem")"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "an overridden certificate file with the key in it, key file left to its default: exit 0"
+like "$out" "^pass +key +$BED_DIR/good-both\\.pem: the private key is the certificate" \
+	"  the key is read from the overriding file"
+
+postfix_dir over-helo "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/good.pem
+smtp_tls_key_file = $certs/good.key
+smtp_helo_name = bad.smilla.test
+$smtpd" "$(svc smtp "smtp_helo_name=good.smilla.test")"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "master.cf -o smtp_helo_name: exit 0 (main.cf's name publishes another key)"
+like "$out" '^info +helo +good\.smilla\.test: our client identity, TLSA at _smtp-client\.good\.smilla\.test, from smtp_helo_name in master\.cf smtp/unix$' \
+	"  the overriding name is looked up, its origin named"
+unlike "$out" '_smtp-client\.bad\.' "  main.cf's name is not"
+like "$out" '^info +override +smtp_helo_name: master\.cf smtp/unix overrides smtp_helo_name = good\.smilla\.test \(main\.cf: bad\.smilla\.test\)$' \
+	"  the override noted"
+
+postfix_dir relay "compatibility_level = 3.6
+default_transport = relay:[mx.smilla.test]:25
+smtp_tls_cert_file = $certs/other.pem
+smtp_tls_key_file = $certs/other.key
+smtp_helo_name = good.smilla.test
+$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem")
+$(svc relay "smtp_tls_cert_file=$certs/good.pem" "smtp_tls_key_file=$certs/good.key")"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "default_transport = relay:[...]: relay's overrides apply: exit 0"
+like "$out" '^info +override +smtp_tls_cert_file: master\.cf relay/unix overrides' \
+	"  the relay service named"
+unlike "$out" 'smtp/unix' "  the smtp service is not read"
+
+postfix_dir relay-none "compatibility_level = 3.6
+default_transport = relay
+smtp_tls_cert_file = $certs/good.pem
+smtp_tls_key_file = $certs/good.key
+smtp_helo_name = good.smilla.test
+$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")
+relay unix - - n - - smtp"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "the default transport without overrides (another service has some): exit 0"
+unlike "$out" 'override|master\.cf|other\.pem' "  no override reported, main.cf's certificate checked"
+like "$out" "^pass +tlsa .*$certs/good\\.pem \\(smtp_tls_cert_file in main\\.cf\\) authenticates" \
+	"  main.cf named as the origin"
+stderr selfcheck --postconf-dir "$pf"
+is "$err" "" "  nothing on stderr (postconf's 'unmatched request' kept back)"
+
+# A master.cf postconf -P cannot read: an error naming the command.
+rm "$pf/master.cf"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 78 "postconf -P fails (no master.cf): exit 78"
+like "$out" "^smillactl: postconf -c $pf -P -x 'relay/unix/\\*' failed: postconf: fatal: .*master\\.cf" \
+	"  the command named, with postconf's reason"
+
+# ---- the legacy certificate parameters: one identity each ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+	-subj /CN=ec.smilla.test -keyout "$BED_DIR/ec.key" -out "$BED_DIR/ec.pem" 2>/dev/null
+postfix_dir eccert "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/good.pem
+smtp_tls_key_file = $certs/good.key
+smtp_tls_eccert_file = $BED_DIR/ec.pem
+smtp_tls_eckey_file = $BED_DIR/ec.key
+smtp_helo_name = good.smilla.test
+$smtpd"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 1 "a good RSA certificate and an unpublished ECDSA one: exit 1"
+like "$out" "^pass +tlsa +_smtp-client\\.good\\.smilla\\.test: secure; $certs/good\\.pem \\(smtp_tls_cert_file in main\\.cf\\) authenticates" \
+	"  the RSA certificate authenticates"
+like "$out" "^fail +tlsa +_smtp-client\\.good\\.smilla\\.test: secure, but $BED_DIR/ec\\.pem \\(smtp_tls_eccert_file in main\\.cf\\) does not authenticate" \
+	"  the ECDSA one does not"
+like "$out" "^pass +key +$BED_DIR/ec\\.key: the private key is the certificate" "  its own key checked"
+like "$out" "^info +certificate +$BED_DIR/ec\\.pem: /?CN ?= ?ec\\.smilla\\.test" "  its certificate shown"
+C selfcheck --postconf-dir "$pf" --json
+is "$(json 'join ",", $j->{result}, st("tlsa"), st("key"), st("certificate")')" \
+	"fail,pass fail,pass pass,info info" "  --json: one finding per identity"
+
+# Every slot with the good certificate; the ECDSA slot's key in its
+# certificate file (smtp_tls_eckey_file empty).
+postfix_dir legacy-good "compatibility_level = 3.6
+smtp_tls_cert_file = $certs/good.pem
+smtp_tls_key_file = $certs/good.key
+smtp_tls_eccert_file = $BED_DIR/good-both.pem
+smtp_tls_eckey_file =
+smtp_tls_dcert_file = $certs/good.pem
+smtp_tls_dkey_file = $certs/good.key
+smtp_helo_name = good.smilla.test
+$smtpd"
+C selfcheck --postconf-dir "$pf"
+is "$rc" 0 "cert, eccert and dcert files all authenticate: exit 0"
+like "$out" "^pass +key +$BED_DIR/good-both\\.pem: " "  an empty eckey_file: the key is in the eccert file"
+C selfcheck --postconf-dir "$pf" --json
+is "$(json 'join ",", $j->{result}, st("tlsa"), st("key")')" \
+	"pass,pass pass pass,pass pass pass" "  --json: three identities, three passes"
+like "$(json 'join "|", map { $_->{detail} } grep { $_->{check} eq "tlsa" } @{$j->{checks}}')" \
+	'smtp_tls_cert_file in main\.cf.*\|.*smtp_tls_eccert_file in main\.cf.*\|.*smtp_tls_dcert_file in main\.cf' \
+	"  in Postfix's order, each parameter named"
 
 # ---- rollover ----
 # roll.smilla.test publishes both: the current key (good) and the next (other).
