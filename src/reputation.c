@@ -109,11 +109,18 @@ enum { ST_EVENT, ST_IDENT, ST_KEY_GET, ST_KEY_NEW, ST_KEY_PUT, ST_KEY_SEEN,
 #define COL_KEY_CHANGES (4 + SM_NRESULTS)
 #define COL_LAST_KEY (5 + SM_NRESULTS)
 
+/*
+ * The columns of an event, in the order store_event binds them (?1 to
+ * ?18) and row_event reads them (0 to 17).
+ */
+#define EVENT_COLUMNS \
+	"time, source, client_address, helo, identity, result, usage," \
+	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count," \
+	" key_type, action, format, direction"
+
 /* ST_IDENT and ST_LIST are built by build_sql. */
 static const char *sql[ST_N] = {
-	"INSERT INTO rep_events (time, source, client_address, helo, identity,"
-	" result, usage, selector, mtype, cert_fp, key_fp, tls_protocol,"
-	" tls_cipher, count, key_type, action, format, direction)"
+	"INSERT INTO rep_events (" EVENT_COLUMNS ")"
 	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
 	"?18)",
 	NULL,
@@ -135,14 +142,11 @@ static const char *sql[ST_N] = {
 	"DELETE FROM rep_events WHERE id < coalesce((SELECT id FROM rep_events"
 	" WHERE time >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)",
 	NULL,
-	"SELECT time, source, client_address, helo, identity, result, usage,"
-	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
-	" key_type, action, format, direction FROM rep_events WHERE identity = ?1 AND time >= ?2"
+	"SELECT " EVENT_COLUMNS " FROM rep_events"
+	" WHERE identity = ?1 AND time >= ?2"
 	" ORDER BY time DESC, id DESC LIMIT ?3",
 	/* In the order written, which is time order. */
-	"SELECT time, source, client_address, helo, identity, result, usage,"
-	" selector, mtype, cert_fp, key_fp, tls_protocol, tls_cipher, count,"
-	" key_type, action, format, direction FROM rep_events WHERE time >= ?1 ORDER BY id",
+	"SELECT " EVENT_COLUMNS " FROM rep_events WHERE time >= ?1 ORDER BY id",
 	"SELECT identity, key_type, key_fp, first_seen, last_seen, count"
 	" FROM rep_keys WHERE last_seen >= ?1"
 	" ORDER BY identity, key_type, first_seen",
