@@ -161,14 +161,18 @@ like "$out" '^fail +smimea +eve@bogus\.smilla\.test: bogus' "  a bogus SMIMEA"
 # What smilla needs of smtpd, the same in every directory below.
 smtpd="smtpd_tls_ask_ccert = yes
 smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service unix:/run/smilla/policyd.sock"
-# A master.cf smtp (or relay) service with -o LINES.
+# main CERT KEY HELO [LINES]: main.cf presenting CERT (KEY: its key
+# file, none to leave it to its default), with $smtpd and LINES.
+main() {
+	printf 'compatibility_level = 3.6\nsmtp_tls_cert_file = %s\n' "$1"
+	[ -z "$2" ] || printf 'smtp_tls_key_file = %s\n' "$2"
+	printf 'smtp_helo_name = %s\n%s\n%s' "$3" "$smtpd" "${4:-}"
+}
+# svc NAME LINES...: a master.cf smtp (or relay) service with -o LINES.
 svc() { printf '%s unix - - n - - smtp\n' "$1"; shift; printf '  -o %s\n' "$@"; }
 
-postfix_dir over-good "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/other.pem
-smtp_tls_key_file = $certs/other.key
-smtp_helo_name = good.smilla.test
-$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/good.pem" "smtp_tls_key_file=$certs/good.key")"
+postfix_dir over-good "$(main "$certs/other.pem" "$certs/other.key" good.smilla.test)" \
+	"$(svc smtp "smtp_tls_cert_file=$certs/good.pem" "smtp_tls_key_file=$certs/good.key")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "main.cf presents a mismatching certificate, master.cf smtp's -o the good one: exit 0"
 like "$out" "^info +override +smtp_tls_cert_file: master\\.cf smtp/unix overrides smtp_tls_cert_file = $certs/good\\.pem \\(main\\.cf: $certs/other\\.pem\\)\$" \
@@ -189,11 +193,8 @@ C rollover --cert "$certs/other.pem" --name good.smilla.test --postconf-dir "$pf
 like "$out" "^pass +current +$certs/good\\.pem: authenticates" \
 	"  rollover's current certificate is the override too"
 
-postfix_dir over-bad "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/good.pem
-smtp_tls_key_file = $certs/good.key
-smtp_helo_name = good.smilla.test
-$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")"
+postfix_dir over-bad "$(main "$certs/good.pem" "$certs/good.key" good.smilla.test)" \
+	"$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 1 "main.cf presents the good certificate, master.cf smtp's -o a mismatching one: exit 1"
 like "$out" "^fail +tlsa +_smtp-client\\.good\\.smilla\\.test: secure, but $certs/other\\.pem \\(smtp_tls_cert_file in master\\.cf smtp/unix\\) does not authenticate \\(fail\\)" \
@@ -205,20 +206,15 @@ like "$out" "^      fix: publish: _smtp-client\\.good\\.smilla\\.test\\. IN TLSA
 # A certificate file holding its key, overridden alone: the key
 # (main.cf's default, \$smtp_tls_cert_file) follows it.
 cat "$certs/good.pem" "$certs/good.key" >"$BED_DIR/good-both.pem"
-postfix_dir over-follow "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/other.pem
-smtp_helo_name = good.smilla.test
-$smtpd" "$(svc smtp "smtp_tls_cert_file=$BED_DIR/good-both.pem")"
+postfix_dir over-follow "$(main "$certs/other.pem" "" good.smilla.test)" \
+	"$(svc smtp "smtp_tls_cert_file=$BED_DIR/good-both.pem")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "an overridden certificate file with the key in it, key file left to its default: exit 0"
 like "$out" "^pass +key +$BED_DIR/good-both\\.pem: the private key is the certificate" \
 	"  the key is read from the overriding file"
 
-postfix_dir over-helo "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/good.pem
-smtp_tls_key_file = $certs/good.key
-smtp_helo_name = bad.smilla.test
-$smtpd" "$(svc smtp "smtp_helo_name=good.smilla.test")"
+postfix_dir over-helo "$(main "$certs/good.pem" "$certs/good.key" bad.smilla.test)" \
+	"$(svc smtp "smtp_helo_name=good.smilla.test")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "master.cf -o smtp_helo_name: exit 0 (main.cf's name publishes another key)"
 like "$out" '^info +helo +good\.smilla\.test: our client identity, TLSA at _smtp-client\.good\.smilla\.test, from smtp_helo_name in master\.cf smtp/unix$' \
@@ -227,12 +223,8 @@ unlike "$out" '_smtp-client\.bad\.' "  main.cf's name is not"
 like "$out" '^info +override +smtp_helo_name: master\.cf smtp/unix overrides smtp_helo_name = good\.smilla\.test \(main\.cf: bad\.smilla\.test\)$' \
 	"  the override noted"
 
-postfix_dir relay "compatibility_level = 3.6
-default_transport = relay:[mx.smilla.test]:25
-smtp_tls_cert_file = $certs/other.pem
-smtp_tls_key_file = $certs/other.key
-smtp_helo_name = good.smilla.test
-$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem")
+postfix_dir relay "$(main "$certs/other.pem" "$certs/other.key" good.smilla.test "default_transport = relay:[mx.smilla.test]:25")" \
+	"$(svc smtp "smtp_tls_cert_file=$certs/other.pem")
 $(svc relay "smtp_tls_cert_file=$certs/good.pem" "smtp_tls_key_file=$certs/good.key")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "default_transport = relay:[...]: relay's overrides apply: exit 0"
@@ -240,12 +232,8 @@ like "$out" '^info +override +smtp_tls_cert_file: master\.cf relay/unix override
 	"  the relay service named"
 unlike "$out" 'smtp/unix' "  the smtp service is not read"
 
-postfix_dir relay-none "compatibility_level = 3.6
-default_transport = relay
-smtp_tls_cert_file = $certs/good.pem
-smtp_tls_key_file = $certs/good.key
-smtp_helo_name = good.smilla.test
-$smtpd" "$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")
+postfix_dir relay-none "$(main "$certs/good.pem" "$certs/good.key" good.smilla.test "default_transport = relay")" \
+	"$(svc smtp "smtp_tls_cert_file=$certs/other.pem" "smtp_tls_key_file=$certs/other.key")
 relay unix - - n - - smtp"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "the default transport without overrides (another service has some): exit 0"
@@ -265,13 +253,8 @@ like "$out" "^smillactl: postconf -c $pf -P -x 'relay/unix/\\*' failed: postconf
 # ---- the legacy certificate parameters: one identity each ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-subj /CN=ec.smilla.test -keyout "$BED_DIR/ec.key" -out "$BED_DIR/ec.pem" 2>/dev/null
-postfix_dir eccert "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/good.pem
-smtp_tls_key_file = $certs/good.key
-smtp_tls_eccert_file = $BED_DIR/ec.pem
-smtp_tls_eckey_file = $BED_DIR/ec.key
-smtp_helo_name = good.smilla.test
-$smtpd"
+postfix_dir eccert "$(main "$certs/good.pem" "$certs/good.key" good.smilla.test "smtp_tls_eccert_file = $BED_DIR/ec.pem
+smtp_tls_eckey_file = $BED_DIR/ec.key")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 1 "a good RSA certificate and an unpublished ECDSA one: exit 1"
 like "$out" "^pass +tlsa +_smtp-client\\.good\\.smilla\\.test: secure; $certs/good\\.pem \\(smtp_tls_cert_file in main\\.cf\\) authenticates" \
@@ -286,15 +269,10 @@ is "$(json 'join ",", $j->{result}, st("tlsa"), st("key"), st("certificate")')" 
 
 # Every slot with the good certificate; the ECDSA slot's key in its
 # certificate file (smtp_tls_eckey_file empty).
-postfix_dir legacy-good "compatibility_level = 3.6
-smtp_tls_cert_file = $certs/good.pem
-smtp_tls_key_file = $certs/good.key
-smtp_tls_eccert_file = $BED_DIR/good-both.pem
+postfix_dir legacy-good "$(main "$certs/good.pem" "$certs/good.key" good.smilla.test "smtp_tls_eccert_file = $BED_DIR/good-both.pem
 smtp_tls_eckey_file =
 smtp_tls_dcert_file = $certs/good.pem
-smtp_tls_dkey_file = $certs/good.key
-smtp_helo_name = good.smilla.test
-$smtpd"
+smtp_tls_dkey_file = $certs/good.key")"
 C selfcheck --postconf-dir "$pf"
 is "$rc" 0 "cert, eccert and dcert files all authenticate: exit 0"
 like "$out" "^pass +key +$BED_DIR/good-both\\.pem: " "  an empty eckey_file: the key is in the eccert file"
