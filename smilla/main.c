@@ -360,7 +360,9 @@ record_delivery(const struct conn *c, const struct mil_rcpt *r,
 	ev.usage = ev.selector = ev.mtype = -1;
 	ev.action = mil_action_word(action);
 	ev.format = action == MIL_ENCRYPTED ? mil_kind_format(kind) : "";
-	ev.direction = r->inbound ? "inbound" : "outbound";
+	ev.direction = sm_str_name_code(sm_direction_names,
+					r->inbound ? SM_DIRECTION_INBOUND :
+						     SM_DIRECTION_OUTBOUND);
 	if (sm_rep_add(rep, &ev) < 0)
 		sm_log(SM_LOG_WARNING, "reputation: out of memory");
 }
@@ -905,8 +907,7 @@ on_eom(SMFICTX *ctx)
 	if (rc == SMFIS_CONTINUE && o.auth != NULL)
 		record_auth(c, o.auth);
 	/* A copy of our own was recorded when it was made. */
-	if (o.action != MIL_UNTOUCHED || o.why == NULL ||
-	    strcmp(o.why, "split-copy") != 0)
+	if (!o.own_copy)
 		record_deliveries(c, g, o.action, o.kind);
 	free(kept.idx);
 	count(c->msg, &o);

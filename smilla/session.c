@@ -1538,6 +1538,7 @@ mil_msg_finish(struct mil_msg *m, struct mil_outcome *o)
 		/* Made here, for exactly these recipients: done. */
 		o->action = MIL_UNTOUCHED;
 		o->why = "split-copy";
+		o->own_copy = 1;
 		return;
 	}
 	for (i = 0; i < m->nrcpt; i++) {

@@ -96,6 +96,8 @@ struct mil_hdr_ref {
 struct mil_outcome {
 	enum mil_action action;
 	const char *why;		/* word for the log/status, or NULL */
+	int own_copy;			/* UNTOUCHED: a split copy made here
+					   (why "split-copy") */
 	struct mil_reply reply;		/* REJECTED / TEMPFAILED */
 	char status[512];		/* status header value, "" for none */
 	enum mil_format format;		/* UNTOUCHED already-encrypted */
