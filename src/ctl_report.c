@@ -172,6 +172,14 @@ rp_mail_add(struct rp_mail *m, const char *action, long n)
 	}
 }
 
+const char *
+rp_direction(int inbound)
+{
+	return sm_str_name_code(sm_direction_names,
+				inbound ? SM_DIRECTION_INBOUND :
+					  SM_DIRECTION_OUTBOUND);
+}
+
 long
 rp_delivered(const struct rp_mail *m)
 {
@@ -317,7 +325,8 @@ on_delivery(struct rp_data *d, const struct sm_rep_event *ev)
 	if (entry_of(d, ev, RP_RCPT, &e, &day) < 0)
 		return;
 	rp_mail_add(&e->mail, ev->action, ev->count);
-	if (strcmp(ev->direction, "inbound") == 0)
+	if (sm_name_code(sm_direction_names, ev->direction) ==
+	    SM_DIRECTION_INBOUND)
 		e->inbound = 1;
 	else
 		rp_mail_add(&day->out, ev->action, ev->count);

@@ -101,6 +101,9 @@ struct rp_data {
 /* rp_failure - whether RESULT is a failure (not pass, none, nocert). */
 int rp_failure(int result);
 
+/* rp_direction - the word of a recipient or domain that is INBOUND, or not. */
+const char *rp_direction(int inbound);
+
 /* rp_mail_add - count N messages of ACTION (a word of SM_MIL_ACTIONS). */
 void rp_mail_add(struct rp_mail *m, const char *action, long n);
 

@@ -282,7 +282,7 @@ rcpt_domains(const struct rp_data *d, FILE *out)
 			"<td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
 			"<td class=\"n\">%ld</td><td class=\"n\">%ld</td>"
 			"<td class=\"n\">%.1f%%</td></tr>\n",
-			m->inbound ? "inbound" : "outbound", m->recipients,
+			rp_direction(m->inbound), m->recipients,
 			m->with_keys, msgs, m->mail.encrypted, m->mail.already,
 			m->mail.plain, m->mail.refused,
 			msgs ? 100.0 * rp_sealed(&m->mail) / msgs : 0.0);

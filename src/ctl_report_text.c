@@ -166,7 +166,7 @@ domain_table(const struct rp_data *d, FILE *out)
 		m = d->dom[k];
 		n = rp_delivered(&m->mail);
 		cell[0] = (char *)sm_escape(m->it.key, e_dom, sizeof(e_dom));
-		cell[1] = m->inbound ? "inbound" : "outbound";
+		cell[1] = (char *)rp_direction(m->inbound);
 		snprintf(num[0], sizeof(num[0]), "%ld", m->recipients);
 		snprintf(num[1], sizeof(num[1]), "%ld", m->with_keys);
 		snprintf(num[2], sizeof(num[2]), "%ld", n);
@@ -362,7 +362,7 @@ jent(FILE *out, const struct rp_ent *e)
 	}
 	if (e->sec == RP_RCPT) {
 		fprintf(out, ",\"direction\":\"%s\",",
-			e->inbound ? "inbound" : "outbound");
+			rp_direction(e->inbound));
 		jmail(out, &e->mail);
 	}
 	fprintf(out, ",\"keys-seen\":%ld,\"key-changes\":%ld}", e->keys,
@@ -432,7 +432,7 @@ rp_json(const struct rp_data *d, FILE *out)
 	const struct rp_dom *m;
 	const struct rp_day *day;
 	char date[32];
-	size_t k;
+	size_t k, from;
 
 	fputs("{\"report-version\":1,\"date-range\":{", out);
 	jtime(out, "start-datetime", d->opts->since ? d->opts->since :
@@ -453,7 +453,7 @@ rp_json(const struct rp_data *d, FILE *out)
 		jstr(out, m->it.key);
 		fprintf(out, ",\"direction\":\"%s\",\"recipient-count\":%ld,"
 			"\"recipients-with-keys\":%ld,",
-			m->inbound ? "inbound" : "outbound", m->recipients,
+			rp_direction(m->inbound), m->recipients,
 			m->with_keys);
 		jmail(out, &m->mail);
 		fputc('}', out);
@@ -461,9 +461,9 @@ rp_json(const struct rp_data *d, FILE *out)
 	fputc(']', out);
 	jsection(out, d, RP_SENDER, "senders");
 	fputs(",\"key-changes\":[", out);
-	for (k = d->nchanges - shown(d, d->nchanges); k < d->nchanges; k++) {
-		fputs(k > d->nchanges - shown(d, d->nchanges) ?
-		      ",{\"identity\":" : "{\"identity\":", out);
+	from = d->nchanges - shown(d, d->nchanges);
+	for (k = from; k < d->nchanges; k++) {
+		fputs(k > from ? ",{\"identity\":" : "{\"identity\":", out);
 		jstr(out, d->changes[k].identity);
 		fputs(",\"key-type\":", out);
 		jstr(out, d->changes[k].key_type);

@@ -44,12 +44,19 @@ const struct sm_name_code sm_key_type_names[] = {
 	{ NULL, -1 }
 };
 
+#define DIRECTION_NAME_(code, word) { word, SM_DIRECTION_##code },
+const struct sm_name_code sm_direction_names[] = {
+	SM_DIRECTIONS(DIRECTION_NAME_)
+	{ NULL, -1 }
+};
+
 const struct sm_word_set sm_word_sets[] = {
 	{ "result", sm_result_names },
 	{ "key-state", sm_key_state_names },
 	{ "action", sm_mil_action_names },
 	{ "key-type", sm_key_type_names },
 	{ "format", sm_format_names },
+	{ "direction", sm_direction_names },
 	{ NULL, NULL }
 };
 

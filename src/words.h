@@ -116,12 +116,21 @@ enum sm_mil_action { SM_MIL_ACTIONS(SM_MIL_ACTION_ENUM_) SM_NMIL_ACTIONS };
 #define SM_FORMAT_ENUM_(code, word, record) SM_FORMAT_##code,
 enum sm_format { SM_FORMATS(SM_FORMAT_ENUM_) SM_NFORMATS };
 
+/* A recipient's direction (local_domains), as delivery rows say it. */
+#define SM_DIRECTIONS(X) \
+	X(OUTBOUND, "outbound")	/* outside local_domains */ \
+	X(INBOUND, "inbound")	/* a user of this server */
+
+#define SM_DIRECTION_ENUM_(code, word) SM_DIRECTION_##code,
+enum sm_direction { SM_DIRECTIONS(SM_DIRECTION_ENUM_) SM_NDIRECTIONS };
+
 /* The tables, in code order, each ending with { NULL, -1 }. */
 extern const struct sm_name_code sm_result_names[];
 extern const struct sm_name_code sm_key_state_names[];
 extern const struct sm_name_code sm_mil_action_names[];
 extern const struct sm_name_code sm_format_names[];
 extern const struct sm_name_code sm_key_type_names[];
+extern const struct sm_name_code sm_direction_names[];
 
 /* sm_key_state_result - the result counted for STATE, -1 for none. */
 int sm_key_state_result(int state);
@@ -131,7 +140,7 @@ int sm_format_key_type(int format);
 
 /*
  * One set by name, for listing: "result", "key-state", "action",
- * "key-type", "format".
+ * "key-type", "format", "direction".
  */
 struct sm_word_set {
 	const char *name;

@@ -26,6 +26,8 @@ static const struct set_case sets[] = {
 	  "tempfail" },
 	{ "key type", sm_key_type_names, SM_NKEY_TYPES, "tlsa", "delivery" },
 	{ "format", sm_format_names, SM_NFORMATS, "smime", "openpgp" },
+	{ "direction", sm_direction_names, SM_NDIRECTIONS, "outbound",
+	  "inbound" },
 };
 
 static void
@@ -127,7 +129,7 @@ test_action_keys(void)
 	sm_config_free(cfg);
 }
 
-/* The sets smillactl lists (config --words) are the five tables. */
+/* The sets smillactl lists (config --words) are the six tables. */
 static void
 test_word_sets(void)
 {
@@ -135,7 +137,7 @@ test_word_sets(void)
 
 	while (sm_word_sets[n].name != NULL)
 		n++;
-	is_int(n, 5, "five word sets");
+	is_int(n, 6, "six word sets");
 	ok(sm_word_sets[0].table == sm_result_names &&
 	   strcmp(sm_word_sets[0].name, "result") == 0, "set result");
 	ok(sm_word_sets[1].table == sm_key_state_names &&
@@ -146,6 +148,8 @@ test_word_sets(void)
 	   strcmp(sm_word_sets[3].name, "key-type") == 0, "set key-type");
 	ok(sm_word_sets[4].table == sm_format_names &&
 	   strcmp(sm_word_sets[4].name, "format") == 0, "set format");
+	ok(sm_word_sets[5].table == sm_direction_names &&
+	   strcmp(sm_word_sets[5].name, "direction") == 0, "set direction");
 	/* Each format's keys are of a key type. */
 	is_int(sm_format_key_type(SM_FORMAT_SMIME), SM_KEY_TYPE_SMIMEA,
 	       "smime keys are smimea");
