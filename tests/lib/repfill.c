@@ -110,7 +110,7 @@ synth(long n)
 	unsigned long h;
 	double age;
 	long i;
-	int k, pct;
+	int k, pct, dom;
 
 	for (i = 0; i < n; i++) {
 		k = (int)(i % 5);
@@ -124,14 +124,15 @@ synth(long n)
 		h = (unsigned long)i * 2654435761UL % 4294967296UL >> 8;
 		pct = (int)(h % 100);
 		age = (double)i / (double)n;
+		dom = (int)((i / 5 + k) % 50);	/* a recipient's domain */
 		ev.result = sm_result_names[pct < 55 + 30 * age ? SM_RESULT_PASS :
 				1 + (int)(h / 100 % (SM_NRESULTS - 1))].name;
 		if (k == 0)
 			snprintf(id, sizeof(id), "mx%ld.example%ld.test",
 				 i % 1000, i % 37);
 		else
-			snprintf(id, sizeof(id), "user%ld@d%ld.test",
-				 i / 5 % 5000, (i / 5 + k) % 50);
+			snprintf(id, sizeof(id), "user%ld@d%d.test",
+				 i / 5 % 5000, dom);
 		ev.identity = id;
 		snprintf(fp, sizeof(fp), "%032lx",
 			 (k == 0 ? i % 1000 : i / 5 % 5000) * 7 + i / 20000);
@@ -142,14 +143,12 @@ synth(long n)
 		ev.tls_protocol = ev.tls_cipher = "";
 		ev.usage = ev.selector = ev.mtype = -1;
 		if (k == 4) {
-			ev.action = pct < (i / 5 + k) % 50 * 1.4 + 30 * age ?
-					    "encrypted" :
+			ev.action = pct < dom * 1.4 + 30 * age ? "encrypted" :
 				    pct >= 97 ? "untouched" :
 				    pct >= 95 ? "rejected" : "plaintext";
 			ev.format = strcmp(ev.action, "encrypted") != 0 ? "" :
 				    h & 256 ? "openpgp" : "smime";
-			ev.direction = (i / 5 + k) % 50 == 4 ? "inbound" :
-								 "outbound";
+			ev.direction = dom == 4 ? "inbound" : "outbound";
 			ev.key_fp = ev.cert_fp = "";
 		}
 		add(&ev);
