@@ -1,7 +1,7 @@
 /*
  * null-milter.c - the do-nothing baseline milter.
  *
- *   null-milter -p SOCKET [-b BACKLOG]
+ *   null-milter -p SOCKET [-b BACKLOG] [-R PREFIX]
  *
  *   SOCKET   as for any libmilter program: unix:/path, local:/path,
  *            inet:PORT@HOST or inet6:PORT@HOST
@@ -15,6 +15,18 @@
  * not touching the message: the MTA sends all of it, one reply a step.
  * Whatever a real milter costs beyond this is its own work.
  *
+ * -R PREFIX makes it a replay milter: at end of message it makes,
+ * on every message, the header changes listed in PREFIX.mods and
+ * replaces the body with PREFIX.body, both as milter-load -o saved
+ * them from another milter (smilla encrypting one message), and then
+ * accepts.  It does none of that milter's work (no lookup, no
+ * cryptography): what such a run costs beyond the plain null milter is
+ * the MTA's own work of taking the changes.  PREFIX.mods: one change
+ * a line, "add NAME: VALUE" (smfi_addheader), "ins NAME: VALUE"
+ * (smfi_insheader at the top), "chg NAME: VALUE" (the first NAME
+ * field) and "del NAME: " (the first NAME field removed); VALUE's
+ * leading blanks are dropped (the MTA writes "NAME: VALUE").
+ *
  * libmilter runs one thread per connection and stops on SIGTERM, SIGINT
  * or SIGHUP (a unix socket is removed).  Exit status 0 on a clean stop.
  */
@@ -24,6 +36,17 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <libmilter/mfapi.h>
+
+/* -R: the changes to make at end of message, read once at start. */
+enum mod_kind { MOD_ADD, MOD_INS, MOD_CHG, MOD_DEL };
+struct mod {
+	enum mod_kind kind;
+	char *name, *value;
+};
+static struct mod *mods;
+static size_t nmods;
+static unsigned char *body;
+static size_t body_len;
 
 static sfsistat
 nm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
@@ -93,8 +116,30 @@ nm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 static sfsistat
 nm_eom(SMFICTX *ctx)
 {
-	(void)ctx;
-	return SMFIS_ACCEPT;
+	size_t i;
+	int rc = MI_SUCCESS;
+
+	for (i = 0; i < nmods && rc == MI_SUCCESS; i++) {
+		struct mod *m = &mods[i];
+
+		switch (m->kind) {
+		case MOD_ADD:
+			rc = smfi_addheader(ctx, m->name, m->value);
+			break;
+		case MOD_INS:
+			rc = smfi_insheader(ctx, 0, m->name, m->value);
+			break;
+		case MOD_CHG:
+			rc = smfi_chgheader(ctx, m->name, 1, m->value);
+			break;
+		case MOD_DEL:
+			rc = smfi_chgheader(ctx, m->name, 1, NULL);
+			break;
+		}
+	}
+	if (rc == MI_SUCCESS && body != NULL)
+		rc = smfi_replacebody(ctx, body, (int)body_len);
+	return rc == MI_SUCCESS ? SMFIS_ACCEPT : SMFIS_TEMPFAIL;
 }
 
 static sfsistat
@@ -119,10 +164,97 @@ nm_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
+/* The whole of file PATH, or NULL (with the reason on stderr). */
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL, *nb;
+	size_t cap = 0, n = 0, got;
+
+	if (f == NULL) {
+		perror(path);
+		return NULL;
+	}
+	do {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 65536;
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				free(buf);
+				fclose(f);
+				fprintf(stderr, "null-milter: %s: out of memory\n",
+					path);
+				return NULL;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		perror(path);
+		free(buf);
+		buf = NULL;
+	} else
+		buf[n] = '\0';
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* Read PREFIX.mods and PREFIX.body (-R); 0, or -1 with a message. */
+static int
+load_replay(const char *prefix)
+{
+	static const char *const words[] = { "add ", "ins ", "chg ", "del " };
+	char path[4096];
+	char *text, *line, *next;
+	size_t len, k;
+	unsigned lineno = 0;
+
+	snprintf(path, sizeof(path), "%s.body", prefix);
+	if ((body = slurp(path, &body_len)) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s.mods", prefix);
+	if ((text = (char *)slurp(path, &len)) == NULL)
+		return -1;
+	/* Kept for the run: the mods point into it. */
+	for (line = text; *line != '\0'; line = next) {
+		char *colon;
+		struct mod *nm;
+
+		lineno++;
+		next = strchr(line, '\n');
+		next = next != NULL ? (*next = '\0', next + 1) : line + strlen(line);
+		if (*line == '\0')
+			continue;
+		for (k = 0; k < 4 && strncmp(line, words[k], 4) != 0; k++)
+			;
+		if (k == 4 || (colon = strchr(line + 4, ':')) == NULL) {
+			fprintf(stderr, "null-milter: %s:%u: not a change\n",
+				path, lineno);
+			return -1;
+		}
+		if ((nm = realloc(mods, (nmods + 1) * sizeof(*mods))) == NULL) {
+			fputs("null-milter: out of memory\n", stderr);
+			return -1;
+		}
+		mods = nm;
+		*colon++ = '\0';
+		while (*colon == ' ' || *colon == '\t')
+			colon++;
+		mods[nmods].kind = (enum mod_kind)k;
+		mods[nmods].name = line + 4;
+		mods[nmods].value = colon;
+		nmods++;
+	}
+	return 0;
+}
+
 static void
 usage(void)
 {
-	fputs("usage: null-milter -p SOCKET [-b BACKLOG]\n"
+	fputs("usage: null-milter -p SOCKET [-b BACKLOG] [-R PREFIX]\n"
 	      "       SOCKET: unix:/path | inet:PORT@HOST | inet6:PORT@HOST\n",
 	      stderr);
 	exit(2);
@@ -132,10 +264,10 @@ int
 main(int argc, char **argv)
 {
 	struct smfiDesc desc;
-	const char *sock = NULL;
+	const char *sock = NULL, *replay = NULL;
 	int c, backlog = 128;
 
-	while ((c = getopt(argc, argv, "p:b:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:R:")) != -1) {
 		switch (c) {
 		case 'p':
 			sock = optarg;
@@ -145,12 +277,17 @@ main(int argc, char **argv)
 			if (backlog <= 0)
 				usage();
 			break;
+		case 'R':
+			replay = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (sock == NULL || optind != argc)
 		usage();
+	if (replay != NULL && load_replay(replay) < 0)
+		return 2;
 
 	memset(&desc, 0, sizeof(desc));
 	desc.xxfi_name = "null-milter";
