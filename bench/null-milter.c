@@ -1,7 +1,7 @@
 /*
  * null-milter.c - the do-nothing baseline milter.
  *
- *   null-milter -p SOCKET [-b BACKLOG] [-R PREFIX]
+ *   null-milter -p SOCKET [-b BACKLOG] [-R PREFIX [-S USEC]]
  *
  *   SOCKET   as for any libmilter program: unix:/path, local:/path,
  *            inet:PORT@HOST or inet6:PORT@HOST
@@ -26,6 +26,10 @@
  * (smfi_insheader at the top), "chg NAME: VALUE" (the first NAME
  * field) and "del NAME: " (the first NAME field removed); VALUE's
  * leading blanks are dropped (the MTA writes "NAME: VALUE").
+ * -S USEC: before those changes, burn USEC microseconds of the
+ * thread's CPU (CLOCK_THREAD_CPUTIME_ID): a stand-in for the work of
+ * an encrypting milter, to see how much CPU a message may cost before
+ * the MTA's rate drops.
  *
  * libmilter runs one thread per connection and stops on SIGTERM, SIGINT
  * or SIGHUP (a unix socket is removed).  Exit status 0 on a clean stop.
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <libmilter/mfapi.h>
@@ -47,6 +52,22 @@ static struct mod *mods;
 static size_t nmods;
 static unsigned char *body;
 static size_t body_len;
+static long spin_us;		/* -S */
+
+/* Use about US microseconds of this thread's CPU. */
+static void
+spin(long us)
+{
+	struct timespec a, b;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a) != 0)
+		return;
+	do {
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b) != 0)
+			return;
+	} while ((b.tv_sec - a.tv_sec) * 1000000L +
+			 (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
 
 static sfsistat
 nm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
@@ -119,6 +140,8 @@ nm_eom(SMFICTX *ctx)
 	size_t i;
 	int rc = MI_SUCCESS;
 
+	if (spin_us > 0)
+		spin(spin_us);
 	for (i = 0; i < nmods && rc == MI_SUCCESS; i++) {
 		struct mod *m = &mods[i];
 
@@ -254,7 +277,7 @@ load_replay(const char *prefix)
 static void
 usage(void)
 {
-	fputs("usage: null-milter -p SOCKET [-b BACKLOG] [-R PREFIX]\n"
+	fputs("usage: null-milter -p SOCKET [-b BACKLOG] [-R PREFIX [-S USEC]]\n"
 	      "       SOCKET: unix:/path | inet:PORT@HOST | inet6:PORT@HOST\n",
 	      stderr);
 	exit(2);
@@ -267,7 +290,7 @@ main(int argc, char **argv)
 	const char *sock = NULL, *replay = NULL;
 	int c, backlog = 128;
 
-	while ((c = getopt(argc, argv, "p:b:R:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:R:S:")) != -1) {
 		switch (c) {
 		case 'p':
 			sock = optarg;
@@ -280,11 +303,16 @@ main(int argc, char **argv)
 		case 'R':
 			replay = optarg;
 			break;
+		case 'S':
+			spin_us = atol(optarg);
+			if (spin_us <= 0)
+				usage();
+			break;
 		default:
 			usage();
 		}
 	}
-	if (sock == NULL || optind != argc)
+	if (sock == NULL || optind != argc || (spin_us > 0 && replay == NULL))
 		usage();
 	if (replay != NULL && load_replay(replay) < 0)
 		return 2;
