@@ -469,25 +469,10 @@ static void
 ident_load(struct ident *id, const char *file, const char *key,
 	   const char *chain)
 {
-	struct sm_blob *more, *all;
-	size_t nm;
-	char why[512];
-
 	id->file = xstrdup(file);
 	id->key = xstrdup(key && *key ? key : file);
 	id->key_ok = -1;
-	if (sm_cert_load(file, &id->certs, &id->n, why, sizeof(why)) < 0)
-		die(EX_NOINPUT, "%s", why);
-	if (chain == NULL)
-		return;
-	if (sm_cert_load(chain, &more, &nm, why, sizeof(why)) < 0)
-		die(EX_NOINPUT, "%s", why);
-	if ((all = realloc(id->certs, (id->n + nm) * sizeof(*all))) == NULL)
-		die(EX_OSERR, "out of memory");
-	memcpy(all + id->n, more, nm * sizeof(*more));
-	free(more);
-	id->certs = all;
-	id->n += nm;
+	id->certs = ctl_load_certs(file, chain, &id->n);
 }
 
 static void

@@ -393,8 +393,8 @@ cmd_lookup(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-static struct sm_blob *
-load_certs(const char *cert, const char *chain, size_t *n)
+struct sm_blob *
+ctl_load_certs(const char *cert, const char *chain, size_t *n)
 {
 	struct sm_blob *certs, *more, *all;
 	size_t nc, nm = 0;
@@ -482,7 +482,7 @@ cmd_verify(struct ctl *ctl)
 		usage();
 	if (sm_names_host(ctl->name, host, sizeof(host), why, sizeof(why)) < 0)
 		die(EX_DATAERR, "%s", why);
-	certs = load_certs(ctl->cert, ctl->chain, &n);
+	certs = ctl_load_certs(ctl->cert, ctl->chain, &n);
 	owner_name(ctl, SM_RR_TLSA, host, owner, sizeof(owner));
 	res = resolve(ctl, owner, SM_RR_TLSA, &hit);
 	rc = exit_for(res);
