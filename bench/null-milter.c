@@ -25,7 +25,8 @@
  * a line, "add NAME: VALUE" (smfi_addheader), "ins NAME: VALUE"
  * (smfi_insheader at the top), "chg NAME: VALUE" (the first NAME
  * field) and "del NAME: " (the first NAME field removed); VALUE's
- * leading blanks are dropped (the MTA writes "NAME: VALUE").
+ * leading blanks are dropped (the MTA writes "NAME: VALUE").  An empty
+ * PREFIX.body (the milter kept the body) leaves the body alone.
  * -S USEC: before those changes, burn USEC microseconds of the
  * thread's CPU (CLOCK_THREAD_CPUTIME_ID): a stand-in for the work of
  * an encrypting milter, to see how much CPU a message may cost before
@@ -238,6 +239,11 @@ load_replay(const char *prefix)
 	snprintf(path, sizeof(path), "%s.body", prefix);
 	if ((body = slurp(path, &body_len)) == NULL)
 		return -1;
+	if (body_len == 0) {
+		/* The milter kept the body: so does the replay. */
+		free(body);
+		body = NULL;
+	}
 	snprintf(path, sizeof(path), "%s.mods", prefix);
 	if ((text = (char *)slurp(path, &len)) == NULL)
 		return -1;
