@@ -2,13 +2,14 @@
 #
 #   hold_lock DB SECONDS   another process (the sqlite3 shell, as an
 #                          admin's would) takes BEGIN EXCLUSIVE on DB and
-#                          keeps it SECONDS; returns once it is held (0)
-#                          or after 5 s without it (1); its pid is in
-#                          $holder
+#                          keeps it SECONDS (waiting up to 5 s for it
+#                          while the daemon itself writes); returns once
+#                          it is held (0) or after 5 s without it (1);
+#                          its pid is in $holder
 #   below N LIMIT          N is a number and less than LIMIT
 
 hold_lock() {
-	(printf 'BEGIN EXCLUSIVE;\n'; sleep "$2"; printf 'COMMIT;\n') | sqlite3 "$1" &
+	(printf 'BEGIN EXCLUSIVE;\n'; sleep "$2"; printf 'COMMIT;\n') | sqlite3 -cmd ".timeout 5000" "$1" &
 	holder=$!
 	for _i in $(seq 1 50); do
 		if ! sqlite3 -cmd ".timeout 0" "$1" "BEGIN IMMEDIATE; ROLLBACK;" \
