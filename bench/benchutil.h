@@ -1,5 +1,6 @@
 /*
- * benchutil.h - helpers shared by bench/loadgen.c and bench/milter-load.c.
+ * benchutil.h - helpers shared by bench/loadgen.c, bench/milter-load.c
+ * and bench/null-milter.c.
  *
  * Header only: each bench program is built from its one .c file (the
  * Makefile and the bench scripts compile bench/NAME.c alone), so every
@@ -9,6 +10,7 @@
  *
  *   die            message on stderr, "BENCH_PROG: ..." and exit 2
  *   xmalloc, xrealloc   allocation or die
+ *   read_file      a whole file, NUL-terminated, or die
  *   now_us         CLOCK_MONOTONIC in microseconds
  *   struct lats    a growing array of latencies (microseconds):
  *                  lats_add, lats_sort (ascending), lats_mean, lats_max
@@ -69,6 +71,29 @@ xrealloc(void *p, size_t n)
 	if ((p = realloc(p, n ? n : 1)) == NULL)
 		die("out of memory");
 	return p;
+}
+
+/* The whole of file PATH (with a NUL after it), its length in *LEN. */
+static inline char *
+read_file(const char *path, size_t *len)
+{
+	FILE *fp;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, got;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	do {
+		if (cap - n < 65536)
+			buf = xrealloc(buf, (cap = 2 * cap + 65536) + 1);
+		n += got = fread(buf + n, 1, cap - n, fp);
+	} while (got > 0);
+	if (ferror(fp))
+		die("%s: read error", path);
+	fclose(fp);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 static inline int64_t

@@ -402,25 +402,12 @@ make_fields(void)
 static void
 read_message(const char *path)
 {
-	FILE *fp;
-	char *m = NULL, *p, *end, *name = NULL, *val = NULL;
-	size_t len = 0, cap = 0, nlen = 0, vlen = 0, i;
+	char *m, *p, *end, *name = NULL, *val = NULL;
+	size_t len, nlen = 0, vlen = 0, i;
 	int have_mid = 0;
 	char *v;
 
-	if ((fp = fopen(path, "rb")) == NULL)
-		die("%s: %s", path, strerror(errno));
-	for (;;) {
-		size_t n;
-
-		grow(&m, &cap, len + 65536);
-		if ((n = fread(m + len, 1, cap - len, fp)) == 0)
-			break;
-		len += n;
-	}
-	if (ferror(fp))
-		die("%s: read error", path);
-	fclose(fp);
+	m = read_file(path, &len);
 	end = m + len;
 	/* Message-ID first: its place in the field list. */
 	add_fixed("Message-ID", NULL);

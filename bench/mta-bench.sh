@@ -122,6 +122,12 @@ ms_per() {
 	awk -v d="$1" -v t="$TICK" -v n="$2" 'BEGIN { printf "%.3f", (n > 0) ? d * 1000 / t / n : 0 }'
 }
 
+# taken KIND: KIND is one of this run's turns.
+taken() {
+	case " $KINDS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 # Log lines of the maillog after line $1 that contain $2.
 log_count() {
 	tail -n +"$(($1 + 1))" "$PF_LOG" | grep -cF -- "$2"
@@ -382,7 +388,7 @@ T1=$(date +%s.%N)
 	echo
 	# shellcheck disable=SC2046,SC2086
 	for kind in smime pgp; do
-		case " $KINDS " in *" $kind "*) ;; *) continue ;; esac
+		taken "$kind" || continue
 		r=$(median $(ratios "$kind" null))
 		awk -v k="$kind" -v r="$r" 'BEGIN {
 			printf "goal: smilla encrypting %s at >= 0.90 of the null milter: %.2f, %s\n",
@@ -393,8 +399,7 @@ T1=$(date +%s.%N)
 	# smilla against the replay (when both turns were taken).
 	# shellcheck disable=SC2046,SC2086
 	for kind in smime pgp; do
-		case " $KINDS " in *" r$kind "*) ;; *) continue ;; esac
-		case " $KINDS " in *" $kind "*) ;; *) continue ;; esac
+		{ taken "r$kind" && taken "$kind"; } || continue
 		awk -v k="$kind" -v a="$(median $(ratios "r$kind" null))" \
 		    -v b="$(median $(ratios "$kind" "r$kind"))" 'BEGIN {
 			printf "%s: the MTA taking the changes (replay) %.2f of the null milter; smilla encrypting %.2f of the replay\n",

@@ -43,6 +43,9 @@
 #include <sys/socket.h>
 #include <libmilter/mfapi.h>
 
+#define BENCH_PROG "null-milter"
+#include "benchutil.h"
+
 /* -R: the changes to make at end of message, read once at start. */
 enum mod_kind { MOD_ADD, MOD_INS, MOD_CHG, MOD_DEL };
 struct mod {
@@ -188,46 +191,8 @@ nm_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
-/* The whole of file PATH, or NULL (with the reason on stderr). */
-static unsigned char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, got;
-
-	if (f == NULL) {
-		perror(path);
-		return NULL;
-	}
-	do {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 65536;
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				free(buf);
-				fclose(f);
-				fprintf(stderr, "null-milter: %s: out of memory\n",
-					path);
-				return NULL;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	if (ferror(f)) {
-		perror(path);
-		free(buf);
-		buf = NULL;
-	} else
-		buf[n] = '\0';
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-/* Read PREFIX.mods and PREFIX.body (-R); 0, or -1 with a message. */
-static int
+/* Read PREFIX.mods and PREFIX.body (-R); dies on error. */
+static void
 load_replay(const char *prefix)
 {
 	static const char *const words[] = { "add ", "ins ", "chg ", "del " };
@@ -237,20 +202,17 @@ load_replay(const char *prefix)
 	unsigned lineno = 0;
 
 	snprintf(path, sizeof(path), "%s.body", prefix);
-	if ((body = slurp(path, &body_len)) == NULL)
-		return -1;
+	body = (unsigned char *)read_file(path, &body_len);
 	if (body_len == 0) {
 		/* The milter kept the body: so does the replay. */
 		free(body);
 		body = NULL;
 	}
 	snprintf(path, sizeof(path), "%s.mods", prefix);
-	if ((text = (char *)slurp(path, &len)) == NULL)
-		return -1;
+	text = read_file(path, &len);
 	/* Kept for the run: the mods point into it. */
 	for (line = text; *line != '\0'; line = next) {
 		char *colon;
-		struct mod *nm;
 
 		lineno++;
 		next = strchr(line, '\n');
@@ -259,16 +221,9 @@ load_replay(const char *prefix)
 			continue;
 		for (k = 0; k < 4 && strncmp(line, words[k], 4) != 0; k++)
 			;
-		if (k == 4 || (colon = strchr(line + 4, ':')) == NULL) {
-			fprintf(stderr, "null-milter: %s:%u: not a change\n",
-				path, lineno);
-			return -1;
-		}
-		if ((nm = realloc(mods, (nmods + 1) * sizeof(*mods))) == NULL) {
-			fputs("null-milter: out of memory\n", stderr);
-			return -1;
-		}
-		mods = nm;
+		if (k == 4 || (colon = strchr(line + 4, ':')) == NULL)
+			die("%s:%u: not a change", path, lineno);
+		mods = xrealloc(mods, (nmods + 1) * sizeof(*mods));
 		*colon++ = '\0';
 		while (*colon == ' ' || *colon == '\t')
 			colon++;
@@ -277,7 +232,6 @@ load_replay(const char *prefix)
 		mods[nmods].value = colon;
 		nmods++;
 	}
-	return 0;
 }
 
 static void
@@ -320,8 +274,8 @@ main(int argc, char **argv)
 	}
 	if (sock == NULL || optind != argc || (spin_us > 0 && replay == NULL))
 		usage();
-	if (replay != NULL && load_replay(replay) < 0)
-		return 2;
+	if (replay != NULL)
+		load_replay(replay);
 
 	memset(&desc, 0, sizeof(desc));
 	desc.xxfi_name = "null-milter";
